@@ -1,0 +1,43 @@
+# The two commands: `make demo` runs the demo fleet, `make test` runs every
+# test. Both set up what they need on a fresh machine first.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := .tools
+BUF_VERSION := 1.75.0
+BUF := $(TOOLS)/node_modules/.bin/buf
+DEMO_ARGS ?=
+
+.PHONY: install tools demo test lint proto clean bench
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+tools: $(BUF)
+
+$(BUF):
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS) @bufbuild/buf@$(BUF_VERSION)
+
+demo: install
+	$(VENV)/bin/immune-demo $(DEMO_ARGS)
+
+test: install tools
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest
+
+proto: install tools
+	$(BUF) lint
+	$(BUF) generate
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Immune: the central control service."""

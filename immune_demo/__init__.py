@@ -1,0 +1,1 @@
+"""Immune: the simulated demo fleet."""

@@ -1,0 +1,1 @@
+"""Immune sidecar: OTLP in, vitals, baselines, detection, local quarantine."""

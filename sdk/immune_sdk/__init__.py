@@ -1,0 +1,1 @@
+"""Immune SDK: a typed client for the Immune control API, and immunectl."""

@@ -1,0 +1,1 @@
+"""Plumbing shared by the Immune services: config loading, logging, small HTTP helpers."""

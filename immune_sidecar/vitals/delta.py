@@ -1,0 +1,85 @@
+"""Cumulative → delta conversion for OTLP sums and histograms.
+
+A stream is resource + scope + metric + point attributes. A new start time, or
+a count, sum or bucket that went down, is a reset: the new point's full value
+is the delta. The first point of a stream that began before this process
+started is only a reference (its full value would be history, not an
+interval). Streams are evicted when stale or when the cap is reached.
+"""
+
+import threading
+import time
+from collections import OrderedDict
+from typing import NamedTuple
+
+
+class PointValue(NamedTuple):
+    """What one data point carries: a count, a total, and optional buckets."""
+
+    count: float
+    total: float
+    buckets: tuple[int, ...] = ()
+    bounds: tuple[float, ...] = ()
+
+    def minus(self, earlier: "PointValue") -> "PointValue":
+        """The increase since ``earlier`` (same stream, no reset)."""
+        buckets = tuple(a - b for a, b in zip(self.buckets, earlier.buckets, strict=True))
+        return PointValue(
+            self.count - earlier.count, self.total - earlier.total, buckets, self.bounds
+        )
+
+    def went_down_from(self, earlier: "PointValue") -> bool:
+        """Whether any cumulative part decreased, or the bucket layout changed."""
+        if self.count < earlier.count or self.total < earlier.total - 1e-9 * abs(earlier.total):
+            return True
+        if self.bounds != earlier.bounds or len(self.buckets) != len(earlier.buckets):
+            return True
+        return any(a < b for a, b in zip(self.buckets, earlier.buckets, strict=True))
+
+
+class _Stream(NamedTuple):
+    start_ns: int
+    value: PointValue
+    seen: float
+
+
+class DeltaTracker:
+    """Remembers the last cumulative value of each stream, bounded in count and age."""
+
+    def __init__(
+        self, max_streams: int = 100_000, ttl_seconds: float = 900.0, boot_ns: int | None = None
+    ):
+        self._streams: OrderedDict[tuple, _Stream] = OrderedDict()
+        self._max = max_streams
+        self._ttl = ttl_seconds
+        self._boot_ns = time.time_ns() if boot_ns is None else boot_ns
+        self._lock = threading.Lock()
+        self.evicted = 0
+        self.resets = 0
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def delta(self, key: tuple, start_ns: int, value: PointValue, now: float) -> PointValue | None:
+        """The interval's delta for a cumulative point, or None for a first reference."""
+        with self._lock:
+            prev = self._streams.pop(key, None)
+            self._streams[key] = _Stream(start_ns, value, now)
+            self._evict(now)
+        if prev is None:
+            return value if start_ns and start_ns >= self._boot_ns else None
+        if start_ns != prev.start_ns or value.went_down_from(prev.value):
+            self.resets += 1
+            return value
+        return value.minus(prev.value)
+
+    def _evict(self, now: float) -> None:
+        while len(self._streams) > self._max:
+            self._streams.popitem(last=False)
+            self.evicted += 1
+        while self._streams:
+            oldest = next(iter(self._streams.values()))
+            if now - oldest.seen <= self._ttl:
+                break
+            self._streams.popitem(last=False)
+            self.evicted += 1

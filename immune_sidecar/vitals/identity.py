@@ -1,0 +1,54 @@
+"""Which agent a data point belongs to, and the labels operators see."""
+
+from typing import Any, NamedTuple
+
+POINT_ID_KEYS = ("gen_ai.agent.id", "gen_ai.agent.name")
+RESOURCE_ID_KEYS = ("service.instance.id", "k8s.pod.name", "service.name")
+MODEL_KEYS = ("gen_ai.response.model", "gen_ai.request.model")
+PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system")
+TOOL_KEY = "gen_ai.tool.name"
+MCP_SERVER_KEY = "server.address"
+AGENT_NAME_KEYS = ("gen_ai.agent.name", "service.name")
+
+
+class PointLabels(NamedTuple):
+    """Operator-facing labels read off one data point."""
+
+    model: str
+    provider: str
+    tool: str
+    mcp_server: str
+
+
+def resource_agent_id(resource: dict[str, Any]) -> str | None:
+    """The agent id a resource names, or None when it names none."""
+    return _first(resource, RESOURCE_ID_KEYS)
+
+
+def agent_id(point: dict[str, Any], resource_id: str | None) -> str | None:
+    """First present wins: point agent id/name, then the resource's id."""
+    return _first(point, POINT_ID_KEYS) or resource_id
+
+
+def agent_name(point: dict[str, Any], resource: dict[str, Any]) -> str:
+    """A human name for the agent: its GenAI name, else the service name."""
+    return _first(point, AGENT_NAME_KEYS) or _first(resource, AGENT_NAME_KEYS) or ""
+
+
+def point_labels(point: dict[str, Any], metric_name: str) -> PointLabels:
+    """Model, provider, tool and MCP server named on one point."""
+    mcp = str(point.get(MCP_SERVER_KEY, "")) if metric_name.startswith("mcp.") else ""
+    return PointLabels(
+        model=_first(point, MODEL_KEYS) or "",
+        provider=_first(point, PROVIDER_KEYS) or "",
+        tool=str(point.get(TOOL_KEY, "")),
+        mcp_server=mcp,
+    )
+
+
+def _first(attrs: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = attrs.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return None

@@ -1,0 +1,190 @@
+"""Turns one OTLP metrics export into vital samples, one per agent."""
+
+import dataclasses
+import math
+from typing import Any
+
+from . import identity
+from .attributes import stream_key, to_dict
+from .delta import DeltaTracker, PointValue
+from .prices import PriceTable
+from .rules import DRIFT_PREFIXES, MetricRule, RuleBook
+from .sample import Labels, Tally, VitalSample
+
+CUMULATIVE = 2
+NO_RECORDED_VALUE = 1
+MAX_REASONS = 3
+DEFAULT_PROMPT_KEYS = ("gen_ai.prompt.hash", "gen_ai.prompt.name")
+RESOURCE_PROMPT_KEY = "gen_ai.agent.version"
+
+
+class UnusablePoint(ValueError):
+    """A data point that cannot be used; the message says why."""
+
+
+@dataclasses.dataclass
+class MapResult:
+    """What one export yielded: samples, labels, and the point accounting."""
+
+    samples: list[VitalSample] = dataclasses.field(default_factory=list)
+    labels: dict[str, Labels] = dataclasses.field(default_factory=dict)
+    resources: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    accepted: int = 0
+    rejected: int = 0
+    unmapped: int = 0
+    drift: set[str] = dataclasses.field(default_factory=set)
+    reasons: list[str] = dataclasses.field(default_factory=list)
+
+    def reject(self, count: int, reason: str) -> None:
+        """Count refused points, keeping the first few reasons."""
+        self.rejected += count
+        if len(self.reasons) < MAX_REASONS and reason not in self.reasons:
+            self.reasons.append(reason)
+
+
+class Mapper:
+    """Maps export requests to vital samples; keeps the cumulative stream state."""
+
+    def __init__(
+        self,
+        rules: RuleBook,
+        prices: PriceTable,
+        deltas: DeltaTracker,
+        prompt_keys: tuple[str, ...] = DEFAULT_PROMPT_KEYS,
+    ) -> None:
+        self._rules = rules
+        self._prices = prices
+        self._deltas = deltas
+        self._prompt_keys = prompt_keys
+        self._last_sample: dict[str, float] = {}
+
+    def map(self, request: Any, now: float) -> MapResult:
+        """Map an ``ExportMetricsServiceRequest``; never raises on point content."""
+        result, tallies = MapResult(), {}
+        for rm in request.resource_metrics:
+            resource = to_dict(rm.resource.attributes)
+            ctx = _Resource(resource, identity.resource_agent_id(resource), stream_key(resource))
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    self._map_metric(metric, sm.scope.name, ctx, tallies, result, now)
+        for agent_id, tally in tallies.items():
+            self._finish(agent_id, tally, now, result)
+        return result
+
+    def forget(self, agent_id: str) -> None:
+        """Drop per-agent state of an evicted agent."""
+        self._last_sample.pop(agent_id, None)
+
+    def _finish(self, agent_id: str, tally: Tally, now: float, result: MapResult) -> None:
+        result.labels[agent_id] = tally.labels
+        interval = now - self._last_sample.get(agent_id, now)
+        sample = tally.to_sample(agent_id, now, interval, self._prices)
+        if sample is not None:
+            self._last_sample[agent_id] = now
+            result.samples.append(sample)
+
+    def _map_metric(self, metric, scope: str, ctx: "_Resource", tallies, result: MapResult, now):
+        kind = metric.WhichOneof("data")
+        points = getattr(metric, kind).data_points if kind else ()
+        rules = self._rules.for_metric(metric.name)
+        if not rules:
+            result.unmapped += len(points)
+            result.accepted += len(points)
+            if metric.name.startswith(DRIFT_PREFIXES):
+                result.drift.add(metric.name)
+            return
+        if kind == "summary":
+            result.reject(len(points), f"{metric.name}: summary points cannot feed vitals")
+            return
+        cumulative = kind != "gauge" and getattr(metric, kind).aggregation_temporality == CUMULATIVE
+        stream = (ctx.key, scope, metric.name)
+        for point in points:
+            try:
+                self._map_point(
+                    point, kind, metric.name, rules, ctx, stream, cumulative, tallies, now
+                )
+            except UnusablePoint as exc:
+                result.reject(1, f"{metric.name}: {exc}")
+            else:
+                result.accepted += 1
+
+    def _map_point(self, point, kind, name, rules, ctx, stream, cumulative, tallies, now) -> None:
+        attrs = to_dict(point.attributes)
+        agent_id = identity.agent_id(attrs, ctx.agent_id)
+        if agent_id is None:
+            raise UnusablePoint("no agent identity (set service.name or gen_ai.agent.id)")
+        if point.flags & NO_RECORDED_VALUE:
+            return
+        value = _point_value(point, kind)
+        rule = _first_match(rules, attrs)
+        tally = tallies.get(agent_id)
+        if tally is None:
+            tally = tallies[agent_id] = self._new_tally(attrs, ctx)
+        labels = identity.point_labels(attrs, name)
+        tally.labels.add(labels)
+        tally.prompt_hash = self._prompt_hash(attrs, ctx.attrs) or tally.prompt_hash
+        if rule is None:
+            return
+        if cumulative:
+            value = self._deltas.delta(
+                (*stream, stream_key(attrs)), point.start_time_unix_nano, value, now
+            )
+            if value is None:
+                tally.touched = True
+                return
+        tally.add(rule.role, value, attrs, labels.model)
+
+    def _new_tally(self, attrs: dict[str, Any], ctx: "_Resource") -> Tally:
+        tally = Tally()
+        tally.labels.name = identity.agent_name(attrs, ctx.attrs)
+        return tally
+
+    def _prompt_hash(self, attrs: dict[str, Any], resource: dict[str, Any]) -> str:
+        for key in self._prompt_keys:
+            if attrs.get(key):
+                return str(attrs[key])
+        return str(resource.get(RESOURCE_PROMPT_KEY, ""))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Resource:
+    attrs: dict[str, Any]
+    agent_id: str | None
+    key: tuple
+
+
+def _first_match(rules: tuple[MetricRule, ...], attrs: dict[str, Any]) -> MetricRule | None:
+    return next((r for r in rules if r.matches(attrs)), None)
+
+
+def _point_value(point, kind: str) -> PointValue:
+    if kind == "histogram":
+        return _histogram_value(point)
+    if kind == "exponential_histogram":
+        total = point.sum if point.HasField("sum") else 0.0
+        return PointValue(float(point.count), _checked(total, "sum"))
+    raw = point.as_double if point.WhichOneof("value") == "as_double" else point.as_int
+    value = _checked(float(raw), "value")
+    return PointValue(value, value)
+
+
+def _histogram_value(point) -> PointValue:
+    buckets, bounds = tuple(point.bucket_counts), tuple(point.explicit_bounds)
+    if buckets and len(buckets) != len(bounds) + 1:
+        raise UnusablePoint(
+            f"{len(buckets)} bucket counts for {len(bounds)} bounds (need bounds + 1 counts)"
+        )
+    if buckets and sum(buckets) != point.count:
+        raise UnusablePoint(f"bucket counts add up to {sum(buckets)}, not the count {point.count}")
+    if any(not math.isfinite(b) for b in bounds):
+        raise UnusablePoint("explicit bounds must be finite")
+    total = point.sum if point.HasField("sum") else 0.0
+    return PointValue(float(point.count), _checked(total, "sum"), buckets, bounds)
+
+
+def _checked(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise UnusablePoint(f"{what} is {value}; vitals need finite numbers")
+    if value < 0:
+        raise UnusablePoint(f"{what} is negative ({value}); these metrics only grow")
+    return value

@@ -1,0 +1,184 @@
+"""A vital sample: one agent's figures for one export interval, per operation."""
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from .delta import PointValue
+from .identity import PointLabels
+from .prices import PriceTable
+
+VITALS = (
+    "latency",
+    "latency_p95",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "tool_calls",
+    "retries",
+    "error_rate",
+    "cost",
+)
+ERROR_KEYS = ("error.type", "rpc.jsonrpc.error_code")
+INPUT_TYPES = frozenset({"input", "prompt"})
+OUTPUT_TYPES = frozenset({"output", "completion"})
+
+
+@dataclasses.dataclass(frozen=True)
+class VitalSample:
+    """One agent's vitals for one interval; absent vitals had no source."""
+
+    agent_id: str
+    time: float
+    interval_seconds: float
+    operations: float
+    values: Mapping[str, float]
+    prompt_hash: str = ""
+
+
+@dataclasses.dataclass
+class Labels:
+    """What operators see of an agent, merged across points."""
+
+    name: str = ""
+    model: str = ""
+    provider: str = ""
+    tools: set[str] = dataclasses.field(default_factory=set)
+    mcp_servers: set[str] = dataclasses.field(default_factory=set)
+
+    def add(self, point: PointLabels) -> None:
+        """Merge one point's labels in."""
+        self.model = point.model or self.model
+        self.provider = point.provider or self.provider
+        if point.tool:
+            self.tools.add(point.tool)
+        if point.mcp_server:
+            self.mcp_servers.add(point.mcp_server)
+
+
+class Tally:
+    """Adds up one agent's point deltas of one request by role."""
+
+    def __init__(self) -> None:
+        self.ops = self.latency = self.errors = self.tools = self.tool_errors = 0.0
+        self.input = self.output = self.retries = self.tool_count = 0.0
+        self.inference_calls = self.invocations = 0.0
+        self.cost: float | None = None
+        self.latency_hist: dict[tuple[float, ...], list[float]] = {}
+        self.tokens_by_model: dict[str, list[float]] = {}
+        self.prompt_hash = ""
+        self.labels = Labels()
+        self.touched = False
+
+    def add(self, role: str, value: PointValue, attrs: Mapping[str, Any], model: str) -> None:
+        """Account one point's delta under ``role``."""
+        self.touched = True
+        getattr(self, "_add_" + role)(value, attrs, model)
+
+    def _add_operation(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
+        self.ops += v.count
+        self.latency += v.total
+        if _errored(attrs):
+            self.errors += v.count
+        if v.buckets:
+            hist = self.latency_hist.setdefault(v.bounds, [0.0] * len(v.buckets))
+            for i, c in enumerate(v.buckets):
+                hist[i] += c
+
+    def _add_tool_call(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
+        self.tools += v.count
+        if _errored(attrs):
+            self.tool_errors += v.count
+
+    def _add_tool_count(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
+        self.tool_count += v.total
+
+    def _add_tokens(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
+        kind = str(attrs.get("gen_ai.token.type", ""))
+        if kind in INPUT_TYPES:
+            self._add_input_tokens(v, attrs, model)
+        elif kind in OUTPUT_TYPES:
+            self._add_output_tokens(v, attrs, model)
+
+    def _add_input_tokens(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
+        self.input += v.total
+        self.tokens_by_model.setdefault(model, [0.0, 0.0])[0] += v.total
+
+    def _add_output_tokens(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
+        self.output += v.total
+        self.tokens_by_model.setdefault(model, [0.0, 0.0])[1] += v.total
+
+    def _add_inference_calls(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
+        self.inference_calls += v.total
+        self.invocations += v.count
+
+    def _add_retry(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
+        self.retries += v.count
+
+    def _add_cost(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
+        self.cost = (self.cost or 0.0) + v.total
+
+    def to_sample(
+        self, agent_id: str, now: float, interval: float, prices: PriceTable
+    ) -> VitalSample | None:
+        """The interval's sample, or None when the agent did nothing in it."""
+        ops = self.ops or self.invocations
+        activity = ops + self.tools + self.tool_count + self.input + self.output + self.retries
+        if not self.touched or activity <= 0:
+            return None
+        per_op = ops if ops > 0 else 1.0
+        values = self._rates(per_op, prices)
+        return VitalSample(agent_id, now, interval, ops, values, self.prompt_hash)
+
+    def _rates(self, per_op: float, prices: PriceTable) -> dict[str, float]:
+        values: dict[str, float] = {}
+        if self.ops > 0:
+            values["latency"] = self.latency / self.ops
+            p95 = self._latency_p95()
+            if p95 is not None:
+                values["latency_p95"] = p95
+        if self.input or self.output:
+            values["input_tokens"] = self.input / per_op
+            values["output_tokens"] = self.output / per_op
+            values["total_tokens"] = (self.input + self.output) / per_op
+        values["tool_calls"] = (self.tools + self.tool_count) / per_op
+        extra_calls = max(0.0, self.inference_calls - self.invocations)
+        values["retries"] = (self.retries + extra_calls) / per_op
+        attempts = self.ops + self.tools
+        if attempts > 0:
+            values["error_rate"] = (self.errors + self.tool_errors) / attempts
+        cost = self.cost if self.cost is not None else self._priced_cost(prices)
+        if cost is not None:
+            values["cost"] = cost / per_op
+        return values
+
+    def _priced_cost(self, prices: PriceTable) -> float | None:
+        costs = [prices.cost(m, i, o) for m, (i, o) in self.tokens_by_model.items()]
+        known = [c for c in costs if c is not None]
+        return sum(known) if known else None
+
+    def _latency_p95(self) -> float | None:
+        if not self.latency_hist:
+            return None
+        bounds, counts = max(self.latency_hist.items(), key=lambda kv: sum(kv[1]))
+        return quantile(bounds, counts, 0.95)
+
+
+def quantile(bounds: tuple[float, ...], counts: list[float], q: float) -> float | None:
+    """Quantile ``q`` of an explicit-bucket histogram, interpolated in its bucket."""
+    total = sum(counts)
+    if total <= 0:
+        return None
+    rank, seen = q * total, 0.0
+    for i, c in enumerate(counts):
+        if c > 0 and seen + c >= rank:
+            if i >= len(bounds):
+                return bounds[-1] if bounds else None
+            lower = bounds[i - 1] if i > 0 else 0.0
+            return lower + (bounds[i] - lower) * (rank - seen) / c
+        seen += c
+    return bounds[-1] if bounds else None
+
+
+def _errored(attrs: Mapping[str, Any]) -> bool:
+    return any(attrs.get(k) not in (None, "") for k in ERROR_KEYS)

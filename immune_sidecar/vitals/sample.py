@@ -55,6 +55,24 @@ class Labels:
         if point.mcp_server:
             self.mcp_servers.add(point.mcp_server)
 
+    def merge(self, other: "Labels") -> None:
+        """Merge another request's labels for the same agent in."""
+        self.name = other.name or self.name
+        self.model = other.model or self.model
+        self.provider = other.provider or self.provider
+        self.tools |= other.tools
+        self.mcp_servers |= other.mcp_servers
+
+    def to_json(self) -> dict:
+        """A plain dict for the admin API and reports."""
+        return {
+            "name": self.name,
+            "model": self.model,
+            "provider": self.provider,
+            "tools": sorted(self.tools),
+            "mcp_servers": sorted(self.mcp_servers),
+        }
+
 
 class Tally:
     """Adds up one agent's point deltas of one request by role."""

@@ -1,0 +1,168 @@
+"""Wires the sidecar's parts together from its config, and runs them."""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry
+
+from immune_common.config import split_address
+
+from . import views
+from .actuate import (
+    Actuator,
+    ActuatorRunner,
+    Command,
+    CommandActuator,
+    DryRun,
+    Outcome,
+    ReadinessGate,
+    WebhookActuator,
+)
+from .admin import AdminViews, admin_server
+from .agents import AgentRegistry
+from .config import ActuatorConfig, SidecarConfig
+from .detect import Detector
+from .forward import Forwarder, Tee, sender_for
+from .pipeline import Pipeline
+from .quarantine import QUARANTINED, QuarantineBook
+from .receiver import GrpcReceiver, Handler, Limits, http_receiver
+from .state import StateDir
+from .telemetry import SidecarMetrics
+from .vitals import DeltaTracker, Mapper
+from .vitals.mapping_file import load_mapping
+
+log = logging.getLogger(__name__)
+BASELINES, QUARANTINE = "baselines", "quarantine"
+
+
+class Sidecar:
+    """One sidecar process's parts; ``start`` binds the ports, ``stop`` persists state."""
+
+    def __init__(self, config: SidecarConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.metrics = SidecarMetrics(CollectorRegistry())
+        self.state = StateDir(config.state_dir or None)
+        self.book = QuarantineBook(config.ejection, on_change=self._save_quarantine)
+        self.book.restore(self.state.read(QUARANTINE, []))
+        self.detector = Detector(config.detection)
+        self.detector.restore(self.state.read(BASELINES, {}))
+        mapping = load_mapping(config.mapping)
+        self.mapper = Mapper(
+            mapping.rules,
+            mapping.prices,
+            DeltaTracker(config.max_streams, config.stream_ttl_seconds),
+            mapping.prompt_keys,
+        )
+        self.agents = AgentRegistry(config.max_agents, self._is_held, self._evicted)
+        self.gate = ReadinessGate(self.book, clock=clock)
+        self.runner = ActuatorRunner(self._actuators(), on_done=self._acted)
+        self.pipeline = Pipeline(
+            self.mapper, self.detector, self.agents, self.book, self.runner, self.metrics, clock
+        )
+        self._gauges()
+        self.forwarder = self._forwarder()
+        consumer = Tee(self.forwarder, self.pipeline) if self.forwarder else self.pipeline
+        limits = Limits(config.max_message_bytes, config.max_in_flight, config.retry_after_seconds)
+        self.handler = Handler(consumer, limits, self._count, clock)
+        self._servers: list = []
+        self._stop_flush = threading.Event()
+
+    def start(self) -> None:
+        """Bind and serve OTLP (gRPC, HTTP) and the admin endpoint."""
+        grpc_receiver = GrpcReceiver(self.handler, self.config.otlp_grpc)
+        http = http_receiver(self.handler, *split_address(self.config.otlp_http, "otlp_http"))
+        admin = admin_server(self._views(), *split_address(self.config.admin, "admin"))
+        self._servers = [grpc_receiver, http, admin]
+        for server in self._servers:
+            server.start()
+        self.ports = {"otlp_grpc": grpc_receiver.port, "otlp_http": http.port, "admin": admin.port}
+        threading.Thread(target=self._flush_loop, name="state-flush", daemon=True).start()
+        log.info(
+            "listening: OTLP/gRPC %s, OTLP/HTTP %s, admin %s (state: %s)",
+            *(_bound(getattr(self.config, k), p) for k, p in self.ports.items()),
+            self.config.state_dir or "not kept; use --state-dir to survive restarts",
+        )
+
+    def stop(self) -> None:
+        """Stop serving, finish queued work and persist the baselines."""
+        self._stop_flush.set()
+        for server in reversed(self._servers):
+            server.stop()
+        self.runner.close()
+        if self.forwarder:
+            self.forwarder.close()
+        self.save()
+
+    def save(self) -> None:
+        """Write the baselines to the state dir."""
+        self.state.write(BASELINES, self.detector.snapshot())
+
+    def _flush_loop(self) -> None:
+        while not self._stop_flush.wait(self.config.state_flush_seconds):
+            self.save()
+
+    def _save_quarantine(self, snapshot: list[dict]) -> None:
+        self.state.write(QUARANTINE, snapshot)
+
+    def _is_held(self, agent_id: str) -> bool:
+        return self.book.state(agent_id, self.clock()) == QUARANTINED
+
+    def _evicted(self, agent_id: str) -> None:
+        self.detector.forget(agent_id)
+        self.mapper.forget(agent_id)
+        self.book.forget(agent_id, self.clock())
+        self.metrics.agents_evicted.inc()
+
+    def _count(self, transport: str, outcome: str, accepted: int, refused: int) -> None:
+        self.metrics.requests.labels(transport, outcome).inc()
+        if accepted:
+            self.metrics.points.labels(transport, "accepted").inc(accepted)
+        if refused:
+            self.metrics.points.labels(transport, "refused").inc(refused)
+
+    def _acted(self, command: Command, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            self.metrics.actions.labels(command.kind, "ok" if outcome.ok else "failed").inc()
+
+    def _gauges(self) -> None:
+        self.metrics.quarantined.set_function(lambda: len(self.book.held(self.clock())))
+        self.metrics.agents.set_function(lambda: len(self.agents))
+
+    def _forwarder(self) -> Forwarder | None:
+        if not self.config.forward:
+            return None
+        sender = sender_for(self.config.forward, self.config.forward_timeout_seconds)
+        return Forwarder(sender, self.config.forward_queue, self.metrics)
+
+    def _actuators(self) -> list[Actuator]:
+        return [self._actuator(c) for c in self.config.actuators]
+
+    def _actuator(self, c: ActuatorConfig) -> Actuator:
+        if c.kind == "readiness":
+            self.gate = ReadinessGate(self.book, c.dry_run, self.clock)
+            return self.gate
+        if c.kind == "webhook":
+            actuator = WebhookActuator(c.url, c.timeout_seconds, c.retries)
+        else:
+            actuator = CommandActuator(c.command, c.timeout_seconds)
+        return DryRun(actuator) if c.dry_run else actuator
+
+    def _views(self) -> AdminViews:
+        ready = self.gate.verdict if self._gated() else lambda: (True, {"status": "ready"})
+        return AdminViews(
+            ready,
+            lambda: views.agents(self),
+            lambda agent_id: views.agent(self, agent_id),
+            self.metrics.registry,
+        )
+
+    def _gated(self) -> bool:
+        return any(c.kind == "readiness" for c in self.config.actuators)
+
+
+def _bound(configured: str, port: int) -> str:
+    host = configured.rpartition(":")[0]
+    return f"{host}:{port}"

@@ -1,0 +1,113 @@
+"""The sidecar's configuration: flags, ``IMMUNE_*`` variables and the YAML file."""
+
+import argparse
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+from immune_common import config
+
+from .detect import BaselineSettings
+from .quarantine import EjectionPolicy
+
+ACTUATOR_KINDS = ("readiness", "webhook", "command")
+
+
+@dataclasses.dataclass(frozen=True)
+class ActuatorConfig:
+    """One actuator: ``readiness``, ``webhook`` (url) or ``command`` (argv)."""
+
+    kind: str = "readiness"
+    url: str = ""
+    command: tuple[str, ...] = ()
+    timeout_seconds: float = 5.0
+    retries: int = 2
+    dry_run: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class SidecarConfig:
+    """Everything ``immune-sidecar`` can be told."""
+
+    otlp_grpc: str = "127.0.0.1:4317"
+    otlp_http: str = "127.0.0.1:4318"
+    admin: str = "127.0.0.1:9464"
+    state_dir: str = ""
+    config: str = ""
+    forward: str = ""
+    forward_queue: int = 1000
+    forward_timeout_seconds: float = 5.0
+    mapping: str = ""
+    max_message_bytes: int = 4 * 1024 * 1024
+    max_in_flight: int = 32
+    retry_after_seconds: float = 1.0
+    max_agents: int = 10_000
+    max_streams: int = 200_000
+    stream_ttl_seconds: float = 900.0
+    state_flush_seconds: float = 30.0
+    detection: BaselineSettings = dataclasses.field(default_factory=BaselineSettings)
+    ejection: EjectionPolicy = dataclasses.field(default_factory=EjectionPolicy)
+    actuators: tuple[ActuatorConfig, ...] = (ActuatorConfig(),)
+    log_level: str = "info"
+    log_format: str = "text"
+
+    def __post_init__(self) -> None:
+        for key in ("otlp_grpc", "otlp_http", "admin"):
+            config.split_address(getattr(self, key), key)
+        for i, actuator in enumerate(self.actuators):
+            _check_actuator(actuator, f"actuators[{i}]")
+        for key in (
+            "max_message_bytes",
+            "max_in_flight",
+            "max_agents",
+            "max_streams",
+            "forward_queue",
+        ):
+            if getattr(self, key) < 1:
+                raise config.ConfigError(f"{key}: must be at least 1, got {getattr(self, key)}")
+        if self.log_format not in ("text", "json"):
+            raise config.ConfigError(f"log_format: expected text or json, got {self.log_format!r}")
+
+
+def _check_actuator(actuator: ActuatorConfig, key: str) -> None:
+    if actuator.kind not in ACTUATOR_KINDS:
+        raise config.ConfigError(f"{key}.kind: {actuator.kind!r} is not one of {ACTUATOR_KINDS}")
+    if actuator.kind == "webhook" and not actuator.url.startswith(("http://", "https://")):
+        raise config.ConfigError(f"{key}.url: a webhook needs an http(s) URL")
+    if actuator.kind == "command" and not actuator.command:
+        raise config.ConfigError(f"{key}.command: a command actuator needs a program to run")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line flags; each is also IMMUNE_<NAME> and a YAML key."""
+    p = argparse.ArgumentParser(
+        prog="immune-sidecar",
+        description="Receive an agent's OTLP metrics, learn its normal vitals, "
+        "quarantine it the moment it misbehaves.",
+        epilog="Every flag is also an IMMUNE_<FLAG> environment variable (IMMUNE_OTLP_GRPC, …) "
+        "and a key in the --config YAML file; flags win over the environment, which wins "
+        "over the file.",
+    )
+    flag = p.add_argument
+    flag("--otlp-grpc", metavar="HOST:PORT", help="OTLP/gRPC listen address (127.0.0.1:4317)")
+    flag("--otlp-http", metavar="HOST:PORT", help="OTLP/HTTP listen address (127.0.0.1:4318)")
+    flag(
+        "--admin", metavar="HOST:PORT", help="/healthz /readyz /metrics /v1/agents (127.0.0.1:9464)"
+    )
+    flag("--state-dir", metavar="DIR", help="where baselines and quarantines persist")
+    flag("--config", metavar="FILE", help="YAML file with any of these keys and more")
+    flag("--forward", metavar="URL", help="tee OTLP unchanged to grpc://HOST:PORT or http://…")
+    flag("--mapping", metavar="FILE", help="YAML metric mapping and price overrides")
+    flag(
+        "--max-agents", type=int, metavar="N", help="agents kept before the least recent is evicted"
+    )
+    flag("--max-message-bytes", type=int, metavar="N", help="OTLP message size limit")
+    flag("--log-level", choices=("debug", "info", "warning", "error"))
+    flag("--log-format", choices=("text", "json"))
+    return p
+
+
+def from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> SidecarConfig:
+    """Parse flags (exits 2 on a bad one) and load the config; raises ConfigError."""
+    args = vars(parser().parse_args(argv))
+    yaml_path = args.get("config") or env.get(config.ENV_PREFIX + "CONFIG")
+    return config.load(SidecarConfig, flags=args, env=env, yaml_path=yaml_path)

@@ -1,0 +1,116 @@
+"""Tees every export unchanged to an upstream OTLP endpoint, never slowing ingestion.
+
+Requests wait in a bounded queue for one sender thread. A full queue drops the
+newest request; a slow or dead upstream only fills the queue. Both are counted.
+"""
+
+import logging
+import queue
+import threading
+import urllib.error
+import urllib.request
+from typing import Protocol
+
+import grpc
+
+from .receiver import Export, Partial
+from .receiver.grpc_server import SERVICE
+from .telemetry import SidecarMetrics
+
+log = logging.getLogger(__name__)
+
+
+class Sender(Protocol):
+    """Delivers one protobuf-encoded export request upstream."""
+
+    def send(self, raw: bytes) -> None:
+        """Send or raise."""
+        ...
+
+
+class GrpcSender:
+    """OTLP/gRPC upstream."""
+
+    def __init__(self, target: str, timeout: float) -> None:
+        self._channel = grpc.insecure_channel(target)
+        self._export = self._channel.unary_unary(f"/{SERVICE}/Export")
+        self._timeout = timeout
+
+    def send(self, raw: bytes) -> None:
+        """Call Export with the unchanged bytes."""
+        self._export(raw, timeout=self._timeout)
+
+
+class HttpSender:
+    """OTLP/HTTP upstream."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self._url = (
+            url if url.rstrip("/").endswith("/v1/metrics") else url.rstrip("/") + "/v1/metrics"
+        )
+        self._timeout = timeout
+
+    def send(self, raw: bytes) -> None:
+        """POST the unchanged bytes as application/x-protobuf."""
+        headers = {"Content-Type": "application/x-protobuf"}
+        request = urllib.request.Request(self._url, raw, headers, method="POST")
+        with urllib.request.urlopen(request, timeout=self._timeout) as response:
+            response.read()
+
+
+def sender_for(endpoint: str, timeout: float) -> Sender:
+    """``http(s)://…`` posts OTLP/HTTP; ``grpc://host:port`` or ``host:port`` uses gRPC."""
+    if endpoint.startswith(("http://", "https://")):
+        return HttpSender(endpoint, timeout)
+    return GrpcSender(endpoint.removeprefix("grpc://"), timeout)
+
+
+class Forwarder:
+    """A consumer that queues exports for upstream and returns at once."""
+
+    def __init__(self, sender: Sender, queue_size: int, metrics: SidecarMetrics) -> None:
+        self._sender = sender
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=queue_size)
+        self._metrics = metrics
+        self._thread = threading.Thread(target=self._run, name="forward", daemon=True)
+        self._thread.start()
+
+    def consume(self, export: Export) -> Partial:
+        """Queue the export; drop it (counted) when the queue is full."""
+        try:
+            self._queue.put_nowait(export.raw)
+        except queue.Full:
+            self._metrics.forwarded.labels("dropped_queue_full").inc()
+        self._metrics.forward_queue.set(self._queue.qsize())
+        return Partial()
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop after the queued requests, waiting at most ``timeout`` seconds."""
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            return
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while (raw := self._queue.get()) is not None:
+            self._metrics.forward_queue.set(self._queue.qsize())
+            try:
+                self._sender.send(raw)
+            except (grpc.RpcError, OSError, urllib.error.URLError) as exc:
+                self._metrics.forwarded.labels("failed").inc()
+                log.debug("forwarding failed: %s", exc)
+            else:
+                self._metrics.forwarded.labels("sent").inc()
+
+
+class Tee:
+    """Hands each export to a side consumer first, then to the main one."""
+
+    def __init__(self, side, main) -> None:
+        self._side, self._main = side, main
+
+    def consume(self, export: Export) -> Partial:
+        """The main consumer's answer is the answer."""
+        self._side.consume(export)
+        return self._main.consume(export)

@@ -1,0 +1,102 @@
+"""The detection path of one export: map to vitals, judge each sample, contain at once."""
+
+import logging
+import time
+from collections.abc import Callable
+
+from .actuate import QUARANTINE, RELEASE, ActuatorRunner, Command
+from .agents import AgentRegistry
+from .detect import Detector, Infection
+from .quarantine import HEALTHY, QUARANTINED, Ejection, QuarantineBook
+from .receiver import Export, Partial
+from .telemetry import SidecarMetrics
+from .vitals import Mapper, MapResult
+
+log = logging.getLogger(__name__)
+InfectionListener = Callable[[Infection, Ejection], None]
+
+
+class Pipeline:
+    """The receiver's consumer: vitals, detection and local quarantine, in the request."""
+
+    def __init__(
+        self,
+        mapper: Mapper,
+        detector: Detector,
+        agents: AgentRegistry,
+        book: QuarantineBook,
+        runner: ActuatorRunner,
+        metrics: SidecarMetrics,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._mapper, self._detector, self._agents = mapper, detector, agents
+        self._book, self._runner, self._metrics = book, runner, metrics
+        self._clock = clock
+        self._listeners: list[InfectionListener] = []
+        self.drift: set[str] = set()
+
+    def add_listener(self, listener: InfectionListener) -> None:
+        """Call ``listener`` with every infection that led to a quarantine."""
+        self._listeners.append(listener)
+
+    def consume(self, export: Export) -> Partial:
+        """Map, judge and contain; report the points that could not be used."""
+        now = self._clock()
+        result = self._mapper.map(export.request, now)
+        self._note(result, now)
+        for sample in result.samples:
+            learn = self._book.state(sample.agent_id, now) == HEALTHY
+            infection = self._detector.observe(sample, learn=learn)
+            self._agents.sampled(sample, infection.anomalies if infection else ())
+            if infection is not None:
+                self._infected(infection, export.received)
+        self._metrics.samples.inc(len(result.samples))
+        return Partial(result.rejected, "; ".join(result.reasons))
+
+    def _note(self, result: MapResult, now: float) -> None:
+        for agent_id, labels in result.labels.items():
+            self._agents.seen(agent_id, labels, now)
+        if result.unmapped:
+            self._metrics.unmapped_points.inc(result.unmapped)
+        if result.drift - self.drift:
+            self.drift |= result.drift
+            self._metrics.drift_metrics.set(len(self.drift))
+            log.info("metrics that feed no vital (schema drift?): %s", sorted(result.drift))
+
+    def _infected(self, infection: Infection, received: float) -> None:
+        for kind in infection.types:
+            self._metrics.infections.labels(kind).inc()
+        now = self._clock()
+        if self._book.state(infection.agent_id, now) == QUARANTINED:
+            return
+        reason = ", ".join(_describe(a) for a in infection.anomalies)
+        ejection = self._book.eject(
+            infection.agent_id, reason, infection.types, infection.severity, infection.id, now
+        )
+        self._metrics.detection_seconds.observe(max(0.0, self._clock() - received))
+        log.warning(
+            "quarantined %s (severity %.1f): %s", infection.agent_id, ejection.severity, reason
+        )
+        self._contain(ejection)
+        for listener in self._listeners:
+            listener(infection, ejection)
+
+    def _contain(self, ejection: Ejection) -> None:
+        agent = ejection.agent_id
+        self._runner.submit(Command(QUARANTINE, agent, reason=ejection.reason))
+        if ejection.until is not None:
+            release = Command(RELEASE, agent, reason="quarantine time served (standalone)")
+            self._runner.submit_at(ejection.until, release, lambda: self._still(ejection))
+
+    def _still(self, ejection: Ejection) -> bool:
+        current = self._book.get(ejection.agent_id)
+        return current is not None and current.since == ejection.since
+
+
+def _describe(anomaly) -> str:
+    if anomaly.type == "prompt_change":
+        return f"prompt_change ({anomaly.baseline_label or 'none'} → {anomaly.observed_label})"
+    return (
+        f"{anomaly.type} ({anomaly.vital} {anomaly.observed:.4g} vs {anomaly.baseline:.4g}, "
+        f"{anomaly.sigma:.1f}σ)"
+    )

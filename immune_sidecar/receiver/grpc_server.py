@@ -1,0 +1,70 @@
+"""OTLP/gRPC: ``MetricsService/Export`` served through the shared handler."""
+
+import logging
+from concurrent import futures
+
+import grpc
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsPartialSuccess,
+    ExportMetricsServiceResponse,
+)
+
+from .codec import PROTOBUF
+from .errors import GRPC_CODES, ErrorKind, ReceiveError, retry_info, status_proto
+from .handler import Handler
+
+log = logging.getLogger(__name__)
+SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
+# gRPC refuses far larger messages itself; ours are measured and counted by the handler.
+HEADROOM_BYTES = 1024 * 1024
+
+
+class GrpcReceiver:
+    """A gRPC server whose only method hands raw request bytes to the handler."""
+
+    def __init__(self, handler: Handler, address: str) -> None:
+        self._handler = handler
+        limit = handler.limits.max_message_bytes + HEADROOM_BYTES
+        workers = handler.limits.max_in_flight + 4
+        self._server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
+            options=[("grpc.max_receive_message_length", limit)],
+        )
+        method = grpc.unary_unary_rpc_method_handler(self._export)
+        self._server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(SERVICE, {"Export": method}),)
+        )
+        self.port = self._server.add_insecure_port(address)
+        self.address = address
+
+    def start(self) -> None:
+        """Start serving."""
+        self._server.start()
+
+    def stop(self, grace: float = 2.0) -> None:
+        """Stop, letting in-flight exports finish for ``grace`` seconds."""
+        self._server.stop(grace).wait()
+
+    def _export(self, body: bytes, context: grpc.ServicerContext) -> bytes:
+        try:
+            partial = self._handler.handle(body, PROTOBUF, "grpc")
+        except ReceiveError as exc:
+            _abort(context, exc)
+        response = ExportMetricsServiceResponse()
+        if partial.rejected:
+            response.partial_success.CopyFrom(
+                ExportMetricsPartialSuccess(
+                    rejected_data_points=partial.rejected, error_message=partial.message
+                )
+            )
+        return response.SerializeToString()
+
+
+def _abort(context: grpc.ServicerContext, error: ReceiveError) -> None:
+    metadata = [("grpc-status-details-bin", status_proto(error).SerializeToString())]
+    if error.kind is ErrorKind.OVERLOADED:
+        # The OpenTelemetry Python exporter reads this key rather than the status details.
+        info = retry_info(error.retry_after).SerializeToString()
+        metadata.append(("google.rpc.retryinfo-bin", info))
+    context.set_trailing_metadata(metadata)
+    context.abort(GRPC_CODES[error.kind], error.message)

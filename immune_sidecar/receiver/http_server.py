@@ -1,0 +1,108 @@
+"""OTLP/HTTP: ``POST /v1/metrics`` in protobuf or JSON, gzip or not, via the shared handler."""
+
+import math
+
+from google.protobuf import json_format
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
+
+from immune_common.httpserve import BackgroundServer, HTTPStatus, QuietHandler
+
+from .codec import JSON, PROTOBUF
+from .errors import ErrorKind, ReceiveError, status_proto, too_large
+from .handler import Handler, Partial
+
+PATH = "/v1/metrics"
+MEDIA_TYPES = {"application/x-protobuf": PROTOBUF, "application/json": JSON}
+HTTP_STATUS = {
+    ErrorKind.MALFORMED: HTTPStatus.BAD_REQUEST,
+    ErrorKind.UNSUPPORTED_MEDIA: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    ErrorKind.TOO_LARGE: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    ErrorKind.OVERLOADED: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+def http_receiver(handler: Handler, host: str, port: int) -> BackgroundServer:
+    """The OTLP/HTTP server, not yet started."""
+    request_handler = type("OtlpRequestHandler", (_OtlpRequestHandler,), {"otlp": handler})
+    return BackgroundServer(request_handler, host, port, "otlp-http")
+
+
+class _OtlpRequestHandler(QuietHandler):
+    otlp: Handler
+
+    def do_POST(self) -> None:
+        if self.path.split("?")[0] != PATH:
+            self.close_connection = True
+            message = f"OTLP metrics are received at POST {PATH}"
+            self.reply_json(HTTPStatus.NOT_FOUND, {"message": message})
+            return
+        media = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        encoding = MEDIA_TYPES.get(media, JSON)  # errors about an unknown type come as JSON
+        try:
+            body, gzipped = self._read(media)
+            partial = self.otlp.handle(body, encoding, "http", gzipped)
+        except ReceiveError as exc:
+            self._error(exc, encoding)
+            return
+        self._reply(HTTPStatus.OK, _response(partial, encoding), encoding)
+
+    def do_GET(self) -> None:
+        self.reply_json(HTTPStatus.METHOD_NOT_ALLOWED, {"message": f"use POST {PATH}"})
+
+    def _read(self, media: str) -> tuple[bytes, bool]:
+        length = self._length()
+        body = self.rfile.read(length)
+        if media not in MEDIA_TYPES:
+            supported = " or ".join(MEDIA_TYPES)
+            message = f"Content-Type {media or '(none)'} is not supported; use {supported}"
+            raise self._refused(ErrorKind.UNSUPPORTED_MEDIA, message)
+        compression = (self.headers.get("Content-Encoding") or "identity").strip().lower()
+        if compression not in ("gzip", "identity"):
+            message = f"Content-Encoding {compression} is not supported; use gzip or none"
+            raise self._refused(ErrorKind.UNSUPPORTED_MEDIA, message)
+        return body, compression == "gzip"
+
+    def _length(self) -> int:
+        limit = self.otlp.limits.max_message_bytes
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            raise self._refused(ErrorKind.MALFORMED, "Content-Length must be a byte count")
+        if length > limit:
+            self.close_connection = True  # the body stays unread
+            raise self.otlp.refused("http", too_large(length, limit))
+        return length
+
+    def _refused(self, kind: ErrorKind, message: str) -> ReceiveError:
+        return self.otlp.refused("http", ReceiveError(kind, message))
+
+    def _error(self, error: ReceiveError, encoding: str) -> None:
+        status = status_proto(error)
+        body = _encode(status, encoding)
+        headers = {}
+        if error.kind is ErrorKind.OVERLOADED:
+            headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+        self._reply(HTTP_STATUS[error.kind], body, encoding, headers)
+
+    def _reply(self, status: int, body: bytes, encoding: str, headers: dict | None = None):
+        content_type = "application/json" if encoding == JSON else "application/x-protobuf"
+        self.reply(status, body, content_type, headers)
+
+
+def _response(partial: Partial, encoding: str) -> bytes:
+    response = ExportMetricsServiceResponse()
+    if partial.rejected:
+        response.partial_success.rejected_data_points = partial.rejected
+        response.partial_success.error_message = partial.message
+    return _encode(response, encoding)
+
+
+def _encode(message, encoding: str) -> bytes:
+    if encoding == JSON:
+        return json_format.MessageToJson(message, indent=None).encode()
+    return message.SerializeToString()

@@ -1,0 +1,75 @@
+"""The sidecar's own Prometheus metrics, on a registry it is given.
+
+Every label takes values from a fixed set (transports, outcomes, anomaly
+types, reasons), never from agent ids or metric names, so cardinality is bounded.
+"""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+PREFIX = "immune_sidecar_"
+
+
+class SidecarMetrics:
+    """Counters, gauges and histograms of ingestion, detection and forwarding."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            PREFIX + "requests",
+            "OTLP export requests by transport and outcome",
+            ["transport", "outcome"],
+            registry=registry,
+        )
+        self.points = Counter(
+            PREFIX + "points",
+            "OTLP data points by transport and outcome (accepted, refused)",
+            ["transport", "outcome"],
+            registry=registry,
+        )
+        self.unmapped_points = Counter(
+            PREFIX + "unmapped_points",
+            "Accepted points of metrics that feed no vital",
+            registry=registry,
+        )
+        self.drift_metrics = Gauge(
+            PREFIX + "schema_drift_metrics",
+            "GenAI-looking metric names that match no rule",
+            registry=registry,
+        )
+        self.samples = Counter(PREFIX + "samples", "Vital samples judged", registry=registry)
+        self.infections = Counter(
+            PREFIX + "infections",
+            "Infections by the anomaly types they carry",
+            ["anomaly_type"],
+            registry=registry,
+        )
+        self.quarantined = Gauge(
+            PREFIX + "quarantined_agents", "Agents quarantined now", registry=registry
+        )
+        self.agents = Gauge(PREFIX + "agents", "Agents served", registry=registry)
+        self.agents_evicted = Counter(
+            PREFIX + "agents_evicted",
+            "Agents forgotten to stay under the agent cap",
+            registry=registry,
+        )
+        self.detection_seconds = Histogram(
+            PREFIX + "detection_seconds",
+            "From an export's arrival to its agent's quarantine",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=registry,
+        )
+        self.forward_queue = Gauge(
+            PREFIX + "forward_queue_depth", "Requests waiting to be forwarded", registry=registry
+        )
+        self.forwarded = Counter(
+            PREFIX + "forwarded_requests",
+            "Requests forwarded upstream by outcome",
+            ["outcome"],
+            registry=registry,
+        )
+        self.actions = Counter(
+            PREFIX + "actuator_commands",
+            "Commands applied by actuators, by kind and outcome",
+            ["command", "outcome"],
+            registry=registry,
+        )

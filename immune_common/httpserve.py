@@ -42,7 +42,9 @@ class BackgroundServer:
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name=name, daemon=True
+        )
 
     def start(self) -> None:
         """Serve in the background."""

@@ -41,7 +41,7 @@ class AgentRegistry:
         self,
         max_agents: int,
         is_held: Callable[[str], bool],
-        on_evict: Callable[[str], None],
+        on_evict: Callable[[list[str]], None],
     ) -> None:
         self._max = max_agents
         self._is_held = is_held
@@ -64,8 +64,8 @@ class AgentRegistry:
             record.last_seen = now
             record.labels.merge(labels)
             evicted = self._evict() if new else []
-        for gone in evicted:
-            self._on_evict(gone)
+        if evicted:
+            self._on_evict(evicted)
         return new
 
     def sampled(self, sample: VitalSample, anomalies: tuple[Anomaly, ...]) -> None:
@@ -76,7 +76,8 @@ class AgentRegistry:
                 return
             record.samples += 1
             record.latest = sample
-            record.anomalies.extend(SeenAnomaly(sample.time, a) for a in anomalies)
+            if anomalies:
+                record.anomalies.extend(SeenAnomaly(sample.time, a) for a in anomalies)
 
     def records(self) -> list[AgentRecord]:
         """Every served agent, least recently seen first."""

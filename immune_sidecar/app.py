@@ -110,11 +110,13 @@ class Sidecar:
     def _is_held(self, agent_id: str) -> bool:
         return self.book.state(agent_id, self.clock()) == QUARANTINED
 
-    def _evicted(self, agent_id: str) -> None:
-        self.detector.forget(agent_id)
-        self.mapper.forget(agent_id)
-        self.book.forget(agent_id, self.clock())
-        self.metrics.agents_evicted.inc()
+    def _evicted(self, agent_ids: list[str]) -> None:
+        now = self.clock()
+        for agent_id in agent_ids:
+            self.detector.forget(agent_id)
+            self.mapper.forget(agent_id)
+            self.book.forget(agent_id, now)
+        self.metrics.agents_evicted.inc(len(agent_ids))
 
     def _count(self, transport: str, outcome: str, accepted: int, refused: int) -> None:
         self.metrics.requests.labels(transport, outcome).inc()

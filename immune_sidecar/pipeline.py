@@ -10,7 +10,7 @@ from .detect import Detector, Infection
 from .quarantine import HEALTHY, QUARANTINED, Ejection, QuarantineBook
 from .receiver import Export, Partial
 from .telemetry import SidecarMetrics
-from .vitals import Mapper, MapResult
+from .vitals import Mapper, MapResult, VitalSample
 
 log = logging.getLogger(__name__)
 InfectionListener = Callable[[Infection, Ejection], None]
@@ -43,19 +43,24 @@ class Pipeline:
         """Map, judge and contain; report the points that could not be used."""
         now = self._clock()
         result = self._mapper.map(export.request, now)
-        self._note(result, now)
-        for sample in result.samples:
-            learn = self._book.state(sample.agent_id, now) == HEALTHY
-            infection = self._detector.observe(sample, learn=learn)
-            self._agents.sampled(sample, infection.anomalies if infection else ())
-            if infection is not None:
-                self._infected(infection, export.received)
-        self._metrics.samples.inc(len(result.samples))
+        samples = {s.agent_id: s for s in result.samples}
+        for agent_id, labels in result.labels.items():
+            # Seen first, judged next: an agent the cap evicts takes its fresh state along.
+            self._agents.seen(agent_id, labels, now)
+            if agent_id in samples:
+                self._judge(samples[agent_id], export.received, now)
+        self._note(result)
         return Partial(result.rejected, "; ".join(result.reasons))
 
-    def _note(self, result: MapResult, now: float) -> None:
-        for agent_id, labels in result.labels.items():
-            self._agents.seen(agent_id, labels, now)
+    def _judge(self, sample: VitalSample, received: float, now: float) -> None:
+        learn = self._book.state(sample.agent_id, now) == HEALTHY
+        infection = self._detector.observe(sample, learn=learn)
+        self._agents.sampled(sample, infection.anomalies if infection else ())
+        if infection is not None:
+            self._infected(infection, received)
+
+    def _note(self, result: MapResult) -> None:
+        self._metrics.samples.inc(len(result.samples))
         if result.unmapped:
             self._metrics.unmapped_points.inc(result.unmapped)
         if result.drift - self.drift:

@@ -58,7 +58,7 @@ class MetricRule(NamedTuple):
 
     def matches(self, attrs: Mapping[str, Any]) -> bool:
         """Whether a point with these attributes falls under this rule."""
-        return all(c.holds(attrs) for c in self.where)
+        return not self.where or all(c.holds(attrs) for c in self.where)
 
 
 def _rule(metric: str, role: str, *where: Condition) -> MetricRule:

@@ -1,0 +1,36 @@
+"""Shared fixtures: an in-process sidecar on real loopback ports."""
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from immune_sidecar.app import Sidecar
+from immune_sidecar.config import SidecarConfig
+
+LOOPBACK = {"otlp_grpc": "127.0.0.1:0", "otlp_http": "127.0.0.1:0", "admin": "127.0.0.1:0"}
+
+
+def start_sidecar(**overrides) -> Sidecar:
+    """A started sidecar on free loopback ports."""
+    sidecar = Sidecar(SidecarConfig(**{**LOOPBACK, **overrides}))
+    sidecar.start()
+    return sidecar
+
+
+@pytest.fixture
+def sidecar():
+    """A running sidecar with default settings, stopped afterwards."""
+    running = start_sidecar()
+    yield running
+    running.stop()
+
+
+def get_json(port: int, path: str) -> tuple[int, dict]:
+    """GET a JSON document from a local port: (status, body)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())

@@ -1,0 +1,257 @@
+"""Bad and odd OTLP input over real gRPC and HTTP: proper answers, nothing lost, no crash."""
+
+import json
+import math
+
+import grpc
+import pytest
+from agent_sim import Profile, SimAgent
+from conftest import get_json, start_sidecar
+from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
+from otlp_raw import gauge_request, grpc_export, http_post, json_body
+
+TOOLS = "gen_ai.invoke_agent.tool_calls"
+
+
+def good_request(agent="raw-agent", value=3.0):
+    return gauge_request([({"gen_ai__agent__id": agent}, value)])
+
+
+def metric(sidecar, name: str, **labels) -> float:
+    value = sidecar.metrics.registry.get_sample_value(name, labels)
+    return value or 0.0
+
+
+@pytest.fixture
+def trained(sidecar):
+    """A sidecar with one agent whose baselines are learned, and that agent's view."""
+    agent = SimAgent("keeper", "grpc", sidecar.ports["otlp_grpc"])
+    for _ in range(10):
+        agent.interval(Profile())
+    agent.close()
+    return sidecar, get_json(sidecar.ports["admin"], "/v1/agents/keeper")[1]
+
+
+def still_intact(sidecar, before: dict) -> None:
+    status, after = get_json(sidecar.ports["admin"], "/v1/agents/keeper")
+    assert status == 200
+    assert after["baselines"] == before["baselines"]
+    assert after["samples"] == before["samples"]
+    assert get_json(sidecar.ports["admin"], "/healthz")[0] == 200
+
+
+def test_empty_request_is_a_success(sidecar):
+    assert grpc_export(sidecar.ports["otlp_grpc"], b"")[0] == grpc.StatusCode.OK
+    status, headers, body = http_post(sidecar.ports["otlp_http"], b"")
+    assert status == 200 and headers["Content-Type"] == "application/x-protobuf"
+    assert ExportMetricsServiceResponse.FromString(body) == ExportMetricsServiceResponse()
+    status, headers, body = http_post(sidecar.ports["otlp_http"], b"{}", "application/json")
+    assert (status, headers["Content-Type"], json.loads(body)) == (200, "application/json", {})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff\xfe garbage \x00\x01", good_request().SerializeToString()[:-3]],
+    ids=["garbage", "truncated"],
+)
+def test_malformed_protobuf_is_invalid_argument(trained, body):
+    sidecar, before = trained
+    code, details, _, _ = grpc_export(sidecar.ports["otlp_grpc"], body)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "protobuf" in details
+    status, headers, raw = http_post(sidecar.ports["otlp_http"], body)
+    assert status == 400 and headers["Content-Type"] == "application/x-protobuf"
+    error = status_pb2.Status.FromString(raw)
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and "protobuf" in error.message
+    assert (
+        metric(sidecar, "immune_sidecar_requests_total", transport="grpc", outcome="malformed") == 1
+    )
+    assert (
+        metric(sidecar, "immune_sidecar_requests_total", transport="http", outcome="malformed") == 1
+    )
+    still_intact(sidecar, before)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'{"resourceMetrics": "not a list"}',
+        b'{"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"name": "x", '
+        b'"gauge": {"dataPoints": [{"asDouble": "lots"}]}}]}]}]}',
+    ],
+    ids=["syntax", "array", "wrong-type", "wrong-number"],
+)
+def test_bad_json_is_400_with_a_json_status(trained, body):
+    sidecar, before = trained
+    status, headers, raw = http_post(sidecar.ports["otlp_http"], body, "application/json")
+    assert status == 400 and headers["Content-Type"] == "application/json"
+    error = json.loads(raw)
+    assert error["code"] == 3 and error["message"]
+    still_intact(sidecar, before)
+
+
+def test_json_accepts_camel_case_string_integers_and_unknown_fields(sidecar):
+    doc = json.loads(json_body(good_request("json-agent", 4)))
+    point = doc["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["gauge"]["dataPoints"][0]
+    point["timeUnixNano"] = "1700000000000000000"  # 64-bit integers as strings
+    point["futureField"] = {"nested": True}
+    point["exemplars"] = [{"asDouble": 1, "traceId": "5b8efff798038103d269b633813fc60c",
+                           "spanId": "eee19b7ec3c1b174"}]  # fmt: skip
+    doc["somethingNew"] = 1
+    body, media = json.dumps(doc).encode(), "application/json; charset=utf-8"
+    status, _, raw = http_post(sidecar.ports["otlp_http"], body, media)
+    assert status == 200 and json.loads(raw) == {}
+    _, agent = get_json(sidecar.ports["admin"], "/v1/agents/json-agent")
+    assert agent["latest"]["vitals"]["tool_calls"] == 4
+
+
+def test_wrong_content_type_is_415(trained):
+    sidecar, before = trained
+    status, _, raw = http_post(sidecar.ports["otlp_http"], b"abc", "text/plain")
+    assert status == 415 and "application/x-protobuf" in json.loads(raw)["message"]
+    status, _, _ = http_post(sidecar.ports["otlp_http"], b"abc", headers={"Content-Encoding": "br"})
+    assert status == 415
+    still_intact(sidecar, before)
+
+
+def test_wrong_path_and_method(sidecar):
+    assert http_post(sidecar.ports["otlp_http"], b"", path="/v1/traces")[0] == 404
+    assert get_json(sidecar.ports["otlp_http"], "/v1/metrics")[0] == 405
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -5.0])
+def test_unusable_values_are_a_partial_success(trained, value):
+    sidecar, before = trained
+    request = gauge_request(
+        [({"gen_ai__agent__id": "odd"}, value), ({"gen_ai__agent__id": "fine"}, 2.0)]
+    )
+    code, _, _, raw = grpc_export(sidecar.ports["otlp_grpc"], request.SerializeToString())
+    response = ExportMetricsServiceResponse.FromString(raw)
+    assert code == grpc.StatusCode.OK
+    assert response.partial_success.rejected_data_points == 1
+    assert TOOLS in response.partial_success.error_message
+    status, _, raw = http_post(sidecar.ports["otlp_http"], json_body(request), "application/json")
+    partial = json.loads(raw)["partialSuccess"]
+    assert status == 200 and partial["rejectedDataPoints"] == "1" and partial["errorMessage"]
+    assert (
+        get_json(sidecar.ports["admin"], "/v1/agents/fine")[1]["latest"]["vitals"]["tool_calls"]
+        == 2
+    )
+    assert metric(sidecar, "immune_sidecar_points_total", transport="grpc", outcome="refused") == 1
+    still_intact(sidecar, before)
+
+
+def test_points_without_an_agent_identity_are_refused_by_name():
+    sidecar = start_sidecar()
+    try:
+        request = gauge_request([({}, 1.0)])
+        del request.resource_metrics[0].resource.attributes[:]
+        _, _, _, raw = grpc_export(sidecar.ports["otlp_grpc"], request.SerializeToString())
+        partial = ExportMetricsServiceResponse.FromString(raw).partial_success
+        assert partial.rejected_data_points == 1 and "service.name" in partial.error_message
+    finally:
+        sidecar.stop()
+
+
+def test_oversized_messages_are_refused_without_retry():
+    sidecar = start_sidecar(max_message_bytes=20_000)
+    try:
+        big = gauge_request([({"gen_ai__agent__id": f"a{i}"}, 1.0) for i in range(2000)])
+        raw = big.SerializeToString()
+        assert len(raw) > 20_000
+        code, details, trailers, _ = grpc_export(sidecar.ports["otlp_grpc"], raw)
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "20000" in details
+        assert "google.rpc.retryinfo-bin" not in trailers
+        assert not status_pb2.Status.FromString(trailers["grpc-status-details-bin"]).details
+        assert http_post(sidecar.ports["otlp_http"], raw)[0] == 413
+        # Small on the wire, too large once decompressed: measured after gunzip.
+        bomb_status, _, _ = http_post(sidecar.ports["otlp_http"], b"\n" * 5_000_000, gzip=True)
+        assert bomb_status == 413
+        ok = http_post(sidecar.ports["otlp_http"], good_request().SerializeToString(), gzip=True)
+        assert ok[0] == 200
+        assert (
+            metric(sidecar, "immune_sidecar_requests_total", transport="http", outcome="too_large")
+            == 2
+        )
+    finally:
+        sidecar.stop()
+
+
+def test_overload_is_unavailable_with_retry_info():
+    sidecar = start_sidecar(max_in_flight=2, retry_after_seconds=3)
+    try:
+        for _ in range(2):  # every slot busy, as if two exports were being processed
+            sidecar.handler.slots.acquire()
+        body = good_request().SerializeToString()
+        code, _, trailers, _ = grpc_export(sidecar.ports["otlp_grpc"], body)
+        assert code == grpc.StatusCode.UNAVAILABLE
+        status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+        info = error_details_pb2.RetryInfo()
+        assert status.details[0].Unpack(info) and info.retry_delay.seconds == 3
+        assert error_details_pb2.RetryInfo.FromString(trailers["google.rpc.retryinfo-bin"]) == info
+        status_code, headers, raw = http_post(sidecar.ports["otlp_http"], body)
+        assert status_code == 503 and headers["Retry-After"] == "3"
+        assert status_pb2.Status.FromString(raw).code == grpc.StatusCode.UNAVAILABLE.value[0]
+        sidecar.handler.slots.release()
+        assert grpc_export(sidecar.ports["otlp_grpc"], body)[0] == grpc.StatusCode.OK
+    finally:
+        sidecar.stop()
+
+
+def test_gzip_from_both_sdk_exporters(sidecar):
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as G
+    from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as H
+
+    port_g, port_h = sidecar.ports["otlp_grpc"], sidecar.ports["otlp_http"]
+    exporters = {
+        "gz-grpc": G(
+            endpoint=f"127.0.0.1:{port_g}", insecure=True, compression=grpc.Compression.Gzip
+        ),
+        "gz-http": H(
+            endpoint=f"http://127.0.0.1:{port_h}/v1/metrics", compression=HttpCompression.Gzip
+        ),
+    }
+    for name, exporter in exporters.items():
+        agent = SimAgent(name, "grpc", port_g, exporter=exporter)
+        agent.interval(Profile())
+        agent.interval(Profile())
+        agent.close()
+        # Both intervals count: the agent's streams began after the sidecar started.
+        assert get_json(sidecar.ports["admin"], f"/v1/agents/{name}")[1]["samples"] == 2
+
+
+def test_a_million_agent_ids_stay_bounded():
+    sidecar = start_sidecar(max_agents=1000)
+    # One request of 20,000 ids "id-@@-nnnnn"; each batch rewrites "@@" in the bytes.
+    template = gauge_request(
+        [({"gen_ai__agent__id": f"id-@@-{i:05d}"}, 1.0) for i in range(20_000)]
+    )
+    raw = template.SerializeToString()
+    try:
+        rss = []
+        for batch in range(50):
+            body = raw.replace(b"@@", b"%02d" % batch)
+            code, *_ = grpc_export(sidecar.ports["otlp_grpc"], body, timeout=120)
+            assert code == grpc.StatusCode.OK
+            if batch in (4, 49):
+                rss.append(_rss_mb())
+        assert len(sidecar.agents) == 1000
+        assert sidecar.agents.evicted == 999_000
+        assert metric(sidecar, "immune_sidecar_agents_evicted_total") == 999_000
+        assert len(sidecar.detector.snapshot()) <= 1000
+        assert rss[1] - rss[0] < 25, f"memory grew from {rss[0]} MB to {rss[1]} MB"
+        assert get_json(sidecar.ports["admin"], "/v1/agents/id-49-19999")[0] == 200
+        assert get_json(sidecar.ports["admin"], "/v1/agents/id-00-00000")[0] == 404
+    finally:
+        sidecar.stop()
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        line = next(x for x in status if x.startswith("VmRSS"))
+    return int(line.split()[1]) / 1024

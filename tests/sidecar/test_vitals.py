@@ -1,0 +1,215 @@
+"""Vitals from requests the OpenTelemetry SDK's own encoder builds: the exporters' wire format."""
+
+import time
+
+import pytest
+from opentelemetry.exporter.otlp.proto.common._internal.metrics_encoder import encode_metrics
+from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+from opentelemetry.sdk.resources import Resource
+
+from immune_common.config import ConfigError
+from immune_sidecar.vitals import DeltaTracker, Mapper
+from immune_sidecar.vitals.delta import PointValue
+from immune_sidecar.vitals.mapping_file import default_mapping, load_mapping
+
+DELTA = {Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporality.DELTA}
+
+
+class Instrumented:
+    """An SDK meter whose collected metrics become one OTLP request per ``export``."""
+
+    def __init__(self, service="agent-a", temporality=None):
+        self.reader = InMemoryMetricReader(preferred_temporality=temporality or {})
+        resource = Resource.create({"service.name": service, "service.instance.id": service})
+        self.provider = MeterProvider(resource=resource, metric_readers=[self.reader])
+        self.meter = self.provider.get_meter("test")
+
+    def export(self):
+        return encode_metrics(self.reader.get_metrics_data())
+
+
+def mapper(mapping=None, boot_ns=None):
+    m = mapping or default_mapping()
+    return Mapper(m.rules, m.prices, DeltaTracker(boot_ns=boot_ns or 0), m.prompt_keys)
+
+
+def only_sample(result):
+    assert len(result.samples) == 1, result
+    return result.samples[0]
+
+
+def chat(histogram, seconds, **extra):
+    histogram.record(
+        seconds, {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini", **extra}
+    )
+
+
+def test_cumulative_points_become_interval_deltas():
+    agent, m = Instrumented(), mapper()
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    for s in (1.0, 3.0):
+        chat(ops, s)
+    assert only_sample(m.map(agent.export(), 1.0)).values["latency"] == 2.0
+    chat(ops, 5.0)
+    sample = only_sample(m.map(agent.export(), 2.0))
+    assert sample.operations == 1 and sample.values["latency"] == 5.0
+
+
+def test_reset_when_the_agent_restarts():
+    m = mapper()
+    first = Instrumented()
+    ops = first.meter.create_histogram("gen_ai.client.operation.duration")
+    for _ in range(10):
+        chat(ops, 1.0)
+    m.map(first.export(), 1.0)
+    time.sleep(0.01)
+    restarted = Instrumented()  # same agent, new process: new start time, smaller counts
+    ops = restarted.meter.create_histogram("gen_ai.client.operation.duration")
+    chat(ops, 4.0)
+    sample = only_sample(m.map(restarted.export(), 2.0))
+    assert sample.operations == 1 and sample.values["latency"] == 4.0
+    assert m._deltas.resets == 1
+
+
+def test_a_value_that_went_down_is_a_reset():
+    tracker = DeltaTracker(boot_ns=0)
+    key = ("stream",)
+    tracker.delta(key, 5, PointValue(10, 20.0), 1.0)
+    assert tracker.delta(key, 5, PointValue(12, 26.0), 2.0) == PointValue(2, 6.0)
+    assert tracker.delta(key, 5, PointValue(3, 9.0), 3.0) == PointValue(3, 9.0)
+    assert tracker.resets == 1
+
+
+def test_history_from_before_the_sidecar_started_is_only_a_reference():
+    agent = Instrumented()
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    chat(ops, 1.0)
+    late = mapper(boot_ns=time.time_ns() + 10**9)  # the sidecar started after the agent
+    assert late.map(agent.export(), 1.0).samples == []
+    chat(ops, 2.0)
+    assert only_sample(late.map(agent.export(), 2.0)).values["latency"] == 2.0
+
+
+def test_delta_temporality_is_taken_as_is():
+    agent, m = Instrumented(temporality=DELTA), mapper()
+    tokens = agent.meter.create_histogram("gen_ai.client.token.usage")
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    for interval in range(3):
+        chat(ops, 1.0)
+        tokens.record(100 * (interval + 1), {"gen_ai.token.type": "input"})
+        sample = only_sample(m.map(agent.export(), float(interval)))
+        assert sample.values["input_tokens"] == 100 * (interval + 1)
+
+
+def test_several_agents_in_one_request():
+    agent, m = Instrumented(service="host"), mapper()
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    chat(ops, 1.0, **{"gen_ai.agent.id": "planner"})
+    chat(ops, 3.0, **{"gen_ai.agent.id": "coder"})
+    chat(ops, 5.0, **{"gen_ai.agent.id": "coder"})
+    result = m.map(agent.export(), 1.0)
+    latency = {s.agent_id: s.values["latency"] for s in result.samples}
+    assert latency == {"planner": 1.0, "coder": 4.0}
+
+
+def test_old_and_new_semantic_convention_names():
+    agent, m = Instrumented(), mapper()
+    tokens = agent.meter.create_histogram("gen_ai.client.token.usage")
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    old = {"gen_ai.system": "openai", "gen_ai.response.model": "gpt-4o-mini"}
+    ops.record(1.0, {"gen_ai.operation.name": "chat", **old})
+    tokens.record(100, {"gen_ai.token.type": "prompt", **old})  # before semconv 1.27
+    tokens.record(40, {"gen_ai.token.type": "completion", **old})
+    input_counter = agent.meter.create_counter("gen_ai.client.inference.usage.input_tokens")
+    input_counter.add(50, old)  # proposed counter, beside the histogram
+    result = m.map(agent.export(), 1.0)
+    sample = only_sample(result)
+    assert sample.values["input_tokens"] == 150 and sample.values["output_tokens"] == 40
+    labels = result.labels["agent-a"]
+    assert (labels.provider, labels.model) == ("openai", "gpt-4o-mini")
+
+
+def test_tool_calls_retries_errors_and_mcp_servers():
+    agent, m = Instrumented(), mapper()
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    tool = agent.meter.create_histogram("gen_ai.execute_tool.duration")
+    mcp = agent.meter.create_histogram("mcp.client.operation.duration")
+    http = agent.meter.create_histogram("http.client.request.duration")
+    chat(ops, 1.0)
+    chat(ops, 1.0, **{"error.type": "timeout"})
+    tool.record(0.1, {"gen_ai.tool.name": "search"})
+    mcp.record(0.1, {"mcp.method.name": "tools/call", "server.address": "files.mcp"})
+    mcp.record(0.1, {"mcp.method.name": "tools/list", "server.address": "files.mcp"})
+    http.record(0.2, {"http.request.resend_count": 1})
+    http.record(0.2, {"http.request.resend_count": 0})
+    result = m.map(agent.export(), 1.0)
+    sample = only_sample(result)
+    assert sample.values["tool_calls"] == 1.0  # (search + tools/call) per 2 operations
+    assert sample.values["retries"] == 0.5
+    assert sample.values["error_rate"] == 0.25  # 1 failed of 2 operations + 2 tool calls
+    assert result.labels["agent-a"].tools == {"search"}
+    assert result.labels["agent-a"].mcp_servers == {"files.mcp"}
+
+
+def test_cost_from_the_price_table_and_from_emitted_cost():
+    agent, m = Instrumented(), mapper()
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    tokens = agent.meter.create_histogram("gen_ai.client.token.usage")
+    model = {"gen_ai.request.model": "gpt-4o-mini-2024-07-18"}  # priced by prefix
+    chat(ops, 1.0)
+    tokens.record(1000, {"gen_ai.token.type": "input", **model})
+    tokens.record(500, {"gen_ai.token.type": "output", **model})
+    sample = only_sample(m.map(agent.export(), 1.0))
+    assert sample.values["cost"] == pytest.approx((1000 * 0.15 + 500 * 0.60) / 1e6)
+    emitted = agent.meter.create_counter("gen_ai.usage.cost")  # OpenLIT emits USD itself
+    chat(ops, 1.0)
+    emitted.add(0.25)
+    assert only_sample(m.map(agent.export(), 2.0)).values["cost"] == pytest.approx(0.25)
+
+
+def test_mapping_file_adds_metrics_and_prices(tmp_path):
+    path = tmp_path / "mapping.yaml"
+    path.write_text(
+        "metrics:\n"
+        "  - {name: myagent.tool.invocations, role: tool_count}\n"
+        "  - {name: myagent.llm.retries, role: retry, where: {kind: {ne: probe}}}\n"
+        "prices:\n  house-model: {input: 10, output: 20}\n"
+    )
+    agent, m = Instrumented(), mapper(load_mapping(str(path)))
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    tokens = agent.meter.create_histogram("gen_ai.client.token.usage")
+    chat(ops, 1.0)
+    agent.meter.create_counter("myagent.tool.invocations").add(7)
+    retries = agent.meter.create_counter("myagent.llm.retries")
+    retries.add(1, {"kind": "llm"})
+    retries.add(1, {"kind": "probe"})
+    tokens.record(1000, {"gen_ai.token.type": "input", "gen_ai.request.model": "house-model"})
+    sample = only_sample(m.map(agent.export(), 1.0))
+    assert sample.values["tool_calls"] == 7 and sample.values["retries"] == 1
+    assert sample.values["cost"] == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("metrics: [{name: x, role: teleport}]", "teleport"),
+        ("metrics: [{role: retry}]", "metric name"),
+        ("colour: blue", "colour"),
+        ("metrics: [{name: x, role: retry, where: {a: {gt: lots}}}]", "lots"),
+    ],
+)
+def test_bad_mapping_files_name_the_problem(tmp_path, text, named):
+    path = tmp_path / "mapping.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=named):
+        load_mapping(str(path))
+
+
+def test_unknown_genai_metrics_are_counted_as_drift_not_errors():
+    agent, m = Instrumented(), mapper()
+    agent.meter.create_counter("gen_ai.client.brand_new.metric").add(3)
+    agent.meter.create_counter("process.cpu.time").add(3)
+    result = m.map(agent.export(), 1.0)
+    assert result.drift == {"gen_ai.client.brand_new.metric"}
+    assert (result.unmapped, result.rejected) == (2, 0)

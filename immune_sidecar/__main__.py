@@ -1,5 +1,6 @@
 """``immune-sidecar``: run the sidecar until SIGINT or SIGTERM."""
 
+import gc
 import os
 import signal
 import sys
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, RuntimeError) as exc:
         print(f"immune-sidecar: cannot listen: {exc}", file=sys.stderr)
         return 1
+    gc.freeze()  # start-up objects never become garbage; keep them out of collections
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

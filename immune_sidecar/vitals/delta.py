@@ -10,6 +10,7 @@ interval). Streams are evicted when stale or when the cap is reached.
 import threading
 import time
 from collections import OrderedDict
+from operator import lt, sub
 from typing import NamedTuple
 
 
@@ -23,7 +24,7 @@ class PointValue(NamedTuple):
 
     def minus(self, earlier: "PointValue") -> "PointValue":
         """The increase since ``earlier`` (same stream, no reset)."""
-        buckets = tuple(a - b for a, b in zip(self.buckets, earlier.buckets, strict=True))
+        buckets = tuple(map(sub, self.buckets, earlier.buckets))
         return PointValue(
             self.count - earlier.count, self.total - earlier.total, buckets, self.bounds
         )
@@ -34,7 +35,7 @@ class PointValue(NamedTuple):
             return True
         if self.bounds != earlier.bounds or len(self.buckets) != len(earlier.buckets):
             return True
-        return any(a < b for a, b in zip(self.buckets, earlier.buckets, strict=True))
+        return any(map(lt, self.buckets, earlier.buckets))
 
 
 class _Stream(NamedTuple):
@@ -65,7 +66,9 @@ class DeltaTracker:
         with self._lock:
             prev = self._streams.pop(key, None)
             self._streams[key] = _Stream(start_ns, value, now)
-            self._evict(now)
+            if len(self._streams) > self._max:
+                self._streams.popitem(last=False)
+                self.evicted += 1
         if prev is None:
             return value if start_ns and start_ns >= self._boot_ns else None
         if start_ns != prev.start_ns or value.went_down_from(prev.value):
@@ -73,13 +76,12 @@ class DeltaTracker:
             return value
         return value.minus(prev.value)
 
-    def _evict(self, now: float) -> None:
-        while len(self._streams) > self._max:
-            self._streams.popitem(last=False)
-            self.evicted += 1
-        while self._streams:
-            oldest = next(iter(self._streams.values()))
-            if now - oldest.seen <= self._ttl:
-                break
-            self._streams.popitem(last=False)
-            self.evicted += 1
+    def sweep(self, now: float) -> None:
+        """Forget streams not seen for the TTL (least recently seen come first)."""
+        with self._lock:
+            while self._streams:
+                oldest = next(iter(self._streams.values()))
+                if now - oldest.seen <= self._ttl:
+                    break
+                self._streams.popitem(last=False)
+                self.evicted += 1

@@ -69,6 +69,7 @@ class Mapper:
                     self._map_metric(metric, sm.scope.name, ctx, tallies, result, now)
         for agent_id, tally in tallies.items():
             self._finish(agent_id, tally, now, result)
+        self._deltas.sweep(now)
         return result
 
     def forget(self, agent_id: str) -> None:
@@ -176,7 +177,7 @@ def _histogram_value(point) -> PointValue:
         )
     if buckets and sum(buckets) != point.count:
         raise UnusablePoint(f"bucket counts add up to {sum(buckets)}, not the count {point.count}")
-    if any(not math.isfinite(b) for b in bounds):
+    if not math.isfinite(sum(bounds)):  # any NaN or infinity makes the sum non-finite
         raise UnusablePoint("explicit bounds must be finite")
     total = point.sum if point.HasField("sum") else 0.0
     return PointValue(float(point.count), _checked(total, "sum"), buckets, bounds)

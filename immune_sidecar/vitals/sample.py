@@ -2,6 +2,7 @@
 
 import dataclasses
 from collections.abc import Mapping
+from operator import add
 from typing import Any
 
 from .delta import PointValue
@@ -82,7 +83,7 @@ class Tally:
         self.input = self.output = self.retries = self.tool_count = 0.0
         self.inference_calls = self.invocations = 0.0
         self.cost: float | None = None
-        self.latency_hist: dict[tuple[float, ...], list[float]] = {}
+        self.latency_hist: dict[tuple[float, ...], list[int]] = {}
         self.tokens_by_model: dict[str, list[float]] = {}
         self.prompt_hash = ""
         self.labels = Labels()
@@ -99,9 +100,10 @@ class Tally:
         if _errored(attrs):
             self.errors += v.count
         if v.buckets:
-            hist = self.latency_hist.setdefault(v.bounds, [0.0] * len(v.buckets))
-            for i, c in enumerate(v.buckets):
-                hist[i] += c
+            hist = self.latency_hist.get(v.bounds)
+            self.latency_hist[v.bounds] = (
+                list(map(add, hist, v.buckets)) if hist else list(v.buckets)
+            )
 
     def _add_tool_call(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
         self.tools += v.count

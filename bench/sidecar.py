@@ -1,0 +1,166 @@
+"""Sidecar figures: ingest rate beside pure decode, detection latency, resident memory."""
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import grpc
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+
+from immune_sidecar.app import Sidecar
+from immune_sidecar.config import SidecarConfig
+from immune_sidecar.receiver.codec import PROTOBUF, count_points
+
+from .fleet import BenchAgent, fleet_requests
+
+LOOPBACK = {"otlp_grpc": "127.0.0.1:0", "otlp_http": "127.0.0.1:0", "admin": "127.0.0.1:0"}
+EXPORT = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+
+
+def ingest(agents: int = 100, intervals: int = 30) -> dict:
+    """Decode + map + detect on one thread, beside pure protobuf decode of the same bytes.
+
+    Rates are per round of one request per agent; the best round is the figure
+    least disturbed by other work on the machine, the median the typical one.
+    """
+    rounds = fleet_requests(agents, intervals)
+    sidecar = Sidecar(SidecarConfig(**LOOPBACK))
+    for body in rounds[0]:  # seeds the cumulative streams
+        sidecar.handler.handle(body, PROTOBUF, "bench")
+    decode, end_to_end, points = [], [], 0
+    parse, handle = ExportMetricsServiceRequest.FromString, sidecar.handler.handle
+    for bodies in rounds[1:]:
+        n = sum(count_points(ExportMetricsServiceRequest.FromString(b)) for b in bodies)
+        points += n
+        decode.append(n / _timed(lambda bodies=bodies: [parse(b) for b in bodies]))
+        end_to_end.append(
+            n / _timed(lambda bodies=bodies: [handle(b, PROTOBUF, "x") for b in bodies])
+        )
+    sidecar.runner.close()
+    return {
+        "agents": agents,
+        "points": points,
+        "points_per_request": round(points / agents / (intervals - 1), 1),
+        "decode_points_per_s_best": round(max(decode)),
+        "decode_points_per_s_median": round(statistics.median(decode)),
+        "ingest_points_per_s_best": round(max(end_to_end)),
+        "ingest_points_per_s_median": round(statistics.median(end_to_end)),
+        "ingest_share_of_decode": round(max(end_to_end) / max(decode), 3),
+    }
+
+
+def _timed(work) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def cpu_reference() -> dict:
+    """A fixed Python loop, so figures from busy or slow machines can be compared."""
+    table = {"a": 1}
+    runs = [_timed(lambda: [table.get("a") for _ in range(1_000_000)]) for _ in range(5)]
+    return {"million_dict_gets_ms_best": _ms(min(runs)), "median_ms": _ms(statistics.median(runs))}
+
+
+def detection_latency(agents: int = 200) -> dict:
+    """From a faulty Export returning to ``/readyz`` naming the agent (sidecar in a process)."""
+    with _sidecar_process() as (_, grpc_port, admin_port):
+        channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
+        export = channel.unary_unary(EXPORT)
+        probe = http.client.HTTPConnection("127.0.0.1", admin_port)
+        latencies = []
+        for i in range(agents):
+            agent = BenchAgent(f"latency-{i}", i)
+            for _ in range(10):
+                export(agent.interval(), timeout=10)
+            faulty = agent.interval(latency=30.0)
+            export(faulty, timeout=10)
+            returned = time.perf_counter()
+            while not _names(probe, f"latency-{i}"):
+                pass
+            latencies.append(time.perf_counter() - returned)
+        channel.close()
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "samples": agents,
+        "p50_ms": _ms(q[49]),
+        "p99_ms": _ms(q[98]),
+        "max_ms": _ms(max(latencies)),
+    }
+
+
+def resident_memory(agents: int = 100, intervals: int = 40) -> dict:
+    """RSS of a sidecar process serving ``agents`` agents at steady state."""
+    with _sidecar_process() as (pid, grpc_port, _):
+        channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
+        export = channel.unary_unary(EXPORT)
+        fleet = [BenchAgent(f"rss-{i}", i) for i in range(agents)]
+        readings = []
+        for step in range(intervals):
+            for agent in fleet:
+                export(agent.interval(), timeout=10)
+            if step in (intervals // 2, intervals - 1):
+                readings.append(_rss_mb(pid))
+        channel.close()
+    return {
+        "agents": agents,
+        "intervals": intervals,
+        "rss_mid_mb": readings[0],
+        "rss_end_mb": readings[1],
+    }
+
+
+@contextlib.contextmanager
+def _sidecar_process():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "immune_sidecar", "--otlp-grpc", "127.0.0.1:0",
+         "--otlp-http", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = process.stderr.readline()
+        ports = re.search(r"OTLP/gRPC [\d.]+:(\d+), OTLP/HTTP [\d.]+:\d+, admin [\d.]+:(\d+)", line)
+        # Keep reading its log so a full pipe never blocks the sidecar.
+        threading.Thread(target=process.stderr.read, daemon=True).start()
+        yield process.pid, int(ports.group(1)), int(ports.group(2))
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _names(probe: http.client.HTTPConnection, agent_id: str) -> bool:
+    probe.request("GET", "/readyz")
+    response = probe.getresponse()
+    body = json.loads(response.read())
+    return any(q["agent_id"] == agent_id for q in body["quarantined"])
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        line = next(x for x in status if x.startswith("VmRSS"))
+    return round(int(line.split()[1]) / 1024, 1)
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def run() -> dict:
+    """Every sidecar figure."""
+    return {
+        "cpu_reference": cpu_reference(),
+        "ingest": ingest(),
+        "detection_latency": detection_latency(),
+        "memory": resident_memory(),
+        "cpu_reference_after": cpu_reference(),
+        "cpus": {"count": os.cpu_count()},
+    }

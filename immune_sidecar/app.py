@@ -57,7 +57,7 @@ class Sidecar:
             mapping.prompt_keys,
         )
         self.agents = AgentRegistry(config.max_agents, self._is_held, self._evicted)
-        self.gate = ReadinessGate(self.book, clock=clock)
+        self.gate: ReadinessGate | None = None  # set when a readiness actuator is configured
         self.runner = ActuatorRunner(self._actuators(), on_done=self._acted)
         self.pipeline = Pipeline(
             self.mapper, self.detector, self.agents, self.book, self.runner, self.metrics, clock
@@ -153,16 +153,13 @@ class Sidecar:
         return DryRun(actuator) if c.dry_run else actuator
 
     def _views(self) -> AdminViews:
-        ready = self.gate.verdict if self._gated() else lambda: (True, {"status": "ready"})
+        ready = self.gate.verdict if self.gate else lambda: (True, {"status": "ready"})
         return AdminViews(
             ready,
             lambda: views.agents(self),
             lambda agent_id: views.agent(self, agent_id),
             self.metrics.registry,
         )
-
-    def _gated(self) -> bool:
-        return any(c.kind == "readiness" for c in self.config.actuators)
 
 
 def _bound(configured: str, port: int) -> str:

@@ -57,7 +57,7 @@ class Pipeline:
         infection = self._detector.observe(sample, learn=learn)
         self._agents.sampled(sample, infection.anomalies if infection else ())
         if infection is not None:
-            self._infected(infection, received)
+            self._infected(infection, received, now)
 
     def _note(self, result: MapResult) -> None:
         self._metrics.samples.inc(len(result.samples))
@@ -68,10 +68,9 @@ class Pipeline:
             self._metrics.drift_metrics.set(len(self.drift))
             log.info("metrics that feed no vital (schema drift?): %s", sorted(result.drift))
 
-    def _infected(self, infection: Infection, received: float) -> None:
+    def _infected(self, infection: Infection, received: float, now: float) -> None:
         for kind in infection.types:
             self._metrics.infections.labels(kind).inc()
-        now = self._clock()
         if self._book.state(infection.agent_id, now) == QUARANTINED:
             return
         reason = ", ".join(_describe(a) for a in infection.anomalies)

@@ -17,6 +17,8 @@ from .base import Command, Outcome
 class CommandActuator:
     """Runs a local program for every command."""
 
+    heals = True
+
     def __init__(self, argv: Sequence[str], timeout: float = 30.0):
         self.name = f"command {argv[0]}"
         self._argv, self._timeout = list(argv), timeout

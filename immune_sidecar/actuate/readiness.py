@@ -9,13 +9,14 @@ import time
 from collections.abc import Callable
 
 from ..quarantine import QuarantineBook
-from .base import APPLY_ACTION, Command, Outcome
+from .base import Command, Outcome
 
 
 class ReadinessGate:
     """Answers ``/readyz`` from the quarantine book; dry-run only reports."""
 
     name = "readiness"
+    heals = False
 
     def __init__(
         self,
@@ -26,9 +27,7 @@ class ReadinessGate:
         self._book, self._dry_run, self._clock = book, dry_run, clock
 
     def apply(self, command: Command) -> Outcome:
-        """Quarantine and release take effect through the book; actions are not ours."""
-        if command.kind == APPLY_ACTION:
-            return Outcome(self.name, False, f"the readiness gate cannot {command.action}")
+        """Quarantine and release take effect through the book."""
         return Outcome(self.name, True, "readiness follows quarantine", self._dry_run)
 
     def verdict(self) -> tuple[bool, dict]:

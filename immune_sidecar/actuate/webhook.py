@@ -20,6 +20,8 @@ RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 class WebhookActuator:
     """Sends commands to an HTTP endpoint that acts on the agent."""
 
+    heals = True
+
     def __init__(self, url: str, timeout: float = 5.0, retries: int = 2, backoff: float = 0.5):
         self.name = f"webhook {url}"
         self._url, self._timeout, self._retries, self._backoff = url, timeout, retries, backoff

@@ -141,3 +141,20 @@ def test_runner_applies_in_order_off_thread_and_on_schedule(hook_factory):
     runner.close()
     assert done == [("quarantine", [True]), ("release", [True])]
     assert [r["agent_id"] for r in hook.received] == ["a", "a"]
+
+
+def test_healing_actions_skip_actuators_that_only_contain(hook_factory):
+    from immune_sidecar.actuate import ReadinessGate
+    from immune_sidecar.quarantine import QuarantineBook
+
+    hook = hook_factory((200, {"ok": True}))
+    done, finished = [], threading.Event()
+    gate = ReadinessGate(QuarantineBook(None))
+    runner = ActuatorRunner(
+        [gate, DryRun(WebhookActuator(hook.url))],
+        on_done=lambda c, o: (done.append((c.kind, [x.actuator for x in o])), finished.set()),
+    )
+    runner.submit(COMMAND)
+    assert finished.wait(5)
+    runner.close()
+    assert done == [(APPLY_ACTION, [f"webhook {hook.url}"])]

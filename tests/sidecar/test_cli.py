@@ -78,20 +78,24 @@ def test_forward_tees_unchanged_and_a_dead_upstream_never_blocks():
         for _ in range(3):
             agent.interval(Profile())
         agent.close()
-        deadline = time.time() + 5
-        while (
-            get_json(upstream.ports["admin"], "/v1/agents/teed")[0] != 200
-            and time.time() < deadline
-        ):
-            time.sleep(0.05)
-        assert get_json(upstream.ports["admin"], "/v1/agents/teed")[1]["samples"] == 3
-        sent = front.metrics.registry.get_sample_value(
-            "immune_sidecar_forwarded_requests_total", {"outcome": "sent"}
-        )
         received = front.metrics.registry.get_sample_value(
             "immune_sidecar_requests_total", {"transport": "http", "outcome": "ok"}
         )
-        assert sent == received >= 3
+
+        def sent() -> float:
+            return (
+                front.metrics.registry.get_sample_value(
+                    "immune_sidecar_forwarded_requests_total", {"outcome": "sent"}
+                )
+                or 0.0
+            )
+
+        # Forwarding is asynchronous: wait for the queue to drain, then compare.
+        deadline = time.time() + 10
+        while sent() < received and time.time() < deadline:
+            time.sleep(0.05)
+        assert sent() == received >= 3
+        assert get_json(upstream.ports["admin"], "/v1/agents/teed")[1]["samples"] == 3
 
         agent = SimAgent("stuck", "grpc", blocked.ports["otlp_grpc"])
         started = time.monotonic()

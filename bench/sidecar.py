@@ -119,11 +119,39 @@ def resident_memory(agents: int = 100, intervals: int = 40) -> dict:
     }
 
 
+def agent_flood(ids: int = 1_000_000, max_agents: int = 1000) -> dict:
+    """A million distinct agent ids into a sidecar process capped at ``max_agents``."""
+    batch = 20_000
+    template = ExportMetricsServiceRequest()
+    metric = template.resource_metrics.add().scope_metrics.add().metrics.add()
+    metric.name = "gen_ai.invoke_agent.tool_calls"
+    for i in range(batch):
+        point = metric.gauge.data_points.add(as_double=1.0, time_unix_nano=1)
+        point.attributes.add(key="gen_ai.agent.id").value.string_value = f"id-@@@-{i:05d}"
+    raw = template.SerializeToString()
+    with _sidecar_process("--max-agents", str(max_agents)) as (pid, grpc_port, _):
+        export = grpc.insecure_channel(f"127.0.0.1:{grpc_port}").unary_unary(EXPORT)
+        started, rss = time.perf_counter(), {}
+        for n in range(ids // batch):
+            export(raw.replace(b"@@@", b"%03d" % n), timeout=600)
+            if (n + 1) * batch in (100_000, ids):
+                rss[(n + 1) * batch] = _rss_mb(pid)
+        seconds = time.perf_counter() - started
+    return {
+        "ids": ids,
+        "max_agents": max_agents,
+        "seconds": round(seconds, 1),
+        "ids_per_s": round(ids / seconds),
+        "rss_after_100k_mb": rss[100_000],
+        "rss_after_all_mb": rss[ids],
+    }
+
+
 @contextlib.contextmanager
-def _sidecar_process():
+def _sidecar_process(*flags: str):
     process = subprocess.Popen(
         [sys.executable, "-m", "immune_sidecar", "--otlp-grpc", "127.0.0.1:0",
-         "--otlp-http", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+         "--otlp-http", "127.0.0.1:0", "--admin", "127.0.0.1:0", *flags],
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -161,6 +189,7 @@ def run() -> dict:
         "ingest": ingest(),
         "detection_latency": detection_latency(),
         "memory": resident_memory(),
+        "agent_flood": agent_flood(),
         "cpu_reference_after": cpu_reference(),
         "cpus": {"count": os.cpu_count()},
     }

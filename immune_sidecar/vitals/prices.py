@@ -27,6 +27,8 @@ DEFAULT_PRICES: dict[str, Price] = {
     "mistral-large": Price(2.00, 6.00),
 }
 
+MAX_CACHED_MODELS = 4096
+
 
 class PriceTable:
     """Looks a model up by the longest known prefix of its name."""
@@ -47,6 +49,8 @@ class PriceTable:
     def price(self, model: str) -> Price | None:
         """The price of ``model``, or None when unknown."""
         if model not in self._cache:
+            if len(self._cache) >= MAX_CACHED_MODELS:  # model names come from the agents
+                self._cache.clear()
             match = next((m for m in self._by_length if model.startswith(m)), None)
             self._cache[model] = self._prices[match] if match else None
         return self._cache[model]

@@ -1,16 +1,34 @@
-"""Command line entry point of immune-control."""
+"""``immune-control``: serve the control API and the sidecar link until SIGINT or SIGTERM."""
 
-import argparse
+import os
+import signal
 import sys
+
+from immune_common import logs
+from immune_common.config import ConfigError
+
+from .config import from_args
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and run immune-control."""
-    parser = argparse.ArgumentParser(
-        prog="immune-control", description="Immune: the central control service."
-    )
-    parser.parse_args(argv)
-    parser.print_help()
+    """Parse the config, serve, and stop gracefully on a signal."""
+    try:
+        config = from_args(argv, os.environ)
+    except ConfigError as exc:
+        print(f"immune-control: config error: {exc}", file=sys.stderr)
+        return 2
+    logs.setup(config.log_level, config.log_format)
+    from .app import ControlApp
+    from .store import StoreError
+
+    app = ControlApp(config)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: app.stop())
+    try:
+        app.run()
+    except (OSError, StoreError) as exc:
+        print(f"immune-control: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -25,6 +25,7 @@ from .agents import AgentRegistry
 from .config import ActuatorConfig, SidecarConfig
 from .detect import Detector
 from .forward import Forwarder, Tee, sender_for
+from .link import LinkClient
 from .pipeline import Pipeline
 from .quarantine import QUARANTINED, QuarantineBook
 from .receiver import GrpcReceiver, Handler, Limits, http_receiver
@@ -45,7 +46,9 @@ class Sidecar:
         self.clock = clock
         self.metrics = SidecarMetrics(CollectorRegistry())
         self.state = StateDir(config.state_dir or None)
-        self.book = QuarantineBook(config.ejection, on_change=self._save_quarantine)
+        # With control, releases are control's decision; standalone, they follow the timer.
+        policy = None if config.control else config.ejection
+        self.book = QuarantineBook(policy, on_change=self._save_quarantine)
         self.book.restore(self.state.read(QUARANTINE, []))
         self.detector = Detector(config.detection)
         self.detector.restore(self.state.read(BASELINES, {}))
@@ -58,10 +61,12 @@ class Sidecar:
         )
         self.agents = AgentRegistry(config.max_agents, self._is_held, self._evicted)
         self.gate: ReadinessGate | None = None  # set when a readiness actuator is configured
+        self.link: LinkClient | None = None
         self.runner = ActuatorRunner(self._actuators(), on_done=self._acted)
         self.pipeline = Pipeline(
             self.mapper, self.detector, self.agents, self.book, self.runner, self.metrics, clock
         )
+        self.link = self._link()
         self._gauges()
         self.forwarder = self._forwarder()
         consumer = Tee(self.forwarder, self.pipeline) if self.forwarder else self.pipeline
@@ -80,6 +85,8 @@ class Sidecar:
             server.start()
         self.ports = {"otlp_grpc": grpc_receiver.port, "otlp_http": http.port, "admin": admin.port}
         threading.Thread(target=self._flush_loop, name="state-flush", daemon=True).start()
+        if self.link is not None:
+            self.link.start()
         log.info(
             "listening: OTLP/gRPC %s, OTLP/HTTP %s, admin %s (state: %s)",
             *(_bound(getattr(self.config, k), p) for k, p in self.ports.items()),
@@ -91,6 +98,8 @@ class Sidecar:
         self._stop_flush.set()
         for server in reversed(self._servers):
             server.stop()
+        if self.link is not None:
+            self.link.stop()
         self.runner.close()
         if self.forwarder:
             self.forwarder.close()
@@ -128,6 +137,28 @@ class Sidecar:
     def _acted(self, command: Command, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
             self.metrics.actions.labels(command.kind, "ok" if outcome.ok else "failed").inc()
+        if self.link is not None:
+            self.link.on_acted(command, outcomes)
+
+    def _link(self) -> LinkClient | None:
+        if not self.config.control:
+            return None
+        c = self.config
+        link = LinkClient(
+            c.control,
+            c.sidecar_id,
+            self.state,
+            c.link_buffer,
+            self.book,
+            self.runner,
+            self.agents,
+            lambda agent_id: views.status(self, agent_id),
+            (c.link_backoff_seconds, c.link_max_backoff_seconds),
+            self.clock,
+        )
+        self.pipeline.add_listener(link.on_infection)
+        self.pipeline.add_clean_listener(link.on_clean)
+        return link
 
     def _gauges(self) -> None:
         self.metrics.quarantined.set_function(lambda: len(self.book.held(self.clock())))

@@ -47,10 +47,20 @@ class SidecarConfig:
     detection: BaselineSettings = dataclasses.field(default_factory=BaselineSettings)
     ejection: EjectionPolicy = dataclasses.field(default_factory=EjectionPolicy)
     actuators: tuple[ActuatorConfig, ...] = (ActuatorConfig(),)
+    # Control's link address (HOST:PORT); empty runs standalone.
+    control: str = ""
+    # This sidecar's name on the link; empty uses the host name (the pod name in Kubernetes).
+    sidecar_id: str = ""
+    # Reports kept on disk while control is away; the oldest are dropped beyond this.
+    link_buffer: int = 10_000
+    link_backoff_seconds: float = 0.5
+    link_max_backoff_seconds: float = 15.0
     log_level: str = "info"
     log_format: str = "text"
 
     def __post_init__(self) -> None:
+        if self.control:
+            config.split_address(self.control, "control")
         for key in ("otlp_grpc", "otlp_http", "admin"):
             config.split_address(getattr(self, key), key)
         for i, actuator in enumerate(self.actuators):
@@ -61,6 +71,7 @@ class SidecarConfig:
             "max_agents",
             "max_streams",
             "forward_queue",
+            "link_buffer",
         ):
             if getattr(self, key) < 1:
                 raise config.ConfigError(f"{key}: must be at least 1, got {getattr(self, key)}")
@@ -96,6 +107,8 @@ def parser() -> argparse.ArgumentParser:
     flag("--state-dir", metavar="DIR", help="where baselines and quarantines persist")
     flag("--config", metavar="FILE", help="YAML file with any of these keys and more")
     flag("--forward", metavar="URL", help="tee OTLP unchanged to grpc://HOST:PORT or http://…")
+    flag("--control", metavar="HOST:PORT", help="report to immune-control; it decides releases")
+    flag("--sidecar-id", metavar="NAME", help="this sidecar's name on the link (host name)")
     flag("--mapping", metavar="FILE", help="YAML metric mapping and price overrides")
     flag(
         "--max-agents", type=int, metavar="N", help="agents kept before the least recent is evicted"

@@ -33,11 +33,16 @@ class Pipeline:
         self._book, self._runner, self._metrics = book, runner, metrics
         self._clock = clock
         self._listeners: list[InfectionListener] = []
+        self._clean_listeners: list[Callable[[VitalSample], None]] = []
         self.drift: set[str] = set()
 
     def add_listener(self, listener: InfectionListener) -> None:
         """Call ``listener`` with every infection that led to a quarantine."""
         self._listeners.append(listener)
+
+    def add_clean_listener(self, listener: Callable[[VitalSample], None]) -> None:
+        """Call ``listener`` with every sample that showed no anomaly."""
+        self._clean_listeners.append(listener)
 
     def consume(self, export: Export) -> Partial:
         """Map, judge and contain; report the points that could not be used."""
@@ -58,6 +63,9 @@ class Pipeline:
         self._agents.sampled(sample, infection.anomalies if infection else ())
         if infection is not None:
             self._infected(infection, received, now)
+            return
+        for listener in self._clean_listeners:
+            listener(sample)
 
     def _note(self, result: MapResult) -> None:
         self._metrics.samples.inc(len(result.samples))

@@ -45,6 +45,13 @@ def _agent(sidecar: "Sidecar", record: AgentRecord, now: float) -> dict:
     }
 
 
+def status(sidecar: "Sidecar", agent_id: str) -> str:
+    """learning, healthy, quarantined or probation."""
+    ejection = sidecar.book.get(agent_id)
+    state = ejection.state(sidecar.clock()) if ejection else HEALTHY
+    return _status(state, sidecar.detector.baselines(agent_id))
+
+
 def _status(state: str, baselines: dict) -> str:
     if state != HEALTHY:
         return state

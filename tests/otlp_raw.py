@@ -25,8 +25,14 @@ def grpc_export(port: int, body: bytes, timeout: float = 5.0):
             return exc.code(), exc.details(), dict(exc.trailing_metadata() or ()), b""
 
 
-def http_post(port: int, body: bytes, content_type="application/x-protobuf", gzip=False,
-              path="/v1/metrics", headers=None):  # fmt: skip
+def http_post(
+    port: int,
+    body: bytes,
+    content_type="application/x-protobuf",
+    gzip=False,
+    path="/v1/metrics",
+    headers=None,
+):
     """POST to the OTLP/HTTP receiver: (status, headers dict, body bytes)."""
     send = {"Content-Type": content_type, **(headers or {})}
     if gzip:

@@ -17,8 +17,11 @@ LISTEN = re.compile(r"OTLP/gRPC [\d.]+:(\d+), OTLP/HTTP [\d.]+:(\d+), admin [\d.
 def run(*args, env=None, timeout=20):
     return subprocess.run(
         [sys.executable, "-m", "immune_sidecar", *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_bad_flag_exits_non_zero_with_a_message():
@@ -45,11 +48,19 @@ def test_serves_logs_where_it_listens_and_persists_on_sigterm(tmp_path):
     config = tmp_path / "sidecar.yaml"
     config.write_text("otlp_http: 127.0.0.1:0\nadmin: 127.0.0.1:0\nmax_agents: 50\n")
     process = subprocess.Popen(
-        [sys.executable, "-m", "immune_sidecar", "--config", str(config),
-         "--state-dir", str(tmp_path / "state")],
+        [
+            sys.executable,
+            "-m",
+            "immune_sidecar",
+            "--config",
+            str(config),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
         env={**os.environ, "IMMUNE_OTLP_GRPC": "127.0.0.1:0", "IMMUNE_ADMIN": "127.0.0.1:0"},
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = process.stderr.readline()
         grpc_port, _, admin_port = map(int, LISTEN.search(line).groups())

@@ -25,8 +25,12 @@ def test_state_follows_the_clock():
     entry = eject(book, 1000.0)
     assert (entry.until, entry.ejections) == (1030.0, 1)
     assert [book.state("a", t) for t in (1000, 1029.9, 1030, 1089.9, 1090)] == [
-        QUARANTINED, QUARANTINED, PROBATION, PROBATION, HEALTHY,
-    ]  # fmt: skip
+        QUARANTINED,
+        QUARANTINED,
+        PROBATION,
+        PROBATION,
+        HEALTHY,
+    ]
     assert [e.agent_id for e in book.held(1010)] == ["a"] and book.held(1030) == []
 
 

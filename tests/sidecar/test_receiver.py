@@ -99,8 +99,9 @@ def test_json_accepts_camel_case_string_integers_and_unknown_fields(sidecar):
     point = doc["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["gauge"]["dataPoints"][0]
     point["timeUnixNano"] = "1700000000000000000"  # 64-bit integers as strings
     point["futureField"] = {"nested": True}
-    point["exemplars"] = [{"asDouble": 1, "traceId": "5b8efff798038103d269b633813fc60c",
-                           "spanId": "eee19b7ec3c1b174"}]  # fmt: skip
+    point["exemplars"] = [
+        {"asDouble": 1, "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174"}
+    ]
     doc["somethingNew"] = 1
     body, media = json.dumps(doc).encode(), "application/json; charset=utf-8"
     status, _, raw = http_post(sidecar.ports["otlp_http"], body, media)

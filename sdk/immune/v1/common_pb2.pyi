@@ -69,6 +69,7 @@ class IncidentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INCIDENT_STATE_EXPIRED: _ClassVar[IncidentState]
     INCIDENT_STATE_EXHAUSTED: _ClassVar[IncidentState]
     INCIDENT_STATE_DISMISSED: _ClassVar[IncidentState]
+    INCIDENT_STATE_MERGED: _ClassVar[IncidentState]
 
 class Trigger(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -87,6 +88,7 @@ class ActionOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ACTION_OUTCOME_FAILED: _ClassVar[ActionOutcome]
     ACTION_OUTCOME_REINFECTED: _ClassVar[ActionOutcome]
     ACTION_OUTCOME_TIMED_OUT: _ClassVar[ActionOutcome]
+    ACTION_OUTCOME_CANCELLED: _ClassVar[ActionOutcome]
 
 class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -139,6 +141,7 @@ INCIDENT_STATE_REJECTED: IncidentState
 INCIDENT_STATE_EXPIRED: IncidentState
 INCIDENT_STATE_EXHAUSTED: IncidentState
 INCIDENT_STATE_DISMISSED: IncidentState
+INCIDENT_STATE_MERGED: IncidentState
 TRIGGER_UNSPECIFIED: Trigger
 TRIGGER_AUTO: Trigger
 TRIGGER_APPROVAL: Trigger
@@ -151,6 +154,7 @@ ACTION_OUTCOME_SUCCEEDED: ActionOutcome
 ACTION_OUTCOME_FAILED: ActionOutcome
 ACTION_OUTCOME_REINFECTED: ActionOutcome
 ACTION_OUTCOME_TIMED_OUT: ActionOutcome
+ACTION_OUTCOME_CANCELLED: ActionOutcome
 ROLE_UNSPECIFIED: Role
 ROLE_VIEWER: Role
 ROLE_OPERATOR: Role
@@ -348,7 +352,7 @@ class Feedback(_message.Message):
     def __init__(self, incident_id: _Optional[str] = ..., false_positive: _Optional[bool] = ..., true_cause: _Optional[_Union[Diagnosis, str]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Incident(_message.Message):
-    __slots__ = ("id", "agent_id", "state", "severity", "anomalies", "hypotheses", "diagnosis", "actions", "timeline", "evidence", "detect_time", "update_time", "approval_expire_time", "fleet", "affected_agent_ids", "quarantine_waived", "feedback")
+    __slots__ = ("id", "agent_id", "state", "severity", "anomalies", "hypotheses", "diagnosis", "actions", "timeline", "evidence", "detect_time", "update_time", "approval_expire_time", "fleet", "affected_agent_ids", "quarantine_waived", "feedback", "waived_agent_ids")
     ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -366,6 +370,7 @@ class Incident(_message.Message):
     AFFECTED_AGENT_IDS_FIELD_NUMBER: _ClassVar[int]
     QUARANTINE_WAIVED_FIELD_NUMBER: _ClassVar[int]
     FEEDBACK_FIELD_NUMBER: _ClassVar[int]
+    WAIVED_AGENT_IDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     agent_id: str
     state: IncidentState
@@ -383,7 +388,8 @@ class Incident(_message.Message):
     affected_agent_ids: _containers.RepeatedScalarFieldContainer[str]
     quarantine_waived: bool
     feedback: Feedback
-    def __init__(self, id: _Optional[str] = ..., agent_id: _Optional[str] = ..., state: _Optional[_Union[IncidentState, str]] = ..., severity: _Optional[float] = ..., anomalies: _Optional[_Iterable[_Union[Anomaly, _Mapping]]] = ..., hypotheses: _Optional[_Iterable[_Union[Hypothesis, _Mapping]]] = ..., diagnosis: _Optional[_Union[Diagnosis, str]] = ..., actions: _Optional[_Iterable[_Union[HealingAction, _Mapping]]] = ..., timeline: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., evidence: _Optional[_Iterable[_Union[VitalSample, _Mapping]]] = ..., detect_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., approval_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fleet: _Optional[bool] = ..., affected_agent_ids: _Optional[_Iterable[str]] = ..., quarantine_waived: _Optional[bool] = ..., feedback: _Optional[_Union[Feedback, _Mapping]] = ...) -> None: ...
+    waived_agent_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., agent_id: _Optional[str] = ..., state: _Optional[_Union[IncidentState, str]] = ..., severity: _Optional[float] = ..., anomalies: _Optional[_Iterable[_Union[Anomaly, _Mapping]]] = ..., hypotheses: _Optional[_Iterable[_Union[Hypothesis, _Mapping]]] = ..., diagnosis: _Optional[_Union[Diagnosis, str]] = ..., actions: _Optional[_Iterable[_Union[HealingAction, _Mapping]]] = ..., timeline: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., evidence: _Optional[_Iterable[_Union[VitalSample, _Mapping]]] = ..., detect_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., approval_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fleet: _Optional[bool] = ..., affected_agent_ids: _Optional[_Iterable[str]] = ..., quarantine_waived: _Optional[bool] = ..., feedback: _Optional[_Union[Feedback, _Mapping]] = ..., waived_agent_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Policy(_message.Message):
     __slots__ = ("diagnosis", "actions", "update_actor", "update_time")

@@ -1,0 +1,345 @@
+"""ControlService: convert the request, call control, convert the answer, map errors."""
+
+import asyncio
+import functools
+import logging
+from concurrent.futures import Executor
+
+import grpc
+from immune.v1 import common_pb2 as pb
+from immune.v1 import control_pb2 as api
+from immune.v1 import control_pb2_grpc
+
+from ..control import Caller, Control
+from ..errors import FailedPrecondition, InvalidArgument, NotFound
+from ..queries import Queries
+from ..store import StoreError
+from . import convert
+
+log = logging.getLogger(__name__)
+CODES = {
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    StoreError: grpc.StatusCode.UNAVAILABLE,
+}
+MAX_PAGE = 1000
+ACTOR_KEY = "x-immune-actor"
+
+
+def _rpc(method):
+    """Run the body on an executor and turn domain errors into status codes."""
+
+    @functools.wraps(method)
+    async def wrapper(self, request, context):
+        try:
+            return await method(self, request, context)
+        except tuple(CODES) as exc:
+            await context.abort(CODES[type(exc)], str(exc))
+
+    return wrapper
+
+
+class ControlServicer(control_pb2_grpc.ControlServiceServicer):
+    """The public API over Control and Queries."""
+
+    def __init__(self, control: Control, engine: Executor, reads: Executor) -> None:
+        self._control, self._engine, self._reads = control, engine, reads
+        self._queries = Queries(control)
+
+    @_rpc
+    async def ListAgents(self, request, context):
+        status = _status_name(request.status)
+        views = await self._read(self._queries.agents, status, request.query)
+        page, token = _page(views, request.page_size, request.page_token)
+        return api.ListAgentsResponse(
+            agents=[_agent(v) for v in page], next_page_token=token, total_size=len(views)
+        )
+
+    @_rpc
+    async def GetAgent(self, request, context):
+        view = await self._read(self._queries.agent, request.agent_id)
+        samples = await self._read(self._queries.samples, view.info.id, request.sample_limit or 120)
+        incidents, _ = await self._read(self._queries.incidents, (), view.info.id, 20, 0)
+        memory = await self._read(self._queries.memory, view.info.id)
+        return api.GetAgentResponse(
+            agent=_agent(view),
+            samples=[convert.sample(s) for s in samples],
+            incidents=[convert.incident(i) for i in incidents],
+            memory=[convert.memory_entry(e) for e in memory],
+        )
+
+    @_rpc
+    async def ListIncidents(self, request, context):
+        states = [convert.from_enum(pb.IncidentState, s, "states") for s in request.states]
+        size, offset = _size(request.page_size), _offset(request.page_token)
+        found, total = await self._read(
+            self._queries.incidents, states, request.agent_id, size, offset
+        )
+        token = str(offset + size) if offset + size < total else ""
+        return api.ListIncidentsResponse(
+            incidents=[convert.incident(i) for i in found], next_page_token=token, total_size=total
+        )
+
+    @_rpc
+    async def GetIncident(self, request, context):
+        incident, timeline = await self._read(self._queries.incident, request.incident_id)
+        return api.GetIncidentResponse(incident=convert.incident(incident, timeline))
+
+    @_rpc
+    async def ApproveHealing(self, request, context):
+        done = await self._act(
+            self._control.approve, _target(request), _caller(context), request.reason
+        )
+        return api.ApproveHealingResponse(incident=convert.incident(done))
+
+    @_rpc
+    async def RejectHealing(self, request, context):
+        done = await self._act(
+            self._control.reject, _target(request), _caller(context), request.reason
+        )
+        return api.RejectHealingResponse(incident=convert.incident(done))
+
+    @_rpc
+    async def HealNow(self, request, context):
+        action = convert.from_enum(pb.Action, request.action, "action") if request.action else ""
+        done = await self._act(
+            self._control.heal_now, _target(request), _caller(context), request.reason, action
+        )
+        return api.HealNowResponse(incident=convert.incident(done))
+
+    @_rpc
+    async def ApproveAll(self, request, context):
+        return api.ApproveAllResponse(results=await self._bulk("ApproveAll", request, context))
+
+    @_rpc
+    async def RejectAll(self, request, context):
+        return api.RejectAllResponse(results=await self._bulk("RejectAll", request, context))
+
+    @_rpc
+    async def HealAll(self, request, context):
+        return api.HealAllResponse(results=await self._bulk("HealAll", request, context))
+
+    @_rpc
+    async def GetHealingLog(self, request, context):
+        size, offset = _size(request.page_size), _offset(request.page_token)
+        found = await self._read(
+            self._control.store.actions, request.agent_id, request.incident_id, size + 1, offset
+        )
+        token = str(offset + size) if len(found) > size else ""
+        return api.GetHealingLogResponse(
+            actions=[convert.action(a) for a in found[:size]], next_page_token=token
+        )
+
+    @_rpc
+    async def GetImmuneMemory(self, request, context):
+        diagnosis = (
+            convert.from_enum(pb.Diagnosis, request.diagnosis, "diagnosis")
+            if request.diagnosis
+            else ""
+        )
+        fleet = await self._read(self._queries.memory, "", diagnosis)
+        own = (
+            await self._read(self._queries.memory, request.agent_id, diagnosis)
+            if (request.agent_id)
+            else []
+        )
+        return api.GetImmuneMemoryResponse(
+            fleet=[convert.memory_entry(e) for e in fleet],
+            agent=[convert.memory_entry(e) for e in own],
+        )
+
+    @_rpc
+    async def ListPolicies(self, request, context):
+        policies = sorted(
+            self._control.policies.values(),
+            key=lambda p: convert.to_enum(pb.Diagnosis, p.diagnosis),
+        )
+        return api.ListPoliciesResponse(policies=[convert.policy(p) for p in policies])
+
+    @_rpc
+    async def UpsertPolicy(self, request, context):
+        p = request.policy
+        diagnosis = convert.from_enum(pb.Diagnosis, p.diagnosis, "policy.diagnosis")
+        actions = [
+            convert.from_enum(pb.Action, a, f"policy.actions[{n}]") for n, a in enumerate(p.actions)
+        ]
+        done = await self._act(
+            self._control.upsert_policy, diagnosis, actions, _caller(context), request.reason
+        )
+        return api.UpsertPolicyResponse(policy=convert.policy(done))
+
+    @_rpc
+    async def GetStats(self, request, context):
+        s = await self._read(self._queries.stats)
+        return api.GetStatsResponse(
+            agents_total=s.agents_total,
+            agents_by_status={k.upper(): v for k, v in s.agents_by_status.items()},
+            samples_total=s.samples_total,
+            infections_total=s.infections_total,
+            incidents_open=s.incidents_open,
+            healed_total=s.healed_total,
+            success_rate=s.success_rate,
+            pending_approvals=s.pending_approvals,
+            rejected=s.rejected,
+            uptime=convert.duration(s.uptime_seconds),
+            sidecars_connected=s.sidecars_connected,
+        )
+
+    @_rpc
+    async def RecordFeedback(self, request, context):
+        cause = (
+            convert.from_enum(pb.Diagnosis, request.true_cause, "true_cause")
+            if request.true_cause
+            else ""
+        )
+        f = await self._act(
+            self._control.feedback,
+            request.incident_id,
+            request.false_positive,
+            cause,
+            _caller(context),
+            request.reason,
+        )
+        return api.RecordFeedbackResponse(
+            feedback=pb.Feedback(
+                incident_id=f.incident_id,
+                false_positive=f.false_positive,
+                true_cause=convert.to_enum(pb.Diagnosis, f.true_cause),
+                actor=f.actor,
+                reason=f.reason,
+                time=convert.timestamp(f.time),
+            )
+        )
+
+    @_rpc
+    async def ListAuditEntries(self, request, context):
+        size, offset = _size(request.page_size), _offset(request.page_token)
+        found = await self._read(self._control.store.audit, request.actor, size + 1, offset)
+        return api.ListAuditEntriesResponse(
+            entries=[
+                pb.AuditEntry(
+                    sequence=e.sequence,
+                    time=convert.timestamp(e.time),
+                    actor=e.actor,
+                    method=e.method,
+                    target=e.target,
+                    reason=e.reason,
+                    result=e.result,
+                )
+                for e in found[:size]
+            ],
+            next_page_token=str(offset + size) if len(found) > size else "",
+        )
+
+    async def WatchEvents(self, request, context):
+        """Stored events after ``after_sequence``, then every new one as it is stored."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue(maxsize=10_000)
+        stop = self._control.ledger.events.watch(
+            lambda e: loop.call_soon_threadsafe(_offer, queue, e)
+        )
+        try:
+            last = request.after_sequence
+            if last:
+                for e in await self._read(self._control.store.events, last, "", request.agent_id):
+                    last = e.sequence
+                    yield api.WatchEventsResponse(event=convert.event(e))
+            while (e := await queue.get()) is not None:
+                if e.sequence > last and (not request.agent_id or e.agent_id == request.agent_id):
+                    last = e.sequence
+                    yield api.WatchEventsResponse(event=convert.event(e))
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"watcher fell behind after event {last}; resume after it",
+            )
+        finally:
+            stop()
+
+    async def _bulk(self, method: str, request, context) -> list[api.BulkResult]:
+        results = await self._act(
+            self._control.bulk, method, _caller(context), request.reason, list(request.agent_ids)
+        )
+        return [
+            api.BulkResult(
+                incident_id=r.incident_id,
+                agent_id=r.agent_id,
+                ok=r.ok,
+                code=r.code,
+                message=r.message,
+                state=convert.to_enum(pb.IncidentState, r.state),
+            )
+            for r in results
+        ]
+
+    async def _act(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._engine, fn, *args)
+
+    async def _read(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._reads, fn, *args)
+
+
+def _offer(queue: asyncio.Queue, event) -> None:
+    try:
+        queue.put_nowait(event)
+    except asyncio.QueueFull:
+        queue._queue.clear()  # the watcher is told to resume from its last event
+        queue.put_nowait(None)
+
+
+def _agent(view) -> pb.Agent:
+    a = view.info
+    return pb.Agent(
+        id=a.id,
+        name=a.name,
+        model=a.model,
+        provider=a.provider,
+        mcp_servers=a.mcp_servers,
+        tools=a.tools,
+        status=convert.to_enum(pb.AgentStatus, view.status),
+        sidecar_id=a.sidecar_id,
+        first_seen_time=convert.timestamp(a.first_seen or None),
+        last_seen_time=convert.timestamp(a.last_seen or None),
+        open_incident_id=view.open_incident_id,
+        labels=dict(a.labels),
+    )
+
+
+def _target(request) -> tuple[str, str]:
+    which = request.target.WhichOneof("target")
+    if which is None:
+        raise InvalidArgument("target: name an incident_id or an agent_id")
+    return (
+        (request.target.incident_id, "")
+        if which == "incident_id"
+        else ("", request.target.agent_id)
+    )
+
+
+def _caller(context) -> Caller:
+    metadata = dict(context.invocation_metadata() or ())
+    return Caller(metadata.get(ACTOR_KEY) or "anonymous")
+
+
+def _status_name(number: int) -> str:
+    return convert.from_enum(pb.AgentStatus, number, "status") if number else ""
+
+
+def _size(page_size: int) -> int:
+    if page_size < 0:
+        raise InvalidArgument("page_size must not be negative")
+    return min(page_size or 100, MAX_PAGE)
+
+
+def _offset(token: str) -> int:
+    if not token:
+        return 0
+    if not token.isdigit():
+        raise InvalidArgument(f"page_token {token!r} was not issued by this server")
+    return int(token)
+
+
+def _page(items: list, page_size: int, token: str) -> tuple[list, str]:
+    size, offset = _size(page_size), _offset(token)
+    end = offset + size
+    return items[offset:end], str(end) if end < len(items) else ""

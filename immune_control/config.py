@@ -1,0 +1,106 @@
+"""Control's configuration: flags, ``IMMUNE_*`` variables and the YAML file."""
+
+import argparse
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+from immune_common import config
+
+from .fleet import FleetSettings
+from .policies import validate
+
+EXPIRY_OUTCOMES = ("reject", "approve")
+
+
+@dataclasses.dataclass(frozen=True)
+class ApprovalSettings:
+    """Which infections wait for a human, and for how long."""
+
+    # Severity (0–10) at or above which healing waits for ApproveHealing.
+    threshold: float = 7.0
+    ttl_seconds: float = 900.0
+    # What an expired approval turns into: "reject" (stays quarantined) or "approve".
+    on_expiry: str = "reject"
+
+    def __post_init__(self) -> None:
+        if self.on_expiry not in EXPIRY_OUTCOMES:
+            raise config.ConfigError(
+                f"approval.on_expiry: expected one of {EXPIRY_OUTCOMES}, got {self.on_expiry!r}"
+            )
+        if self.ttl_seconds <= 0:
+            raise config.ConfigError("approval.ttl_seconds: must be positive")
+
+
+@dataclasses.dataclass(frozen=True)
+class HealingSettings:
+    """How healing actions are driven and verified."""
+
+    action_timeout_seconds: float = 30.0
+    probation_samples: int = 3
+    probation_timeout_seconds: float = 300.0
+    # Automatic actions (not approved by a human) per agent per hour.
+    max_auto_attempts_per_hour: int = 6
+    dry_run: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ControlConfig:
+    """Everything ``immune-control`` can be told."""
+
+    listen: str = "127.0.0.1:50051"
+    metrics: str = "127.0.0.1:9465"
+    data_dir: str = "./immune-data"
+    db: str = ""
+    config: str = ""
+    # A sidecar silent this long makes its agents unreachable.
+    sidecar_silence_seconds: float = 30.0
+    health_interval_seconds: float = 10.0
+    approval: ApprovalSettings = dataclasses.field(default_factory=ApprovalSettings)
+    healing: HealingSettings = dataclasses.field(default_factory=HealingSettings)
+    fleet: FleetSettings = dataclasses.field(default_factory=FleetSettings)
+    policies: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    log_level: str = "info"
+    log_format: str = "text"
+
+    def __post_init__(self) -> None:
+        config.split_address(self.listen, "listen")
+        if self.metrics:
+            config.split_address(self.metrics, "metrics")
+        for diagnosis, actions in self.policies.items():
+            try:
+                validate(diagnosis, actions)
+            except ValueError as exc:
+                raise config.ConfigError(f"policies.{diagnosis}: {exc}") from exc
+
+    @property
+    def db_path(self) -> str:
+        """The DuckDB file: ``db`` when set, else ``immune.duckdb`` in the data dir."""
+        return self.db or f"{self.data_dir.rstrip('/')}/immune.duckdb"
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line flags; each is also IMMUNE_<NAME> and a YAML key."""
+    p = argparse.ArgumentParser(
+        prog="immune-control",
+        description="Immune's control service: incidents, diagnosis, approvals, healing "
+        "and immune memory for a fleet of agents, on DuckDB.",
+        epilog="Every flag is also an IMMUNE_<FLAG> environment variable and a key in the "
+        "--config YAML file (which also holds approval, healing, fleet and policies); flags "
+        "win over the environment, which wins over the file.",
+    )
+    flag = p.add_argument
+    flag("--listen", metavar="HOST:PORT", help="gRPC API and sidecar link (127.0.0.1:50051)")
+    flag("--db", metavar="FILE", help="DuckDB file (DATA_DIR/immune.duckdb)")
+    flag("--data-dir", metavar="DIR", help="where the database lives by default")
+    flag("--metrics", metavar="HOST:PORT", help="Prometheus /metrics (127.0.0.1:9465)")
+    flag("--config", metavar="FILE", help="YAML file with any of these keys and more")
+    flag("--log-level", choices=("debug", "info", "warning", "error"))
+    flag("--log-format", choices=("text", "json"))
+    return p
+
+
+def from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> ControlConfig:
+    """Parse flags (exits 2 on a bad one) and load the config; raises ConfigError."""
+    args = vars(parser().parse_args(argv))
+    yaml_path = args.get("config") or env.get(config.ENV_PREFIX + "CONFIG")
+    return config.load(ControlConfig, flags=args, env=env, yaml_path=yaml_path)

@@ -1,0 +1,369 @@
+"""The control facade: every change to incidents, agents and policies goes through here.
+
+The link adapter and the API adapter call these methods; each runs in one
+transaction under the ledger's lock, and each mutating call of the public
+API is audited with its caller, reason and result.
+"""
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+
+from .approvals import Approvals
+from .commands import QUARANTINE, Command, Courier
+from .config import ControlConfig
+from .diagnosis import Diagnoser
+from .errors import ControlError, FailedPrecondition, NotFound, code_name
+from .healing import Healer
+from .intake import Intake
+from .ledger import Ledger, SidecarState
+from .memory import ImmuneMemory
+from .model import (
+    EXPIRED,
+    PENDING,
+    PROBATION,
+    REJECTED,
+    AgentInfo,
+    Incident,
+    Infection,
+    Sample,
+)
+from .policies import Policy, defaults, validate
+from .store import Store
+
+
+@dataclasses.dataclass(frozen=True)
+class Caller:
+    """Who makes an API call, for permissions and the audit log."""
+
+    actor: str = "anonymous"
+    role: str = "operator"
+
+
+@dataclasses.dataclass(frozen=True)
+class BulkResult:
+    """What one incident got from a bulk call."""
+
+    incident_id: str
+    agent_id: str
+    ok: bool
+    code: str
+    message: str
+    state: str
+
+
+class Control:
+    """Incidents, approvals, healing and memory behind one lock."""
+
+    def __init__(
+        self,
+        config: ControlConfig,
+        store: Store,
+        courier: Courier,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config, self.store, self.clock = config, store, clock
+        self.started = clock()
+        self.ledger = Ledger(config, store, courier, clock)
+        self.memory = ImmuneMemory()
+        for action in store.finished_actions():
+            self.memory.record(action)
+        self.diagnoser = Diagnoser()
+        for verdict in store.feedback():
+            self.diagnoser.learn(verdict)
+        self.policies = defaults(config.policies)
+        for diagnosis, actions, actor, when in store.policies():
+            self.policies[diagnosis] = Policy(diagnosis, actions, actor, when)
+        self.healer = Healer(self.ledger, self.memory, self.policies)
+        self.intake = Intake(self.ledger, self.healer, self.diagnoser)
+        self.approvals = Approvals(self.ledger, self.healer, self.diagnoser)
+        self._samples: list[Sample] = []
+
+    # the sidecar link
+
+    def hello(
+        self,
+        sidecar_id: str,
+        version: str,
+        agent_ids: Iterable[str],
+        quarantined: Iterable[str],
+        applied: Iterable[str],
+    ) -> list[Command]:
+        """A sidecar (re)connected: note it, and return the commands it still needs."""
+        now = self.clock()
+        with self.ledger.change():
+            self.store.ack_commands(list(applied), now)
+            self.store.save_sidecar(sidecar_id, version, now, now, None)
+            self.ledger.sidecars[sidecar_id] = SidecarState(sidecar_id, version, now, now)
+            for agent_id in agent_ids:
+                self._adopt(agent_id, sidecar_id, now)
+            pending = self.store.unacked_commands(sidecar_id)
+            return pending + self._reconcile(sidecar_id, set(quarantined), pending)
+
+    def heard(self, sidecar_id: str) -> None:
+        """A sidecar said something: it is not silent."""
+        with self.ledger.lock:
+            state = self.ledger.sidecars.get(sidecar_id)
+            if state is not None:
+                self.ledger.sidecars[sidecar_id] = dataclasses.replace(
+                    state, last_message_time=self.clock()
+                )
+
+    def disconnected(self, sidecar_id: str) -> None:
+        """A sidecar's stream ended."""
+        now = self.clock()
+        with self.ledger.change():
+            state = self.ledger.sidecars.get(sidecar_id)
+            if state is not None:
+                state = dataclasses.replace(state, disconnect_time=now)
+                self.ledger.sidecars[sidecar_id] = state
+                self.store.save_sidecar(
+                    sidecar_id, state.version, state.connect_time, state.last_message_time, now
+                )
+
+    def agent_seen(self, agent: AgentInfo) -> None:
+        """A sidecar announced an agent or new labels for it."""
+        with self.ledger.change():
+            known = self.ledger.agents.get(agent.id)
+            first = known.first_seen if known else agent.first_seen or self.clock()
+            merged = dataclasses.replace(
+                agent,
+                first_seen=first,
+                samples=max(agent.samples, known.samples if known else 0),
+                reported_status=agent.reported_status or (known and known.reported_status) or "",
+            )
+            self.ledger.save_agent(merged)
+
+    def health(self, sidecar_id: str, vitals: Iterable[tuple[str, str, Sample | None, int]]):
+        """A sidecar's periodic summary: each agent's status, latest sample and sample count."""
+        now = self.clock()
+        with self.ledger.lock:
+            for agent_id, status, sample, total in vitals:
+                known = self.ledger.agents.get(agent_id) or AgentInfo(agent_id, first_seen=now)
+                self.ledger.agents[agent_id] = dataclasses.replace(
+                    known,
+                    sidecar_id=sidecar_id,
+                    reported_status=status or known.reported_status,
+                    last_seen=now,
+                    samples=max(known.samples, total),
+                )
+                if sample is not None:
+                    self._samples.append(sample)
+
+    def infection(self, infection: Infection) -> Incident | None:
+        """An infection report (a repeated id changes nothing)."""
+        with self.ledger.change():
+            return self.intake.infection(infection)
+
+    def action_result(
+        self, incident_id: str, action_id: str, ok: bool, detail: str, dry_run: bool
+    ) -> None:
+        """An actuator's answer; only the awaited action of an open incident counts."""
+        with self.ledger.change():
+            incident = self.ledger.get(incident_id)
+            current = incident.current_action if incident else None
+            if current is not None and current.id == action_id:
+                self.healer.action_result(incident, ok, detail, dry_run)
+
+    def probation_result(self, incident_id: str, healthy: bool, detail: str) -> None:
+        """A probation window ended; only an incident on probation takes it."""
+        with self.ledger.change():
+            incident = self.ledger.get(incident_id)
+            if incident is not None and incident.state == PROBATION:
+                self.healer.probation_result(incident, healthy, detail)
+
+    def acked(self, command_ids: list[str]) -> None:
+        """Commands the sidecar confirmed."""
+        with self.ledger.change():
+            self.store.ack_commands(command_ids, self.clock())
+
+    def tick(self) -> None:
+        """Expire approvals, time out silent actions, store buffered samples."""
+        now = self.clock()
+        with self.ledger.lock:
+            for incident in list(self.ledger.incidents.values()):
+                self._due(incident, now)
+            samples, self._samples = self._samples, []
+        if samples:
+            with self.ledger.change():
+                self.store.add_samples(samples)
+
+    # the public API: decisions
+
+    def approve(self, target: tuple[str, str], caller: Caller, reason: str) -> Incident:
+        """ApproveHealing."""
+        return self._decide(
+            "ApproveHealing",
+            target,
+            caller,
+            reason,
+            lambda i: self.approvals.approve(i, caller.actor, reason),
+        )
+
+    def reject(self, target: tuple[str, str], caller: Caller, reason: str) -> Incident:
+        """RejectHealing."""
+        return self._decide(
+            "RejectHealing",
+            target,
+            caller,
+            reason,
+            lambda i: self.approvals.reject(i, caller.actor, reason),
+        )
+
+    def heal_now(
+        self, target: tuple[str, str], caller: Caller, reason: str, action: str = ""
+    ) -> Incident:
+        """HealNow."""
+        return self._decide(
+            "HealNow",
+            target,
+            caller,
+            reason,
+            lambda i: self.approvals.heal_now(i, caller.actor, reason, action),
+        )
+
+    def bulk(
+        self, method: str, caller: Caller, reason: str, agent_ids: Iterable[str]
+    ) -> list[BulkResult]:
+        """ApproveAll, RejectAll or HealAll over the matching incidents."""
+        states = {"HealAll": (REJECTED, EXPIRED)}.get(method, (PENDING,))
+        single = {"ApproveAll": self.approve, "RejectAll": self.reject, "HealAll": self.heal_now}
+        wanted = set(agent_ids)
+        with self.ledger.lock:
+            targets = [
+                i
+                for i in self.ledger.incidents.values()
+                if i.state in states and (not wanted or wanted & set(_agents(i)))
+            ]
+        return [self._one(single[method], i, caller, reason) for i in targets]
+
+    def feedback(
+        self, incident_id: str, false_positive: bool, true_cause: str, caller: Caller, reason: str
+    ):
+        """RecordFeedback."""
+
+        def run():
+            incident = self.ledger.get(incident_id) or self.store.incident(incident_id)
+            if incident is None:
+                raise NotFound(f"no incident {incident_id!r}")
+            return self.approvals.feedback(
+                incident, false_positive, true_cause, caller.actor, reason
+            )
+
+        return self._audited("RecordFeedback", caller, incident_id, reason, run)
+
+    def upsert_policy(
+        self, diagnosis: str, actions: Iterable[str], caller: Caller, reason: str
+    ) -> Policy:
+        """UpsertPolicy: replace one ladder."""
+
+        def run():
+            ladder = validate(diagnosis, actions)
+            policy = Policy(diagnosis, ladder, caller.actor, self.clock())
+            self.store.save_policy(diagnosis, ladder, caller.actor, policy.update_time)
+            self.ledger.events.append(
+                "policy.updated",
+                actor=caller.actor,
+                reason=reason,
+                message=f"{diagnosis}: {' → '.join(ladder)}",
+            )
+            self.ledger.after_commit(lambda: self.policies.__setitem__(diagnosis, policy))
+            return policy
+
+        return self._audited("UpsertPolicy", caller, diagnosis, reason, run)
+
+    def resolve(self, target: tuple[str, str]) -> Incident:
+        """The incident a target names: by id, or an agent's open incident."""
+        incident_id, agent_id = target
+        if incident_id:
+            found = self.ledger.get(incident_id) or self.store.incident(incident_id)
+            if found is None:
+                raise NotFound(f"no incident {incident_id!r}")
+            return found
+        if not agent_id:
+            raise NotFound("name an incident_id or an agent_id")
+        if agent_id not in self.ledger.agents:
+            raise NotFound(f"no agent {agent_id!r}")
+        found = self.ledger.open_for(agent_id)
+        if found is None:
+            raise FailedPrecondition(f"agent {agent_id!r} has no open incident")
+        return found
+
+    def _decide(
+        self,
+        method: str,
+        target: tuple[str, str],
+        caller: Caller,
+        reason: str,
+        fn: Callable[[Incident], Incident],
+    ) -> Incident:
+        name = target[0] or f"agent:{target[1]}"
+        return self._audited(method, caller, name, reason, lambda: fn(self.resolve(target)))
+
+    def _audited(self, method: str, caller: Caller, target: str, reason: str, fn):
+        try:
+            with self.ledger.change():
+                result = fn()
+                self.ledger.audit(caller.actor, caller.role, method, target, reason, "OK")
+        except ControlError as exc:
+            self.ledger.audit(caller.actor, caller.role, method, target, reason, code_name(exc))
+            raise
+        return result
+
+    def _one(self, fn, incident: Incident, caller: Caller, reason: str) -> BulkResult:
+        agent = incident.agent_id
+        try:
+            done = fn((incident.id, ""), caller, reason)
+        except ControlError as exc:
+            now = self.ledger.get(incident.id) or incident
+            return BulkResult(incident.id, agent, False, code_name(exc), str(exc), now.state)
+        return BulkResult(incident.id, agent, True, "OK", "", done.state)
+
+    def _due(self, incident: Incident, now: float) -> None:
+        expire = incident.approval_expire_time
+        if incident.state == PENDING and expire is not None and now >= expire:
+            with self.ledger.change():
+                self.approvals.expire(incident, self.config.approval.on_expiry)
+        elif self.healer.overdue(incident, now):
+            with self.ledger.change():
+                self.healer.time_out(incident)
+
+    def _adopt(self, agent_id: str, sidecar_id: str, now: float) -> None:
+        known = self.ledger.agents.get(agent_id)
+        if known is None or known.sidecar_id != sidecar_id:
+            base = known or AgentInfo(agent_id, first_seen=now, last_seen=now)
+            self.ledger.save_agent(dataclasses.replace(base, sidecar_id=sidecar_id))
+
+    def _reconcile(self, sidecar_id: str, held: set[str], pending: list[Command]) -> list[Command]:
+        """Quarantines control enforces that the sidecar no longer holds (its state was lost)."""
+        queued = {c.agent_id for c in pending if c.kind == QUARANTINE}
+        missing = []
+        for incident in self.ledger.incidents.values():
+            for agent_id in _enforced(incident):
+                if agent_id in held or agent_id in queued:
+                    continue
+                if self.ledger.sidecar_of(agent_id) == sidecar_id:
+                    missing.append(
+                        Command(
+                            QUARANTINE,
+                            sidecar_id,
+                            agent_id,
+                            incident.id,
+                            reason="control holds this agent",
+                        )
+                    )
+        for command in missing:
+            self.store.add_command(command, self.clock())
+        return missing
+
+
+def _agents(incident: Incident) -> tuple[str, ...]:
+    return incident.affected_agent_ids if incident.fleet else (incident.agent_id,)
+
+
+def _enforced(incident: Incident) -> tuple[str, ...]:
+    if incident.fleet:
+        return tuple(a for a in incident.affected_agent_ids if a not in incident.waived_agent_ids)
+    if incident.quarantine_waived or incident.state == PROBATION:
+        return ()
+    return (incident.agent_id,)

@@ -1,0 +1,70 @@
+"""Fleet-wide judgement: shared anomalies mean an external cause; a cap on quarantines."""
+
+import collections
+import dataclasses
+import math
+import threading
+
+from immune_common.config import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class FleetSettings:
+    """When a shared anomaly is external, and how much of the fleet may be held at once."""
+
+    # Share of the fleet showing one anomaly type within the window that makes it external.
+    correlation_share: float = 0.5
+    correlation_window_seconds: float = 120.0
+    # Below this many agents, correlation is not judged (too few to tell).
+    min_fleet_size: int = 4
+    # Share of the fleet that may be quarantined at once; at least one agent always may.
+    max_quarantined_share: float = 0.3
+
+    def __post_init__(self) -> None:
+        for key in ("correlation_share", "max_quarantined_share"):
+            if not 0.0 < getattr(self, key) <= 1.0:
+                raise ConfigError(f"fleet.{key}: must be in (0, 1], got {getattr(self, key)}")
+
+    def quarantine_allowed(self, held: int, fleet_size: int) -> bool:
+        """Whether one more agent may be held when ``held`` of ``fleet_size`` already are."""
+        limit = max(1, math.floor(self.max_quarantined_share * fleet_size))
+        return held + 1 <= limit
+
+
+class Correlator:
+    """Recent (time, agent) per anomaly type, to tell a fleet-wide cause from a local one."""
+
+    def __init__(self, settings: FleetSettings) -> None:
+        self._settings = settings
+        self._seen: dict[str, collections.deque[tuple[float, str]]] = collections.defaultdict(
+            collections.deque
+        )
+        self._lock = threading.Lock()
+
+    def note(self, agent_id: str, types: tuple[str, ...], now: float, fleet_size: int) -> str:
+        """Record an infection; return the anomaly type now shared fleet-wide, or ''."""
+        with self._lock:
+            shared = ""
+            for kind in types:
+                agents = self._recent(kind, now)
+                agents.add(agent_id)
+                self._seen[kind].append((now, agent_id))
+                if not shared and self._is_shared(len(agents), fleet_size):
+                    shared = kind
+            return shared
+
+    def agents(self, kind: str, now: float) -> set[str]:
+        """Agents that showed ``kind`` within the window."""
+        with self._lock:
+            return self._recent(kind, now)
+
+    def _recent(self, kind: str, now: float) -> set[str]:
+        seen = self._seen[kind]
+        while seen and seen[0][0] < now - self._settings.correlation_window_seconds:
+            seen.popleft()
+        return {agent for _, agent in seen}
+
+    def _is_shared(self, count: int, fleet_size: int) -> bool:
+        if fleet_size < self._settings.min_fleet_size:
+            return False
+        return count >= self._settings.correlation_share * fleet_size

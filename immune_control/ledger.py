@@ -1,0 +1,230 @@
+"""Control's working state: open incidents, agents and sidecars, changed only in transactions.
+
+Every change runs inside ``change()``: the store writes, events and commands
+join one DuckDB transaction, and the in-memory maps, watchers and sidecars
+only see the change after it committed. A failed write leaves both as they were.
+"""
+
+import contextlib
+import dataclasses
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+
+from .commands import Command, Courier
+from .config import ControlConfig
+from .events import EventLog
+from .model import (
+    HEALING,
+    PROBATION,
+    AgentInfo,
+    AuditEntry,
+    HealingAction,
+    Incident,
+)
+from .store import Store
+
+
+@dataclasses.dataclass(frozen=True)
+class SidecarState:
+    """A sidecar's link, by timestamps: silent once it has not spoken for a while."""
+
+    id: str
+    version: str
+    connect_time: float
+    last_message_time: float
+    disconnect_time: float | None = None
+
+    def silent(self, now: float, silence_seconds: float) -> bool:
+        """Whether it has said nothing for ``silence_seconds``."""
+        return now - self.last_message_time > silence_seconds
+
+
+class Ledger:
+    """Open incidents by id and agent, known agents and sidecars; one lock, one transaction."""
+
+    def __init__(
+        self,
+        config: ControlConfig,
+        store: Store,
+        courier: Courier,
+        clock: Callable[[], float],
+    ) -> None:
+        self.config, self.store, self.courier, self.clock = config, store, courier, clock
+        self.events = EventLog(store, clock)
+        self.lock = threading.RLock()
+        self.incidents: dict[str, Incident] = {}
+        self.by_agent: dict[str, str] = {}
+        self.agents: dict[str, AgentInfo] = {a.id: a for a in store.agents()}
+        self.sidecars: dict[str, SidecarState] = {}
+        self._audit_sequence = itertools.count(store.last_sequence("audit") + 1)
+        self._pending: dict[str, Incident] = {}
+        self._after: list[Callable[[], None]] = []
+        self._depth = 0
+        for incident in store.open_incidents(("healed", "dismissed", "merged")):
+            self._index(incident)
+
+    @contextlib.contextmanager
+    def change(self) -> Iterator[None]:
+        """One atomic change; nested calls join the outer one."""
+        with self.lock:
+            outer = self._depth == 0
+            self._depth += 1
+            try:
+                with self.store.transaction():
+                    yield
+            except BaseException:
+                if outer:
+                    self._pending.clear()
+                    self._after.clear()
+                    self.events.discard()
+                raise
+            finally:
+                self._depth -= 1
+            if outer:
+                self._commit()
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once the current change has committed."""
+        self._after.append(fn)
+
+    def get(self, incident_id: str) -> Incident | None:
+        """An open incident as the current change sees it."""
+        return self._pending.get(incident_id) or self.incidents.get(incident_id)
+
+    def open_for(self, agent_id: str) -> Incident | None:
+        """The agent's open incident (its own, or the fleet incident it belongs to)."""
+        pending = [i for i in self._pending.values() if agent_id in _agents_of(i)]
+        if pending:
+            return pending[-1] if pending[-1].open else None
+        incident_id = self.by_agent.get(agent_id)
+        return self.incidents.get(incident_id) if incident_id else None
+
+    def put(self, incident: Incident) -> Incident:
+        """Store an incident's new version (and its actions) in the current change."""
+        self.store.save_incident(incident)
+        self._pending[incident.id] = incident
+        return incident
+
+    def transition(
+        self,
+        incident: Incident,
+        state: str,
+        kind: str,
+        *,
+        actor: str = "system",
+        reason: str = "",
+        message: str = "",
+        **changes,
+    ) -> Incident:
+        """Move an incident to ``state``, storing the event that says so."""
+        now = self.clock()
+        updated = dataclasses.replace(incident, state=state, update_time=now, **changes)
+        self.events.append(
+            kind,
+            time=now,
+            incident_id=incident.id,
+            agent_id=incident.agent_id,
+            actor=actor,
+            reason=reason,
+            from_state=incident.state,
+            to_state=state,
+            message=message,
+        )
+        return self.put(updated)
+
+    def note(self, incident: Incident, kind: str, message: str, **fields) -> None:
+        """Store an event on an incident without changing its state."""
+        self.events.append(
+            kind,
+            incident_id=incident.id,
+            agent_id=fields.pop("agent_id", incident.agent_id),
+            from_state=incident.state,
+            to_state=incident.state,
+            message=message,
+            **fields,
+        )
+
+    def save_action(self, incident: Incident, action: HealingAction) -> Incident:
+        """Store one action's new version on its incident."""
+        return self.put(incident.with_action(action))
+
+    def send(self, command: Command) -> None:
+        """Keep a command for its sidecar in the current change; deliver it after commit."""
+        self.store.add_command(command, self.clock())
+        self.after_commit(lambda: self.courier.deliver(command))
+
+    def sidecar_of(self, agent_id: str) -> str:
+        """The sidecar that serves an agent ('' when unknown)."""
+        agent = self.agents.get(agent_id)
+        return agent.sidecar_id if agent else ""
+
+    def save_agent(self, agent: AgentInfo) -> None:
+        """Store an agent's record in the current change."""
+        self.store.save_agent(agent)
+        self.after_commit(lambda: self.agents.__setitem__(agent.id, agent))
+
+    def audit(self, actor: str, role: str, method: str, target: str, reason: str, result: str):
+        """Append one audit entry (its own transaction when none is open)."""
+        entry = AuditEntry(
+            next(self._audit_sequence), self.clock(), actor, role, method, target, reason, result
+        )
+        with self.store.transaction():
+            self.store.add_audit(entry)
+
+    def reachable_agents(self, now: float) -> int:
+        """Agents whose sidecar still talks to control (at least 1, for shares)."""
+        silence = self.config.sidecar_silence_seconds
+        return max(1, sum(1 for a in self.agents.values() if not self._silent(a, now, silence)))
+
+    def held(self) -> int:
+        """Agents held in quarantine by control's decisions right now."""
+        count = 0
+        for incident in self.incidents.values():
+            if incident.fleet:
+                count += len(set(incident.affected_agent_ids) - set(incident.waived_agent_ids))
+            elif incident.state not in (PROBATION,) and not incident.quarantine_waived:
+                count += 1
+        return count
+
+    def agent_status(self, agent: AgentInfo, now: float) -> str:
+        """Derived status: unreachable, healing, probation, quarantined, or as reported."""
+        if self._silent(agent, now, self.config.sidecar_silence_seconds):
+            return "unreachable"
+        incident = self.open_for(agent.id)
+        if incident is None:
+            return agent.reported_status
+        if incident.state in (HEALING, PROBATION) and not incident.fleet:
+            return incident.state
+        waived = incident.quarantine_waived or agent.id in incident.waived_agent_ids
+        return agent.reported_status if waived else "quarantined"
+
+    def _silent(self, agent: AgentInfo, now: float, silence: float) -> bool:
+        sidecar = self.sidecars.get(agent.sidecar_id)
+        if sidecar is None:
+            return now - agent.last_seen > silence
+        return sidecar.silent(now, silence)
+
+    def _commit(self) -> None:
+        pending, self._pending = self._pending, {}
+        after, self._after = self._after, []
+        for incident in pending.values():
+            self._index(incident)
+        for fn in after:
+            fn()
+        self.events.publish()
+
+    def _index(self, incident: Incident) -> None:
+        for agent_id in _agents_of(incident):
+            if incident.open:
+                self.by_agent[agent_id] = incident.id
+            elif self.by_agent.get(agent_id) == incident.id:
+                del self.by_agent[agent_id]
+        if incident.open:
+            self.incidents[incident.id] = incident
+        else:
+            self.incidents.pop(incident.id, None)
+
+
+def _agents_of(incident: Incident) -> tuple[str, ...]:
+    return incident.affected_agent_ids if incident.fleet else (incident.agent_id,)

@@ -1,0 +1,254 @@
+"""The control side of the sidecar link: sessions, acks, command delivery.
+
+Each sidecar holds one Connect stream. Its messages are handled in order on
+the engine's single worker thread and acked once their effects committed;
+commands are stored before they are sent and resent after a reconnect until
+the sidecar acks them, so delivery is at-least-once on both sides.
+"""
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
+
+import grpc
+from immune.v1 import common_pb2 as pb
+from immune.v1 import link_pb2, link_pb2_grpc
+
+from ..api import convert
+from ..commands import APPLY_ACTION, QUARANTINE, RELEASE, Command
+from ..control import Control
+from ..errors import ControlError
+from ..model import AgentInfo
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+class Sessions:
+    """The live stream of each sidecar; the Courier that control's ledger sends through."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._queues: dict[str, asyncio.Queue] = {}
+
+    def open(self, sidecar_id: str) -> asyncio.Queue:
+        """A fresh outgoing queue for a sidecar (a newer stream replaces an older one)."""
+        queue: asyncio.Queue = asyncio.Queue()
+        old = self._queues.get(sidecar_id)
+        if old is not None:
+            old.put_nowait(None)
+        self._queues[sidecar_id] = queue
+        return queue
+
+    def close(self, sidecar_id: str, queue: asyncio.Queue) -> None:
+        """Forget a stream's queue if it is still the current one."""
+        if self._queues.get(sidecar_id) is queue:
+            del self._queues[sidecar_id]
+
+    def deliver(self, command: Command) -> None:
+        """Queue a command on its sidecar's stream, from any thread; no stream, no send."""
+        self._loop.call_soon_threadsafe(self._put, command)
+
+    def connected(self) -> int:
+        """How many sidecars hold a stream now."""
+        return len(self._queues)
+
+    def _put(self, command: Command) -> None:
+        queue = self._queues.get(command.sidecar_id)
+        if queue is not None:
+            queue.put_nowait(to_message(command))
+
+
+class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
+    """SidecarLinkService.Connect: a thin adapter over Control."""
+
+    def __init__(
+        self,
+        control: Control,
+        sessions: Sessions,
+        engine: Executor,
+        health_interval: float,
+        on_message: Callable[[str], None],
+    ) -> None:
+        self._control, self._sessions, self._engine = control, sessions, engine
+        self._health_interval = health_interval
+        self._on_message = on_message
+
+    async def Connect(self, request_iterator: AsyncIterator, context) -> AsyncIterator:
+        """Hello first; then acks, reports and commands both ways until either side ends."""
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("body") != "hello" or not first.hello.sidecar_id:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "the first message on the link must be a Hello with a sidecar_id",
+            )
+        hello = first.hello
+        sidecar = hello.sidecar_id
+        queue = self._sessions.open(sidecar)
+        pending = await self._run(
+            self._control.hello,
+            sidecar,
+            hello.version,
+            hello.agent_ids,
+            hello.quarantined_agent_ids,
+            hello.applied_command_ids,
+        )
+        log.info(
+            "sidecar %s connected (%d agents, %d commands to resend)",
+            sidecar,
+            len(hello.agent_ids),
+            len(pending),
+        )
+        yield _welcome(self._health_interval)
+        yield _ack([first.message_id])
+        for command in pending:
+            yield to_message(command)
+        reader = asyncio.ensure_future(self._read(sidecar, request_iterator, queue))
+        try:
+            while (message := await queue.get()) is not None:
+                yield message
+        finally:
+            reader.cancel()
+            self._sessions.close(sidecar, queue)
+            await self._run(self._control.disconnected, sidecar)
+            log.info("sidecar %s disconnected", sidecar)
+
+    async def _read(self, sidecar: str, requests: AsyncIterator, queue: asyncio.Queue) -> None:
+        try:
+            async for request in requests:
+                self._on_message(request.WhichOneof("body") or "empty")
+                await self._handle(sidecar, request, queue)
+        except (grpc.aio.AioRpcError, asyncio.CancelledError):
+            pass
+        finally:
+            queue.put_nowait(None)
+
+    async def _handle(self, sidecar: str, request, queue: asyncio.Queue) -> None:
+        kind = request.WhichOneof("body")
+        body = getattr(request, kind) if kind else None
+        try:
+            await self._run(self._control.heard, sidecar)
+            if kind == "ack":
+                await self._run(self._control.acked, list(body.message_ids))
+                return
+            handler = getattr(self, f"_on_{kind}", None)
+            if handler is not None:
+                await handler(sidecar, body)
+        except ControlError as exc:
+            log.warning("sidecar %s sent an unusable %s (%s): dropped", sidecar, kind, exc)
+        queue.put_nowait(_ack([request.message_id]))
+
+    async def _on_agent_seen(self, sidecar: str, body) -> None:
+        a = body.agent
+        info = AgentInfo(
+            a.id,
+            sidecar,
+            a.name,
+            a.model,
+            a.provider,
+            tuple(a.mcp_servers),
+            tuple(a.tools),
+            dict(a.labels),
+            _status(a.status),
+            convert.seconds(a.first_seen_time),
+            convert.seconds(a.last_seen_time),
+        )
+        await self._run(self._control.agent_seen, info)
+
+    async def _on_infection(self, sidecar: str, body) -> None:
+        await self._run(self._control.infection, convert.from_infection(body.infection, sidecar))
+
+    async def _on_action_result(self, sidecar: str, body) -> None:
+        await self._run(
+            self._control.action_result,
+            body.incident_id,
+            body.action_id,
+            body.ok,
+            body.detail,
+            body.dry_run,
+        )
+
+    async def _on_probation_result(self, sidecar: str, body) -> None:
+        detail = (
+            f"{body.samples} healthy samples"
+            if body.healthy
+            else ", ".join(convert.from_anomaly(a).describe() for a in body.infection.anomalies)
+        )
+        await self._run(
+            self._control.probation_result, body.incident_id, body.healthy, detail or "re-infected"
+        )
+
+    async def _on_health(self, sidecar: str, body) -> None:
+        vitals = [
+            (
+                v.agent_id,
+                _status(v.status),
+                convert.from_sample(v.latest) if v.HasField("latest") else None,
+                v.samples_total,
+            )
+            for v in body.agents
+        ]
+        await self._run(self._control.health, sidecar, vitals)
+
+    async def _run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._engine, fn, *args)
+
+
+def to_message(command: Command) -> link_pb2.ConnectResponse:
+    """A stored command as the message that carries it (its id is the message id)."""
+    msg = link_pb2.ConnectResponse(message_id=command.id)
+    if command.kind == QUARANTINE:
+        msg.quarantine.CopyFrom(
+            link_pb2.QuarantineCommand(
+                agent_id=command.agent_id,
+                incident_id=command.incident_id,
+                reason=command.reason,
+                enforce=command.enforce,
+            )
+        )
+    elif command.kind == RELEASE:
+        msg.release.CopyFrom(
+            link_pb2.ReleaseCommand(
+                agent_id=command.agent_id, incident_id=command.incident_id, reason=command.reason
+            )
+        )
+        if command.probation_samples:
+            msg.release.probation.CopyFrom(
+                pb.ProbationWindow(
+                    samples=command.probation_samples,
+                    timeout=convert.duration(command.probation_timeout_seconds),
+                )
+            )
+    elif command.kind == APPLY_ACTION:
+        msg.apply_action.CopyFrom(
+            link_pb2.ApplyActionCommand(
+                agent_id=command.agent_id,
+                incident_id=command.incident_id,
+                action_id=command.action_id,
+                action=convert.to_enum(pb.Action, command.action),
+                dry_run=command.dry_run,
+                timeout=convert.duration(command.timeout_seconds),
+            )
+        )
+    return msg
+
+
+def _welcome(health_interval: float) -> link_pb2.ConnectResponse:
+    return link_pb2.ConnectResponse(
+        message_id=uuid.uuid4().hex,
+        welcome=link_pb2.Welcome(
+            control_version=VERSION,
+            session_id=uuid.uuid4().hex,
+            health_interval=convert.duration(health_interval),
+        ),
+    )
+
+
+def _ack(ids: list[str]) -> link_pb2.ConnectResponse:
+    return link_pb2.ConnectResponse(message_id=uuid.uuid4().hex, ack=link_pb2.Ack(message_ids=ids))
+
+
+def _status(number: int) -> str:
+    return pb.AgentStatus.Name(number)[len("AGENT_STATUS_") :].lower() if number else ""

@@ -1,0 +1,320 @@
+"""The link client: one stream to control, resumed after every cut, losing nothing.
+
+Reports (agents seen, infections, action and probation results) are kept on
+disk until control acks them and resent after a reconnect; health is sent
+live only. Commands from control are carried out once (their ids are
+remembered across restarts) and acked.
+"""
+
+import logging
+import queue
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+import grpc
+from immune.v1 import common_pb2 as pb
+from immune.v1 import link_pb2, link_pb2_grpc
+
+from ..actuate import APPLY_ACTION, QUARANTINE, RELEASE, ActuatorRunner, Command, Outcome
+from ..agents import AgentRegistry
+from ..detect import Infection
+from ..quarantine import QUARANTINED, Ejection, QuarantineBook
+from ..state import StateDir
+from ..vitals import VitalSample
+from . import convert
+from .outbox import Outbox
+from .probation import Probation, Watch
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+TICK = 0.2
+
+
+class LinkClient:
+    """Keeps one Connect stream open to control and carries out its commands."""
+
+    def __init__(
+        self,
+        target: str,
+        sidecar_id: str,
+        state: StateDir,
+        buffer: int,
+        book: QuarantineBook,
+        runner: ActuatorRunner,
+        agents: AgentRegistry,
+        status_of: Callable[[str], str],
+        backoff: tuple[float, float] = (0.5, 15.0),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.target = target
+        self.sidecar_id = sidecar_id or socket.gethostname()
+        self._book, self._runner, self._agents = book, runner, agents
+        self._status_of, self._backoff, self._clock = status_of, backoff, clock
+        self.outbox = Outbox(state, buffer)
+        self._probation = Probation()
+        self._live: queue.Queue | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._actions: dict[str, tuple[str, int, float]] = {}
+        self._labels_sent: dict[str, tuple] = {}
+        self._health_interval = 10.0
+        self.connected = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="link", daemon=True)
+
+    def start(self) -> None:
+        """Connect in the background (and keep reconnecting)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Close the stream; unacked reports stay on disk."""
+        self._stop.set()
+        self._send(None)
+        self._thread.join(5)
+
+    # hooks from the pipeline and the actuators
+
+    def on_infection(self, infection: Infection, ejection: Ejection) -> None:
+        """A local quarantine: report it, or end a probation watch as re-infected."""
+        watch = self._probation.infected(infection.agent_id)
+        if watch is None:
+            body = convert.infection(infection, self.sidecar_id, quarantined=True)
+            self._report(infection=link_pb2.InfectionReport(infection=body))
+            return
+        self._report(
+            probation_result=link_pb2.ProbationResult(
+                command_id=watch.command_id,
+                incident_id=watch.incident_id,
+                agent_id=watch.agent_id,
+                healthy=False,
+                samples=watch.seen,
+                infection=convert.infection(infection, self.sidecar_id, quarantined=True),
+            )
+        )
+
+    def on_clean(self, sample: VitalSample) -> None:
+        """A clean sample counts towards the agent's probation."""
+        watch = self._probation.clean(sample.agent_id)
+        if watch is not None:
+            self._probation_done(watch, healthy=True)
+
+    def on_acted(self, command: Command, outcomes: list[Outcome]) -> None:
+        """An applied healing action: tell control how it went."""
+        if command.kind != APPLY_ACTION or command.id not in self._actions:
+            return
+        action_id, action, started = self._actions.pop(command.id)
+        ok = bool(outcomes) and all(o.ok for o in outcomes)
+        detail = "; ".join(f"{o.actuator}: {o.message}" for o in outcomes) or (
+            "no actuator here carries out healing actions"
+        )
+        self._report(
+            action_result=link_pb2.ActionResult(
+                command_id=command.id,
+                incident_id=command.incident_id,
+                agent_id=command.agent_id,
+                action_id=action_id,
+                action=action,
+                ok=ok,
+                detail=detail,
+                dry_run=any(o.dry_run for o in outcomes),
+                elapsed=convert.duration(self._clock() - started),
+            )
+        )
+
+    # the stream
+
+    def _run(self) -> None:
+        delay = self._backoff[0]
+        while not self._stop.is_set():
+            try:
+                self._session()
+                delay = self._backoff[0]
+            except grpc.RpcError as exc:
+                log.warning(
+                    "link to control %s: %s; retrying in %.1fs",
+                    self.target,
+                    exc.code().name if hasattr(exc, "code") else exc,
+                    delay,
+                )
+            except Exception:
+                log.exception("link to control %s failed; retrying", self.target)
+            finally:
+                self.connected.clear()
+                with self._lock:
+                    self._live = None
+            self._stop.wait(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, self._backoff[1])
+
+    def _session(self) -> None:
+        with grpc.insecure_channel(self.target) as channel:
+            stub = link_pb2_grpc.SidecarLinkServiceStub(channel)
+            live: queue.Queue = queue.Queue()
+            with self._lock:
+                backlog = self.outbox.pending()
+                self._live = live
+            responses = stub.Connect(self._requests(live, backlog))
+            for response in responses:
+                self._handle(response)
+                if self._stop.is_set():
+                    responses.cancel()
+
+    def _requests(self, live: queue.Queue, backlog: list):
+        yield self._message(
+            hello=link_pb2.Hello(
+                sidecar_id=self.sidecar_id,
+                version=VERSION,
+                agent_ids=[r.agent_id for r in self._agents.records()],
+                quarantined_agent_ids=[e.agent_id for e in self._book.held(self._clock())],
+                applied_command_ids=self.outbox.applied_ids(),
+            )
+        )
+        yield from backlog
+        next_health = 0.0
+        while True:
+            try:
+                message = live.get(timeout=TICK)
+            except queue.Empty:
+                message = False
+            if message is None:
+                return
+            if message:
+                yield message
+            for watch in self._probation.overdue(self._clock()):
+                self._probation_done(watch, healthy=watch.seen > 0)
+            if self.connected.is_set() and time.monotonic() >= next_health:
+                next_health = time.monotonic() + self._health_interval
+                yield from self._health()
+
+    def _handle(self, response: link_pb2.ConnectResponse) -> None:
+        kind = response.WhichOneof("body")
+        if kind == "welcome":
+            interval = response.welcome.health_interval
+            self._health_interval = interval.seconds + interval.nanos / 1e9 or 10.0
+            self.connected.set()
+            log.info(
+                "link to control %s open (session %s, %d reports to resend)",
+                self.target,
+                response.welcome.session_id,
+                len(self.outbox),
+            )
+        elif kind == "ack":
+            self.outbox.acked(response.ack.message_ids)
+        elif kind in ("quarantine", "release", "apply_action"):
+            if not self.outbox.applied(response.message_id):
+                getattr(self, f"_{kind}")(response.message_id, getattr(response, kind))
+                self.outbox.mark_applied(response.message_id)
+            self._send(self._message(ack=link_pb2.Ack(message_ids=[response.message_id])))
+
+    def _quarantine(self, command_id: str, body) -> None:
+        now = self._clock()
+        held = self._book.state(body.agent_id, now) == QUARANTINED
+        if body.enforce and not held:
+            self._book.eject(body.agent_id, body.reason, (), 0.0, body.incident_id, now)
+            self._runner.submit(Command(QUARANTINE, body.agent_id, reason=body.reason))
+        elif not body.enforce and held:
+            self._book.release(body.agent_id, now)
+            self._runner.submit(Command(RELEASE, body.agent_id, reason=body.reason))
+            log.warning("control waived the quarantine of %s: %s", body.agent_id, body.reason)
+
+    def _release(self, command_id: str, body) -> None:
+        now = self._clock()
+        window = body.probation if body.HasField("probation") else None
+        timeout = window.timeout.seconds + window.timeout.nanos / 1e9 if window else 0.0
+        if window is not None:
+            self._probation.start(
+                Watch(
+                    command_id,
+                    body.incident_id,
+                    body.agent_id,
+                    max(1, window.samples),
+                    now + timeout,
+                )
+            )
+        self._book.release(body.agent_id, now, probation_seconds=timeout)
+        self._runner.submit(
+            Command(RELEASE, body.agent_id, reason=body.reason, incident_id=body.incident_id)
+        )
+
+    def _apply_action(self, command_id: str, body) -> None:
+        self._actions[command_id] = (body.action_id, body.action, self._clock())
+        self._runner.submit(
+            Command(
+                APPLY_ACTION,
+                body.agent_id,
+                action=convert.action_name(body.action),
+                reason=f"healing {body.incident_id}",
+                incident_id=body.incident_id,
+                id=command_id,
+            )
+        )
+
+    def _health(self):
+        agents, now = [], self._clock()
+        for record in self._agents.records():
+            labels = record.labels
+            fingerprint = (
+                labels.model,
+                labels.provider,
+                sorted(labels.tools),
+                sorted(labels.mcp_servers),
+            )
+            if self._labels_sent.get(record.agent_id) != fingerprint:
+                self._labels_sent[record.agent_id] = fingerprint
+                self._report(
+                    agent_seen=link_pb2.AgentSeen(
+                        agent=pb.Agent(
+                            id=record.agent_id,
+                            name=labels.name or record.agent_id,
+                            model=labels.model,
+                            provider=labels.provider,
+                            tools=sorted(labels.tools),
+                            mcp_servers=sorted(labels.mcp_servers),
+                            sidecar_id=self.sidecar_id,
+                            first_seen_time=convert.timestamp(record.first_seen),
+                            last_seen_time=convert.timestamp(record.last_seen),
+                        )
+                    )
+                )
+            vitals = link_pb2.AgentVitals(
+                agent_id=record.agent_id,
+                samples_total=record.samples,
+                status=convert.STATUS.get(self._status_of(record.agent_id), 0),
+            )
+            if record.latest is not None:
+                vitals.latest.CopyFrom(convert.sample(record.latest))
+            agents.append(vitals)
+        del now
+        yield self._message(health=link_pb2.Health(agents=agents))
+
+    def _probation_done(self, watch: Watch, healthy: bool) -> None:
+        self._report(
+            probation_result=link_pb2.ProbationResult(
+                command_id=watch.command_id,
+                incident_id=watch.incident_id,
+                agent_id=watch.agent_id,
+                healthy=healthy,
+                samples=watch.seen,
+            )
+        )
+
+    def _report(self, **body) -> None:
+        message = self._message(**body)
+        with self._lock:
+            self.outbox.add(message)
+            live = self._live
+        if live is not None:
+            live.put(message)
+
+    def _send(self, message) -> None:
+        with self._lock:
+            live = self._live
+        if live is not None:
+            live.put(message)
+
+    def _message(self, **body) -> link_pb2.ConnectRequest:
+        return link_pb2.ConnectRequest(
+            message_id=uuid.uuid4().hex, send_time=convert.timestamp(self._clock()), **body
+        )

@@ -144,9 +144,9 @@ class Intake:
         return fleet
 
     def _open_fleet(self, kind: str) -> Incident | None:
-        for incident in self._ledger.incidents.values():
+        for incident in self._ledger.current():
             if incident.fleet and incident.anomalies and incident.anomalies[0].type == kind:
-                return self._ledger.get(incident.id)
+                return incident
         return None
 
     def _create_fleet(self, kind: str, infection: Infection, now: float) -> Incident:
@@ -179,7 +179,7 @@ class Intake:
             )
         now = self._ledger.clock()
         if not waived and not self._fleet.quarantine_allowed(
-            self._ledger.held() + self._held_by(fleet), self._ledger.reachable_agents(now)
+            self._ledger.held(), self._ledger.reachable_agents(now)
         ):
             waived = True
             self._healer.quarantine(fleet, agent_id, False, "fleet quarantine cap")
@@ -195,15 +195,6 @@ class Intake:
             fleet, "fleet.agent_added", f"{agent_id} shows {kind}; {state}", agent_id=agent_id
         )
         return self._ledger.put(fleet)
-
-    def _held_by(self, fleet: Incident) -> int:
-        committed = self._ledger.incidents.get(fleet.id)
-        before = (
-            len(set(committed.affected_agent_ids) - set(committed.waived_agent_ids))
-            if (committed)
-            else 0
-        )
-        return len(set(fleet.affected_agent_ids) - set(fleet.waived_agent_ids)) - before
 
     def _known_agent(self, infection: Infection) -> None:
         ledger = self._ledger

@@ -15,6 +15,7 @@ from .commands import Command, Courier
 from .config import ControlConfig
 from .events import EventLog
 from .model import (
+    DETECTED,
     HEALING,
     PROBATION,
     AgentInfo,
@@ -177,13 +178,18 @@ class Ledger:
         silence = self.config.sidecar_silence_seconds
         return max(1, sum(1 for a in self.agents.values() if not self._silent(a, now, silence)))
 
+    def current(self) -> list[Incident]:
+        """Every open incident as the current change sees it."""
+        merged = {**self.incidents, **self._pending}
+        return [i for i in merged.values() if i.open]
+
     def held(self) -> int:
-        """Agents held in quarantine by control's decisions right now."""
+        """Agents held in quarantine by control's decisions, as the current change sees it."""
         count = 0
-        for incident in self.incidents.values():
+        for incident in self.current():
             if incident.fleet:
                 count += len(set(incident.affected_agent_ids) - set(incident.waived_agent_ids))
-            elif incident.state not in (PROBATION,) and not incident.quarantine_waived:
+            elif incident.state not in (DETECTED, PROBATION) and not incident.quarantine_waived:
                 count += 1
         return count
 

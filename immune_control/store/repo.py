@@ -300,10 +300,10 @@ class Store:
         return [(r[0], codec.strings(r[1]), r[2], r[3]) for r in rows]
 
     def save_feedback(self, f: Feedback) -> None:
-        """Insert or replace the feedback on one incident."""
+        """Append one verdict on an incident (the latest is the incident's feedback)."""
         row = tuple(f.__dict__.values())
         with self.db.transaction() as con:
-            con.execute(f"INSERT OR REPLACE INTO feedback VALUES ({_marks(row)})", row)
+            con.execute(f"INSERT INTO feedback VALUES ({_marks(row)})", row)
 
     def feedback(self) -> list[Feedback]:
         """Every stored verdict, oldest first."""
@@ -355,7 +355,7 @@ class Store:
         feedback = {
             r[0]: Feedback(*r)
             for r in self.db.query(
-                f"SELECT * FROM feedback WHERE incident_id IN ({_marks(ids)})", ids
+                f"SELECT * FROM feedback WHERE incident_id IN ({_marks(ids)}) ORDER BY time", ids
             )
         }
         return [_incident(r, tuple(actions[r[0]]), feedback.get(r[0])) for r in rows]

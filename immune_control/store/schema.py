@@ -41,7 +41,7 @@ MIGRATIONS: tuple[str, ...] = (
         diagnosis VARCHAR PRIMARY KEY, actions JSON, update_actor VARCHAR, update_time DOUBLE
     );
     CREATE TABLE feedback (
-        incident_id VARCHAR PRIMARY KEY, false_positive BOOLEAN, true_cause VARCHAR,
+        incident_id VARCHAR, false_positive BOOLEAN, true_cause VARCHAR,
         wrong_diagnosis VARCHAR, anomaly_type VARCHAR, actor VARCHAR, reason VARCHAR,
         time DOUBLE
     );

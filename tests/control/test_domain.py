@@ -1,0 +1,205 @@
+"""Control's decisions on a real DuckDB file, with the sidecar link replaced by a recorder."""
+
+import dataclasses
+
+import pytest
+
+from immune_control.config import ApprovalSettings, ControlConfig
+from immune_control.control import Caller, Control
+from immune_control.errors import FailedPrecondition, InvalidArgument, NotFound
+from immune_control.fleet import FleetSettings
+from immune_control.model import AgentInfo, Anomaly, Infection
+from immune_control.store import Database, Store
+
+
+class Recorder:
+    """Collects the commands control sends."""
+
+    def __init__(self):
+        self.sent = []
+
+    def deliver(self, command):
+        self.sent.append(command)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_000_000.0
+
+    def __call__(self):
+        return self.now
+
+
+def make(tmp_path, **overrides):
+    clock, courier = Clock(), Recorder()
+    config = ControlConfig(db=str(tmp_path / "c.duckdb"), **overrides)
+    control = Control(config, Store(Database(config.db_path)), courier, clock)
+    return control, courier, clock
+
+
+def fleet_of(control, n, clock):
+    for i in range(n):
+        control.agent_seen(AgentInfo(f"a{i}", "sc", last_seen=clock.now))
+        control.hello("sc", "t", [f"a{i}" for i in range(n)], [], [])
+
+
+def infection(agent, kind="tool_explosion", severity=3.0, sigma=9.0, ident=None):
+    anomaly = Anomaly(kind, "tool_calls", 12.0, 1.0, sigma)
+    return Infection(ident or f"inf-{agent}-{kind}", agent, "sc", 0.0, severity, (anomaly,))
+
+
+def test_a_repeated_report_is_one_incident(tmp_path):
+    control, courier, clock = make(tmp_path)
+    fleet_of(control, 1, clock)
+    first = control.infection(infection("a0"))
+    assert control.infection(infection("a0")) is None
+    found, total = control.store.incidents()
+    assert total == 1 and found[0].id == first.id
+    assert [c.kind for c in courier.sent] == ["apply_action"]
+
+
+def test_shared_anomaly_is_one_fleet_incident_with_the_cap_held(tmp_path):
+    fleet = FleetSettings(correlation_share=0.5, min_fleet_size=4, max_quarantined_share=0.3)
+    control, courier, clock = make(tmp_path, fleet=fleet)
+    fleet_of(control, 10, clock)
+    for i in range(6):
+        control.infection(infection(f"a{i}", "latency_spike"))
+    found, _ = control.store.incidents()
+    fleets = [i for i in found if i.fleet]
+    assert len(fleets) == 1
+    incident = fleets[0]
+    assert incident.diagnosis == "external_cause"
+    assert sorted(incident.affected_agent_ids) == [f"a{i}" for i in range(6)]
+    merged = [i for i in found if not i.fleet]
+    assert {i.state for i in merged} == {"merged"}
+    assert all(a.outcome == "cancelled" for i in merged for a in i.actions)
+    held = set(incident.affected_agent_ids) - set(incident.waived_agent_ids)
+    assert len(held) == 3  # 30% of 10
+    waived = {c.agent_id for c in courier.sent if c.kind == "quarantine" and not c.enforce}
+    assert waived == set(incident.waived_agent_ids)
+    assert control.ledger.held() == 3
+    # No per-agent healing was started after the fleet incident formed.
+    applied = [c for c in courier.sent if c.kind == "apply_action"]
+    assert len(applied) == len(merged)
+
+
+def test_approving_a_fleet_incident_releases_its_agents(tmp_path):
+    fleet = FleetSettings(correlation_share=0.5, min_fleet_size=4)
+    control, courier, clock = make(tmp_path, fleet=fleet)
+    fleet_of(control, 4, clock)
+    for i in range(2):
+        control.infection(infection(f"a{i}", "error_rate_spike"))
+    fleet_incident = next(i for i in control.store.incidents()[0] if i.fleet)
+    done = control.approve((fleet_incident.id, ""), Caller("ops"), "provider back")
+    assert done.state == "healed"
+    released = {c.agent_id for c in courier.sent if c.kind == "release"}
+    assert released == {"a0", "a1"}
+
+
+def test_feedback_lowers_the_wrong_diagnosis_next_time(tmp_path):
+    control, _, clock = make(tmp_path)
+    fleet_of(control, 1, clock)
+    before = control.diagnoser.diagnose(infection("a0").anomalies)
+    assert before[0].diagnosis == "infinite_loop"
+    first = control.infection(infection("a0", ident="x1"))
+    control.feedback(first.id, False, "tool_instability", Caller("ops"), "flaky MCP server")
+    control.feedback(first.id, False, "tool_instability", Caller("ops"), "again")
+    after = {
+        h.diagnosis: h.confidence
+        for h in control.diagnoser.diagnose(before and infection("a0").anomalies)
+    }
+    old = {h.diagnosis: h.confidence for h in before}
+    assert after["infinite_loop"] < old["infinite_loop"]
+    assert after["tool_instability"] > old["tool_instability"]
+    assert max(after, key=after.get) == "tool_instability"
+    # Feedback survives a restart of control.
+    reopened, _, _ = make(tmp_path)
+    ranked = reopened.diagnoser.diagnose(infection("a0").anomalies)
+    assert ranked[0].diagnosis == "tool_instability"
+
+
+def test_false_positive_dismisses_and_releases(tmp_path):
+    control, courier, clock = make(tmp_path, approval=ApprovalSettings(threshold=0.0))
+    fleet_of(control, 1, clock)
+    incident = control.infection(infection("a0"))
+    assert incident.state == "pending_approval"
+    control.feedback(incident.id, True, "", Caller("ops"), "deploy, not a fault")
+    assert control.store.incident(incident.id).state == "dismissed"
+    assert courier.sent[-1].kind == "release"
+
+
+def test_expiry_is_an_event_and_follows_the_rule(tmp_path):
+    rule = ApprovalSettings(threshold=0.0, ttl_seconds=60, on_expiry="approve")
+    control, courier, clock = make(tmp_path, approval=rule)
+    fleet_of(control, 1, clock)
+    incident = control.infection(infection("a0"))
+    clock.now += 59
+    control.tick()
+    assert control.store.incident(incident.id).state == "pending_approval"
+    clock.now += 2
+    control.tick()
+    after = control.store.incident(incident.id)
+    assert after.state == "healing"
+    assert after.actions[0].trigger == "expiry"
+    kinds = [e.kind for e in control.store.events(incident_id=incident.id)]
+    assert "approval.expired" in kinds
+
+
+def test_expired_with_reject_rule_stays_and_can_be_healed(tmp_path):
+    rule = ApprovalSettings(threshold=0.0, ttl_seconds=10, on_expiry="reject")
+    control, courier, clock = make(tmp_path, approval=rule)
+    fleet_of(control, 1, clock)
+    incident = control.infection(infection("a0"))
+    clock.now += 11
+    control.tick()
+    assert control.store.incident(incident.id).state == "expired"
+    assert not [c for c in courier.sent if c.kind == "apply_action"]
+    assert control.heal_now((incident.id, ""), Caller(), "").state == "healing"
+
+
+def test_unknown_targets_and_double_actions(tmp_path):
+    control, _, clock = make(tmp_path, approval=ApprovalSettings(threshold=0.0))
+    fleet_of(control, 2, clock)
+    with pytest.raises(NotFound):
+        control.approve(("nope", ""), Caller(), "")
+    with pytest.raises(NotFound):
+        control.approve(("", "ghost"), Caller(), "")
+    with pytest.raises(FailedPrecondition):
+        control.approve(("", "a1"), Caller(), "")  # known agent, nothing open
+    incident = control.infection(infection("a0"))
+    control.reject((incident.id, ""), Caller(), "")
+    with pytest.raises(FailedPrecondition):
+        control.reject((incident.id, ""), Caller(), "")
+    with pytest.raises(FailedPrecondition):
+        control.approve((incident.id, ""), Caller(), "")
+    assert control.store.incident(incident.id).state == "rejected"
+
+
+def test_bad_policy_changes_nothing(tmp_path):
+    control, _, _ = make(tmp_path)
+    before = dict(control.policies)
+    for diagnosis, actions in (
+        ("prompt_drift", ["reset_memory", "sacrifice_goat"]),
+        ("not_a_cause", ["reset_memory"]),
+        ("prompt_drift", []),
+    ):
+        with pytest.raises(InvalidArgument):
+            control.upsert_policy(diagnosis, actions, Caller("admin"), "")
+    assert control.policies == before
+    assert control.store.policies() == []
+    control.upsert_policy("prompt_drift", ["rollback_prompt"], Caller("admin"), "faster")
+    reopened, _, _ = make(tmp_path)
+    assert reopened.policies["prompt_drift"].actions == ("rollback_prompt",)
+
+
+def test_automatic_attempts_are_capped_per_hour(tmp_path):
+    healing = dataclasses.replace(ControlConfig().healing, max_auto_attempts_per_hour=2)
+    control, courier, clock = make(tmp_path, healing=healing)
+    fleet_of(control, 1, clock)
+    incident = control.infection(infection("a0"))
+    for _ in range(2):  # each action fails at the actuator
+        current = control.ledger.get(incident.id).current_action
+        control.action_result(incident.id, current.id, False, "boom", False)
+    after = control.store.incident(incident.id)
+    assert after.state == "pending_approval"
+    assert len(after.actions) == 2

@@ -130,7 +130,7 @@ def test_false_positive_dismisses_and_releases(tmp_path):
 
 def test_expiry_is_an_event_and_follows_the_rule(tmp_path):
     rule = ApprovalSettings(threshold=0.0, ttl_seconds=60, on_expiry="approve")
-    control, courier, clock = make(tmp_path, approval=rule)
+    control, _, clock = make(tmp_path, approval=rule)
     fleet_of(control, 1, clock)
     incident = control.infection(infection("a0"))
     clock.now += 59
@@ -194,7 +194,7 @@ def test_bad_policy_changes_nothing(tmp_path):
 
 def test_automatic_attempts_are_capped_per_hour(tmp_path):
     healing = dataclasses.replace(ControlConfig().healing, max_auto_attempts_per_hour=2)
-    control, courier, clock = make(tmp_path, healing=healing)
+    control, _, clock = make(tmp_path, healing=healing)
     fleet_of(control, 1, clock)
     incident = control.infection(infection("a0"))
     for _ in range(2):  # each action fails at the actuator

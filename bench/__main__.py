@@ -4,13 +4,18 @@ import json
 import logging
 import sys
 
-from . import sidecar
+from . import control, sidecar
 
 
 def main() -> int:
-    """Print the sidecar figures as a table, and as JSON with ``--json``."""
+    """Print the figures (``python -m bench [sidecar|control] [--json]``)."""
     logging.disable(logging.WARNING)
-    figures = sidecar.run()
+    only = [a for a in sys.argv[1:] if not a.startswith("-")]
+    figures = {}
+    if not only or "sidecar" in only:
+        figures |= sidecar.run()
+    if not only or "control" in only:
+        figures |= control.run()
     if "--json" in sys.argv:
         print(json.dumps(figures, indent=2))
         return 0

@@ -1,7 +1,8 @@
 """Domain values ⇄ immune.v1 messages, for both the public API and the sidecar link."""
 
-from google.protobuf import duration_pb2, timestamp_pb2
 from immune.v1 import common_pb2 as pb
+
+from immune_common.wire import seconds, timestamp
 
 from ..errors import InvalidArgument
 from ..memory import MemoryEntry
@@ -31,27 +32,6 @@ def from_enum(enum, number: int, what: str) -> str:
     if number == 0 or number not in enum.values():
         raise InvalidArgument(f"{what}: {number} is not a known value")
     return enum.Name(number)[len(PREFIXES[enum]) :].lower()
-
-
-def timestamp(seconds: float | None) -> timestamp_pb2.Timestamp | None:
-    """Epoch seconds to a Timestamp (None stays unset)."""
-    if seconds is None:
-        return None
-    ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(int(seconds * 1e9))
-    return ts
-
-
-def seconds(ts: timestamp_pb2.Timestamp) -> float:
-    """A Timestamp to epoch seconds."""
-    return ts.seconds + ts.nanos / 1e9
-
-
-def duration(value: float) -> duration_pb2.Duration:
-    """Seconds to a Duration."""
-    d = duration_pb2.Duration()
-    d.FromNanoseconds(int(value * 1e9))
-    return d
 
 
 def anomaly(a: Anomaly) -> pb.Anomaly:

@@ -10,6 +10,8 @@ from immune.v1 import common_pb2 as pb
 from immune.v1 import control_pb2 as api
 from immune.v1 import control_pb2_grpc
 
+from immune_common import wire
+
 from ..control import Caller, Control
 from ..errors import FailedPrecondition, InvalidArgument, NotFound
 from ..queries import Queries
@@ -182,7 +184,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
             success_rate=s.success_rate,
             pending_approvals=s.pending_approvals,
             rejected=s.rejected,
-            uptime=convert.duration(s.uptime_seconds),
+            uptime=wire.duration(s.uptime_seconds),
             sidecars_connected=s.sidecars_connected,
         )
 
@@ -208,7 +210,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
                 true_cause=convert.to_enum(pb.Diagnosis, f.true_cause),
                 actor=f.actor,
                 reason=f.reason,
-                time=convert.timestamp(f.time),
+                time=wire.timestamp(f.time),
             )
         )
 
@@ -220,7 +222,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
             entries=[
                 pb.AuditEntry(
                     sequence=e.sequence,
-                    time=convert.timestamp(e.time),
+                    time=wire.timestamp(e.time),
                     actor=e.actor,
                     method=e.method,
                     target=e.target,
@@ -298,8 +300,8 @@ def _agent(view) -> pb.Agent:
         tools=a.tools,
         status=convert.to_enum(pb.AgentStatus, view.status),
         sidecar_id=a.sidecar_id,
-        first_seen_time=convert.timestamp(a.first_seen or None),
-        last_seen_time=convert.timestamp(a.last_seen or None),
+        first_seen_time=wire.timestamp(a.first_seen or None),
+        last_seen_time=wire.timestamp(a.last_seen or None),
         open_incident_id=view.open_incident_id,
         labels=dict(a.labels),
     )

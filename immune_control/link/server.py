@@ -16,6 +16,8 @@ import grpc
 from immune.v1 import common_pb2 as pb
 from immune.v1 import link_pb2, link_pb2_grpc
 
+from immune_common import wire
+
 from ..api import convert
 from ..commands import APPLY_ACTION, QUARANTINE, RELEASE, Command
 from ..control import Control
@@ -152,8 +154,8 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
             tuple(a.tools),
             dict(a.labels),
             _status(a.status),
-            convert.seconds(a.first_seen_time),
-            convert.seconds(a.last_seen_time),
+            wire.seconds(a.first_seen_time),
+            wire.seconds(a.last_seen_time),
         )
         await self._run(self._control.agent_seen, info)
 
@@ -218,7 +220,7 @@ def to_message(command: Command) -> link_pb2.ConnectResponse:
             msg.release.probation.CopyFrom(
                 pb.ProbationWindow(
                     samples=command.probation_samples,
-                    timeout=convert.duration(command.probation_timeout_seconds),
+                    timeout=wire.duration(command.probation_timeout_seconds),
                 )
             )
     elif command.kind == APPLY_ACTION:
@@ -229,7 +231,7 @@ def to_message(command: Command) -> link_pb2.ConnectResponse:
                 action_id=command.action_id,
                 action=convert.to_enum(pb.Action, command.action),
                 dry_run=command.dry_run,
-                timeout=convert.duration(command.timeout_seconds),
+                timeout=wire.duration(command.timeout_seconds),
             )
         )
     return msg
@@ -241,7 +243,7 @@ def _welcome(health_interval: float) -> link_pb2.ConnectResponse:
         welcome=link_pb2.Welcome(
             control_version=VERSION,
             session_id=uuid.uuid4().hex,
-            health_interval=convert.duration(health_interval),
+            health_interval=wire.duration(health_interval),
         ),
     )
 

@@ -19,6 +19,8 @@ import grpc
 from immune.v1 import common_pb2 as pb
 from immune.v1 import link_pb2, link_pb2_grpc
 
+from immune_common import wire
+
 from ..actuate import APPLY_ACTION, QUARANTINE, RELEASE, ActuatorRunner, Command, Outcome
 from ..agents import AgentRegistry
 from ..detect import Infection
@@ -120,7 +122,7 @@ class LinkClient:
                 ok=ok,
                 detail=detail,
                 dry_run=any(o.dry_run for o in outcomes),
-                elapsed=convert.duration(self._clock() - started),
+                elapsed=wire.duration(self._clock() - started),
             )
         )
 
@@ -273,8 +275,8 @@ class LinkClient:
                             tools=sorted(labels.tools),
                             mcp_servers=sorted(labels.mcp_servers),
                             sidecar_id=self.sidecar_id,
-                            first_seen_time=convert.timestamp(record.first_seen),
-                            last_seen_time=convert.timestamp(record.last_seen),
+                            first_seen_time=wire.timestamp(record.first_seen),
+                            last_seen_time=wire.timestamp(record.last_seen),
                         )
                     )
                 )
@@ -316,5 +318,5 @@ class LinkClient:
 
     def _message(self, **body) -> link_pb2.ConnectRequest:
         return link_pb2.ConnectRequest(
-            message_id=uuid.uuid4().hex, send_time=convert.timestamp(self._clock()), **body
+            message_id=uuid.uuid4().hex, send_time=wire.timestamp(self._clock()), **body
         )

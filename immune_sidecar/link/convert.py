@@ -1,7 +1,8 @@
 """Sidecar values to immune.v1 messages for the link."""
 
-from google.protobuf import duration_pb2, timestamp_pb2
 from immune.v1 import common_pb2 as pb
+
+from immune_common.wire import timestamp
 
 from ..detect import Anomaly, Infection
 from ..vitals import VitalSample
@@ -12,20 +13,6 @@ STATUS = {
     "quarantined": pb.AGENT_STATUS_QUARANTINED,
     "probation": pb.AGENT_STATUS_PROBATION,
 }
-
-
-def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
-    """Epoch seconds to a Timestamp."""
-    ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(int(seconds * 1e9))
-    return ts
-
-
-def duration(seconds: float) -> duration_pb2.Duration:
-    """Seconds to a Duration."""
-    d = duration_pb2.Duration()
-    d.FromNanoseconds(int(seconds * 1e9))
-    return d
 
 
 def anomaly(a: Anomaly) -> pb.Anomaly:

@@ -13,7 +13,7 @@ from .approvals import Approvals
 from .commands import QUARANTINE, Command, Courier
 from .config import ControlConfig
 from .diagnosis import Diagnoser
-from .errors import ControlError, FailedPrecondition, NotFound, code_name
+from .errors import ControlError, FailedPrecondition, NotFound
 from .healing import Healer
 from .intake import Intake
 from .ledger import Ledger, SidecarState
@@ -306,7 +306,7 @@ class Control:
                 result = fn()
                 self.ledger.audit(caller.actor, caller.role, method, target, reason, "OK")
         except ControlError as exc:
-            self.ledger.audit(caller.actor, caller.role, method, target, reason, code_name(exc))
+            self.ledger.audit(caller.actor, caller.role, method, target, reason, exc.code)
             raise
         return result
 
@@ -316,7 +316,7 @@ class Control:
             done = fn((incident.id, ""), caller, reason)
         except ControlError as exc:
             now = self.ledger.get(incident.id) or incident
-            return BulkResult(incident.id, agent, False, code_name(exc), str(exc), now.state)
+            return BulkResult(incident.id, agent, False, exc.code, str(exc), now.state)
         return BulkResult(incident.id, agent, True, "OK", "", done.state)
 
     def _due(self, incident: Incident, now: float) -> None:

@@ -1,28 +1,25 @@
-"""Domain errors, each mapped to one gRPC status code by the API adapter."""
+"""Domain errors; each class names its gRPC status code once, for the API and the audit log."""
 
 
 class ControlError(Exception):
     """Base of the errors a caller can act on."""
 
+    code = "UNAVAILABLE"
+
 
 class NotFound(ControlError):
     """The named incident, agent or policy does not exist."""
+
+    code = "NOT_FOUND"
 
 
 class FailedPrecondition(ControlError):
     """The target exists but is not in a state that allows the call."""
 
+    code = "FAILED_PRECONDITION"
+
 
 class InvalidArgument(ControlError):
     """The request itself is malformed."""
 
-
-def code_name(exc: Exception) -> str:
-    """The gRPC status code name an error maps to (for the audit log)."""
-    if isinstance(exc, NotFound):
-        return "NOT_FOUND"
-    if isinstance(exc, FailedPrecondition):
-        return "FAILED_PRECONDITION"
-    if isinstance(exc, InvalidArgument):
-        return "INVALID_ARGUMENT"
-    return "UNAVAILABLE"
+    code = "INVALID_ARGUMENT"

@@ -13,18 +13,12 @@ from immune.v1 import control_pb2_grpc
 from immune_common import wire
 
 from ..control import Caller, Control
-from ..errors import FailedPrecondition, InvalidArgument, NotFound
+from ..errors import ControlError, InvalidArgument
 from ..queries import Queries
 from ..store import StoreError
 from . import convert
 
 log = logging.getLogger(__name__)
-CODES = {
-    NotFound: grpc.StatusCode.NOT_FOUND,
-    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
-    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
-    StoreError: grpc.StatusCode.UNAVAILABLE,
-}
 MAX_PAGE = 1000
 ACTOR_KEY = "x-immune-actor"
 
@@ -36,8 +30,10 @@ def _rpc(method):
     async def wrapper(self, request, context):
         try:
             return await method(self, request, context)
-        except tuple(CODES) as exc:
-            await context.abort(CODES[type(exc)], str(exc))
+        except ControlError as exc:
+            await context.abort(grpc.StatusCode[exc.code], str(exc))
+        except StoreError as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
 
     return wrapper
 

@@ -33,15 +33,9 @@ class Approvals:
     def approve(self, incident: Incident, actor: str, reason: str) -> Incident:
         """Start healing a pending incident (a fleet incident: release its agents)."""
         _require(incident, (PENDING,), "approve")
-        self._ledger.transition(
-            incident,
-            incident.state,
-            "approval.granted",
-            actor=actor,
-            reason=reason,
-            message=f"approved by {actor}",
+        self._ledger.note(
+            incident, "approval.granted", f"approved by {actor}", actor=actor, reason=reason
         )
-        incident = self._ledger.get(incident.id)
         if incident.fleet:
             return self._release_fleet(incident, actor, reason)
         return self._healer.start(incident, APPROVAL, actor)

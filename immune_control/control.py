@@ -96,7 +96,7 @@ class Control:
             self.store.save_sidecar(sidecar_id, version, now, now, None)
             self.ledger.sidecars[sidecar_id] = SidecarState(sidecar_id, version, now, now)
             for agent_id in agent_ids:
-                self._adopt(agent_id, sidecar_id, now)
+                self.ledger.adopt(agent_id, sidecar_id)
             pending = self.store.unacked_commands(sidecar_id)
             return pending + self._reconcile(sidecar_id, set(quarantined), pending)
 
@@ -327,12 +327,6 @@ class Control:
         elif self.healer.overdue(incident, now):
             with self.ledger.change():
                 self.healer.time_out(incident)
-
-    def _adopt(self, agent_id: str, sidecar_id: str, now: float) -> None:
-        known = self.ledger.agents.get(agent_id)
-        if known is None or known.sidecar_id != sidecar_id:
-            base = known or AgentInfo(agent_id, first_seen=now, last_seen=now)
-            self.ledger.save_agent(dataclasses.replace(base, sidecar_id=sidecar_id))
 
     def _reconcile(self, sidecar_id: str, held: set[str], pending: list[Command]) -> list[Command]:
         """Quarantines control enforces that the sidecar no longer holds (its state was lost)."""

@@ -21,7 +21,6 @@ from .model import (
     PENDING,
     PROBATION,
     QUARANTINED,
-    AgentInfo,
     Hypothesis,
     Incident,
     Infection,
@@ -41,7 +40,7 @@ class Intake:
         ledger = self._ledger
         if ledger.store.infection_known(infection.id):
             return None
-        self._known_agent(infection)
+        ledger.adopt(infection.agent_id, infection.sidecar_id)
         incident = ledger.open_for(infection.agent_id)
         if incident is not None:
             incident = self._again(incident, infection)
@@ -195,13 +194,3 @@ class Intake:
             fleet, "fleet.agent_added", f"{agent_id} shows {kind}; {state}", agent_id=agent_id
         )
         return self._ledger.put(fleet)
-
-    def _known_agent(self, infection: Infection) -> None:
-        ledger = self._ledger
-        agent = ledger.agents.get(infection.agent_id)
-        if agent is None or (infection.sidecar_id and agent.sidecar_id != infection.sidecar_id):
-            now = ledger.clock()
-            base = agent or AgentInfo(infection.agent_id, first_seen=now, last_seen=now)
-            updated = dataclasses.replace(base, sidecar_id=infection.sidecar_id or base.sidecar_id)
-            ledger.save_agent(updated)
-            ledger.agents[updated.id] = updated

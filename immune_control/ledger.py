@@ -165,6 +165,21 @@ class Ledger:
         self.store.save_agent(agent)
         self.after_commit(lambda: self.agents.__setitem__(agent.id, agent))
 
+    def adopt(self, agent_id: str, sidecar_id: str) -> None:
+        """Note which sidecar serves an agent, creating the agent when it is new.
+
+        The map changes at once, not after commit, so the rest of this change
+        (fleet size, command routing) already counts the agent its sidecar reported.
+        """
+        known = self.agents.get(agent_id)
+        if known is not None and (not sidecar_id or known.sidecar_id == sidecar_id):
+            return
+        now = self.clock()
+        base = known or AgentInfo(agent_id, first_seen=now, last_seen=now)
+        updated = dataclasses.replace(base, sidecar_id=sidecar_id or base.sidecar_id)
+        self.store.save_agent(updated)
+        self.agents[agent_id] = updated
+
     def audit(self, actor: str, role: str, method: str, target: str, reason: str, result: str):
         """Append one audit entry (its own transaction when none is open)."""
         entry = AuditEntry(

@@ -137,12 +137,9 @@ class Store:
 
     def save_infection(
         self, infection_id, agent_id, sidecar_id, incident_id, time, severity, anomalies
-    ) -> bool:
-        """Record an infection report once; False when its id was already recorded."""
+    ) -> None:
+        """Record an infection report (the caller checked ``infection_known`` first)."""
         with self.db.transaction() as con:
-            seen = con.execute("SELECT 1 FROM infections WHERE id = ?", [infection_id]).fetchone()
-            if seen:
-                return False
             con.execute(
                 "INSERT INTO infections VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -155,7 +152,6 @@ class Store:
                     codec.dumps(anomalies),
                 ],
             )
-            return True
 
     def infection_known(self, infection_id: str) -> bool:
         """Whether an infection id was already recorded."""

@@ -2,7 +2,7 @@
 
 from immune.v1 import common_pb2 as pb
 
-from immune_common.wire import seconds, timestamp
+from immune_common.wire import anomaly, sample, seconds, timestamp
 
 from ..errors import InvalidArgument
 from ..memory import MemoryEntry
@@ -32,31 +32,6 @@ def from_enum(enum, number: int, what: str) -> str:
     if number == 0 or number not in enum.values():
         raise InvalidArgument(f"{what}: {number} is not a known value")
     return enum.Name(number)[len(PREFIXES[enum]) :].lower()
-
-
-def anomaly(a: Anomaly) -> pb.Anomaly:
-    """Domain anomaly to its message."""
-    return pb.Anomaly(
-        type=to_enum(pb.AnomalyType, a.type),
-        vital=a.vital,
-        observed=a.observed,
-        baseline=a.baseline,
-        sigma=a.sigma,
-        observed_label=a.observed_label,
-        baseline_label=a.baseline_label,
-    )
-
-
-def sample(s: Sample) -> pb.VitalSample:
-    """Domain sample to its message."""
-    return pb.VitalSample(
-        agent_id=s.agent_id,
-        time=timestamp(s.time),
-        interval_seconds=s.interval_seconds,
-        operations=s.operations,
-        values=dict(s.values),
-        prompt_hash=s.prompt_hash,
-    )
 
 
 def action(a: HealingAction) -> pb.HealingAction:

@@ -86,22 +86,13 @@ class LinkClient:
             body = convert.infection(infection, self.sidecar_id, quarantined=True)
             self._report(infection=link_pb2.InfectionReport(infection=body))
             return
-        self._report(
-            probation_result=link_pb2.ProbationResult(
-                command_id=watch.command_id,
-                incident_id=watch.incident_id,
-                agent_id=watch.agent_id,
-                healthy=False,
-                samples=watch.seen,
-                infection=convert.infection(infection, self.sidecar_id, quarantined=True),
-            )
-        )
+        self._probation_done(watch, convert.infection(infection, self.sidecar_id, quarantined=True))
 
     def on_clean(self, sample: VitalSample) -> None:
         """A clean sample counts towards the agent's probation."""
         watch = self._probation.clean(sample.agent_id)
         if watch is not None:
-            self._probation_done(watch, healthy=True)
+            self._probation_done(watch)
 
     def on_acted(self, command: Command, outcomes: list[Outcome]) -> None:
         """An applied healing action: tell control how it went."""
@@ -254,7 +245,7 @@ class LinkClient:
         )
 
     def _health(self):
-        agents, now = [], self._clock()
+        agents = []
         for record in self._agents.records():
             labels = record.labels
             fingerprint = (
@@ -288,17 +279,20 @@ class LinkClient:
             if record.latest is not None:
                 vitals.latest.CopyFrom(convert.sample(record.latest))
             agents.append(vitals)
-        del now
         yield self._message(health=link_pb2.Health(agents=agents))
 
-    def _probation_done(self, watch: Watch, healthy: bool) -> None:
+    def _probation_done(
+        self, watch: Watch, reinfection: pb.Infection | None = None, healthy: bool = True
+    ) -> None:
+        """Report the end of a watch: healthy, or re-infected with ``reinfection``."""
         self._report(
             probation_result=link_pb2.ProbationResult(
                 command_id=watch.command_id,
                 incident_id=watch.incident_id,
                 agent_id=watch.agent_id,
-                healthy=healthy,
+                healthy=healthy and reinfection is None,
                 samples=watch.seen,
+                infection=reinfection,
             )
         )
 

@@ -131,18 +131,23 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
         kind = request.WhichOneof("body")
         body = getattr(request, kind) if kind else None
         try:
-            await self._run(self._control.heard, sidecar)
-            if kind == "ack":
-                await self._run(self._control.acked, list(body.message_ids))
-                return
-            handler = getattr(self, f"_on_{kind}", None)
-            if handler is not None:
-                await handler(sidecar, body)
+            await self._run(self._apply, sidecar, kind, body)
         except ControlError as exc:
             log.warning("sidecar %s sent an unusable %s (%s): dropped", sidecar, kind, exc)
-        queue.put_nowait(_ack([request.message_id]))
+        if kind != "ack":
+            queue.put_nowait(_ack([request.message_id]))
 
-    async def _on_agent_seen(self, sidecar: str, body) -> None:
+    def _apply(self, sidecar: str, kind: str | None, body) -> None:
+        """One message's effect, in one trip to the engine thread."""
+        self._control.heard(sidecar)
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is not None:
+            handler(sidecar, body)
+
+    def _on_ack(self, sidecar: str, body) -> None:
+        self._control.acked(list(body.message_ids))
+
+    def _on_agent_seen(self, sidecar: str, body) -> None:
         a = body.agent
         info = AgentInfo(
             a.id,
@@ -157,14 +162,13 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
             wire.seconds(a.first_seen_time),
             wire.seconds(a.last_seen_time),
         )
-        await self._run(self._control.agent_seen, info)
+        self._control.agent_seen(info)
 
-    async def _on_infection(self, sidecar: str, body) -> None:
-        await self._run(self._control.infection, convert.from_infection(body.infection, sidecar))
+    def _on_infection(self, sidecar: str, body) -> None:
+        self._control.infection(convert.from_infection(body.infection, sidecar))
 
-    async def _on_action_result(self, sidecar: str, body) -> None:
-        await self._run(
-            self._control.action_result,
+    def _on_action_result(self, sidecar: str, body) -> None:
+        self._control.action_result(
             body.incident_id,
             body.action_id,
             body.ok,
@@ -172,17 +176,15 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
             body.dry_run,
         )
 
-    async def _on_probation_result(self, sidecar: str, body) -> None:
+    def _on_probation_result(self, sidecar: str, body) -> None:
         detail = (
             f"{body.samples} healthy samples"
             if body.healthy
             else ", ".join(convert.from_anomaly(a).describe() for a in body.infection.anomalies)
         )
-        await self._run(
-            self._control.probation_result, body.incident_id, body.healthy, detail or "re-infected"
-        )
+        self._control.probation_result(body.incident_id, body.healthy, detail or "re-infected")
 
-    async def _on_health(self, sidecar: str, body) -> None:
+    def _on_health(self, sidecar: str, body) -> None:
         vitals = [
             (
                 v.agent_id,
@@ -192,7 +194,7 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
             )
             for v in body.agents
         ]
-        await self._run(self._control.health, sidecar, vitals)
+        self._control.health(sidecar, vitals)
 
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._engine, fn, *args)

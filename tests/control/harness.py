@@ -36,6 +36,11 @@ def start_control(db: str, threshold: float = 11.0, **overrides) -> ControlApp:
         ),
         **overrides,
     )
+    return run_control(config)
+
+
+def run_control(config: ControlConfig) -> ControlApp:
+    """Serve ``config`` in a background thread once it is ready."""
     app = ControlApp(config)
     threading.Thread(target=app.run, daemon=True).start()
     assert app.ready.wait(30), "control did not start"

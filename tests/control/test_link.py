@@ -1,5 +1,6 @@
 """Control killed mid-healing, and the link cut while infections arrive: nothing lost."""
 
+import dataclasses
 import os
 import signal
 import socket
@@ -13,7 +14,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from immune.v1 import common_pb2 as pb
 from immune.v1 import control_pb2 as api
 
-from .harness import FAULT, rig, start_control, wait_for
+from .harness import FAULT, rig, run_control, start_control, wait_for
 
 S = pb.IncidentState
 CONFIG = """
@@ -123,16 +124,7 @@ def test_link_cut_buffers_reports_and_delivers_them_once(tmp_path):
         assert (tmp_path / "sc-1" / "link.json").exists()
         time.sleep(1.0)
         assert r.sidecar.book.state("cut", r.sidecar.clock()) == "quarantined"
-        import threading
-
-        from immune_control.app import ControlApp
-
-        again = ControlApp(
-            control.config.__class__(**{**control.config.__dict__, "listen": f"127.0.0.1:{port}"})
-        )
-        threading.Thread(target=again.run, daemon=True).start()
-        assert again.ready.wait(30)
-        r.control = again
+        r.control = run_control(dataclasses.replace(control.config, listen=f"127.0.0.1:{port}"))
         assert wait_for(lambda: incidents(r, "cut"), 30)
         assert wait_for(lambda: len(r.sidecar.link.outbox) == 0, 20)
         for _ in range(3):

@@ -74,6 +74,8 @@ class Ledger:
             try:
                 with self.store.transaction():
                     yield
+                    if outer:
+                        self._write()
             except BaseException:
                 if outer:
                     self._pending.clear()
@@ -102,8 +104,7 @@ class Ledger:
         return self.incidents.get(incident_id) if incident_id else None
 
     def put(self, incident: Incident) -> Incident:
-        """Store an incident's new version (and its actions) in the current change."""
-        self.store.save_incident(incident)
+        """Keep an incident's new version; the change writes its last version once, at the end."""
         self._pending[incident.id] = incident
         return incident
 
@@ -225,6 +226,11 @@ class Ledger:
         if sidecar is None:
             return now - agent.last_seen > silence
         return sidecar.silent(now, silence)
+
+    def _write(self) -> None:
+        # An incident often moves through several states in one change; one row write each.
+        for incident in self._pending.values():
+            self.store.save_incident(incident)
 
     def _commit(self) -> None:
         pending, self._pending = self._pending, {}

@@ -23,7 +23,7 @@ from immune.v1 import control_pb2_grpc, link_pb2, link_pb2_grpc
 CONFIG = """
 approval: {threshold: 5.0, ttl_seconds: 86400}
 healing: {max_auto_attempts_per_hour: 1000, action_timeout_seconds: 3600}
-fleet: {correlation_share: 1.0, max_quarantined_share: 1.0}
+fleet: {correlation_share: 1.0, min_fleet_size: 1000000, max_quarantined_share: 1.0}
 """
 
 

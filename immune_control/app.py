@@ -16,6 +16,7 @@ from immune_common.config import split_address
 from .api.servicer import ControlServicer
 from .config import ControlConfig
 from .control import Control
+from .engine import Engine
 from .link.server import LinkServicer, Sessions
 from .store import Database, Store
 from .telemetry import ControlMetrics
@@ -53,10 +54,10 @@ class ControlApp:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         db = Database(self.config.db_path)
-        engine = ThreadPoolExecutor(1, thread_name_prefix="engine")
         reads = ThreadPoolExecutor(4, thread_name_prefix="reads")
         sessions = Sessions(self._loop)
         control = Control(self.config, Store(db), sessions)
+        engine = Engine(control.ledger.change)
         metrics = ControlMetrics(CollectorRegistry())
         metrics.watch(control.ledger, sessions.connected)
         server, health_servicer = self._server(control, sessions, engine, reads, metrics)

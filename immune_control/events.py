@@ -34,10 +34,15 @@ class EventLog:
             self._unpublished.append(event)
         return event
 
-    def discard(self) -> None:
-        """Forget queued events whose transaction rolled back."""
+    def mark(self) -> int:
+        """How many events await publishing (a point to ``rewind`` to)."""
         with self._lock:
-            self._unpublished.clear()
+            return len(self._unpublished)
+
+    def rewind(self, mark: int) -> None:
+        """Forget the queued events after ``mark``, whose transaction or savepoint rolled back."""
+        with self._lock:
+            del self._unpublished[mark:]
 
     def publish(self) -> None:
         """Hand the committed events to every watcher, in order."""

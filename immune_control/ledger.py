@@ -8,6 +8,7 @@ only see the change after it committed. A failed write leaves both as they were.
 import contextlib
 import dataclasses
 import itertools
+import math
 import threading
 from collections.abc import Callable, Iterator
 
@@ -62,30 +63,46 @@ class Ledger:
         self._pending: dict[str, Incident] = {}
         self._after: list[Callable[[], None]] = []
         self._depth = 0
+        self._reachable: tuple[tuple, int] = ((), 1)
         for incident in store.open_incidents(("healed", "dismissed", "merged")):
             self._index(incident)
 
     @contextlib.contextmanager
     def change(self) -> Iterator[None]:
-        """One atomic change; nested calls join the outer one."""
+        """One atomic change; a nested one is a savepoint that, failing, leaves the outer intact."""
         with self.lock:
-            outer = self._depth == 0
-            self._depth += 1
+            if self._depth:
+                with self._savepoint():
+                    yield
+                return
+            self._depth = 1
             try:
                 with self.store.transaction():
                     yield
-                    if outer:
-                        self._write()
+                    self._write()
             except BaseException:
-                if outer:
-                    self._pending.clear()
-                    self._after.clear()
-                    self.events.discard()
+                self._pending.clear()
+                self._after.clear()
+                self.events.rewind(0)
                 raise
             finally:
-                self._depth -= 1
-            if outer:
-                self._commit()
+                self._depth = 0
+            self._commit()
+
+    @contextlib.contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        pending, after, events = dict(self._pending), len(self._after), self.events.mark()
+        self._depth += 1
+        try:
+            with self.store.transaction():
+                yield
+        except BaseException:
+            self._pending = pending
+            del self._after[after:]
+            self.events.rewind(events)
+            raise
+        finally:
+            self._depth -= 1
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` once the current change has committed."""
@@ -190,9 +207,17 @@ class Ledger:
             self.store.add_audit(entry)
 
     def reachable_agents(self, now: float) -> int:
-        """Agents whose sidecar still talks to control (at least 1, for shares)."""
-        silence = self.config.sidecar_silence_seconds
-        return max(1, sum(1 for a in self.agents.values() if not self._silent(a, now, silence)))
+        """Agents whose sidecar still talks to control (at least 1, for shares).
+
+        Counting walks every agent, so the count is kept for the rest of the second:
+        silence is judged over tens of seconds, and a new agent or sidecar recounts.
+        """
+        key = (math.floor(now), len(self.agents), len(self.sidecars))
+        if self._reachable[0] != key:
+            silence = self.config.sidecar_silence_seconds
+            count = sum(1 for a in self.agents.values() if not self._silent(a, now, silence))
+            self._reachable = (key, max(1, count))
+        return self._reachable[1]
 
     def current(self) -> list[Incident]:
         """Every open incident as the current change sees it."""

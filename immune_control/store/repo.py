@@ -59,8 +59,8 @@ class Store:
             i.quarantine_waived,
             codec.dumps(i.waived_agent_ids),
         )
-        with self.db.transaction() as con:
-            con.execute(f"INSERT OR REPLACE INTO incidents VALUES ({_marks(row)})", row)
+        with self.db.transaction():
+            self.db.stage("incidents", row, key=i.id, replace=True)
             for action in i.actions:
                 self.save_action(action)
 
@@ -83,8 +83,7 @@ class Store:
             a.dry_run,
             a.command_id,
         )
-        with self.db.transaction() as con:
-            con.execute(f"INSERT OR REPLACE INTO actions VALUES ({_marks(row)})", row)
+        self.db.stage("actions", row, key=a.id, replace=True)
 
     def incident(self, incident_id: str) -> Incident | None:
         """One incident with its actions and feedback, or None."""
@@ -127,6 +126,15 @@ class Store:
         )
         return [HealingAction(*r) for r in rows]
 
+    def actions_since(self, time: float, triggers: Sequence[str]) -> list[HealingAction]:
+        """Actions started at or after ``time`` by one of ``triggers``, oldest first."""
+        rows = self.db.query(
+            f"SELECT {ACTION_COLUMNS} FROM actions WHERE start_time >= ? "
+            f"AND trigger IN ({_marks(triggers)}) ORDER BY start_time",
+            [time, *triggers],
+        )
+        return [HealingAction(*r) for r in rows]
+
     def finished_actions(self) -> list[HealingAction]:
         """Every finished action, oldest first (to rebuild immune memory)."""
         rows = self.db.query(
@@ -139,23 +147,21 @@ class Store:
         self, infection_id, agent_id, sidecar_id, incident_id, time, severity, anomalies
     ) -> None:
         """Record an infection report (the caller checked ``infection_known`` first)."""
-        with self.db.transaction() as con:
-            con.execute(
-                "INSERT INTO infections VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    infection_id,
-                    agent_id,
-                    sidecar_id,
-                    incident_id,
-                    time,
-                    severity,
-                    codec.dumps(anomalies),
-                ],
-            )
+        row = (infection_id, agent_id, sidecar_id, incident_id, time, severity)
+        self.db.stage("infections", (*row, codec.dumps(anomalies)), key=infection_id)
+
+    def recent_infections(self, limit: int) -> list[tuple[str, float]]:
+        """The newest ``limit`` recorded infections as (id, time), oldest first."""
+        rows = self.db.query(
+            "SELECT id, time FROM (SELECT id, time FROM infections ORDER BY time DESC LIMIT ?) "
+            "ORDER BY time",
+            [limit],
+        )
+        return [(r[0], r[1]) for r in rows]
 
     def infection_known(self, infection_id: str) -> bool:
         """Whether an infection id was already recorded."""
-        return bool(self.db.query("SELECT 1 FROM infections WHERE id = ?", [infection_id]))
+        return bool(self.db.read("SELECT 1 FROM infections WHERE id = ?", [infection_id]))
 
     # events and audit
 
@@ -173,8 +179,7 @@ class Store:
             e.to_state,
             e.message,
         )
-        with self.db.transaction() as con:
-            con.execute(f"INSERT INTO events VALUES ({_marks(row)})", row)
+        self.db.stage("events", row)
 
     def events(
         self, after: int = 0, incident_id: str = "", agent_id: str = "", limit: int = 10_000
@@ -194,9 +199,7 @@ class Store:
 
     def add_audit(self, entry: AuditEntry) -> None:
         """Append one audit entry."""
-        row = tuple(entry.__dict__.values())
-        with self.db.transaction() as con:
-            con.execute(f"INSERT INTO audit VALUES ({_marks(row)})", row)
+        self.db.stage("audit", tuple(entry.__dict__.values()))
 
     def audit(self, actor: str = "", limit: int = 100, offset: int = 0) -> list[AuditEntry]:
         """Audit entries newest first."""
@@ -210,25 +213,22 @@ class Store:
     # agents, sidecars, samples
 
     def save_agent(self, a: AgentInfo) -> None:
-        """Insert or replace an agent."""
+        """Insert or replace an agent (columns in the table's order)."""
         row = (
             a.id,
-            a.sidecar_id,
             a.name,
             a.model,
             a.provider,
             codec.dumps(a.mcp_servers),
             codec.dumps(a.tools),
             codec.dumps(a.labels),
+            a.sidecar_id,
             a.reported_status,
             a.first_seen,
             a.last_seen,
             a.samples,
         )
-        with self.db.transaction() as con:
-            con.execute(
-                f"INSERT OR REPLACE INTO agents ({AGENT_COLUMNS}) VALUES ({_marks(row)})", row
-            )
+        self.db.stage("agents", row, key=a.id, replace=True)
 
     def agents(self) -> list[AgentInfo]:
         """Every known agent."""
@@ -245,8 +245,7 @@ class Store:
     ) -> None:
         """Insert or replace a sidecar's connection record."""
         row = (sidecar_id, version, connect_time, last_message_time, disconnect_time)
-        with self.db.transaction() as con:
-            con.execute("INSERT OR REPLACE INTO sidecars VALUES (?, ?, ?, ?, ?)", row)
+        self.db.stage("sidecars", row, key=sidecar_id, replace=True)
 
     def sidecars(self) -> list[tuple]:
         """(id, version, connect, last message, disconnect) of every sidecar."""
@@ -267,9 +266,9 @@ class Store:
             )
             for s in samples
         ]
-        values = ", ".join(f"({_marks(r)})" for r in rows)
-        with self.db.transaction() as con:
-            con.execute(f"INSERT INTO samples VALUES {values}", [v for r in rows for v in r])
+        with self.db.transaction():
+            for row in rows:
+                self.db.stage("samples", row)
 
     def samples(self, agent_id: str, limit: int) -> list[Sample]:
         """An agent's latest samples, oldest first."""
@@ -284,11 +283,8 @@ class Store:
 
     def save_policy(self, diagnosis: str, actions: Sequence[str], actor: str, time: float) -> None:
         """Insert or replace one ladder."""
-        with self.db.transaction() as con:
-            con.execute(
-                "INSERT OR REPLACE INTO policies VALUES (?, ?, ?, ?)",
-                [diagnosis, codec.dumps(actions), actor, time],
-            )
+        row = (diagnosis, codec.dumps(actions), actor, time)
+        self.db.stage("policies", row, key=diagnosis, replace=True)
 
     def policies(self) -> list[tuple[str, tuple[str, ...], str, float]]:
         """Stored ladders: (diagnosis, actions, actor, time)."""
@@ -297,9 +293,7 @@ class Store:
 
     def save_feedback(self, f: Feedback) -> None:
         """Append one verdict on an incident (the latest is the incident's feedback)."""
-        row = tuple(f.__dict__.values())
-        with self.db.transaction() as con:
-            con.execute(f"INSERT INTO feedback VALUES ({_marks(row)})", row)
+        self.db.stage("feedback", tuple(f.__dict__.values()))
 
     def feedback(self) -> list[Feedback]:
         """Every stored verdict, oldest first."""
@@ -307,28 +301,20 @@ class Store:
 
     def add_command(self, command: Command, time: float) -> None:
         """Keep a command until its sidecar acks it."""
-        with self.db.transaction() as con:
-            con.execute(
-                "INSERT OR REPLACE INTO commands VALUES (?, ?, ?, ?, ?, NULL)",
-                [command.id, command.sidecar_id, command.agent_id, codec.dumps(command), time],
-            )
+        row = (command.id, command.sidecar_id, command.agent_id, codec.dumps(command), time, None)
+        self.db.stage("commands", row, key=command.id, replace=True)
 
     def ack_commands(self, command_ids: Sequence[str], time: float) -> None:
-        """Mark commands delivered."""
-        if not command_ids:
-            return
-        with self.db.transaction() as con:
-            con.execute(
-                f"UPDATE commands SET ack_time = ? WHERE id IN ({_marks(command_ids)}) "
-                "AND ack_time IS NULL",
-                [time, *command_ids],
-            )
+        """Mark commands delivered (an ack of an unknown or acked id changes nothing)."""
+        with self.db.transaction():
+            for command_id in command_ids:
+                self.db.stage("command_acks", (command_id, time))
 
     def unacked_commands(self, sidecar_id: str) -> list[Command]:
-        """A sidecar's undelivered commands, oldest first."""
-        rows = self.db.query(
-            "SELECT body FROM commands WHERE sidecar_id = ? AND ack_time IS NULL "
-            "ORDER BY create_time",
+        """A sidecar's undelivered commands, oldest first (this change's own included)."""
+        rows = self.db.read(
+            "SELECT body FROM commands c WHERE sidecar_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM command_acks a WHERE a.id = c.id) ORDER BY create_time",
             [sidecar_id],
         )
         return [Command(**json.loads(r[0])) for r in rows]

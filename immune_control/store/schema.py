@@ -65,4 +65,9 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE outcome IN ('succeeded', 'failed', 'reinfected', 'timed_out')
         GROUP BY ALL;
     """,
+    # 2: acks are appended, not updated in place, so they are staged like every other write.
+    """
+    CREATE TABLE command_acks (id VARCHAR, time DOUBLE);
+    INSERT INTO command_acks SELECT id, ack_time FROM commands WHERE ack_time IS NOT NULL;
+    """,
 )

@@ -14,7 +14,7 @@ from .commands import QUARANTINE, Command, Courier
 from .config import ControlConfig
 from .diagnosis import Diagnoser
 from .errors import ControlError, FailedPrecondition, NotFound
-from .healing import Healer
+from .healing import AUTOMATIC, HOUR, Healer
 from .intake import Intake
 from .ledger import Ledger, SidecarState
 from .memory import ImmuneMemory
@@ -74,7 +74,8 @@ class Control:
         self.policies = defaults(config.policies)
         for diagnosis, actions, actor, when in store.policies():
             self.policies[diagnosis] = Policy(diagnosis, actions, actor, when)
-        self.healer = Healer(self.ledger, self.memory, self.policies)
+        recent = store.actions_since(self.started - HOUR, AUTOMATIC)
+        self.healer = Healer(self.ledger, self.memory, self.policies, recent)
         self.intake = Intake(self.ledger, self.healer, self.diagnoser)
         self.approvals = Approvals(self.ledger, self.healer, self.diagnoser)
         self._samples: list[Sample] = []

@@ -39,6 +39,10 @@ class Correlator:
         self._seen: dict[str, collections.deque[tuple[float, str]]] = collections.defaultdict(
             collections.deque
         )
+        # Per type, how many of the window's entries each agent has (kept with the deque).
+        self._counts: dict[str, collections.Counter[str]] = collections.defaultdict(
+            collections.Counter
+        )
         self._lock = threading.Lock()
 
     def note(self, agent_id: str, types: tuple[str, ...], now: float, fleet_size: int) -> str:
@@ -46,23 +50,26 @@ class Correlator:
         with self._lock:
             shared = ""
             for kind in types:
-                agents = self._recent(kind, now)
-                agents.add(agent_id)
+                counts = self._recent(kind, now)
+                counts[agent_id] += 1
                 self._seen[kind].append((now, agent_id))
-                if not shared and self._is_shared(len(agents), fleet_size):
+                if not shared and self._is_shared(len(counts), fleet_size):
                     shared = kind
             return shared
 
     def agents(self, kind: str, now: float) -> set[str]:
         """Agents that showed ``kind`` within the window."""
         with self._lock:
-            return self._recent(kind, now)
+            return set(self._recent(kind, now))
 
-    def _recent(self, kind: str, now: float) -> set[str]:
-        seen = self._seen[kind]
+    def _recent(self, kind: str, now: float) -> collections.Counter[str]:
+        seen, counts = self._seen[kind], self._counts[kind]
         while seen and seen[0][0] < now - self._settings.correlation_window_seconds:
-            seen.popleft()
-        return {agent for _, agent in seen}
+            _, agent = seen.popleft()
+            counts[agent] -= 1
+            if not counts[agent]:
+                del counts[agent]
+        return counts
 
     def _is_shared(self, count: int, fleet_size: int) -> bool:
         if fleet_size < self._settings.min_fleet_size:

@@ -9,8 +9,10 @@ action follows. When a hypothesis's ladder runs out, the next hypothesis
 takes over; when all do, the incident waits for a human.
 """
 
+import collections
 import dataclasses
 import uuid
+from collections.abc import Iterable
 
 from .commands import APPLY_ACTION, QUARANTINE, RELEASE, Command
 from .ledger import Ledger
@@ -36,16 +38,29 @@ from .model import (
 from .policies import Policy
 
 HOUR = 3600.0
+AUTOMATIC = (AUTO, EXPIRY)
 
 
 class Healer:
     """Drives healing actions for incidents; call inside ``Ledger.change()``."""
 
-    def __init__(self, ledger: Ledger, memory: ImmuneMemory, policies: dict[str, Policy]):
+    def __init__(
+        self,
+        ledger: Ledger,
+        memory: ImmuneMemory,
+        policies: dict[str, Policy],
+        recent_automatic: Iterable[HealingAction] = (),
+    ):
         self._ledger = ledger
         self._memory = memory
         self.policies = policies
         self._settings = ledger.config.healing
+        # Start times of each agent's automatic actions within the last hour, for the cap.
+        self._automatic: dict[str, collections.deque[float]] = collections.defaultdict(
+            collections.deque
+        )
+        for action in recent_automatic:
+            self._automatic[action.agent_id].append(action.start_time)
 
     def start(self, incident: Incident, trigger: str, actor: str, action: str = "") -> Incident:
         """Begin (or resume) healing with ``trigger``; ``action`` forces the first step."""
@@ -54,7 +69,7 @@ class Healer:
 
     def next(self, incident: Incident, actor: str = "system", forced: str = "") -> Incident:
         """Apply the next action, fall back to the next hypothesis, or give up to a human."""
-        if incident.trigger in (AUTO, EXPIRY) and not forced and self._capped(incident.agent_id):
+        if incident.trigger in AUTOMATIC and not forced and self._capped(incident.agent_id):
             return self._hand_over(incident)
         choice = (forced, incident.hypothesis_index) if forced else self._choose(incident)
         if choice is None:
@@ -177,6 +192,8 @@ class Healer:
         command = dataclasses.replace(command, action_id=action.id)
         incident = incident.with_action(action)
         self._ledger.send(command)
+        if action.trigger in AUTOMATIC:
+            self._ledger.after_commit(lambda: self._automatic[action.agent_id].append(now))
         return self._ledger.transition(
             incident,
             HEALING,
@@ -211,13 +228,11 @@ class Healer:
         return None
 
     def _capped(self, agent_id: str) -> bool:
+        times = self._automatic[agent_id]
         since = self._ledger.clock() - HOUR
-        recent = self._ledger.store.count(
-            "SELECT count(*) FROM actions WHERE agent_id = ? AND start_time >= ? "
-            "AND trigger IN ('auto', 'expiry')",
-            [agent_id, since],
-        )
-        return recent >= self._settings.max_auto_attempts_per_hour
+        while times and times[0] < since:
+            times.popleft()
+        return len(times) >= self._settings.max_auto_attempts_per_hour
 
     def _hand_over(self, incident: Incident) -> Incident:
         ttl = self._ledger.config.approval.ttl_seconds

@@ -7,7 +7,9 @@ cause is external: one fleet incident gathers the agents, per-agent healing
 of that anomaly stops, and nothing is healed automatically.
 """
 
+import collections
 import dataclasses
+import math
 import uuid
 
 from .diagnosis import Diagnoser
@@ -25,6 +27,36 @@ from .model import (
     Incident,
     Infection,
 )
+from .store import Store
+
+SEEN_CAPACITY = 200_000
+
+
+class SeenInfections:
+    """Infection ids already recorded: the newest in memory, older ones asked of the store.
+
+    Sidecars resend a report only until control acks it, so repeats are recent;
+    a report older than every id kept here is looked up in the database.
+    """
+
+    def __init__(self, store: Store, capacity: int = SEEN_CAPACITY) -> None:
+        self._store, self._capacity = store, capacity
+        rows = store.recent_infections(capacity + 1)
+        self._horizon = rows[0][1] if len(rows) > capacity else -math.inf
+        self._ids: collections.OrderedDict[str, float] = collections.OrderedDict(rows[-capacity:])
+
+    def known(self, infection: Infection) -> bool:
+        """Whether this infection's id was recorded already."""
+        if infection.id in self._ids:
+            return True
+        return infection.time <= self._horizon and self._store.infection_known(infection.id)
+
+    def add(self, infection: Infection) -> None:
+        """Remember a recorded id (after its change committed)."""
+        self._ids[infection.id] = infection.time
+        while len(self._ids) > self._capacity:
+            _, time = self._ids.popitem(last=False)
+            self._horizon = max(self._horizon, time)
 
 
 class Intake:
@@ -34,11 +66,12 @@ class Intake:
         self._ledger, self._healer, self._diagnoser = ledger, healer, diagnoser
         self._fleet: FleetSettings = ledger.config.fleet
         self._correlator = Correlator(self._fleet)
+        self._seen = SeenInfections(ledger.store)
 
     def infection(self, infection: Infection) -> Incident | None:
         """Record one report (a repeat of a known id is a no-op); returns its incident."""
         ledger = self._ledger
-        if ledger.store.infection_known(infection.id):
+        if self._seen.known(infection):
             return None
         ledger.adopt(infection.agent_id, infection.sidecar_id)
         incident = ledger.open_for(infection.agent_id)
@@ -55,6 +88,7 @@ class Intake:
             infection.severity,
             infection.anomalies,
         )
+        ledger.after_commit(lambda: self._seen.add(infection))
         return incident
 
     def reinfected(self, incident: Incident, infection: Infection) -> Incident:

@@ -29,10 +29,10 @@ class MemoryEntry:
 
 
 class ImmuneMemory:
-    """Counts by (agent, diagnosis, action); the fleet entry uses the empty agent."""
+    """Counts by (agent, diagnosis) then action; the fleet's entries use the empty agent."""
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[str, str, str], MemoryEntry] = {}
+        self._entries: dict[tuple[str, str], dict[str, MemoryEntry]] = {}
         self._lock = threading.Lock()
 
     def record(self, action: HealingAction) -> None:
@@ -41,20 +41,22 @@ class ImmuneMemory:
         when = action.finish_time or action.start_time
         with self._lock:
             for agent in (action.agent_id, ""):
-                key = (agent, action.diagnosis, action.action)
-                old = self._entries.get(key) or MemoryEntry(*key, 0, 0, 0.0)
-                self._entries[key] = MemoryEntry(
-                    *key, old.attempts + 1, old.successes + won, max(old.last_attempt_time, when)
+                actions = self._entries.setdefault((agent, action.diagnosis), {})
+                old = actions.get(action.action) or MemoryEntry(
+                    agent, action.diagnosis, action.action, 0, 0, 0.0
+                )
+                actions[action.action] = dataclasses.replace(
+                    old,
+                    attempts=old.attempts + 1,
+                    successes=old.successes + won,
+                    last_attempt_time=max(old.last_attempt_time, when),
                 )
 
     def failed(self, agent_id: str, diagnosis: str) -> set[str]:
         """Actions that were tried on this agent for this diagnosis and never cured it."""
         with self._lock:
-            return {
-                e.action
-                for (a, d, _), e in self._entries.items()
-                if a == agent_id and d == diagnosis and e.attempts and not e.successes
-            }
+            actions = self._entries.get((agent_id, diagnosis), {})
+            return {name for name, e in actions.items() if e.attempts and not e.successes}
 
     def rank(self, ladder: Iterable[str], agent_id: str, diagnosis: str) -> list[str]:
         """The ladder without this agent's failures, best fleet success rate first.
@@ -65,7 +67,8 @@ class ImmuneMemory:
         failed = self.failed(agent_id, diagnosis)
         kept = [a for a in ladder if a not in failed]
         with self._lock:
-            odds = {a: self._odds(diagnosis, a) for a in kept}
+            fleet = self._entries.get(("", diagnosis), {})
+            odds = {a: _odds(fleet.get(a)) for a in kept}
         return sorted(kept, key=lambda a: -odds[a])
 
     def entries(self, agent_id: str = "", diagnosis: str = "") -> list[MemoryEntry]:
@@ -73,13 +76,14 @@ class ImmuneMemory:
         with self._lock:
             found = [
                 e
-                for (a, d, _), e in self._entries.items()
+                for (a, d), actions in self._entries.items()
                 if a == agent_id and (not diagnosis or d == diagnosis)
+                for e in actions.values()
             ]
         return sorted(found, key=lambda e: (e.diagnosis, -e.success_rate, e.action))
 
-    def _odds(self, diagnosis: str, action: str) -> float:
-        entry = self._entries.get(("", diagnosis, action))
-        if entry is None:
-            return 0.5
-        return (entry.successes + 1) / (entry.attempts + 2)
+
+def _odds(entry: MemoryEntry | None) -> float:
+    if entry is None:
+        return 0.5
+    return (entry.successes + 1) / (entry.attempts + 2)

@@ -24,7 +24,7 @@ def start_control(db: str, threshold: float = 11.0, **overrides) -> ControlApp:
     """An in-process control on a free port, serving until ``stop``."""
     config = ControlConfig(
         listen="127.0.0.1:0",
-        metrics="",
+        metrics=overrides.pop("metrics", ""),
         db=db,
         health_interval_seconds=0.3,
         approval=overrides.pop("approval", ApprovalSettings(threshold=threshold)),

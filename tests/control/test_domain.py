@@ -203,3 +203,18 @@ def test_automatic_attempts_are_capped_per_hour(tmp_path):
     after = control.store.incident(incident.id)
     assert after.state == "pending_approval"
     assert len(after.actions) == 2
+
+
+def test_the_attempt_cap_counts_attempts_made_before_a_restart(tmp_path):
+    healing = dataclasses.replace(ControlConfig().healing, max_auto_attempts_per_hour=2)
+    control, _, clock = make(tmp_path, healing=healing)
+    fleet_of(control, 1, clock)
+    incident = control.infection(infection("a0"))
+    first = control.ledger.get(incident.id).current_action
+    control.action_result(incident.id, first.id, False, "boom", False)
+    control.store.db.close()
+    reopened, _, _ = make(tmp_path, healing=healing)
+    second = reopened.ledger.get(incident.id).current_action
+    assert second.attempt == 2
+    reopened.action_result(incident.id, second.id, False, "boom", False)
+    assert reopened.store.incident(incident.id).state == "pending_approval"

@@ -7,12 +7,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from immune.v1 import common_pb2 as pb
 from immune.v1 import control_pb2 as api
+from prometheus_client.parser import text_string_to_metric_families
 
 from .harness import FAULT, rig, run_control, start_control, wait_for
 
@@ -209,13 +211,30 @@ def test_health_reflection_and_unknown_ids(tmp_path):
         r.close()
 
 
+def scrape(app) -> dict[tuple, float]:
+    """Control's Prometheus metrics as {(sample name, sorted labels): value}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{app.metrics_port}/metrics") as reply:
+        text = reply.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
 def test_bulk_calls_report_each_incident_and_watch_streams_events(tmp_path):
-    r = rig(tmp_path, threshold=0.0)
+    r = rig(tmp_path, threshold=0.0, metrics="127.0.0.1:0")
     try:
         agents = [r.agent(f"bulk-{i}", seed=i) for i in range(3)]
         for a in agents:
             a.interval(FAULT)
         assert wait_for(lambda: r.stub.GetStats(api.GetStatsRequest()).pending_approvals == 3)
+        metrics = scrape(r.control)
+        assert metrics[("immune_approvals_pending", ())] == 3
+        assert metrics[("immune_link_connections", ())] == 1
+        assert metrics[("immune_link_messages_total", (("kind", "infection"),))] == 3
+        pending = (("diagnosis", "infinite_loop"), ("state", "pending_approval"))
+        assert metrics[("immune_incidents", pending)] == 3
         watch = r.stub.WatchEvents(api.WatchEventsRequest(after_sequence=1))
         first = next(watch)
         assert first.event.sequence == 2
@@ -236,6 +255,20 @@ def test_bulk_calls_report_each_incident_and_watch_streams_events(tmp_path):
         watch.cancel()
         stats = r.stub.GetStats(api.GetStatsRequest())
         assert stats.rejected == 1 and stats.agents_total == 3 and stats.infections_total == 3
+        metrics = scrape(r.control)
+        assert metrics[("immune_approvals_pending", ())] == 0
+        started = (("action", "revoke_tools"), ("outcome", "pending"))
+        assert (
+            metrics.get(("immune_healing_actions", started), 0)
+            + metrics.get(
+                ("immune_healing_actions", (("action", "revoke_tools"), ("outcome", "applied"))), 0
+            )
+            == 2
+        )
+        assert (
+            metrics[("immune_incidents", (("diagnosis", "infinite_loop"), ("state", "rejected")))]
+            == 1
+        )
         for a in agents:
             a.close()
     finally:

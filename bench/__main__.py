@@ -4,18 +4,19 @@ import json
 import logging
 import sys
 
-from . import control, sidecar
+from . import control, machine, sidecar
 
 
 def main() -> int:
     """Print the figures (``python -m bench [sidecar|control] [--json]``)."""
     logging.disable(logging.WARNING)
     only = [a for a in sys.argv[1:] if not a.startswith("-")]
-    figures = {}
+    figures = machine.run()
     if not only or "sidecar" in only:
         figures |= sidecar.run()
     if not only or "control" in only:
         figures |= control.run()
+    figures |= {"machine after": machine.run()["machine"]}
     if "--json" in sys.argv:
         print(json.dumps(figures, indent=2))
         return 0

@@ -137,9 +137,12 @@ async def _fleet(port: int, sidecars: int, per: int, rate: float) -> dict:
         for i, s in enumerate(sims)
     ]
     await asyncio.gather(*(s.welcomed.wait() for s in sims))
-    # Infection-to-decision: a mild and a severe infection on one agent of each sidecar.
-    for i, sim in enumerate(sims):
-        sim.report(_infection(sim.agents[0], 3.0 if i % 2 else 9.0))
+    # Infection-to-decision: a severe infection on one agent of every sidecar (pending
+    # recorded), and a mild one on another agent of every second sidecar (action sent).
+    reports = [(sim, sim.agents[0], 9.0) for sim in sims]
+    reports += [(sim, sim.agents[1], 3.0) for sim in sims[::2]]
+    for sim, agent, severity in sorted(reports, key=lambda r: r[0].name):
+        sim.report(_infection(agent, severity))
         await asyncio.sleep(1 / rate)
     while any(s.sent for s in sims):
         await asyncio.sleep(0.05)

@@ -228,7 +228,12 @@ class Control:
     ) -> list[BulkResult]:
         """ApproveAll, RejectAll or HealAll over the matching incidents."""
         states = {"HealAll": (REJECTED, EXPIRED)}.get(method, (PENDING,))
-        single = {"ApproveAll": self.approve, "RejectAll": self.reject, "HealAll": self.heal_now}
+        actor = caller.actor
+        decide = {
+            "ApproveAll": lambda i: self.approvals.approve(i, actor, reason),
+            "RejectAll": lambda i: self.approvals.reject(i, actor, reason),
+            "HealAll": lambda i: self.approvals.heal_now(i, actor, reason, ""),
+        }[method]
         wanted = set(agent_ids)
         with self.ledger.lock:
             targets = [
@@ -236,7 +241,7 @@ class Control:
                 for i in self.ledger.incidents.values()
                 if i.state in states and (not wanted or wanted & set(_agents(i)))
             ]
-        return [self._one(single[method], i, caller, reason) for i in targets]
+        return [self._one(method, decide, i, caller, reason) for i in targets]
 
     def feedback(
         self, incident_id: str, false_positive: bool, true_cause: str, caller: Caller, reason: str
@@ -311,10 +316,10 @@ class Control:
             raise
         return result
 
-    def _one(self, fn, incident: Incident, caller: Caller, reason: str) -> BulkResult:
+    def _one(self, method: str, decide, incident: Incident, caller: Caller, reason: str):
         agent = incident.agent_id
         try:
-            done = fn((incident.id, ""), caller, reason)
+            done = self._decide(method, (incident.id, ""), caller, reason, decide)
         except ControlError as exc:
             now = self.ledger.get(incident.id) or incident
             return BulkResult(incident.id, agent, False, exc.code, str(exc), now.state)

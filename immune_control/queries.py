@@ -35,6 +35,7 @@ class Stats:
     rejected: int
     uptime_seconds: float
     sidecars_connected: int
+    last_event_sequence: int
 
 
 class Queries:
@@ -111,6 +112,7 @@ class Queries:
                 for s in self._ledger.sidecars.values()
                 if s.disconnect_time is None and not s.silent(now, silence)
             ),
+            self._ledger.events.last_sequence,
         )
 
     def _view(self, info: AgentInfo, now: float) -> AgentView:

@@ -20,6 +20,7 @@ from . import convert
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 1000
+REPLAY_PAGE = 5000
 ACTOR_KEY = "x-immune-actor"
 
 
@@ -182,6 +183,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
             rejected=s.rejected,
             uptime=wire.duration(s.uptime_seconds),
             sidecars_connected=s.sidecars_connected,
+            last_event_sequence=s.last_event_sequence,
         )
 
     @_rpc
@@ -239,10 +241,14 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
         )
         try:
             last = request.after_sequence
-            if last:
-                for e in await self._read(self._control.store.events, last, "", request.agent_id):
+            while page := await self._read(
+                self._control.store.events, last, "", request.agent_id, REPLAY_PAGE
+            ):
+                for e in page:
                     last = e.sequence
                     yield api.WatchEventsResponse(event=convert.event(e))
+                if len(page) < REPLAY_PAGE:
+                    break
             while (e := await queue.get()) is not None:
                 if e.sequence > last and (not request.agent_id or e.agent_id == request.agent_id):
                     last = e.sequence

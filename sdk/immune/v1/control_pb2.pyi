@@ -263,7 +263,7 @@ class GetStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("agents_total", "agents_by_status", "samples_total", "infections_total", "incidents_open", "healed_total", "success_rate", "pending_approvals", "rejected", "uptime", "sidecars_connected")
+    __slots__ = ("agents_total", "agents_by_status", "samples_total", "infections_total", "incidents_open", "healed_total", "success_rate", "pending_approvals", "rejected", "uptime", "sidecars_connected", "last_event_sequence")
     class AgentsByStatusEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -282,6 +282,7 @@ class GetStatsResponse(_message.Message):
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     UPTIME_FIELD_NUMBER: _ClassVar[int]
     SIDECARS_CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     agents_total: int
     agents_by_status: _containers.ScalarMap[str, int]
     samples_total: int
@@ -293,7 +294,8 @@ class GetStatsResponse(_message.Message):
     rejected: int
     uptime: _duration_pb2.Duration
     sidecars_connected: int
-    def __init__(self, agents_total: _Optional[int] = ..., agents_by_status: _Optional[_Mapping[str, int]] = ..., samples_total: _Optional[int] = ..., infections_total: _Optional[int] = ..., incidents_open: _Optional[int] = ..., healed_total: _Optional[int] = ..., success_rate: _Optional[float] = ..., pending_approvals: _Optional[int] = ..., rejected: _Optional[int] = ..., uptime: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., sidecars_connected: _Optional[int] = ...) -> None: ...
+    last_event_sequence: int
+    def __init__(self, agents_total: _Optional[int] = ..., agents_by_status: _Optional[_Mapping[str, int]] = ..., samples_total: _Optional[int] = ..., infections_total: _Optional[int] = ..., incidents_open: _Optional[int] = ..., healed_total: _Optional[int] = ..., success_rate: _Optional[float] = ..., pending_approvals: _Optional[int] = ..., rejected: _Optional[int] = ..., uptime: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., sidecars_connected: _Optional[int] = ..., last_event_sequence: _Optional[int] = ...) -> None: ...
 
 class RecordFeedbackRequest(_message.Message):
     __slots__ = ("incident_id", "false_positive", "true_cause", "reason")

@@ -167,9 +167,7 @@ def decide(client: Client, args, out: TextIO):
         return _bulk(results, args, out)
     extra = {"action": args.action} if getattr(args, "action", "") else {}
     target = {"agent_id": args.id[6:]} if args.id.startswith("agent:") else {}
-    done = single[args.command](
-        "" if target else args.id, reason=args.reason, **target, **extra
-    )
+    done = single[args.command]("" if target else args.id, reason=args.reason, **target, **extra)
     if args.output == "json":
         return render.as_json(done, out)
     out.write(f"{done.id}: {render.short(names.STATE, done.state)}\n")

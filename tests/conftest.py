@@ -1,6 +1,7 @@
 """Shared fixtures: an in-process sidecar on real loopback ports."""
 
 import json
+import socket
 import urllib.error
 import urllib.request
 
@@ -34,3 +35,10 @@ def get_json(port: int, path: str) -> tuple[int, dict]:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

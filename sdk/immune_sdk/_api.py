@@ -33,6 +33,11 @@ class Calls:
         )
         return self._invoke("ListAgents", request, lambda r: list(r.agents), read=True)
 
+    def agents_page(self, page_token: str = "", page_size: int = 1000):
+        """ListAgents: one page as the response, with next_page_token and total_size."""
+        request = api.ListAgentsRequest(page_size=page_size, page_token=page_token)
+        return self._invoke("ListAgents", request, lambda r: r, read=True)
+
     def agent(self, agent_id: str, sample_limit: int = 120):
         """GetAgent: an agent with its recent samples, baselines, incidents and memory."""
         request = api.GetAgentRequest(agent_id=agent_id, sample_limit=sample_limit)

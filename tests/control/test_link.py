@@ -3,13 +3,13 @@
 import dataclasses
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
 import grpc
+from conftest import free_port
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from immune.v1 import common_pb2 as pb
@@ -24,12 +24,6 @@ health_interval_seconds: 0.3
 approval: {threshold: 11}
 healing: {action_timeout_seconds: 10, probation_samples: 2, probation_timeout_seconds: 20}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ControlProcess:

@@ -1,18 +1,57 @@
 """Command line entry point of immune-console."""
 
 import argparse
+import getpass
+import os
 import sys
+from pathlib import Path
+
+from immune_sdk import Options
+
+from .app import Console, ConsoleConfig
+
+DEFAULT_LISTEN = "127.0.0.1:8090"
+
+
+def parse(argv: list[str] | None) -> ConsoleConfig:
+    """Command line → ConsoleConfig."""
+    parser = argparse.ArgumentParser(
+        prog="immune-console",
+        description="Immune: the operator console, a web page over control's API.",
+    )
+    parser.add_argument(
+        "--control", default="127.0.0.1:50051", help="control's address (HOST:PORT)"
+    )
+    parser.add_argument(
+        "--listen", default=DEFAULT_LISTEN, help=f"HOST:PORT to serve on ({DEFAULT_LISTEN})"
+    )
+    parser.add_argument(
+        "--operator",
+        default="",
+        help="who acts through this console, for control's audit log (default: the OS user)",
+    )
+    parser.add_argument("--token-file", default="", help="file holding a bearer token for control")
+    parser.add_argument("--tls", action="store_true", help="use TLS to reach control")
+    parser.add_argument(
+        "--ca", default="", help="CA certificate (PEM) that signed control's certificate"
+    )
+    args = parser.parse_args(argv)
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isdigit():
+        parser.error(f"--listen wants HOST:PORT, got {args.listen!r}")
+    token = Path(args.token_file).read_text().strip() if args.token_file else ""
+    operator = args.operator or os.environ.get("IMMUNE_OPERATOR") or getpass.getuser()
+    control = Options(
+        target=args.control, actor=operator, token=token, tls=args.tls, ca_file=args.ca
+    )
+    return ConsoleConfig(control=control, host=host, port=int(port))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and run immune-console."""
-    parser = argparse.ArgumentParser(
-        prog="immune-console", description="Immune: the operator console."
-    )
-    parser.parse_args(argv)
-    parser.print_help()
+    """Parse arguments and serve the console until interrupted."""
+    Console(parse(argv)).serve()
     return 0
 
 
-if __name__ == "__main__":
+if __name__ in {"__main__", "__mp_main__"}:
     sys.exit(main())

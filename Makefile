@@ -9,7 +9,11 @@ BUF_VERSION := 1.75.0
 BUF := $(TOOLS)/node_modules/.bin/buf
 DEMO_ARGS ?=
 
-.PHONY: install tools demo test lint proto clean bench
+# Debian's browser and its WebDriver, for the console's tests.
+BROWSER_PACKAGES := chromium chromium-driver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install tools browser setup demo test lint proto clean bench
 
 install: $(VENV)/.installed
 
@@ -24,10 +28,20 @@ tools: $(BUF)
 $(BUF):
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS) @bufbuild/buf@$(BUF_VERSION)
 
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    $(BROWSER_PACKAGES) >/dev/null; }
+
+# The three set-ups download from different registries, so they run side by side.
+setup:
+	$(MAKE) -j3 install tools browser
+
 demo: install
 	$(VENV)/bin/immune-demo $(DEMO_ARGS)
 
-test: install tools
+test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest

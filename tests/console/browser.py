@@ -38,7 +38,9 @@ def chromium() -> webdriver.Chrome:
 
 def wait(driver, timeout: float = WAIT_SECONDS) -> WebDriverWait:
     """A wait that polls the page."""
-    return WebDriverWait(driver, timeout, poll_frequency=0.1)
+    # Vue replaces elements when it redraws them; look them up again.
+    stale = (StaleElementReferenceException,)
+    return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=stale)
 
 
 def labelled(driver, label: str):

@@ -330,7 +330,7 @@ class Control:
         if incident.state == PENDING and expire is not None and now >= expire:
             with self.ledger.change():
                 self.approvals.expire(incident, self.config.approval.on_expiry)
-        elif self.healer.overdue(incident, now):
+        elif self.healer.overdue(incident, now, awake_since=self.started):
             with self.ledger.change():
                 self.healer.time_out(incident)
 

@@ -132,8 +132,12 @@ class Healer:
             return incident
         return self._finish(incident, action, A_TIMED_OUT, "no answer from the sidecar in time")
 
-    def overdue(self, incident: Incident, now: float) -> bool:
-        """Whether the current action has waited longer than allowed."""
+    def overdue(self, incident: Incident, now: float, awake_since: float = 0.0) -> bool:
+        """Whether the current action has waited longer than allowed.
+
+        Waiting counts from ``awake_since`` at the earliest: answers buffered by a
+        sidecar while control was down get a full window after a restart.
+        """
         action = incident.current_action
         if action is None:
             return False
@@ -143,7 +147,7 @@ class Healer:
             wait += self._settings.probation_timeout_seconds
         else:
             start = action.start_time
-        return now - start > wait
+        return now - max(start, awake_since) > wait
 
     def cancel(self, incident: Incident, why: str) -> Incident:
         """Stop the current action without counting it in immune memory."""

@@ -95,14 +95,16 @@ class Emitter:
             "gen_ai.request.model": p.model,
             "gen_ai.prompt.hash": p.prompt_hash,
         }
-        if self.rng.random() < p.error_share:
+        failed = self.rng.random() < p.error_share
+        if failed:
             attrs["error.type"] = "timeout"
         self.duration.record(self._jitter(p, p.latency), attrs)
         token_attrs = {k: v for k, v in attrs.items() if k != "error.type"}
         for kind, mean in (("input", p.input_tokens), ("output", p.output_tokens)):
             count = round(self._jitter(p, mean))
             self.tokens.record(count, {**token_attrs, "gen_ai.token.type": kind})
-        for _ in range(_count(self.rng, self._jitter(p, p.tool_calls))):
+        tool_calls = _count(self.rng, self._jitter(p, p.tool_calls))
+        for _ in range(0 if failed else tool_calls):  # a call that timed out asks for no tools
             self._tool_call(p)
         for _ in range(_count(self.rng, p.retries)):
             self.http.record(

@@ -98,10 +98,10 @@ FAULTS = (
     ),
     Fault(
         "error_storm",
-        _set(error_share=0.5),
+        _set(error_share=0.8),
         frozenset({"error_rate_spike"}),
         frozenset({"reset_agent"}),
-        "half the model calls time out until the agent restarts",
+        "most model calls time out (and so call no tools) until the agent restarts",
     ),
 )
 BY_NAME = {f.name: f for f in FAULTS}

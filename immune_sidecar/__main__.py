@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
         config = from_args(argv, os.environ)
         from .app import Sidecar
 
-        sidecar = Sidecar(config)
+        sidecar = Sidecar(config, environ=os.environ)
     except ConfigError as exc:
         print(f"immune-sidecar: config error: {exc}", file=sys.stderr)
         return 2

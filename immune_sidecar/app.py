@@ -1,13 +1,15 @@
 """Wires the sidecar's parts together from its config, and runs them."""
 
+import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from immune_common.config import split_address
+from immune_common.config import ConfigError, split_address
 
 from . import views
 from .actuate import (
@@ -20,6 +22,7 @@ from .actuate import (
     ReadinessGate,
     WebhookActuator,
 )
+from .actuate.kube import KubernetesActuator, KubeTarget, PodApi, in_cluster
 from .admin import AdminViews, admin_server
 from .agents import AgentRegistry
 from .config import ActuatorConfig, SidecarConfig
@@ -41,9 +44,16 @@ BASELINES, QUARANTINE = "baselines", "quarantine"
 class Sidecar:
     """One sidecar process's parts; ``start`` binds the ports, ``stop`` persists state."""
 
-    def __init__(self, config: SidecarConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: SidecarConfig,
+        clock: Callable[[], float] = time.time,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
+        # Only the Kubernetes actuator looks here (for the pod it runs in).
+        self.environ = environ or {}
         self.metrics = SidecarMetrics(CollectorRegistry())
         self.state = StateDir(config.state_dir or None)
         # With control, releases are control's decision; standalone, they follow the timer.
@@ -179,6 +189,8 @@ class Sidecar:
             return self.gate
         if c.kind == "webhook":
             actuator = WebhookActuator(c.url, c.timeout_seconds, c.retries)
+        elif c.kind == "kubernetes":
+            actuator = KubernetesActuator(PodApi(kube_target(c, self.environ)), self.clock)
         else:
             actuator = CommandActuator(c.command, c.timeout_seconds)
         return DryRun(actuator) if c.dry_run else actuator
@@ -196,3 +208,16 @@ class Sidecar:
 def _bound(configured: str, port: int) -> str:
     host = configured.rpartition(":")[0]
     return f"{host}:{port}"
+
+
+def kube_target(c: ActuatorConfig, environ: Mapping[str, str]) -> KubeTarget:
+    """The API server and pod a kubernetes actuator works on: in-cluster unless ``url`` is set."""
+    if not c.url:
+        try:
+            found = in_cluster(dict(environ), c.pod, c.namespace)
+        except (ValueError, OSError) as exc:
+            raise ConfigError(f"kubernetes actuator: {exc} (or set its url)") from None
+        return dataclasses.replace(found, timeout_seconds=c.timeout_seconds)
+    token = Path(c.token_file).read_text().strip() if c.token_file else ""
+    pod = c.pod or environ.get("POD_NAME", "")
+    return KubeTarget(c.url, c.namespace or "default", pod, token, c.ca_file, c.timeout_seconds)

@@ -9,16 +9,25 @@ from immune_common import config
 from .detect import BaselineSettings
 from .quarantine import EjectionPolicy
 
-ACTUATOR_KINDS = ("readiness", "webhook", "command")
+ACTUATOR_KINDS = ("readiness", "webhook", "command", "kubernetes")
 
 
 @dataclasses.dataclass(frozen=True)
 class ActuatorConfig:
-    """One actuator: ``readiness``, ``webhook`` (url) or ``command`` (argv)."""
+    """One actuator: ``readiness``, ``webhook`` (url), ``command`` (argv) or ``kubernetes``.
+
+    For ``kubernetes``, ``url`` is the API server (empty: the one the pod runs in),
+    ``pod`` and ``namespace`` name the agent's pod (empty: this pod, from the
+    downward API's POD_NAME and the service account's namespace).
+    """
 
     kind: str = "readiness"
     url: str = ""
     command: tuple[str, ...] = ()
+    pod: str = ""
+    namespace: str = ""
+    token_file: str = ""
+    ca_file: str = ""
     timeout_seconds: float = 5.0
     retries: int = 2
     dry_run: bool = False

@@ -52,7 +52,7 @@ class Actuator(Protocol):
     """Carries out commands on agents."""
 
     name: str
-    heals: bool  # whether it carries out healing actions, not only quarantine and release
+    actions: frozenset[str]  # the healing actions it carries out (all take quarantine and release)
 
     def apply(self, command: Command) -> Outcome:
         """Carry out ``command``; never raises, the outcome says what happened."""
@@ -65,7 +65,7 @@ class DryRun:
     def __init__(self, inner: Actuator) -> None:
         self._inner = inner
         self.name = inner.name
-        self.heals = inner.heals
+        self.actions = inner.actions
 
     def apply(self, command: Command) -> Outcome:
         """Report success without acting."""

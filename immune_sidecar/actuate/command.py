@@ -11,13 +11,13 @@ import os
 import subprocess
 from collections.abc import Sequence
 
-from .base import Command, Outcome
+from .base import ACTIONS, Command, Outcome
 
 
 class CommandActuator:
     """Runs a local program for every command."""
 
-    heals = True
+    actions = frozenset(ACTIONS)
 
     def __init__(self, argv: Sequence[str], timeout: float = 30.0):
         self.name = f"command {argv[0]}"

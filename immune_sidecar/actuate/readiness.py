@@ -16,7 +16,7 @@ class ReadinessGate:
     """Answers ``/readyz`` from the quarantine book; dry-run only reports."""
 
     name = "readiness"
-    heals = False
+    actions = frozenset()
 
     def __init__(
         self,

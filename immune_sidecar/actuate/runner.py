@@ -72,4 +72,4 @@ class ActuatorRunner:
     def _for(self, command: Command) -> list[Actuator]:
         if command.kind != APPLY_ACTION:
             return self._actuators
-        return [a for a in self._actuators if a.heals]
+        return [a for a in self._actuators if command.action in a.actions]

@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 
-from .base import Command, Outcome
+from .base import ACTIONS, Command, Outcome
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -20,7 +20,7 @@ RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 class WebhookActuator:
     """Sends commands to an HTTP endpoint that acts on the agent."""
 
-    heals = True
+    actions = frozenset(ACTIONS)
 
     def __init__(self, url: str, timeout: float = 5.0, retries: int = 2, backoff: float = 0.5):
         self.name = f"webhook {url}"

@@ -101,7 +101,7 @@ class LinkClient:
         action_id, action, started = self._actions.pop(command.id)
         ok = bool(outcomes) and all(o.ok for o in outcomes)
         detail = "; ".join(f"{o.actuator}: {o.message}" for o in outcomes) or (
-            "no actuator here carries out healing actions"
+            f"no actuator here carries out {action}"
         )
         self._report(
             action_result=link_pb2.ActionResult(

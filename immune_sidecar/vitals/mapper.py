@@ -123,7 +123,6 @@ class Mapper:
             tally = tallies[agent_id] = self._new_tally(attrs, ctx)
         labels = identity.point_labels(attrs, name)
         tally.labels.add(labels)
-        tally.prompt_hash = self._prompt_hash(attrs, ctx.attrs) or tally.prompt_hash
         if rule is None:
             return
         if cumulative:
@@ -133,6 +132,9 @@ class Mapper:
             if value is None:
                 tally.touched = True
                 return
+        if value.count or value.total:
+            # Cumulative series of an old prompt are re-sent forever; only work done now counts.
+            tally.prompt_hash = self._prompt_hash(attrs, ctx.attrs) or tally.prompt_hash
         tally.add(rule.role, value, attrs, labels.model)
 
     def _new_tally(self, attrs: dict[str, Any], ctx: "_Resource") -> Tally:

@@ -30,8 +30,8 @@ class Clock:
         return self.now
 
 
-def make(tmp_path, **overrides):
-    clock, courier = Clock(), Recorder()
+def make(tmp_path, clock=None, **overrides):
+    clock, courier = clock or Clock(), Recorder()
     config = ControlConfig(db=str(tmp_path / "c.duckdb"), **overrides)
     control = Control(config, Store(Database(config.db_path)), courier, clock)
     return control, courier, clock
@@ -218,3 +218,20 @@ def test_the_attempt_cap_counts_attempts_made_before_a_restart(tmp_path):
     assert second.attempt == 2
     reopened.action_result(incident.id, second.id, False, "boom", False)
     assert reopened.store.incident(incident.id).state == "pending_approval"
+
+
+def test_time_control_spent_down_does_not_count_against_an_action(tmp_path):
+    healing = dataclasses.replace(ControlConfig().healing, action_timeout_seconds=10)
+    control, _, clock = make(tmp_path, healing=healing)
+    fleet_of(control, 1, clock)
+    incident = control.infection(infection("a0"))
+    first = control.ledger.get(incident.id).current_action
+    control.store.db.close()
+    clock.now += 60  # control was down for a minute
+    reopened, _, _ = make(tmp_path, clock=clock, healing=healing)
+    reopened.tick()
+    assert reopened.store.incident(incident.id).current_action.id == first.id
+    clock.now += 11
+    reopened.tick()
+    after = reopened.store.incident(incident.id)
+    assert after.actions[0].outcome == "timed_out"

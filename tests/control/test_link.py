@@ -22,7 +22,7 @@ S = pb.IncidentState
 CONFIG = """
 health_interval_seconds: 0.3
 approval: {threshold: 11}
-healing: {action_timeout_seconds: 10, probation_samples: 2, probation_timeout_seconds: 20}
+healing: {action_timeout_seconds: 30, probation_samples: 2, probation_timeout_seconds: 30}
 """
 
 

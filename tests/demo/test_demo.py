@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from conftest import free_port
 from control.harness import wait_for
 from immune_sdk import Client, names
@@ -27,6 +28,7 @@ def newest(client: Client, agent: str):
     return client.incident(found[0].id) if found else None
 
 
+@pytest.mark.timeout(600)
 def test_demo_heals_every_fault_and_remembers_what_failed(tmp_path):
     port = free_port()
     demo = start_demo(tmp_path, port)
@@ -45,7 +47,7 @@ def test_demo_heals_every_fault_and_remembers_what_failed(tmp_path):
                 healed = {i.agent_id for i in client.incidents(states=["healed"], page_size=1000)}
                 return all(s["agent"] in healed for s in strikes)
 
-            assert wait_for(all_healed, timeout=420, pause=0.5), client.incidents()
+            assert wait_for(all_healed, timeout=400, pause=0.5), client.incidents()
             for strike in strikes:
                 check_strike(client, strike, approved)
             check_memory(client)

@@ -56,6 +56,15 @@ def test_cumulative_points_become_interval_deltas():
     assert sample.operations == 1 and sample.values["latency"] == 5.0
 
 
+def test_the_prompt_is_the_one_used_now_not_an_old_cumulative_series():
+    agent, m = Instrumented(), mapper()
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    for prompt in ("p-v1", "p-v1", "p-edited", "p-v1"):  # an edit, then a rollback
+        chat(ops, 1.0, **{"gen_ai.prompt.hash": prompt})
+        sample = only_sample(m.map(agent.export(), time.time()))
+    assert sample.prompt_hash == "p-v1"  # the p-edited series is still exported, unchanged
+
+
 def test_reset_when_the_agent_restarts():
     m = mapper()
     first = Instrumented()

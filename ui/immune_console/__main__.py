@@ -8,7 +8,7 @@ from pathlib import Path
 
 from immune_sdk import Options
 
-from .app import Console, ConsoleConfig
+from .config import ConsoleConfig
 
 DEFAULT_LISTEN = "127.0.0.1:8090"
 
@@ -49,7 +49,10 @@ def parse(argv: list[str] | None) -> ConsoleConfig:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and serve the console until interrupted."""
-    Console(parse(argv)).serve()
+    config = parse(argv)
+    from .app import Console  # the web framework takes seconds to import; --help need not wait
+
+    Console(config).serve()
     return 0
 
 

@@ -1,30 +1,20 @@
 """The console's pages, wired to one control through one client and one feed."""
 
 import asyncio
-import dataclasses
 
-from immune_sdk import AsyncClient, Options
+from immune_sdk import AsyncClient
 from nicegui import app, background_tasks, ui
 
 from .agent_page import VITALS_SECONDS, AgentPage
+from .config import ConsoleConfig
 from .decide import Decisions
 from .decisions_panel import DecisionsPanel, StatsBar
-from .feed import Feed, FeedSettings
+from .feed import Feed
 from .fleet import STATS, FleetView
 from .grid import AgentGrid
 from .insights import Insights
 from .shell import Header, follow
 from .widgets import DecisionDialog
-
-
-@dataclasses.dataclass(frozen=True)
-class ConsoleConfig:
-    """Where control is, who the operator is, where the console listens."""
-
-    control: Options
-    host: str = "127.0.0.1"
-    port: int = 8090
-    feed: FeedSettings = dataclasses.field(default_factory=FeedSettings)
 
 
 class Console:

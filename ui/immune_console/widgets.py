@@ -84,7 +84,8 @@ class DecisionDialog:
 
     def __init__(self, decisions: Decisions) -> None:
         self.decisions = decisions
-        with ui.dialog() as self.dialog, ui.card().classes("w-96 max-w-full"):
+        # Persistent: a stray click beside it must not drop a decision half made.
+        with ui.dialog().props("persistent") as self.dialog, ui.card().classes("w-96 max-w-full"):
             self.question = ui.label().classes("text-base font-medium")
             self.reason = ui.input("Reason (recorded in the audit log)").props(
                 f"maxlength={MAX_REASON} counter autofocus"
@@ -108,7 +109,7 @@ class DecisionDialog:
         """Ask, then decide one incident."""
         reason = await self._ask(f"{BUTTONS[verb][0]}: {agent_name}?", verb)
         if reason is not None:
-            _notify(await self.decisions.one(verb, incident_id, reason))
+            self._notify(await self.decisions.one(verb, incident_id, reason))
 
     async def all(self, verb: str, count: int, what: str) -> None:
         """Ask, naming how many incidents, then decide all of them."""
@@ -119,7 +120,14 @@ class DecisionDialog:
         question = f"{BUTTONS[verb][0]} all {count} {what}{plural}?"
         reason = await self._ask(question, verb)
         if reason is not None:
-            _notify(await self.decisions.all(verb, reason))
+            self._notify(await self.decisions.all(verb, reason))
+
+    def _notify(self, outcome) -> None:
+        # The button that asked may have been redrawn away meanwhile; the dialog lives on.
+        with self.dialog:
+            ui.notify(
+                outcome.message, type="positive" if outcome.ok else "negative", multi_line=True
+            )
 
 
 def decision_button(dialog: DecisionDialog, verb: str, incident_id: str, agent_name: str):
@@ -130,7 +138,3 @@ def decision_button(dialog: DecisionDialog, verb: str, incident_id: str, agent_n
     )
     button.props["aria-label"] = f"{label} {agent_name}"
     return button.props("dense no-caps size=sm")
-
-
-def _notify(outcome) -> None:
-    ui.notify(outcome.message, type="positive" if outcome.ok else "negative", multi_line=True)

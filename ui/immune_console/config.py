@@ -1,0 +1,17 @@
+"""The console's settings; importing them does not load the web framework."""
+
+import dataclasses
+
+from immune_sdk import Options
+
+from .feed import FeedSettings
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsoleConfig:
+    """Where control is, who the operator is, where the console listens."""
+
+    control: Options
+    host: str = "127.0.0.1"
+    port: int = 8090
+    feed: FeedSettings = dataclasses.field(default_factory=FeedSettings)

@@ -13,7 +13,7 @@ DEMO_ARGS ?=
 BROWSER_PACKAGES := chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install tools browser setup demo test lint proto clean bench
+.PHONY: install tools browser kubectl setup demo test lint proto clean bench
 
 install: $(VENV)/.installed
 
@@ -34,8 +34,14 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
 	    $(BROWSER_PACKAGES) >/dev/null; }
 
+# deploy/'s tests render the manifests with the kustomize built into kubectl.
+kubectl:
+	@kubectl kustomize --help >/dev/null 2>&1 || { \
+	  echo "kubectl with kustomize (1.21 or newer) is needed to render deploy/: install it" >&2; \
+	  exit 1; }
+
 # The three set-ups download from different registries, so they run side by side.
-setup:
+setup: kubectl
 	$(MAKE) -j3 install tools browser
 
 demo: install

@@ -1,11 +1,14 @@
 """Headless Chromium driven through selenium and Debian's chromedriver."""
 
+import contextlib
 import shutil
 
 from selenium import webdriver
 from selenium.common.exceptions import (
+    ElementClickInterceptedException,
     ElementNotInteractableException,
     StaleElementReferenceException,
+    TimeoutException,
 )
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -62,6 +65,25 @@ def type_into(driver, css: str, text: str) -> None:
 def press(driver, label: str) -> None:
     """Click the element with this aria-label, finding it again if Vue redrew it meanwhile."""
     _retry(driver, lambda d: labelled(d, label).click())
+
+
+def open_dialog(driver, label: str, attempts: int = 4) -> None:
+    """Click a button that opens a dialog, again if the click was lost.
+
+    A click that lands while its list is redrawn goes to an element the server
+    has just replaced, and nothing happens; an operator would click again too.
+    """
+    dialog = (By.CSS_SELECTOR, ".q-dialog")
+    for _ in range(attempts):
+        # Something may cover the button, perhaps the dialog already: looked at below.
+        with contextlib.suppress(ElementClickInterceptedException):
+            press(driver, label)
+        try:
+            wait(driver, 15).until(seen.presence_of_element_located(dialog))
+            return
+        except TimeoutException:
+            continue
+    raise AssertionError(f"clicking {label!r} never opened its dialog")
 
 
 def _retry(driver, act) -> None:

@@ -15,7 +15,16 @@ from selenium.webdriver.common.by import By
 from immune_control.config import ControlConfig
 from immune_control.fleet import FleetSettings
 
-from .browser import chromium, labelled, open_page, press, text_appears, type_into, wait
+from .browser import (
+    chromium,
+    labelled,
+    open_dialog,
+    open_page,
+    press,
+    text_appears,
+    type_into,
+    wait,
+)
 from .conftest import ARTIFACTS
 
 AGENTS = [f"con-{i}" for i in range(6)]
@@ -82,7 +91,7 @@ def browser():
 
 def decide(browser, button: str, reason: str = "") -> None:
     """Click a decision button, give a reason in the dialog, confirm."""
-    press(browser, button)
+    open_dialog(browser, button)
     type_into(browser, ".q-dialog input", reason)
     confirm(browser)
 
@@ -113,7 +122,7 @@ def test_main_page_decisions_reach_control_and_show_live(fleet, browser):
     assert wait_for(lambda: state(client, "con-1") not in ("rejected", ""))
     assert text_appears(browser, "Rejected healings (1)")
 
-    press(browser, "Approve all")
+    open_dialog(browser, "Approve all")
     assert text_appears(browser, "Approve all 2 pending healings?")
     confirm(browser)
     assert wait_for(lambda: client.stats().pending_approvals == 0)

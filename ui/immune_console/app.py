@@ -79,4 +79,5 @@ class Console:
             reload=False,
             show=False,
             show_welcome_message=False,
+            reconnect_timeout=self.config.reconnect_seconds,
         )

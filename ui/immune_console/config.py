@@ -15,3 +15,6 @@ class ConsoleConfig:
     host: str = "127.0.0.1"
     port: int = 8090
     feed: FeedSettings = dataclasses.field(default_factory=FeedSettings)
+    # How long a page survives a lost socket (a busy server, a flaky network) before it
+    # is reloaded from scratch, dropping whatever the operator was doing.
+    reconnect_seconds: float = 30.0

@@ -3,6 +3,7 @@
 import json
 import logging
 import socket
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,12 +43,25 @@ class QuietHandler(BaseHTTPRequestHandler):
         log.debug("%s " + format, self.address_string(), *args)
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A threading server that logs a client's broken connection instead of printing it."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that hung up or timed out is routine; anything else is logged with its stack."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            log.debug("client %s went away: %s", client_address, error)
+        else:
+            log.warning("error serving %s", client_address, exc_info=True)
+
+
 class BackgroundServer:
     """A ``ThreadingHTTPServer`` for ``handler`` (a class), served on its own thread."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler], host: str, port: int, name: str):
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server = QuietServer((host, port), handler)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name=name, daemon=True
@@ -63,4 +77,4 @@ class BackgroundServer:
         self._server.server_close()
 
 
-__all__ = ["BackgroundServer", "HTTPStatus", "QuietHandler"]
+__all__ = ["BackgroundServer", "HTTPStatus", "QuietHandler", "QuietServer"]

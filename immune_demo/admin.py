@@ -3,17 +3,17 @@ really performed on the simulated agent (POST /agents/NAME)."""
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from immune_common.httpserve import QuietServer
 
 from .agent import DemoAgent
 
 MAX_BODY = 64 * 1024
 
 
-class AdminServer(ThreadingHTTPServer):
+class AdminServer(QuietServer):
     """Serves the agents' admin endpoints on one loopback port."""
-
-    daemon_threads = True
 
     def __init__(self, agents: dict[str, DemoAgent], host: str = "127.0.0.1", port: int = 0):
         super().__init__((host, port), _Handler)

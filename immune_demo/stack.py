@@ -1,10 +1,12 @@
 """Everything `make demo` runs: control and the console as processes, a sidecar per agent,
 the agents themselves and their admin endpoint."""
 
+import ctypes
 import dataclasses
 import logging
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ from .emitter import Emitter, make_exporter
 from .kinds import KINDS
 
 log = logging.getLogger(__name__)
+PR_SET_PDEATHSIG = 1  # prctl(2)
 READY_SECONDS = 120.0
 
 
@@ -136,7 +139,8 @@ class Stack:
         self.agents.append(agent)
 
     def _spawn(self, module: str, *argv: str) -> None:
-        self.processes.append(subprocess.Popen([sys.executable, "-m", module, *argv]))
+        argv = [sys.executable, "-m", module, *argv]
+        self.processes.append(subprocess.Popen(argv, preexec_fn=_die_with_parent))
 
     def stop(self) -> None:
         """Stop agents, sidecars, the admin endpoint, then the console and control."""
@@ -152,3 +156,9 @@ class Stack:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _die_with_parent() -> None:
+    """In the child: be sent SIGTERM when the demo dies, even by SIGKILL (Linux only)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

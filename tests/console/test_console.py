@@ -102,6 +102,7 @@ def confirm(browser) -> None:
     wait(browser).until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".q-dialog"))
 
 
+@pytest.mark.timeout(600)  # every decision waits on a real browser, console and control
 def test_main_page_decisions_reach_control_and_show_live(fleet, browser):
     _, client, console = fleet
     open_page(browser, console.url)

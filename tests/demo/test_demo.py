@@ -20,7 +20,9 @@ def start_demo(tmp_path, port: int) -> subprocess.Popen:
     argv += ["--duration", "600", "--no-console", "--data-dir", str(tmp_path / "demo")]
     argv += ["--control-port", str(port), "--metrics-port", str(free_port())]
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    return subprocess.Popen([sys.executable, "-m", "immune_demo", *argv], env=env)
+    # Its own session, so that a failed test can take down the whole stack with it.
+    argv = [sys.executable, "-m", "immune_demo", *argv]
+    return subprocess.Popen(argv, env=env, start_new_session=True)
 
 
 def newest(client: Client, agent: str):
@@ -55,7 +57,7 @@ def test_demo_heals_every_fault_and_remembers_what_failed(tmp_path):
         assert demo.wait(60) == 0
     finally:
         if demo.poll() is None:
-            demo.kill()
+            os.killpg(demo.pid, signal.SIGKILL)
 
 
 def check_strike(client: Client, strike: dict, approved: set[str]) -> None:

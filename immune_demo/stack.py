@@ -67,10 +67,8 @@ class Stack:
         """Fresh state, then control, sidecars and agents, then the console."""
         shutil.rmtree(self.data, ignore_errors=True)
         (self.data / "sidecars").mkdir(parents=True)
-        self._start_control()
-        self.admin.start()
-        for n in range(self.config.agents):
-            self._start_agent(n)
+        # Both processes start before this one uses gRPC: forking after it is noisy.
+        self._spawn_control()
         if self.config.console:
             self._spawn(
                 "immune_console",
@@ -81,8 +79,12 @@ class Stack:
                 "--operator",
                 "demo-operator",
             )
+        self._await_control()
+        self.admin.start()
+        for n in range(self.config.agents):
+            self._start_agent(n)
 
-    def _start_control(self) -> None:
+    def _spawn_control(self) -> None:
         config = self.data / "control.yaml"
         ttl, probation = 300, max(30, 20 * self.config.interval_seconds)
         config.write_text(CONTROL_CONFIG.format(ttl=ttl, probation=probation))
@@ -99,6 +101,9 @@ class Stack:
             "--log-level",
             "warning",
         )
+
+    def _await_control(self) -> None:
+        control = self.processes[0]
         with Client(target=self.control_target, retries=0, timeout_seconds=2) as client:
             deadline = time.monotonic() + READY_SECONDS
             while True:
@@ -106,7 +111,7 @@ class Stack:
                     client.stats()
                     return
                 except ImmuneError:
-                    if time.monotonic() > deadline or self.processes[-1].poll() is not None:
+                    if time.monotonic() > deadline or control.poll() is not None:
                         raise RuntimeError("control did not start; see its log above") from None
                     time.sleep(0.3)
 

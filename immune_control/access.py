@@ -1,0 +1,150 @@
+"""Who may call what: bearer tokens mapped to roles, and the permission each RPC needs.
+
+Tokens are kept only as SHA-256 hashes, one per line of a token file::
+
+    # name        role        sha256 of the token
+    ci-bot        automation  9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    dana          operator    60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752
+
+or, for one token, ``IMMUNE_TOKEN_<NAME>=<role>:<token>`` in control's environment
+(read by ``from_environ``, never by a constructor). Tokens are random and long,
+so one hash round is enough; comparing hashes also keeps comparisons constant-time.
+"""
+
+import dataclasses
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable, Mapping
+
+from .errors import ControlError, InvalidArgument
+
+VIEWER, OPERATOR, AUTOMATION, ADMIN = "viewer", "operator", "automation", "admin"
+ROLES = (VIEWER, OPERATOR, AUTOMATION, ADMIN)
+READ, DECIDE, CONFIGURE = "read", "decide", "configure"
+GRANTS = {
+    VIEWER: frozenset({READ}),
+    OPERATOR: frozenset({READ, DECIDE}),
+    AUTOMATION: frozenset({READ, DECIDE}),
+    ADMIN: frozenset({READ, DECIDE, CONFIGURE}),
+}
+# Every ControlService RPC; a test fails when the service gains one that is not here.
+NEEDS = {
+    "ListAgents": READ,
+    "GetAgent": READ,
+    "ListIncidents": READ,
+    "GetIncident": READ,
+    "GetHealingLog": READ,
+    "GetImmuneMemory": READ,
+    "ListPolicies": READ,
+    "GetStats": READ,
+    "ListAuditEntries": READ,
+    "WatchEvents": READ,
+    "ApproveHealing": DECIDE,
+    "RejectHealing": DECIDE,
+    "HealNow": DECIDE,
+    "ApproveAll": DECIDE,
+    "RejectAll": DECIDE,
+    "HealAll": DECIDE,
+    "RecordFeedback": DECIDE,
+    "UpsertPolicy": CONFIGURE,
+}
+ENV_PREFIX = "IMMUNE_TOKEN_"
+
+
+class Unauthenticated(ControlError):
+    """No credentials, or credentials nobody issued."""
+
+    code = "UNAUTHENTICATED"
+
+
+class PermissionDenied(ControlError):
+    """Known caller, not allowed to do this."""
+
+    code = "PERMISSION_DENIED"
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    """A known caller: a name for the audit log and a role for permissions."""
+
+    name: str
+    role: str
+
+
+def hash_token(token: str) -> str:
+    """The hex SHA-256 of a token, as the token file stores it."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh random bearer token."""
+    return "imm_" + secrets.token_urlsafe(32)
+
+
+class TokenBook:
+    """Issued tokens by hash; answers who a bearer token belongs to."""
+
+    def __init__(self, entries: Iterable[tuple[str, str, str]] = ()) -> None:
+        self._by_hash: dict[str, Principal] = {}
+        for name, role, digest in entries:
+            self.add(name, role, digest)
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def add(self, name: str, role: str, digest: str) -> None:
+        """Issue the token with this hash to ``name`` in ``role``."""
+        if role not in ROLES:
+            raise InvalidArgument(f"token of {name!r}: role {role!r} is not one of {ROLES}")
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise InvalidArgument(f"token of {name!r}: expected a hex SHA-256, got {digest!r}")
+        self._by_hash[digest] = Principal(name, role)
+
+    def identify(self, token: str) -> Principal:
+        """The owner of ``token``; Unauthenticated for none or an unknown one."""
+        if not token:
+            raise Unauthenticated("no bearer token: send 'authorization: Bearer <token>'")
+        digest = hash_token(token)
+        for known, principal in self._by_hash.items():
+            if hmac.compare_digest(known, digest):
+                return principal
+        raise Unauthenticated("unknown bearer token: ask an admin for one")
+
+
+def authorize(principal: Principal, method: str) -> None:
+    """Raise PermissionDenied unless ``principal``'s role may call ``method``."""
+    need = NEEDS.get(method)
+    if need is None:
+        raise PermissionDenied(f"{method} is not an API method anyone may call")
+    if need not in GRANTS[principal.role]:
+        allowed = [role for role in ROLES if need in GRANTS[role]]
+        raise PermissionDenied(
+            f"{principal.name} ({principal.role}) may not call {method}; it needs one of {allowed}"
+        )
+
+
+def parse_token_file(text: str) -> TokenBook:
+    """A token file's lines (name, role, hash; '#' starts a comment) as a TokenBook."""
+    book = TokenBook()
+    for number, line in enumerate(text.splitlines(), 1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if len(fields) != 3:
+            raise InvalidArgument(f"token file line {number}: expected 'name role sha256'")
+        book.add(*fields)
+    return book
+
+
+def from_environ(environ: Mapping[str, str], book: TokenBook | None = None) -> TokenBook:
+    """Add ``IMMUNE_TOKEN_<NAME>=<role>:<token>`` variables to ``book`` (or a new one)."""
+    book = book or TokenBook()
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        role, sep, token = value.partition(":")
+        if not sep or not token:
+            raise InvalidArgument(f"{key}: expected '<role>:<token>'")
+        book.add(key.removeprefix(ENV_PREFIX).lower(), role, hash_token(token))
+    return book

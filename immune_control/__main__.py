@@ -21,7 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     from .app import ControlApp
     from .store import StoreError
 
-    app = ControlApp(config)
+    try:
+        app = ControlApp(config, environ=os.environ)
+    except ConfigError as exc:
+        print(f"immune-control: config error: {exc}", file=sys.stderr)
+        return 2
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: app.stop())
     try:

@@ -6,7 +6,7 @@ Tokens are kept only as SHA-256 hashes, one per line of a token file::
     ci-bot        automation  9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
     dana          operator    60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752
 
-or, for one token, ``IMMUNE_TOKEN_<NAME>=<role>:<token>`` in control's environment
+or, for one token, ``IMMUNE_API_TOKEN_<NAME>=<role>:<token>`` in control's environment
 (read by ``from_environ``, never by a constructor). Tokens are random and long,
 so one hash round is enough; comparing hashes also keeps comparisons constant-time.
 """
@@ -49,7 +49,7 @@ NEEDS = {
     "RecordFeedback": DECIDE,
     "UpsertPolicy": CONFIGURE,
 }
-ENV_PREFIX = "IMMUNE_TOKEN_"
+ENV_PREFIX = "IMMUNE_API_TOKEN_"
 
 
 class Unauthenticated(ControlError):
@@ -138,7 +138,7 @@ def parse_token_file(text: str) -> TokenBook:
 
 
 def from_environ(environ: Mapping[str, str], book: TokenBook | None = None) -> TokenBook:
-    """Add ``IMMUNE_TOKEN_<NAME>=<role>:<token>`` variables to ``book`` (or a new one)."""
+    """Add ``IMMUNE_API_TOKEN_<NAME>=<role>:<token>`` variables to ``book`` (or a new one)."""
     book = book or TokenBook()
     for key, value in environ.items():
         if not key.startswith(ENV_PREFIX):

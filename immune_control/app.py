@@ -3,7 +3,9 @@
 import asyncio
 import logging
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -11,12 +13,15 @@ from grpc_reflection.v1alpha import reflection
 from immune.v1 import control_pb2, control_pb2_grpc, link_pb2, link_pb2_grpc
 from prometheus_client import CollectorRegistry, start_http_server
 
-from immune_common.config import split_address
+from immune_common.config import ConfigError, split_address
 
+from .access import TokenBook, from_environ, parse_token_file
+from .api.gate import Gate
 from .api.servicer import ControlServicer
 from .config import ControlConfig
 from .control import Control
 from .engine import Engine
+from .errors import InvalidArgument
 from .link.server import LinkServicer, Sessions
 from .store import Database, Store
 from .telemetry import ControlMetrics
@@ -33,8 +38,10 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 class ControlApp:
     """One control process; ``run`` serves until ``stop`` is called (from any thread)."""
 
-    def __init__(self, config: ControlConfig) -> None:
+    def __init__(self, config: ControlConfig, environ: Mapping[str, str] | None = None) -> None:
         self.config = config
+        # Only IMMUNE_API_TOKEN_* variables are read from here.
+        self.tokens = load_tokens(config.token_file, environ or {})
         self.port = 0
         self.metrics_port = 0
         self.ready = threading.Event()
@@ -87,7 +94,7 @@ class ControlApp:
         options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
         server = grpc.aio.server(options=options)
         control_pb2_grpc.add_ControlServiceServicer_to_server(
-            ControlServicer(control, engine, reads), server
+            ControlServicer(control, engine, reads, Gate(self.tokens)), server
         )
         link_pb2_grpc.add_SidecarLinkServiceServicer_to_server(
             LinkServicer(
@@ -124,3 +131,13 @@ class ControlApp:
                 await loop.run_in_executor(engine, control.tick)
             except Exception:
                 log.exception("control tick failed; retrying")
+
+
+def load_tokens(path: str, environ: Mapping[str, str]) -> TokenBook | None:
+    """The token file and IMMUNE_API_TOKEN_* variables as a TokenBook; None when there are none."""
+    try:
+        book = parse_token_file(Path(path).read_text()) if path else TokenBook()
+        from_environ(environ, book)
+    except (OSError, InvalidArgument) as exc:
+        raise ConfigError(f"tokens: {exc}") from None
+    return book if (path or len(book)) else None

@@ -59,6 +59,9 @@ class ControlConfig:
     healing: HealingSettings = dataclasses.field(default_factory=HealingSettings)
     fleet: FleetSettings = dataclasses.field(default_factory=FleetSettings)
     policies: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    # Hashed bearer tokens (see immune_control.access); with none here or in
+    # IMMUNE_API_TOKEN_* variables, the API is open.
+    token_file: str = ""
     log_level: str = "info"
     log_format: str = "text"
 
@@ -94,6 +97,7 @@ def parser() -> argparse.ArgumentParser:
     flag("--data-dir", metavar="DIR", help="where the database lives by default")
     flag("--metrics", metavar="HOST:PORT", help="Prometheus /metrics (127.0.0.1:9465)")
     flag("--config", metavar="FILE", help="YAML file with any of these keys and more")
+    flag("--token-file", metavar="FILE", help="hashed bearer tokens: 'name role sha256' lines")
     flag("--log-level", choices=("debug", "info", "warning", "error"))
     flag("--log-format", choices=("text", "json"))
     return p

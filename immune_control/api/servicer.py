@@ -1,6 +1,7 @@
 """ControlService: convert the request, call control, convert the answer, map errors."""
 
 import asyncio
+import contextvars
 import functools
 import logging
 from concurrent.futures import Executor
@@ -17,11 +18,13 @@ from ..errors import ControlError, InvalidArgument
 from ..queries import Queries
 from ..store import StoreError
 from . import convert
+from .gate import Gate
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 1000
 REPLAY_PAGE = 5000
-ACTOR_KEY = "x-immune-actor"
+# Who is calling, set by _rpc once the gate let the call in.
+_CALLER: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller")
 
 
 def _rpc(method):
@@ -30,6 +33,7 @@ def _rpc(method):
     @functools.wraps(method)
     async def wrapper(self, request, context):
         try:
+            _CALLER.set(self._gate.check(context, method.__name__))
             return await method(self, request, context)
         except ControlError as exc:
             await context.abort(grpc.StatusCode[exc.code], str(exc))
@@ -42,8 +46,11 @@ def _rpc(method):
 class ControlServicer(control_pb2_grpc.ControlServiceServicer):
     """The public API over Control and Queries."""
 
-    def __init__(self, control: Control, engine: Executor, reads: Executor) -> None:
+    def __init__(
+        self, control: Control, engine: Executor, reads: Executor, gate: Gate | None = None
+    ) -> None:
         self._control, self._engine, self._reads = control, engine, reads
+        self._gate = gate or Gate()
         self._queries = Queries(control)
 
     @_rpc
@@ -88,14 +95,14 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
     @_rpc
     async def ApproveHealing(self, request, context):
         done = await self._act(
-            self._control.approve, _target(request), _caller(context), request.reason
+            self._control.approve, _target(request), _CALLER.get(), request.reason
         )
         return api.ApproveHealingResponse(incident=convert.incident(done))
 
     @_rpc
     async def RejectHealing(self, request, context):
         done = await self._act(
-            self._control.reject, _target(request), _caller(context), request.reason
+            self._control.reject, _target(request), _CALLER.get(), request.reason
         )
         return api.RejectHealingResponse(incident=convert.incident(done))
 
@@ -103,7 +110,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
     async def HealNow(self, request, context):
         action = convert.from_enum(pb.Action, request.action, "action") if request.action else ""
         done = await self._act(
-            self._control.heal_now, _target(request), _caller(context), request.reason, action
+            self._control.heal_now, _target(request), _CALLER.get(), request.reason, action
         )
         return api.HealNowResponse(incident=convert.incident(done))
 
@@ -164,7 +171,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
             convert.from_enum(pb.Action, a, f"policy.actions[{n}]") for n, a in enumerate(p.actions)
         ]
         done = await self._act(
-            self._control.upsert_policy, diagnosis, actions, _caller(context), request.reason
+            self._control.upsert_policy, diagnosis, actions, _CALLER.get(), request.reason
         )
         return api.UpsertPolicyResponse(policy=convert.policy(done))
 
@@ -198,7 +205,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
             request.incident_id,
             request.false_positive,
             cause,
-            _caller(context),
+            _CALLER.get(),
             request.reason,
         )
         return api.RecordFeedbackResponse(
@@ -222,6 +229,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
                     sequence=e.sequence,
                     time=wire.timestamp(e.time),
                     actor=e.actor,
+                    role=_role(e.role),
                     method=e.method,
                     target=e.target,
                     reason=e.reason,
@@ -234,6 +242,10 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
 
     async def WatchEvents(self, request, context):
         """Stored events after ``after_sequence``, then every new one as it is stored."""
+        try:
+            self._gate.check(context, "WatchEvents")
+        except ControlError as exc:
+            await context.abort(grpc.StatusCode[exc.code], str(exc))
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue(maxsize=10_000)
         stop = self._control.ledger.events.watch(
@@ -262,7 +274,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
 
     async def _bulk(self, method: str, request, context) -> list[api.BulkResult]:
         results = await self._act(
-            self._control.bulk, method, _caller(context), request.reason, list(request.agent_ids)
+            self._control.bulk, method, _CALLER.get(), request.reason, list(request.agent_ids)
         )
         return [
             api.BulkResult(
@@ -320,9 +332,8 @@ def _target(request) -> tuple[str, str]:
     )
 
 
-def _caller(context) -> Caller:
-    metadata = dict(context.invocation_metadata() or ())
-    return Caller(metadata.get(ACTOR_KEY) or "anonymous")
+def _role(name: str) -> int:
+    return dict(pb.Role.items()).get(f"ROLE_{name.upper()}", pb.ROLE_UNSPECIFIED)
 
 
 def _status_name(number: int) -> str:

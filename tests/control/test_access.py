@@ -73,11 +73,11 @@ def test_a_bad_token_file_line_is_named(line, problem):
 
 def test_tokens_from_the_environment_join_the_file():
     book = parse_token_file(f"dana operator {hash_token('t-dana')}")
-    from_environ({"IMMUNE_TOKEN_GRAFANA": "viewer:t-graf", "HOME": "/root"}, book)
+    from_environ({"IMMUNE_API_TOKEN_GRAFANA": "viewer:t-graf", "HOME": "/root"}, book)
     assert len(book) == 2
     assert book.identify("t-graf") == Principal("grafana", VIEWER)
-    with pytest.raises(InvalidArgument, match="IMMUNE_TOKEN_X: expected"):
-        from_environ({"IMMUNE_TOKEN_X": "no-role-here"})
+    with pytest.raises(InvalidArgument, match="IMMUNE_API_TOKEN_X: expected"):
+        from_environ({"IMMUNE_API_TOKEN_X": "no-role-here"})
 
 
 def test_only_hashes_are_kept():

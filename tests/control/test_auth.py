@@ -1,0 +1,85 @@
+"""Authentication and roles on the real gRPC API: every RPC × every role, and bad tokens."""
+
+import grpc
+import pytest
+from immune.v1 import common_pb2 as pb
+from immune.v1 import control_pb2 as api
+from immune.v1 import control_pb2_grpc
+
+from immune_control.access import GRANTS, NEEDS, ROLES, hash_token
+
+from .harness import start_control
+
+SERVICE = api.DESCRIPTOR.services_by_name["ControlService"]
+TOKENS = {role: f"token-of-the-{role}" for role in ROLES}
+REFUSED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+
+
+@pytest.fixture(scope="module")
+def stub(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("auth")
+    tokens = tmp / "tokens"
+    tokens.write_text("".join(f"{r}-user {r} {hash_token(t)}\n" for r, t in TOKENS.items()))
+    control = start_control(str(tmp / "c.duckdb"), token_file=str(tokens))
+    channel = grpc.insecure_channel(f"127.0.0.1:{control.port}")
+    yield control_pb2_grpc.ControlServiceStub(channel)
+    channel.close()
+    control.stop()
+
+
+def call(stub, method, authorization: str | None) -> grpc.StatusCode:
+    """Call ``method`` with an empty request; the status it ends with."""
+    request = getattr(api, method.input_type.name)()
+    metadata = [("authorization", authorization)] if authorization is not None else []
+    try:
+        answer = getattr(stub, method.name)(request, metadata=metadata, timeout=5)
+        if method.server_streaming:
+            next(iter(answer), None)
+    except grpc.RpcError as exc:
+        return exc.code()
+    return grpc.StatusCode.OK
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_reaches_exactly_the_rpcs_it_is_granted(stub, role):
+    for method in SERVICE.methods:
+        code = call(stub, method, f"Bearer {TOKENS[role]}")
+        allowed = NEEDS[method.name] in GRANTS[role]
+        if method.server_streaming and allowed:
+            assert code == grpc.StatusCode.DEADLINE_EXCEEDED, method.name  # still streaming
+        elif allowed:
+            assert code not in REFUSED, (method.name, code)
+        else:
+            assert code == grpc.StatusCode.PERMISSION_DENIED, (method.name, code)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer not-a-token", f"Basic {TOKENS['admin']}", "Bearer "],
+)
+def test_no_token_or_a_bad_one_is_unauthenticated_everywhere(stub, authorization):
+    for method in SERVICE.methods:
+        assert call(stub, method, authorization) == grpc.StatusCode.UNAUTHENTICATED, method.name
+
+
+def test_the_audit_names_the_token_owner_and_marks_automation(stub):
+    bearer = [("authorization", f"Bearer {TOKENS['automation']}")]
+    target = api.Target(incident_id="no-such-incident")
+    request = api.ApproveHealingRequest(target=target, reason="nightly job")
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.ApproveHealing(request, metadata=bearer, timeout=5)
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    entries = stub.ListAuditEntries(api.ListAuditEntriesRequest(), metadata=bearer).entries
+    mine = [e for e in entries if e.reason == "nightly job"]
+    assert [(e.actor, e.role, e.result) for e in mine] == [
+        ("automation-user", pb.ROLE_AUTOMATION, "NOT_FOUND")
+    ]
+
+
+def test_a_viewer_is_told_which_roles_may(stub):
+    viewer = [("authorization", f"Bearer {TOKENS['viewer']}")]
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.HealAll(api.HealAllRequest(reason="x"), metadata=viewer, timeout=5)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "viewer-user (viewer) may not call HealAll" in refused.value.details()
+    assert "operator" in refused.value.details()

@@ -2,8 +2,10 @@
 
 import argparse
 import getpass
+import hashlib
 import json
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -242,6 +244,17 @@ def events(client: Client, args, out: TextIO):
             return None
 
 
+def token(client: Client, args, out: TextIO):
+    """A fresh token, shown once; control keeps only the hash in the line printed."""
+    made = "imm_" + secrets.token_urlsafe(32)
+    line = f"{args.name} {args.role} {hashlib.sha256(made.encode()).hexdigest()}"
+    if args.output == "json":
+        print(json.dumps({"token": made, "token_file_line": line}), file=out)
+        return
+    print(f"token:           {made}", file=out)
+    print(f"token file line: {line}", file=out)
+
+
 def stats(client: Client, args, out: TextIO):
     found = client.stats()
     if args.output == "json":
@@ -344,6 +357,13 @@ def _parser() -> argparse.ArgumentParser:
     _reads(sub)
     _decisions(sub)
     _policy(sub)
+    p = sub.add_parser(
+        "token",
+        help="make a bearer token and the line that gives it a role in control's token file",
+    )
+    p.add_argument("name", help="who the token is for (the audit log's actor)")
+    p.add_argument("role", choices=("viewer", "operator", "automation", "admin"))
+    p.set_defaults(run=token)
     return parser
 
 

@@ -1,7 +1,11 @@
 """Tokens, roles and the permission every ControlService RPC needs."""
 
+import io
+import json
+
 import pytest
 from immune.v1 import control_pb2
+from immune_sdk import cli
 
 from immune_control.access import (
     ADMIN,
@@ -93,3 +97,12 @@ def _may(who: Principal, method: str) -> bool:
     except PermissionDenied:
         return False
     return True
+
+
+def test_a_token_made_by_immunectl_is_one_control_accepts():
+    out = io.StringIO()
+    assert cli.main(["-o", "json", "token", "ci-bot", "automation"], out) == 0
+    made = json.loads(out.getvalue())
+    book = parse_token_file(made["token_file_line"])
+    assert book.identify(made["token"]) == Principal("ci-bot", AUTOMATION)
+    assert made["token"] not in made["token_file_line"]

@@ -32,6 +32,22 @@ class ApprovalSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class ApiLimits:
+    """Bounds on what one API call may carry."""
+
+    # Reasons go to the audit log and the timeline; beyond this a call is INVALID_ARGUMENT.
+    max_reason_chars: int = 1000
+    # A bulk call acts on at most this many incidents (the rest wait for the next call),
+    # and may name at most this many agents.
+    max_bulk: int = 5000
+
+    def __post_init__(self) -> None:
+        for key in ("max_reason_chars", "max_bulk"):
+            if getattr(self, key) < 1:
+                raise config.ConfigError(f"limits.{key}: must be at least 1")
+
+
+@dataclasses.dataclass(frozen=True)
 class HealingSettings:
     """How healing actions are driven and verified."""
 
@@ -57,6 +73,7 @@ class ControlConfig:
     health_interval_seconds: float = 10.0
     approval: ApprovalSettings = dataclasses.field(default_factory=ApprovalSettings)
     healing: HealingSettings = dataclasses.field(default_factory=HealingSettings)
+    limits: ApiLimits = dataclasses.field(default_factory=ApiLimits)
     fleet: FleetSettings = dataclasses.field(default_factory=FleetSettings)
     policies: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     # Hashed bearer tokens (see immune_control.access); with none here or in

@@ -13,7 +13,7 @@ from .approvals import Approvals
 from .commands import QUARANTINE, Command, Courier
 from .config import ControlConfig
 from .diagnosis import Diagnoser
-from .errors import ControlError, FailedPrecondition, NotFound
+from .errors import ControlError, FailedPrecondition, InvalidArgument, NotFound
 from .healing import AUTOMATIC, HOUR, Healer
 from .intake import Intake
 from .ledger import Ledger, SidecarState
@@ -235,12 +235,14 @@ class Control:
             "HealAll": lambda i: self.approvals.heal_now(i, actor, reason, ""),
         }[method]
         wanted = set(agent_ids)
+        limit = self.config.limits.max_bulk
+        self._within_limits(method, caller, "bulk", reason, len(wanted))
         with self.ledger.lock:
             targets = [
                 i
                 for i in self.ledger.incidents.values()
                 if i.state in states and (not wanted or wanted & set(_agents(i)))
-            ]
+            ][:limit]
         return [self._one(method, decide, i, caller, reason) for i in targets]
 
     def feedback(
@@ -306,7 +308,25 @@ class Control:
         name = target[0] or f"agent:{target[1]}"
         return self._audited(method, caller, name, reason, lambda: fn(self.resolve(target)))
 
+    def _within_limits(
+        self, method: str, caller: Caller, target: str, reason: str, agents: int = 0
+    ) -> None:
+        """Refuse (and audit) a reason or an agent list beyond the configured limits."""
+        limits, problem = self.config.limits, ""
+        if len(reason) > limits.max_reason_chars:
+            problem = f"reason: at most {limits.max_reason_chars} characters, got {len(reason)}"
+        elif agents > limits.max_bulk:
+            problem = f"agent_ids: at most {limits.max_bulk} agents per call, got {agents}"
+        if problem:
+            with self.ledger.change():
+                short = reason[: limits.max_reason_chars]
+                self.ledger.audit(
+                    caller.actor, caller.role, method, target, short, "INVALID_ARGUMENT"
+                )
+            raise InvalidArgument(problem)
+
     def _audited(self, method: str, caller: Caller, target: str, reason: str, fn):
+        self._within_limits(method, caller, target, reason)
         try:
             with self.ledger.change():
                 result = fn()

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from immune_control.config import ApprovalSettings, ControlConfig
+from immune_control.config import ApiLimits, ApprovalSettings, ControlConfig
 from immune_control.control import Caller, Control
 from immune_control.errors import FailedPrecondition, InvalidArgument, NotFound
 from immune_control.fleet import FleetSettings
@@ -235,3 +235,33 @@ def test_time_control_spent_down_does_not_count_against_an_action(tmp_path):
     reopened.tick()
     after = reopened.store.incident(incident.id)
     assert after.actions[0].outcome == "timed_out"
+
+
+def test_a_reason_beyond_the_limit_is_refused_audited_and_changes_nothing(tmp_path):
+    limits = ApiLimits(max_reason_chars=20)
+    control, _, clock = make(tmp_path, approval=ApprovalSettings(threshold=0.0), limits=limits)
+    fleet_of(control, 1, clock)
+    incident = control.infection(infection("a0"))
+    with pytest.raises(InvalidArgument, match="reason: at most 20 characters, got 21"):
+        control.approve((incident.id, ""), Caller("dana"), "x" * 21)
+    assert control.store.incident(incident.id).state == "pending_approval"
+    (entry,) = control.store.audit(actor="dana")
+    assert (entry.method, entry.result, entry.reason) == (
+        "ApproveHealing",
+        "INVALID_ARGUMENT",
+        "x" * 20,
+    )
+    assert control.approve((incident.id, ""), Caller("dana"), "x" * 20).state != "pending_approval"
+
+
+def test_a_bulk_call_acts_on_at_most_the_limit_and_the_rest_wait(tmp_path):
+    limits = ApiLimits(max_bulk=2)
+    control, _, clock = make(tmp_path, approval=ApprovalSettings(threshold=0.0), limits=limits)
+    fleet_of(control, 3, clock)
+    for n in range(3):
+        control.infection(infection(f"a{n}"))
+    assert len(control.bulk("ApproveAll", Caller(), "", [])) == 2
+    assert [r.agent_id for r in control.bulk("ApproveAll", Caller(), "", [])] != []
+    assert control.bulk("ApproveAll", Caller(), "", []) == []
+    with pytest.raises(InvalidArgument, match="at most 2 agents per call, got 3"):
+        control.bulk("RejectAll", Caller(), "", ["a0", "a1", "a2"])

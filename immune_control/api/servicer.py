@@ -23,6 +23,7 @@ from .gate import Gate
 log = logging.getLogger(__name__)
 MAX_PAGE = 1000
 REPLAY_PAGE = 5000
+ROLE_NUMBERS = dict(pb.Role.items())
 # Who is calling, set by _rpc once the gate let the call in.
 _CALLER: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller")
 
@@ -333,7 +334,7 @@ def _target(request) -> tuple[str, str]:
 
 
 def _role(name: str) -> int:
-    return dict(pb.Role.items()).get(f"ROLE_{name.upper()}", pb.ROLE_UNSPECIFIED)
+    return ROLE_NUMBERS.get(f"ROLE_{name.upper()}", pb.ROLE_UNSPECIFIED)
 
 
 def _status_name(number: int) -> str:

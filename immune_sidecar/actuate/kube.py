@@ -53,11 +53,7 @@ def in_cluster(env: dict, pod: str = "", namespace: str = "") -> KubeTarget:
 
 
 class KubeError(Exception):
-    """The API server refused a request; ``status`` is its HTTP code (0: unreachable)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+    """The API server refused a request, or could not be reached."""
 
 
 class PodApi:
@@ -99,9 +95,9 @@ class PodApi:
             ) as reply:
                 return json.loads(reply.read() or b"{}")
         except urllib.error.HTTPError as exc:
-            raise KubeError(exc.code, _status_message(exc)) from None
+            raise KubeError(_status_message(exc)) from None
         except (OSError, ValueError) as exc:
-            raise KubeError(0, f"Kubernetes API unreachable: {exc}") from None
+            raise KubeError(f"Kubernetes API unreachable: {exc}") from None
 
 
 class KubernetesActuator:

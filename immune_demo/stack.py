@@ -64,7 +64,7 @@ class Stack:
         self.admin = AdminServer({})
 
     def start(self) -> None:
-        """Fresh state, then control, sidecars and agents, then the console."""
+        """Fresh state, then control and the console, then a sidecar and an agent at a time."""
         shutil.rmtree(self.data, ignore_errors=True)
         (self.data / "sidecars").mkdir(parents=True)
         # Both processes start before this one uses gRPC: forking after it is noisy.

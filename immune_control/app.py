@@ -6,6 +6,7 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -14,6 +15,7 @@ from immune.v1 import control_pb2, control_pb2_grpc, link_pb2, link_pb2_grpc
 from prometheus_client import CollectorRegistry, start_http_server
 
 from immune_common.config import ConfigError, split_address
+from immune_common.tls import CertificateReloader, TlsFiles, server_credentials
 
 from .access import TokenBook, from_environ, parse_token_file
 from .api.gate import Gate
@@ -35,6 +37,12 @@ TICK_SECONDS = 0.25
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
+class _Listener(NamedTuple):
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    port: int
+
+
 class ControlApp:
     """One control process; ``run`` serves until ``stop`` is called (from any thread)."""
 
@@ -43,7 +51,9 @@ class ControlApp:
         # Only IMMUNE_API_TOKEN_* variables are read from here.
         self.tokens = load_tokens(config.token_file, environ or {})
         self.port = 0
+        self.link_port = 0
         self.metrics_port = 0
+        self.reloaders: list[CertificateReloader] = []
         self.ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -67,34 +77,44 @@ class ControlApp:
         engine = Engine(control.ledger.change)
         metrics = ControlMetrics(CollectorRegistry())
         metrics.watch(control.ledger, sessions.connected)
-        server, health_servicer = self._server(control, sessions, engine, reads, metrics)
-        await server.start()
-        for name in ("", *SERVICES):
-            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        listeners = self._servers(control, sessions, engine, reads, metrics)
+        for listener in listeners:
+            await listener.server.start()
+            for name in ("", *SERVICES):
+                await listener.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._metrics(metrics)
         log.info(
-            "control listening on %s:%d (database %s, schema v%d)",
+            "control listening on %s:%d%s, link on port %d%s (database %s, schema v%d)",
             split_address(self.config.listen, "listen")[0],
             self.port,
+            " with TLS" if self.config.api_tls.enabled else "",
+            self.link_port,
+            " with mutual TLS" if self.config.link_tls.mutual else "",
             db.path,
             db.version,
         )
         self.ready.set()
         ticker = asyncio.ensure_future(self._tick(control, engine))
         await self._stop.wait()
-        await health_servicer.enter_graceful_shutdown()
+        for listener in listeners:
+            await listener.health.enter_graceful_shutdown()
         ticker.cancel()
-        await server.stop(grace=5)
+        await asyncio.gather(*(listener.server.stop(grace=5) for listener in listeners))
         engine.shutdown(wait=True)
         reads.shutdown(wait=True)
         db.close()
         log.info("control stopped")
 
-    def _server(self, control, sessions, engine, reads, metrics):
-        options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
-        server = grpc.aio.server(options=options)
+    def _servers(self, control, sessions, engine, reads, metrics):
+        """The API server (which also carries the link unless it has its own) and the link's."""
+        api = self._server(self.config.listen, self.config.api_tls)
         control_pb2_grpc.add_ControlServiceServicer_to_server(
-            ControlServicer(control, engine, reads, Gate(self.tokens)), server
+            ControlServicer(control, engine, reads, self._gate()), api.server
+        )
+        link = (
+            self._server(self.config.link_listen, self.config.link_tls)
+            if (self.config.link_listen)
+            else api
         )
         link_pb2_grpc.add_SidecarLinkServiceServicer_to_server(
             LinkServicer(
@@ -103,18 +123,36 @@ class ControlApp:
                 engine,
                 self.config.health_interval_seconds,
                 lambda kind: metrics.link_messages.labels(kind).inc(),
+                lambda reason: metrics.refused.labels("link", reason).inc(),
+                require_identity=self.config.link_tls.mutual,
             ),
-            server,
+            link.server,
         )
+        self.port, self.link_port = api.port, link.port
+        return [api] if link is api else [api, link]
+
+    def _server(self, address: str, tls: TlsFiles) -> "_Listener":
+        server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
             (*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-        self.port = server.add_insecure_port(self.config.listen)
-        if not self.port:
-            raise OSError(f"cannot listen on {self.config.listen}")
-        return server, health_servicer
+        if tls.enabled:
+            credentials, reloader = server_credentials(tls)
+            self.reloaders.append(reloader)
+            port = server.add_secure_port(address, credentials)
+        else:
+            port = server.add_insecure_port(address)
+        if not port:
+            raise OSError(f"cannot listen on {address}")
+        return _Listener(server, health_servicer, port)
+
+    def _gate(self) -> Gate:
+        read_only = self.tokens is None and self.config.api_tls.enabled
+        if read_only:
+            log.warning("TLS without API tokens: anonymous callers may read but change nothing")
+        return Gate(self.tokens, read_only=read_only)
 
     def _metrics(self, metrics: ControlMetrics) -> None:
         if not self.config.metrics:

@@ -5,6 +5,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 from immune_common import config
+from immune_common.tls import TlsFiles
 
 from .fleet import FleetSettings
 from .policies import validate
@@ -79,6 +80,17 @@ class ControlConfig:
     # Hashed bearer tokens (see immune_control.access); with none here or in
     # IMMUNE_API_TOKEN_* variables, the API is open.
     token_file: str = ""
+    # TLS on the API (and on the link, unless it has its own listener); PEM files,
+    # re-read when they change. With TLS and no tokens, anonymous callers may only read.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    # The sidecar link's own listener, which mutual TLS needs (clients of the API
+    # present no certificate); empty serves the link beside the API.
+    link_listen: str = ""
+    link_cert_file: str = ""
+    link_key_file: str = ""
+    # Sidecars must present a certificate from this CA whose name is their sidecar id.
+    link_client_ca_file: str = ""
     log_level: str = "info"
     log_format: str = "text"
 
@@ -86,11 +98,35 @@ class ControlConfig:
         config.split_address(self.listen, "listen")
         if self.metrics:
             config.split_address(self.metrics, "metrics")
+        if self.link_listen:
+            config.split_address(self.link_listen, "link_listen")
+        self.api_tls, self.link_tls  # noqa: B018 - validates the TLS settings
+        if self.link_client_ca_file and not self.link_listen:
+            raise config.ConfigError(
+                "link_client_ca_file: mutual TLS needs the link on its own listener; "
+                "set link_listen"
+            )
         for diagnosis, actions in self.policies.items():
             try:
                 validate(diagnosis, actions)
             except ValueError as exc:
                 raise config.ConfigError(f"policies.{diagnosis}: {exc}") from exc
+
+    @property
+    def api_tls(self) -> TlsFiles:
+        """The API listener's TLS files."""
+        return TlsFiles(self.tls_cert_file, self.tls_key_file)
+
+    @property
+    def link_tls(self) -> TlsFiles:
+        """The link listener's TLS files (the API's certificate unless it has its own)."""
+        if not self.link_listen:
+            return self.api_tls
+        return TlsFiles(
+            self.link_cert_file or self.tls_cert_file,
+            self.link_key_file or self.tls_key_file,
+            self.link_client_ca_file,
+        )
 
     @property
     def db_path(self) -> str:
@@ -115,6 +151,16 @@ def parser() -> argparse.ArgumentParser:
     flag("--metrics", metavar="HOST:PORT", help="Prometheus /metrics (127.0.0.1:9465)")
     flag("--config", metavar="FILE", help="YAML file with any of these keys and more")
     flag("--token-file", metavar="FILE", help="hashed bearer tokens: 'name role sha256' lines")
+    flag("--tls-cert-file", metavar="PEM", help="serve the API over TLS with this certificate")
+    flag("--tls-key-file", metavar="PEM", help="the TLS certificate's private key")
+    flag("--link-listen", metavar="HOST:PORT", help="a listener of its own for the sidecar link")
+    flag("--link-cert-file", metavar="PEM", help="the link's certificate (the API's by default)")
+    flag("--link-key-file", metavar="PEM", help="the link certificate's private key")
+    flag(
+        "--link-client-ca-file",
+        metavar="PEM",
+        help="require sidecars to present a certificate from this CA (mutual TLS)",
+    )
     flag("--log-level", choices=("debug", "info", "warning", "error"))
     flag("--log-format", choices=("text", "json"))
     return p

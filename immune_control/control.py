@@ -97,9 +97,43 @@ class Control:
             self.store.save_sidecar(sidecar_id, version, now, now, None)
             self.ledger.sidecars[sidecar_id] = SidecarState(sidecar_id, version, now, now)
             for agent_id in agent_ids:
-                self.ledger.adopt(agent_id, sidecar_id)
+                if not self._owner_elsewhere(sidecar_id, agent_id):
+                    self.ledger.adopt(agent_id, sidecar_id)
             pending = self.store.unacked_commands(sidecar_id)
             return pending + self._reconcile(sidecar_id, set(quarantined), pending)
+
+    def foreign(self, sidecar_id: str, agent_ids: Iterable[str]) -> str:
+        """Why ``sidecar_id`` may not speak for these agents ('' when it may).
+
+        An agent belongs to the sidecar that last reported it; another may take
+        it over only once that sidecar's stream has ended (a rescheduled pod).
+        """
+        with self.ledger.lock:
+            for agent_id in agent_ids:
+                owner = self._owner_elsewhere(sidecar_id, agent_id)
+                if owner:
+                    return f"agent {agent_id} is served by sidecar {owner}"
+        return ""
+
+    def _owner_elsewhere(self, sidecar_id: str, agent_id: str) -> str:
+        known = self.ledger.agents.get(agent_id)
+        owner = known.sidecar_id if known else ""
+        state = self.ledger.sidecars.get(owner)
+        live = state is not None and state.disconnect_time is None
+        return owner if owner != sidecar_id and live else ""
+
+    def answerable(self, sidecar_id: str, incident_id: str, agent_id: str) -> str:
+        """Why ``sidecar_id`` may not answer for this incident's agent ('' when it may)."""
+        with self.ledger.lock:
+            incident = self.ledger.get(incident_id)
+            known = self.ledger.agents.get(agent_id)
+        if incident is None:
+            return ""  # stale answers are ignored downstream anyway
+        if agent_id not in (incident.agent_id, *incident.affected_agent_ids):
+            return f"incident {incident_id} does not concern agent {agent_id}"
+        if known is None or known.sidecar_id != sidecar_id:
+            return f"agent {agent_id} is not served by sidecar {sidecar_id}"
+        return ""
 
     def heard(self, sidecar_id: str) -> None:
         """A sidecar said something: it is not silent."""

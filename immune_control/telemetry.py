@@ -51,6 +51,12 @@ class ControlMetrics:
             ["kind"],
             registry=registry,
         )
+        self.refused = Counter(
+            "immune_refused",
+            "API calls and link messages refused by a limit or a permission, by where and why",
+            ["where", "reason"],
+            registry=registry,
+        )
         self.approvals_pending = Gauge(
             "immune_approvals_pending", "Incidents waiting for ApproveHealing", registry=registry
         )

@@ -1,15 +1,18 @@
 """Wires the sidecar's parts together from its config, and runs them."""
 
 import dataclasses
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import grpc
 from prometheus_client import CollectorRegistry
 
 from immune_common.config import ConfigError, split_address
+from immune_common.tls import channel_credentials
 
 from . import views
 from .actuate import (
@@ -165,6 +168,7 @@ class Sidecar:
             lambda agent_id: views.status(self, agent_id),
             (c.link_backoff_seconds, c.link_max_backoff_seconds),
             self.clock,
+            functools.partial(control_credentials, c),
         )
         self.pipeline.add_listener(link.on_infection)
         self.pipeline.add_clean_listener(link.on_clean)
@@ -221,3 +225,10 @@ def kube_target(c: ActuatorConfig, environ: Mapping[str, str]) -> KubeTarget:
     token = Path(c.token_file).read_text().strip() if c.token_file else ""
     pod = c.pod or environ.get("POD_NAME", "")
     return KubeTarget(c.url, c.namespace or "default", pod, token, c.ca_file, c.timeout_seconds)
+
+
+def control_credentials(c: SidecarConfig) -> grpc.ChannelCredentials | None:
+    """TLS credentials for the link from the PEM files as they are now; None for plaintext."""
+    if not (c.control_tls or c.control_ca_file):
+        return None
+    return channel_credentials(c.control_ca_file, c.control_cert_file, c.control_key_file)

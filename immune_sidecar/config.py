@@ -58,6 +58,12 @@ class SidecarConfig:
     actuators: tuple[ActuatorConfig, ...] = (ActuatorConfig(),)
     # Control's link address (HOST:PORT); empty runs standalone.
     control: str = ""
+    # TLS to control: its CA (empty: the system's roots, when control_tls is set) and,
+    # for mutual TLS, this sidecar's certificate, whose common name is its sidecar id.
+    control_tls: bool = False
+    control_ca_file: str = ""
+    control_cert_file: str = ""
+    control_key_file: str = ""
     # This sidecar's name on the link; empty uses the host name (the pod name in Kubernetes).
     sidecar_id: str = ""
     # Reports kept on disk while control is away; the oldest are dropped beyond this.
@@ -70,6 +76,8 @@ class SidecarConfig:
     def __post_init__(self) -> None:
         if self.control:
             config.split_address(self.control, "control")
+        if bool(self.control_cert_file) != bool(self.control_key_file):
+            raise config.ConfigError("control_cert_file and control_key_file go together")
         for key in ("otlp_grpc", "otlp_http", "admin"):
             config.split_address(getattr(self, key), key)
         for i, actuator in enumerate(self.actuators):
@@ -117,6 +125,9 @@ def parser() -> argparse.ArgumentParser:
     flag("--config", metavar="FILE", help="YAML file with any of these keys and more")
     flag("--forward", metavar="URL", help="tee OTLP unchanged to grpc://HOST:PORT or http://…")
     flag("--control", metavar="HOST:PORT", help="report to immune-control; it decides releases")
+    flag("--control-ca-file", metavar="PEM", help="connect to control with TLS, trusting this CA")
+    flag("--control-cert-file", metavar="PEM", help="this sidecar's certificate (mutual TLS)")
+    flag("--control-key-file", metavar="PEM", help="the certificate's private key")
     flag("--sidecar-id", metavar="NAME", help="this sidecar's name on the link (host name)")
     flag("--mapping", metavar="FILE", help="YAML metric mapping and price overrides")
     flag(

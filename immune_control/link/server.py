@@ -17,7 +17,9 @@ from immune.v1 import common_pb2 as pb
 from immune.v1 import link_pb2, link_pb2_grpc
 
 from immune_common import wire
+from immune_common.tls import peer_names
 
+from ..access import PermissionDenied
 from ..api import convert
 from ..commands import APPLY_ACTION, QUARANTINE, RELEASE, Command
 from ..control import Control
@@ -73,10 +75,14 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
         engine: Executor,
         health_interval: float,
         on_message: Callable[[str], None],
+        on_refused: Callable[[str], None] = lambda reason: None,
+        require_identity: bool = False,
     ) -> None:
         self._control, self._sessions, self._engine = control, sessions, engine
         self._health_interval = health_interval
-        self._on_message = on_message
+        self._on_message, self._on_refused = on_message, on_refused
+        # With mutual TLS, a sidecar is who its certificate names, nobody else.
+        self._require_identity = require_identity
 
     async def Connect(self, request_iterator: AsyncIterator, context) -> AsyncIterator:
         """Hello first; then acks, reports and commands both ways until either side ends."""
@@ -88,6 +94,7 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
             )
         hello = first.hello
         sidecar = hello.sidecar_id
+        await self._check_identity(sidecar, context)
         queue = self._sessions.open(sidecar)
         pending = await self._run(
             self._control.hello,
@@ -117,6 +124,19 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
             await self._run(self._control.disconnected, sidecar)
             log.info("sidecar %s disconnected", sidecar)
 
+    async def _check_identity(self, sidecar: str, context) -> None:
+        if not self._require_identity:
+            return
+        names = peer_names(context)
+        if sidecar not in names:
+            self._on_refused("identity")
+            shown = ", ".join(sorted(names)) or "no certificate"
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"the client certificate ({shown}) does not name sidecar {sidecar!r}; "
+                "issue the sidecar a certificate whose common name is its sidecar id",
+            )
+
     async def _read(self, sidecar: str, requests: AsyncIterator, queue: asyncio.Queue) -> None:
         try:
             async for request in requests:
@@ -132,6 +152,9 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
         body = getattr(request, kind) if kind else None
         try:
             await self._run(self._apply, sidecar, kind, body)
+        except PermissionDenied as exc:
+            self._on_refused("foreign_agent")
+            log.warning("sidecar %s sent a %s it may not send (%s): refused", sidecar, kind, exc)
         except ControlError as exc:
             log.warning("sidecar %s sent an unusable %s (%s): dropped", sidecar, kind, exc)
         if kind != "ack":
@@ -140,9 +163,24 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
     def _apply(self, sidecar: str, kind: str | None, body) -> None:
         """One message's effect, in one trip to the engine thread."""
         self._control.heard(sidecar)
+        why = self._may_not(sidecar, kind, body)
+        if why:
+            raise PermissionDenied(why)
         handler = getattr(self, f"_on_{kind}", None)
         if handler is not None:
             handler(sidecar, body)
+
+    def _may_not(self, sidecar: str, kind: str | None, body) -> str:
+        """Why this sidecar may not send this message ('' when it may)."""
+        if kind in ("action_result", "probation_result"):
+            return self._control.answerable(sidecar, body.incident_id, body.agent_id)
+        if kind == "agent_seen":
+            return self._control.foreign(sidecar, [body.agent.id])
+        if kind == "infection":
+            return self._control.foreign(sidecar, [body.infection.agent_id])
+        if kind == "health":
+            return self._control.foreign(sidecar, [v.agent_id for v in body.agents])
+        return ""
 
     def _on_ack(self, sidecar: str, body) -> None:
         self._control.acked(list(body.message_ids))

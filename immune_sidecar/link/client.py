@@ -51,11 +51,14 @@ class LinkClient:
         status_of: Callable[[str], str],
         backoff: tuple[float, float] = (0.5, 15.0),
         clock: Callable[[], float] = time.time,
+        credentials: Callable[[], grpc.ChannelCredentials | None] = lambda: None,
     ) -> None:
         self.target = target
         self.sidecar_id = sidecar_id or socket.gethostname()
         self._book, self._runner, self._agents = book, runner, agents
         self._status_of, self._backoff, self._clock = status_of, backoff, clock
+        # Called for every connection, so rotated certificate files are picked up.
+        self._credentials = credentials
         self.outbox = Outbox(state, buffer)
         self._probation = Probation()
         self._live: queue.Queue | None = None
@@ -141,8 +144,14 @@ class LinkClient:
             self._stop.wait(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, self._backoff[1])
 
+    def _channel(self) -> grpc.Channel:
+        credentials = self._credentials()
+        if credentials is None:
+            return grpc.insecure_channel(self.target)
+        return grpc.secure_channel(self.target, credentials)
+
     def _session(self) -> None:
-        with grpc.insecure_channel(self.target) as channel:
+        with self._channel() as channel:
             stub = link_pb2_grpc.SidecarLinkServiceStub(channel)
             live: queue.Queue = queue.Queue()
             with self._lock:

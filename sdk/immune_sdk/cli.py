@@ -255,6 +255,31 @@ def token(client: Client, args, out: TextIO):
     print(f"token file line: {line}", file=out)
 
 
+def certs(client: Client, args, out: TextIO):
+    """A development CA in DIR (kept for later runs), control's server certificate and sidecars'."""
+    from . import certs as devca  # cryptography loads only for this command
+
+    directory = Path(args.dir)
+    ca = devca.load_or_create(directory, args.days)
+    made = [directory / "ca.pem"]
+    hosts = ("localhost", "127.0.0.1", *args.host)
+    made += _pair(
+        directory, "server", devca.issue(ca, hosts[0], hosts=hosts[1:], days=args.days), devca.write
+    )
+    for sidecar in args.sidecar:
+        pem = devca.issue(ca, sidecar, client=True, days=args.days)
+        made += _pair(directory, f"sidecar-{sidecar}", pem, devca.write)
+    for path in made:
+        print(path, file=out)
+
+
+def _pair(directory: Path, stem: str, pem: tuple[bytes, bytes], write) -> list[Path]:
+    cert, key = directory / f"{stem}.pem", directory / f"{stem}-key.pem"
+    write(cert, pem[0])
+    write(key, pem[1], secret=True)
+    return [cert, key]
+
+
 def stats(client: Client, args, out: TextIO):
     found = client.stats()
     if args.output == "json":
@@ -364,6 +389,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="who the token is for (the audit log's actor)")
     p.add_argument("role", choices=("viewer", "operator", "automation", "admin"))
     p.set_defaults(run=token)
+    p = sub.add_parser(
+        "certs",
+        help="make a development CA and TLS certificates for control and sidecars",
+        description="Writes DIR/ca.pem (reused when present), DIR/server.pem for control's "
+        "--tls-cert-file (names: localhost, 127.0.0.1 and each --host) and "
+        "DIR/sidecar-ID.pem client certificates for mutual TLS on the link, "
+        "each with its -key.pem.",
+    )
+    p.add_argument("dir", help="where the CA and certificates go")
+    p.add_argument("--host", action="append", default=[], help="another name control answers to")
+    p.add_argument("--sidecar", action="append", default=[], help="a sidecar id to certify")
+    p.add_argument("--days", type=int, default=365, help="validity of new certificates")
+    p.set_defaults(run=certs)
     return parser
 
 

@@ -1,0 +1,124 @@
+"""TLS for gRPC servers: certificates from PEM files, reloaded when the files change."""
+
+import dataclasses
+import logging
+import os
+import threading
+
+import grpc
+
+from .config import ConfigError
+
+log = logging.getLogger(__name__)
+# The auth-context keys gRPC fills from a verified client certificate.
+_PEER_NAME_KEYS = ("x509_common_name", "x509_subject_alternative_name")
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsFiles:
+    """A server's certificate chain and key, and the CA its clients' certificates must chain to."""
+
+    cert_file: str = ""
+    key_file: str = ""
+    # With a client CA, every client must present a certificate it signed (mutual TLS).
+    client_ca_file: str = ""
+
+    def __post_init__(self) -> None:
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ConfigError("tls: cert_file and key_file go together")
+        if self.client_ca_file and not self.cert_file:
+            raise ConfigError("tls.client_ca_file: mutual TLS needs cert_file and key_file too")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the server speaks TLS at all."""
+        return bool(self.cert_file)
+
+    @property
+    def mutual(self) -> bool:
+        """Whether clients must present a certificate."""
+        return bool(self.client_ca_file)
+
+
+class CertificateReloader:
+    """Serves the current PEM files to gRPC, re-reading them when one changes on disk.
+
+    gRPC asks before each new handshake; an answer of None keeps what it has,
+    so a rotated certificate takes effect for new connections without a restart.
+    """
+
+    def __init__(self, files: TlsFiles) -> None:
+        self._files = files
+        self._lock = threading.Lock()
+        self._stamp = self._stamps()
+        self.current = self._configuration()
+        self.reloads = 0
+
+    def __call__(self) -> grpc.ServerCertificateConfiguration | None:
+        with self._lock:
+            stamp = self._stamps()
+            if stamp == self._stamp:
+                return None
+            try:
+                self.current = self._configuration()
+            except (OSError, ValueError) as exc:
+                log.warning("TLS files changed but cannot be read (%s); keeping the old ones", exc)
+                return None
+            self._stamp = stamp
+            self.reloads += 1
+        log.info("TLS certificate reloaded from %s", self._files.cert_file)
+        return self.current
+
+    def _paths(self) -> tuple[str, ...]:
+        f = self._files
+        return tuple(p for p in (f.cert_file, f.key_file, f.client_ca_file) if p)
+
+    def _stamps(self) -> tuple[tuple[int, int], ...]:
+        stamps = []
+        for path in self._paths():
+            try:
+                st = os.stat(path)
+            except OSError:
+                return ()
+            stamps.append((st.st_mtime_ns, st.st_size))
+        return tuple(stamps)
+
+    def _configuration(self) -> grpc.ServerCertificateConfiguration:
+        f = self._files
+        pair = (_read(f.key_file), _read(f.cert_file))
+        if b"PRIVATE KEY" not in pair[0] or b"CERTIFICATE" not in pair[1]:
+            raise ValueError(f"{f.cert_file} and {f.key_file} must be a PEM certificate and key")
+        client_ca = _read(f.client_ca_file) if f.client_ca_file else None
+        return grpc.ssl_server_certificate_configuration([pair], root_certificates=client_ca)
+
+
+def server_credentials(files: TlsFiles) -> tuple[grpc.ServerCredentials, CertificateReloader]:
+    """Credentials that follow the files, and the reloader behind them; raises ConfigError."""
+    try:
+        reloader = CertificateReloader(files)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"tls: {exc}") from None
+    credentials = grpc.dynamic_ssl_server_credentials(
+        reloader.current, reloader, require_client_authentication=files.mutual
+    )
+    return credentials, reloader
+
+
+def channel_credentials(ca_file: str, cert_file: str = "", key_file: str = ""):
+    """Client TLS credentials read from PEM files now (system roots without a CA file)."""
+    return grpc.ssl_channel_credentials(
+        root_certificates=_read(ca_file) if ca_file else None,
+        private_key=_read(key_file) if key_file else None,
+        certificate_chain=_read(cert_file) if cert_file else None,
+    )
+
+
+def peer_names(context) -> frozenset[str]:
+    """The names on the client's verified certificate (common name and SANs); empty without one."""
+    auth = context.auth_context() or {}
+    return frozenset(v.decode() for key in _PEER_NAME_KEYS for v in auth.get(key, ()))
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()

@@ -22,7 +22,12 @@ from immune_sidecar.receiver.codec import PROTOBUF, count_points
 
 from .fleet import BenchAgent, fleet_requests
 
-LOOPBACK = {"otlp_grpc": "127.0.0.1:0", "otlp_http": "127.0.0.1:0", "admin": "127.0.0.1:0"}
+LOOPBACK = {
+    "otlp_grpc": "127.0.0.1:0",
+    "otlp_http": "127.0.0.1:0",
+    "admin": "127.0.0.1:0",
+    "max_requests_per_second": 0,  # capacity is what is measured
+}
 EXPORT = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
 
 

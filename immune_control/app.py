@@ -34,7 +34,6 @@ SERVICES = (
     link_pb2.DESCRIPTOR.services_by_name["SidecarLinkService"].full_name,
 )
 TICK_SECONDS = 0.25
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 class _Listener(NamedTuple):
@@ -109,7 +108,14 @@ class ControlApp:
         """The API server (which also carries the link unless it has its own) and the link's."""
         api = self._server(self.config.listen, self.config.api_tls)
         control_pb2_grpc.add_ControlServiceServicer_to_server(
-            ControlServicer(control, engine, reads, self._gate()), api.server
+            ControlServicer(
+                control,
+                engine,
+                reads,
+                self._gate(),
+                lambda reason: metrics.refused.labels("api", reason).inc(),
+            ),
+            api.server,
         )
         link = (
             self._server(self.config.link_listen, self.config.link_tls)
@@ -125,6 +131,7 @@ class ControlApp:
                 lambda kind: metrics.link_messages.labels(kind).inc(),
                 lambda reason: metrics.refused.labels("link", reason).inc(),
                 require_identity=self.config.link_tls.mutual,
+                max_rate=self.config.limits.max_link_messages_per_second,
             ),
             link.server,
         )
@@ -132,7 +139,8 @@ class ControlApp:
         return [api] if link is api else [api, link]
 
     def _server(self, address: str, tls: TlsFiles) -> "_Listener":
-        server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
+        limit = self.config.limits.max_message_bytes
+        server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit)])
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(

@@ -33,17 +33,26 @@ class ApprovalSettings:
 
 
 @dataclasses.dataclass(frozen=True)
-class ApiLimits:
-    """Bounds on what one API call may carry."""
+class Limits:
+    """Bounds on API calls and on what sidecars may send."""
 
     # Reasons go to the audit log and the timeline; beyond this a call is INVALID_ARGUMENT.
     max_reason_chars: int = 1000
     # A bulk call acts on at most this many incidents (the rest wait for the next call),
     # and may name at most this many agents.
     max_bulk: int = 5000
+    # One gRPC message on the API or the link; beyond it, RESOURCE_EXHAUSTED.
+    max_message_bytes: int = 16 * 1024 * 1024
+    # Messages per second one sidecar may send; beyond it its stream is slowed, nothing dropped.
+    max_link_messages_per_second: float = 1000.0
 
     def __post_init__(self) -> None:
-        for key in ("max_reason_chars", "max_bulk"):
+        for key in (
+            "max_reason_chars",
+            "max_bulk",
+            "max_message_bytes",
+            "max_link_messages_per_second",
+        ):
             if getattr(self, key) < 1:
                 raise config.ConfigError(f"limits.{key}: must be at least 1")
 
@@ -74,7 +83,7 @@ class ControlConfig:
     health_interval_seconds: float = 10.0
     approval: ApprovalSettings = dataclasses.field(default_factory=ApprovalSettings)
     healing: HealingSettings = dataclasses.field(default_factory=HealingSettings)
-    limits: ApiLimits = dataclasses.field(default_factory=ApiLimits)
+    limits: Limits = dataclasses.field(default_factory=Limits)
     fleet: FleetSettings = dataclasses.field(default_factory=FleetSettings)
     policies: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     # Hashed bearer tokens (see immune_control.access); with none here or in

@@ -13,7 +13,7 @@ from .approvals import Approvals
 from .commands import QUARANTINE, Command, Courier
 from .config import ControlConfig
 from .diagnosis import Diagnoser
-from .errors import ControlError, FailedPrecondition, InvalidArgument, NotFound
+from .errors import ControlError, FailedPrecondition, LimitExceeded, NotFound
 from .healing import AUTOMATIC, HOUR, Healer
 from .intake import Intake
 from .ledger import Ledger, SidecarState
@@ -346,18 +346,20 @@ class Control:
         self, method: str, caller: Caller, target: str, reason: str, agents: int = 0
     ) -> None:
         """Refuse (and audit) a reason or an agent list beyond the configured limits."""
-        limits, problem = self.config.limits, ""
+        limits, problem, limit = self.config.limits, "", ""
         if len(reason) > limits.max_reason_chars:
             problem = f"reason: at most {limits.max_reason_chars} characters, got {len(reason)}"
+            limit = "max_reason_chars"
         elif agents > limits.max_bulk:
             problem = f"agent_ids: at most {limits.max_bulk} agents per call, got {agents}"
+            limit = "max_bulk"
         if problem:
             with self.ledger.change():
                 short = reason[: limits.max_reason_chars]
                 self.ledger.audit(
                     caller.actor, caller.role, method, target, short, "INVALID_ARGUMENT"
                 )
-            raise InvalidArgument(problem)
+            raise LimitExceeded(problem, limit)
 
     def _audited(self, method: str, caller: Caller, target: str, reason: str, fn):
         self._within_limits(method, caller, target, reason)

@@ -23,3 +23,11 @@ class InvalidArgument(ControlError):
     """The request itself is malformed."""
 
     code = "INVALID_ARGUMENT"
+
+
+class LimitExceeded(InvalidArgument):
+    """The request is beyond a configured limit, which ``limit`` names."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit

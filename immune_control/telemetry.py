@@ -53,7 +53,8 @@ class ControlMetrics:
         )
         self.refused = Counter(
             "immune_refused",
-            "API calls and link messages refused by a limit or a permission, by where and why",
+            "API calls and link messages refused (or, for reason=rate, slowed) by a limit or a "
+            "permission, by where and why",
             ["where", "reason"],
             registry=registry,
         )

@@ -83,7 +83,12 @@ class Sidecar:
         self._gauges()
         self.forwarder = self._forwarder()
         consumer = Tee(self.forwarder, self.pipeline) if self.forwarder else self.pipeline
-        limits = Limits(config.max_message_bytes, config.max_in_flight, config.retry_after_seconds)
+        limits = Limits(
+            config.max_message_bytes,
+            config.max_in_flight,
+            config.retry_after_seconds,
+            config.max_requests_per_second,
+        )
         self.handler = Handler(consumer, limits, self._count, clock)
         self._servers: list = []
         self._stop_flush = threading.Event()

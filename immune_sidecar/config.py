@@ -49,6 +49,8 @@ class SidecarConfig:
     max_message_bytes: int = 4 * 1024 * 1024
     max_in_flight: int = 32
     retry_after_seconds: float = 1.0
+    # OTLP exports per second this sidecar takes (0: no limit); beyond it, retry later.
+    max_requests_per_second: float = 100.0
     max_agents: int = 10_000
     max_streams: int = 200_000
     stream_ttl_seconds: float = 900.0

@@ -4,6 +4,7 @@ import asyncio
 import contextvars
 import functools
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor
 
 import grpc
@@ -14,7 +15,7 @@ from immune.v1 import control_pb2_grpc
 from immune_common import wire
 
 from ..control import Caller, Control
-from ..errors import ControlError, InvalidArgument
+from ..errors import ControlError, InvalidArgument, LimitExceeded
 from ..queries import Queries
 from ..store import StoreError
 from . import convert
@@ -37,22 +38,42 @@ def _rpc(method):
             _CALLER.set(self._gate.check(context, method.__name__))
             return await method(self, request, context)
         except ControlError as exc:
-            await context.abort(grpc.StatusCode[exc.code], str(exc))
+            await self._abort(context, exc)
         except StoreError as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
 
     return wrapper
 
 
+def _refusal(exc: ControlError) -> str:
+    """The limit or permission that refused a call ('' for other errors)."""
+    if isinstance(exc, LimitExceeded):
+        return exc.limit
+    return exc.code.lower() if exc.code in ("UNAUTHENTICATED", "PERMISSION_DENIED") else ""
+
+
 class ControlServicer(control_pb2_grpc.ControlServiceServicer):
     """The public API over Control and Queries."""
 
     def __init__(
-        self, control: Control, engine: Executor, reads: Executor, gate: Gate | None = None
+        self,
+        control: Control,
+        engine: Executor,
+        reads: Executor,
+        gate: Gate | None = None,
+        on_refused: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self._control, self._engine, self._reads = control, engine, reads
         self._gate = gate or Gate()
+        self._on_refused = on_refused
         self._queries = Queries(control)
+
+    async def _abort(self, context, exc: ControlError) -> None:
+        """End the call with the error's status, counting refusals by limit or permission."""
+        refusal = _refusal(exc)
+        if refusal:
+            self._on_refused(refusal)
+        await context.abort(grpc.StatusCode[exc.code], str(exc))
 
     @_rpc
     async def ListAgents(self, request, context):
@@ -246,7 +267,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
         try:
             self._gate.check(context, "WatchEvents")
         except ControlError as exc:
-            await context.abort(grpc.StatusCode[exc.code], str(exc))
+            await self._abort(context, exc)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue(maxsize=10_000)
         stop = self._control.ledger.events.watch(

@@ -17,6 +17,7 @@ from immune.v1 import common_pb2 as pb
 from immune.v1 import link_pb2, link_pb2_grpc
 
 from immune_common import wire
+from immune_common.ratelimit import TokenBucket
 from immune_common.tls import peer_names
 
 from ..access import PermissionDenied
@@ -77,12 +78,14 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
         on_message: Callable[[str], None],
         on_refused: Callable[[str], None] = lambda reason: None,
         require_identity: bool = False,
+        max_rate: float = 1000.0,
     ) -> None:
         self._control, self._sessions, self._engine = control, sessions, engine
         self._health_interval = health_interval
         self._on_message, self._on_refused = on_message, on_refused
         # With mutual TLS, a sidecar is who its certificate names, nobody else.
         self._require_identity = require_identity
+        self._max_rate = max_rate
 
     async def Connect(self, request_iterator: AsyncIterator, context) -> AsyncIterator:
         """Hello first; then acks, reports and commands both ways until either side ends."""
@@ -138,14 +141,25 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
             )
 
     async def _read(self, sidecar: str, requests: AsyncIterator, queue: asyncio.Queue) -> None:
+        bucket = TokenBucket(self._max_rate, self._max_rate)
         try:
             async for request in requests:
+                await self._throttle(bucket)
                 self._on_message(request.WhichOneof("body") or "empty")
                 await self._handle(sidecar, request, queue)
         except (grpc.aio.AioRpcError, asyncio.CancelledError):
             pass
         finally:
             queue.put_nowait(None)
+
+    async def _throttle(self, bucket: TokenBucket) -> None:
+        """Past the rate, wait before reading on: gRPC flow control then slows the sidecar."""
+        wait = bucket.take()
+        if wait:
+            self._on_refused("rate")
+        while wait:
+            await asyncio.sleep(wait)
+            wait = bucket.take()
 
     async def _handle(self, sidecar: str, request, queue: asyncio.Queue) -> None:
         kind = request.WhichOneof("body")

@@ -13,6 +13,12 @@ class ErrorKind(enum.Enum):
     UNSUPPORTED_MEDIA = "unsupported_media"  # permanent
     TOO_LARGE = "too_large"  # permanent: do not retry the same message
     OVERLOADED = "overloaded"  # retryable, after retry_after seconds
+    RATE_LIMITED = "rate_limited"  # retryable, after retry_after seconds
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the client should send the same export again after ``retry_after``."""
+        return self in (ErrorKind.OVERLOADED, ErrorKind.RATE_LIMITED)
 
 
 class ReceiveError(Exception):
@@ -42,13 +48,14 @@ GRPC_CODES = {
     ErrorKind.UNSUPPORTED_MEDIA: grpc.StatusCode.INVALID_ARGUMENT,
     ErrorKind.TOO_LARGE: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ErrorKind.OVERLOADED: grpc.StatusCode.UNAVAILABLE,
+    ErrorKind.RATE_LIMITED: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 
 def status_proto(error: ReceiveError) -> status_pb2.Status:
-    """The ``google.rpc.Status`` of an error; overload carries ``RetryInfo``."""
+    """The ``google.rpc.Status`` of an error; a retryable one carries ``RetryInfo``."""
     status = status_pb2.Status(code=GRPC_CODES[error.kind].value[0], message=error.message)
-    if error.kind is ErrorKind.OVERLOADED:
+    if error.kind.retryable:
         status.details.add().Pack(retry_info(error.retry_after))
     return status
 

@@ -10,7 +10,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 from .codec import PROTOBUF
-from .errors import GRPC_CODES, ErrorKind, ReceiveError, retry_info, status_proto
+from .errors import GRPC_CODES, ReceiveError, retry_info, status_proto
 from .handler import Handler
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class GrpcReceiver:
 
 def _abort(context: grpc.ServicerContext, error: ReceiveError) -> None:
     metadata = [("grpc-status-details-bin", status_proto(error).SerializeToString())]
-    if error.kind is ErrorKind.OVERLOADED:
+    if error.kind.retryable:
         # The OpenTelemetry Python exporter reads this key rather than the status details.
         info = retry_info(error.retry_after).SerializeToString()
         metadata.append(("google.rpc.retryinfo-bin", info))

@@ -15,6 +15,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 
+from immune_common.ratelimit import TokenBucket
+
 from . import codec
 from .codec import PROTOBUF
 from .errors import ErrorKind, ReceiveError, too_large
@@ -58,6 +60,8 @@ class Limits(NamedTuple):
     max_message_bytes: int = 4 * 1024 * 1024
     max_in_flight: int = 32
     retry_after_seconds: float = 1.0
+    # Exports per second across both transports, with bursts of as many again; 0: no limit.
+    max_requests_per_second: float = 0.0
 
 
 class Handler:
@@ -75,6 +79,8 @@ class Handler:
         self._count = count
         self._clock = clock
         self._slots = threading.BoundedSemaphore(max(1, limits.max_in_flight))
+        rate = limits.max_requests_per_second
+        self._bucket = TokenBucket(rate, max(1.0, rate)) if rate > 0 else None
 
     @property
     def slots(self) -> threading.BoundedSemaphore:
@@ -97,11 +103,22 @@ class Handler:
         self._count(transport, error.kind.value, 0, 0)
         return error
 
+    def _within_rate(self) -> None:
+        wait = self._bucket.take() if self._bucket else 0.0
+        if wait:
+            raise ReceiveError(
+                ErrorKind.RATE_LIMITED,
+                f"more than {self.limits.max_requests_per_second:g} exports per second; "
+                "export less often or in bigger batches",
+                wait,
+            )
+
     def _admit(self, body: bytes, encoding: str, transport: str, gzipped: bool, received: float):
         if gzipped:
             body = codec.gunzip(body, self.limits.max_message_bytes)
         if len(body) > self.limits.max_message_bytes:
             raise too_large(len(body), self.limits.max_message_bytes)
+        self._within_rate()
         if not self._slots.acquire(blocking=False):
             raise ReceiveError(
                 ErrorKind.OVERLOADED,

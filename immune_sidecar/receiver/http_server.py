@@ -20,6 +20,7 @@ HTTP_STATUS = {
     ErrorKind.UNSUPPORTED_MEDIA: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     ErrorKind.TOO_LARGE: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     ErrorKind.OVERLOADED: HTTPStatus.SERVICE_UNAVAILABLE,
+    ErrorKind.RATE_LIMITED: HTTPStatus.TOO_MANY_REQUESTS,
 }
 
 
@@ -85,7 +86,7 @@ class _OtlpRequestHandler(QuietHandler):
         status = status_proto(error)
         body = _encode(status, encoding)
         headers = {}
-        if error.kind is ErrorKind.OVERLOADED:
+        if error.kind.retryable:
             headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
         self._reply(HTTP_STATUS[error.kind], body, encoding, headers)
 

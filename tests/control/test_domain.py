@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from immune_control.config import ApiLimits, ApprovalSettings, ControlConfig
+from immune_control.config import ApprovalSettings, ControlConfig, Limits
 from immune_control.control import Caller, Control
 from immune_control.errors import FailedPrecondition, InvalidArgument, NotFound
 from immune_control.fleet import FleetSettings
@@ -238,7 +238,7 @@ def test_time_control_spent_down_does_not_count_against_an_action(tmp_path):
 
 
 def test_a_reason_beyond_the_limit_is_refused_audited_and_changes_nothing(tmp_path):
-    limits = ApiLimits(max_reason_chars=20)
+    limits = Limits(max_reason_chars=20)
     control, _, clock = make(tmp_path, approval=ApprovalSettings(threshold=0.0), limits=limits)
     fleet_of(control, 1, clock)
     incident = control.infection(infection("a0"))
@@ -255,7 +255,7 @@ def test_a_reason_beyond_the_limit_is_refused_audited_and_changes_nothing(tmp_pa
 
 
 def test_a_bulk_call_acts_on_at_most_the_limit_and_the_rest_wait(tmp_path):
-    limits = ApiLimits(max_bulk=2)
+    limits = Limits(max_bulk=2)
     control, _, clock = make(tmp_path, approval=ApprovalSettings(threshold=0.0), limits=limits)
     fleet_of(control, 3, clock)
     for n in range(3):

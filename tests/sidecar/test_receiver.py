@@ -203,6 +203,33 @@ def test_overload_is_unavailable_with_retry_info():
         sidecar.stop()
 
 
+def test_exports_beyond_the_rate_are_resource_exhausted_or_429_with_a_retry_delay():
+    sidecar = start_sidecar(max_requests_per_second=2)
+    try:
+        body = good_request().SerializeToString()
+        codes = [grpc_export(sidecar.ports["otlp_grpc"], body)[0] for _ in range(6)]
+        assert codes.count(grpc.StatusCode.OK) in (2, 3)  # the burst, and one more if slow
+        assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes
+        code, details, trailers, _ = grpc_export(sidecar.ports["otlp_grpc"], body)
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "exports per second" in details
+        info = error_details_pb2.RetryInfo.FromString(trailers["google.rpc.retryinfo-bin"])
+        assert 0 < info.retry_delay.ToTimedelta().total_seconds() <= 0.5
+        status_code, headers, _ = http_post(sidecar.ports["otlp_http"], body)
+        assert status_code == 429 and headers["Retry-After"] == "1"
+        limited = metric(
+            sidecar, "immune_sidecar_requests_total", transport="grpc", outcome="rate_limited"
+        )
+        assert limited >= 2
+        assert (
+            metric(
+                sidecar, "immune_sidecar_requests_total", transport="http", outcome="rate_limited"
+            )
+            == 1
+        )
+    finally:
+        sidecar.stop()
+
+
 def test_gzip_from_both_sdk_exporters(sidecar):
     from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as G
     from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression

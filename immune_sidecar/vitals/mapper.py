@@ -97,6 +97,8 @@ class Mapper:
         if kind == "summary":
             result.reject(len(points), f"{metric.name}: summary points cannot feed vitals")
             return
+        if kind is None:  # a metric with no data at all
+            return
         cumulative = kind != "gauge" and getattr(metric, kind).aggregation_temporality == CUMULATIVE
         stream = (ctx.key, scope, metric.name)
         for point in points:

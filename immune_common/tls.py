@@ -40,6 +40,31 @@ class TlsFiles:
         return bool(self.client_ca_file)
 
 
+class FileStamps:
+    """Notices when any of some files changes on disk (modification time or size)."""
+
+    def __init__(self, paths: tuple[str, ...]) -> None:
+        self._paths = tuple(p for p in paths if p)
+        self._seen = self._read()
+
+    def changed(self) -> bool:
+        """Whether a file changed since the last look (a missing file is a change too)."""
+        now = self._read()
+        changed, self._seen = now != self._seen, now
+        return changed
+
+    def _read(self) -> tuple:
+        stamps = []
+        for path in self._paths:
+            try:
+                st = os.stat(path)
+            except OSError:
+                stamps.append(None)
+                continue
+            stamps.append((st.st_mtime_ns, st.st_size))
+        return tuple(stamps)
+
+
 class CertificateReloader:
     """Serves the current PEM files to gRPC, re-reading them when one changes on disk.
 
@@ -50,38 +75,22 @@ class CertificateReloader:
     def __init__(self, files: TlsFiles) -> None:
         self._files = files
         self._lock = threading.Lock()
-        self._stamp = self._stamps()
+        self._stamps = FileStamps((files.cert_file, files.key_file, files.client_ca_file))
         self.current = self._configuration()
         self.reloads = 0
 
     def __call__(self) -> grpc.ServerCertificateConfiguration | None:
         with self._lock:
-            stamp = self._stamps()
-            if stamp == self._stamp:
+            if not self._stamps.changed():
                 return None
             try:
                 self.current = self._configuration()
             except (OSError, ValueError) as exc:
                 log.warning("TLS files changed but cannot be read (%s); keeping the old ones", exc)
                 return None
-            self._stamp = stamp
             self.reloads += 1
         log.info("TLS certificate reloaded from %s", self._files.cert_file)
         return self.current
-
-    def _paths(self) -> tuple[str, ...]:
-        f = self._files
-        return tuple(p for p in (f.cert_file, f.key_file, f.client_ca_file) if p)
-
-    def _stamps(self) -> tuple[tuple[int, int], ...]:
-        stamps = []
-        for path in self._paths():
-            try:
-                st = os.stat(path)
-            except OSError:
-                return ()
-            stamps.append((st.st_mtime_ns, st.st_size))
-        return tuple(stamps)
 
     def _configuration(self) -> grpc.ServerCertificateConfiguration:
         f = self._files

@@ -40,6 +40,7 @@ NEEDS = {
     "GetStats": READ,
     "ListAuditEntries": READ,
     "WatchEvents": READ,
+    "GetCaller": READ,
     "ApproveHealing": DECIDE,
     "RejectHealing": DECIDE,
     "HealNow": DECIDE,

@@ -242,6 +242,11 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
         )
 
     @_rpc
+    async def GetCaller(self, request, context):
+        caller = _CALLER.get()
+        return api.GetCallerResponse(actor=caller.actor, role=_role(caller.role))
+
+    @_rpc
     async def ListAuditEntries(self, request, context):
         size, offset = _size(request.page_size), _offset(request.page_token)
         found = await self._read(self._control.store.audit, request.actor, size + 1, offset)

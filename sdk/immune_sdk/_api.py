@@ -86,6 +86,10 @@ class Calls:
         request = api.ListAuditEntriesRequest(actor=actor, page_size=page_size)
         return self._invoke("ListAuditEntries", request, lambda r: list(r.entries), read=True)
 
+    def caller(self):
+        """GetCaller: who control takes this client to be, and its role."""
+        return self._invoke("GetCaller", api.GetCallerRequest(), lambda r: r, read=True)
+
     # decisions
 
     def approve(self, incident_id: str = "", *, agent_id: str = "", reason: str = ""):

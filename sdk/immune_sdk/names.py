@@ -11,6 +11,7 @@ ACTION = pb.Action
 OUTCOME = pb.ActionOutcome
 TRIGGER = pb.Trigger
 ANOMALY = pb.AnomalyType
+ROLE = pb.Role
 
 
 def _prefix(enum: EnumTypeWrapper) -> str:

@@ -19,8 +19,12 @@ CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 WAIT_SECONDS = 60
 
 
-def chromium() -> webdriver.Chrome:
-    """A headless Chromium; fails loudly when the browser or its driver is missing."""
+def chromium(trusted_ca: bool = False) -> webdriver.Chrome:
+    """A headless Chromium; fails loudly when the browser or its driver is missing.
+
+    ``trusted_ca``: accept the test's development CA (Chromium has no way to be
+    given one CA file, so certificate errors are accepted instead).
+    """
     binary = next(filter(None, map(shutil.which, CHROMIUM)), None)
     driver = shutil.which("chromedriver")
     assert binary and driver, "chromium and chromedriver must be installed (make test does it)"
@@ -36,6 +40,7 @@ def chromium() -> webdriver.Chrome:
         "--window-size=1400,1000",
     ):
         options.add_argument(flag)
+    options.accept_insecure_certs = trusted_ca
     return webdriver.Chrome(service=Service(driver), options=options)
 
 

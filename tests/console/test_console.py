@@ -1,6 +1,7 @@
 """The console in headless Chromium against a real control, sidecar and SDK agents on loopback."""
 
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -33,10 +34,12 @@ AGENTS = [f"con-{i}" for i in range(6)]
 class ConsoleProcess:
     """immune-console as its own process, as operators run it."""
 
-    def __init__(self, control: str, operator: str = "dana") -> None:
+    def __init__(self, control: str, operator: str = "dana", *extra: str, https: bool = False):
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if https else 'http'}://127.0.0.1:{self.port}"
         argv = ["--control", control, "--listen", f"127.0.0.1:{self.port}", "--operator", operator]
+        argv += extra
+        self._context = ssl._create_unverified_context() if https else None
         # NiceGUI switches to its own test mode when it sees pytest's variable.
         env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
         self.process = subprocess.Popen([sys.executable, "-m", "immune_console", *argv], env=env)
@@ -44,7 +47,7 @@ class ConsoleProcess:
 
     def _answers(self) -> bool:
         try:
-            with urllib.request.urlopen(self.url, timeout=2) as reply:
+            with urllib.request.urlopen(self.url, timeout=2, context=self._context) as reply:
                 return reply.status == 200
         except OSError:
             return False
@@ -133,6 +136,8 @@ def test_main_page_decisions_reach_control_and_show_live(fleet, browser):
     assert ("RejectHealing", "not during the release") in audit
     assert {"ApproveHealing", "HealNow", "ApproveAll"} <= {m for m, _ in audit}
     assert text_appears(browser, "heal now")  # the recent actions name their trigger
+    log = (By.CSS_SELECTOR, '[aria-label="audit log"]')
+    assert wait(browser).until(lambda d: "not during the release" in d.find_element(*log).text)
 
 
 PAINTED_PIXELS = """

@@ -83,3 +83,10 @@ def test_a_viewer_is_told_which_roles_may(stub):
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "viewer-user (viewer) may not call HealAll" in refused.value.details()
     assert "operator" in refused.value.details()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_get_caller_names_the_token_owner_and_its_role(stub, role):
+    bearer = [("authorization", f"Bearer {TOKENS[role]}")]
+    caller = stub.GetCaller(api.GetCallerRequest(), metadata=bearer, timeout=5)
+    assert (caller.actor, caller.role) == (f"{role}-user", pb.Role.Value(f"ROLE_{role.upper()}"))

@@ -35,7 +35,17 @@ def parse(argv: list[str] | None) -> ConsoleConfig:
     parser.add_argument(
         "--ca", default="", help="CA certificate (PEM) that signed control's certificate"
     )
+    parser.add_argument(
+        "--login",
+        action="store_true",
+        help="operators sign in with their own API token and act as themselves "
+        "(always on with --token-file: the console's token then only reads)",
+    )
+    parser.add_argument("--tls-cert-file", default="", help="serve HTTPS with this certificate")
+    parser.add_argument("--tls-key-file", default="", help="the HTTPS certificate's key")
     args = parser.parse_args(argv)
+    if bool(args.tls_cert_file) != bool(args.tls_key_file):
+        parser.error("--tls-cert-file and --tls-key-file go together")
     host, _, port = args.listen.rpartition(":")
     if not host or not port.isdigit():
         parser.error(f"--listen wants HOST:PORT, got {args.listen!r}")
@@ -44,7 +54,14 @@ def parse(argv: list[str] | None) -> ConsoleConfig:
     control = Options(
         target=args.control, actor=operator, token=token, tls=args.tls, ca_file=args.ca
     )
-    return ConsoleConfig(control=control, host=host, port=int(port))
+    return ConsoleConfig(
+        control=control,
+        host=host,
+        port=int(port),
+        login=args.login or bool(token),
+        tls_cert_file=args.tls_cert_file,
+        tls_key_file=args.tls_key_file,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,3 +18,9 @@ class ConsoleConfig:
     # How long a page survives a lost socket (a busy server, a flaky network) before it
     # is reloaded from scratch, dropping whatever the operator was doing.
     reconnect_seconds: float = 30.0
+    # Operators sign in with their own API token; the console then acts as them.
+    login: bool = False
+    session_seconds: float = 12 * 3600
+    # HTTPS for the console itself (PEM files, reloaded when they change).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""

@@ -5,12 +5,12 @@ import dataclasses
 from immune_sdk import AsyncClient, ImmuneError, names
 
 from .feed import Feed
-from .fleet import ACTIONS, AGENTS, PENDING, POLICIES, REJECTED, STATS
+from .fleet import ACTIONS, AGENTS, AUDIT, PENDING, POLICIES, REJECTED, STATS
 
 APPROVE, REJECT, HEAL = "approve", "reject", "heal"
 VERBS = (APPROVE, REJECT, HEAL)
 # What a decision changes on the page; reloaded at once rather than on the next event.
-_CHANGED = (STATS, AGENTS, PENDING, REJECTED, ACTIONS)
+_CHANGED = (STATS, AGENTS, PENDING, REJECTED, ACTIONS, AUDIT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +61,6 @@ class Decisions:
         except (ImmuneError, ValueError) as exc:
             return Outcome(False, f"policy refused: {getattr(exc, 'message', exc)}")
         finally:
-            self.feed.mark(POLICIES)
+            self.feed.mark(POLICIES, AUDIT)
         ladder = " → ".join(names.name(names.ACTION, a) for a in policy.actions)
         return Outcome(True, f"{diagnosis}: {ladder}")

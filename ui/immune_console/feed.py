@@ -8,6 +8,7 @@ from immune_sdk import AsyncClient, ImmuneError, NotFound
 from .fleet import (
     ACTIONS,
     AGENTS,
+    AUDIT,
     EVENTS,
     MEMORY,
     PENDING,
@@ -39,6 +40,7 @@ class FeedSettings:
     min_backoff_seconds: float = 0.5
     max_backoff_seconds: float = 5.0
     actions_shown: int = 50
+    audit_shown: int = 50
 
 
 class Feed:
@@ -58,6 +60,7 @@ class Feed:
             ACTIONS: self._load_actions,
             MEMORY: self._load_memory,
             POLICIES: self._load_policies,
+            AUDIT: self._load_audit,
             EVENTS: _nothing,
         }
 
@@ -157,6 +160,9 @@ class Feed:
 
     async def _load_policies(self) -> None:
         self.view.policies = await self.client.policies()
+
+    async def _load_audit(self) -> None:
+        self.view.audit = await self.client.audit(page_size=self.settings.audit_shown)
 
 
 async def _nothing() -> None:

@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-STATS, AGENTS, PENDING, REJECTED, ACTIONS, MEMORY, POLICIES, EVENTS = (
+STATS, AGENTS, PENDING, REJECTED, ACTIONS, MEMORY, POLICIES, EVENTS, AUDIT = (
     "stats",
     "agents",
     "pending",
@@ -18,10 +18,12 @@ STATS, AGENTS, PENDING, REJECTED, ACTIONS, MEMORY, POLICIES, EVENTS = (
     "memory",
     "policies",
     "events",
+    "audit",
 )
-SECTIONS = (STATS, AGENTS, PENDING, REJECTED, ACTIONS, MEMORY, POLICIES, EVENTS)
-# Incident transitions change the decision lists and the agent's status.
-_INCIDENT = (STATS, AGENTS, PENDING, REJECTED)
+SECTIONS = (STATS, AGENTS, PENDING, REJECTED, ACTIONS, MEMORY, POLICIES, EVENTS, AUDIT)
+# Incident transitions change the decision lists and the agent's status (and people's
+# decisions and automatic steps are audited).
+_INCIDENT = (STATS, AGENTS, PENDING, REJECTED, AUDIT)
 # By the first part of an event kind ("action.applied" → "action").
 _STALE = {
     "incident": _INCIDENT,
@@ -32,8 +34,8 @@ _STALE = {
     "quarantine": _INCIDENT,
     "infection": (STATS,),
     "action": (STATS, AGENTS, ACTIONS, MEMORY, REJECTED),
-    "feedback": (STATS, MEMORY, PENDING, REJECTED),
-    "policy": (POLICIES,),
+    "feedback": (STATS, MEMORY, PENDING, REJECTED, AUDIT),
+    "policy": (POLICIES, AUDIT),
 }
 RECENT_EVENTS = 200
 
@@ -54,6 +56,7 @@ class FleetView:
     actions: list = dataclasses.field(default_factory=list)
     memory: list = dataclasses.field(default_factory=list)
     policies: list = dataclasses.field(default_factory=list)
+    audit: list = dataclasses.field(default_factory=list)
     events: collections.deque = dataclasses.field(
         default_factory=lambda: collections.deque(maxlen=RECENT_EVENTS)
     )

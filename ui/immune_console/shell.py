@@ -13,7 +13,7 @@ SYNC_SECONDS = 0.25
 class Header:
     """The top bar: product name, link state, who is signed in; a banner while control is away."""
 
-    def __init__(self, view: FleetView, operator: str, title: str = "") -> None:
+    def __init__(self, view: FleetView, who: str, title: str = "", sign_out: bool = False) -> None:
         self.view = view
         with ui.header().classes("items-center gap-3 py-2 bg-slate-800"):
             ui.link("Immune", "/").classes("text-lg font-bold text-white no-underline")
@@ -22,7 +22,11 @@ class Header:
             ui.space()
             self.live = ui.badge("live", color="positive")
             self.live.props["aria-label"] = "connected to control"
-            ui.label(f"operator: {operator}").classes("text-white text-sm")
+            ui.label(who).classes("text-white text-sm").props["aria-label"] = "signed in as"
+            if sign_out:
+                out = ui.button("Sign out", on_click=lambda: ui.navigate.to("/logout"))
+                out.props("flat dense no-caps color=white")
+                out.props["aria-label"] = "Sign out"
         with ui.row().classes("w-full bg-red-1 text-negative p-2 items-center") as self.banner:
             ui.icon("cloud_off")
             self.problem = ui.label().props('role="alert"')

@@ -82,8 +82,10 @@ def anomalies_text(incident) -> str:
 class DecisionDialog:
     """One dialog per page: asks for confirmation and a reason, then sends the decision."""
 
-    def __init__(self, decisions: Decisions) -> None:
+    def __init__(self, decisions: Decisions, refusal: str = "") -> None:
         self.decisions = decisions
+        # Why this operator may not decide ('' when they may): said instead of asking.
+        self.refusal = refusal
         # Persistent: a stray click beside it must not drop a decision half made.
         with ui.dialog().props("persistent") as self.dialog, ui.card().classes("w-96 max-w-full"):
             self.question = ui.label().classes("text-base font-medium")
@@ -100,6 +102,9 @@ class DecisionDialog:
         self.dialog.submit(self.reason.value or "")
 
     async def _ask(self, question: str, verb: str) -> str | None:
+        if self.refusal:
+            ui.notify(self.refusal, type="warning")
+            return None
         self.question.set_text(question)
         self.reason.set_value("")
         self.confirm.set_text(BUTTONS[verb][0])

@@ -333,6 +333,18 @@ class ListAuditEntriesResponse(_message.Message):
     next_page_token: str
     def __init__(self, entries: _Optional[_Iterable[_Union[_common_pb2.AuditEntry, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class GetCallerRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetCallerResponse(_message.Message):
+    __slots__ = ("actor", "role")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    actor: str
+    role: _common_pb2.Role
+    def __init__(self, actor: _Optional[str] = ..., role: _Optional[_Union[_common_pb2.Role, str]] = ...) -> None: ...
+
 class WatchEventsRequest(_message.Message):
     __slots__ = ("after_sequence", "agent_id")
     AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]

@@ -127,6 +127,11 @@ class ControlServiceStub:
                 request_serializer=immune_dot_v1_dot_control__pb2.WatchEventsRequest.SerializeToString,
                 response_deserializer=immune_dot_v1_dot_control__pb2.WatchEventsResponse.FromString,
                 _registered_method=True)
+        self.GetCaller = channel.unary_unary(
+                '/immune.v1.ControlService/GetCaller',
+                request_serializer=immune_dot_v1_dot_control__pb2.GetCallerRequest.SerializeToString,
+                response_deserializer=immune_dot_v1_dot_control__pb2.GetCallerResponse.FromString,
+                _registered_method=True)
 
 
 class ControlServiceServicer:
@@ -251,6 +256,13 @@ class ControlServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCaller(self, request, context):
+        """Who control takes the caller to be, and with which role (for sign-in).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -343,6 +355,11 @@ def add_ControlServiceServicer_to_server(servicer, server):
                     servicer.WatchEvents,
                     request_deserializer=immune_dot_v1_dot_control__pb2.WatchEventsRequest.FromString,
                     response_serializer=immune_dot_v1_dot_control__pb2.WatchEventsResponse.SerializeToString,
+            ),
+            'GetCaller': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCaller,
+                    request_deserializer=immune_dot_v1_dot_control__pb2.GetCallerRequest.FromString,
+                    response_serializer=immune_dot_v1_dot_control__pb2.GetCallerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -834,6 +851,33 @@ class ControlService:
             '/immune.v1.ControlService/WatchEvents',
             immune_dot_v1_dot_control__pb2.WatchEventsRequest.SerializeToString,
             immune_dot_v1_dot_control__pb2.WatchEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCaller(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/immune.v1.ControlService/GetCaller',
+            immune_dot_v1_dot_control__pb2.GetCallerRequest.SerializeToString,
+            immune_dot_v1_dot_control__pb2.GetCallerResponse.FromString,
             options,
             channel_credentials,
             insecure,

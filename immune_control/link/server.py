@@ -26,6 +26,7 @@ from ..commands import APPLY_ACTION, QUARANTINE, RELEASE, Command
 from ..control import Control
 from ..errors import ControlError
 from ..model import AgentInfo
+from ..store import StoreError
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -99,14 +100,18 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
         sidecar = hello.sidecar_id
         await self._check_identity(sidecar, context)
         queue = self._sessions.open(sidecar)
-        pending = await self._run(
-            self._control.hello,
-            sidecar,
-            hello.version,
-            hello.agent_ids,
-            hello.quarantined_agent_ids,
-            hello.applied_command_ids,
-        )
+        try:
+            pending = await self._run(
+                self._control.hello,
+                sidecar,
+                hello.version,
+                hello.agent_ids,
+                hello.quarantined_agent_ids,
+                hello.applied_command_ids,
+            )
+        except StoreError as exc:
+            self._sessions.close(sidecar, queue)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, _unstored(sidecar, exc))
         log.info(
             "sidecar %s connected (%d agents, %d commands to resend)",
             sidecar,
@@ -120,11 +125,20 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
         reader = asyncio.ensure_future(self._read(sidecar, request_iterator, queue))
         try:
             while (message := await queue.get()) is not None:
+                if isinstance(message, StoreError):
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, _unstored(sidecar, message))
                 yield message
         finally:
             reader.cancel()
             self._sessions.close(sidecar, queue)
+            await self._disconnected(sidecar)
+
+    async def _disconnected(self, sidecar: str) -> None:
+        try:
             await self._run(self._control.disconnected, sidecar)
+        except StoreError as exc:
+            log.error("sidecar %s disconnected, but that cannot be stored: %s", sidecar, exc)
+        else:
             log.info("sidecar %s disconnected", sidecar)
 
     async def _check_identity(self, sidecar: str, context) -> None:
@@ -149,6 +163,8 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
                 await self._handle(sidecar, request, queue)
         except (grpc.aio.AioRpcError, asyncio.CancelledError):
             pass
+        except StoreError as exc:
+            queue.put_nowait(exc)  # ends the stream unacked: the sidecar resends later
         finally:
             queue.put_nowait(None)
 
@@ -289,6 +305,11 @@ def to_message(command: Command) -> link_pb2.ConnectResponse:
             )
         )
     return msg
+
+
+def _unstored(sidecar: str, exc: StoreError) -> str:
+    log.error("sidecar %s: %s; its stream ends and it resends later", sidecar, exc)
+    return f"control cannot store what this sidecar sends ({exc}); keep it and retry"
 
 
 def _welcome(health_interval: float) -> link_pb2.ConnectResponse:

@@ -29,11 +29,11 @@ healing: {action_timeout_seconds: 30, probation_samples: 2, probation_timeout_se
 class ControlProcess:
     """immune-control as its own process, so it can be SIGKILLed."""
 
-    def __init__(self, db: str, port: int) -> None:
+    def __init__(self, db: str, port: int, settings: str = CONFIG) -> None:
         self.port = port
         config = f"{db}.yaml"
         with open(config, "w") as out:
-            out.write(CONFIG)
+            out.write(settings)
         self.proc = subprocess.Popen(
             [
                 sys.executable,

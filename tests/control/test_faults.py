@@ -1,0 +1,207 @@
+"""Faults with real processes and a real disk: SIGKILLs during approvals and quarantines,
+control away while infections arrive, and the database's disk full or read-only.
+After each: no incident, approval or action lost or duplicated, nobody released early."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import free_port, get_json
+from immune.v1 import common_pb2 as pb
+from immune_sdk import Client, FailedPrecondition, Unavailable
+
+from .harness import FAULT, rig, start_control, wait_for
+from .test_link import ControlProcess
+
+S = pb.IncidentState
+APPROVAL_CONFIG = """
+health_interval_seconds: 0.3
+approval: {threshold: 0}
+healing: {action_timeout_seconds: 30, probation_samples: 2, probation_timeout_seconds: 30}
+fleet: {min_fleet_size: 100, max_quarantined_share: 1.0}
+"""
+
+
+def states(client: Client, agent_id: str) -> list[int]:
+    return [i.state for i in client.incidents(agent_id=agent_id)]
+
+
+def test_control_killed_during_approvals_keeps_each_decision_once(tmp_path):
+    db, port = str(tmp_path / "c.duckdb"), free_port()
+    first = ControlProcess(db, port, APPROVAL_CONFIG)
+    r = rig(tmp_path, control=first, cures={"revoke_tools"})
+    client = Client(target=f"127.0.0.1:{port}", actor="ops", retries=6)
+    agents = {name: r.agent(name, seed=n) for n, name in enumerate(("ka", "kb", "kc"))}
+    try:
+        for agent in agents.values():
+            agent.interval(FAULT)
+        assert wait_for(lambda: client.stats().pending_approvals == 3, timeout=30)
+        client.approve(agent_id="ka", reason="before the crash")
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait(10)
+        second = ControlProcess(db, port, APPROVAL_CONFIG)
+        try:
+            assert states(client, "kb") == [S.INCIDENT_STATE_PENDING_APPROVAL]
+            assert states(client, "kc") == [S.INCIDENT_STATE_PENDING_APPROVAL]
+            with pytest.raises(FailedPrecondition):
+                client.approve(agent_id="ka", reason="twice")
+            healed = r.drive(
+                agents["ka"], lambda: states(client, "ka") == [S.INCIDENT_STATE_HEALED]
+            )
+            assert healed, states(client, "ka")
+            approvals = [e for e in client.audit() if e.method == "ApproveHealing"]
+            assert [(e.reason, e.result) for e in approvals] == [
+                ("twice", "FAILED_PRECONDITION"),
+                ("before the crash", "OK"),
+            ]
+            assert r.admin.actions == ["revoke_tools"]
+            for name in ("kb", "kc"):  # still held: nobody approved them
+                assert r.sidecar.book.state(name, r.sidecar.clock()) == "quarantined"
+        finally:
+            second.stop()
+    finally:
+        client.close()
+        for agent in agents.values():
+            agent.close()
+        r.sidecar.stop()
+        r.admin.shutdown()
+        first.stop()
+
+
+class SidecarProcess:
+    """immune-sidecar as its own process, so it can be SIGKILLed."""
+
+    def __init__(self, control: int, state_dir: str, ports: dict[str, int]) -> None:
+        self.ports = ports
+        argv = [
+            "--control", f"127.0.0.1:{control}",
+            "--sidecar-id", "sc-k",
+            "--state-dir", state_dir,
+            "--otlp-grpc", f"127.0.0.1:{ports['otlp_grpc']}",
+            "--otlp-http", f"127.0.0.1:{ports['otlp_http']}",
+            "--admin", f"127.0.0.1:{ports['admin']}",
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "immune_sidecar", *argv],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert wait_for(self._up, timeout=60), "the sidecar did not start"
+
+    def _up(self) -> bool:
+        with contextlib.suppress(OSError):
+            return get_json(self.ports["admin"], "/healthz")[0] == 200
+        return False
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+
+
+def test_sidecar_killed_while_its_agent_is_quarantined_keeps_it_held(tmp_path):
+    from agent_sim import Profile, SimAgent
+
+    control = start_control(str(tmp_path / "c.duckdb"), threshold=0.0, sidecar_silence_seconds=2.0)
+    client = Client(target=f"127.0.0.1:{control.port}", actor="ops")
+    ports = {k: free_port() for k in ("otlp_grpc", "otlp_http", "admin")}
+    state_dir = str(tmp_path / "sc-k")
+    sidecar = SidecarProcess(control.port, state_dir, ports)
+    agent = SimAgent("held", "grpc", ports["otlp_grpc"], seed=5)
+    try:
+        for _ in range(12):
+            agent.interval(Profile())
+        agent.interval(FAULT)
+        assert wait_for(lambda: client.stats().pending_approvals == 1, timeout=30)
+        assert get_json(ports["admin"], "/readyz")[0] == 503
+        sidecar.kill()
+        assert wait_for(lambda: client.agent("held").agent.status == pb.AGENT_STATUS_UNREACHABLE)
+        assert states(client, "held") == [S.INCIDENT_STATE_PENDING_APPROVAL]
+        sidecar = SidecarProcess(control.port, state_dir, ports)
+        assert get_json(ports["admin"], "/readyz")[0] == 503  # held again from its state dir
+        agent.interval(FAULT)
+        time.sleep(1.0)
+        assert states(client, "held") == [S.INCIDENT_STATE_PENDING_APPROVAL]  # one incident
+        assert client.stats().pending_approvals == 1
+        assert get_json(ports["admin"], "/readyz")[0] == 503
+    finally:
+        agent.close()
+        sidecar.stop()
+        client.close()
+        control.stop()
+
+
+@contextlib.contextmanager
+def small_disk(path, megabytes: int = 64):
+    """A tmpfs of its own at ``path`` (the tests run as root, as CI does)."""
+    path.mkdir()
+    assert os.geteuid() == 0, "the disk fault tests mount a tmpfs and need root"
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(path)], check=True
+    )
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(path) -> None:
+    """Write until the disk is full."""
+    with open(path / "filler", "ab", buffering=0) as out:
+        for size in (1 << 20, 4096, 1):
+            with contextlib.suppress(OSError):
+                while out.write(b"\0" * size):
+                    pass
+
+
+def test_a_full_disk_is_a_clear_error_and_loses_no_report(tmp_path):
+    with small_disk(tmp_path / "disk") as disk:
+        r = rig(tmp_path, control=start_control(str(disk / "c.duckdb"), threshold=0.0))
+        client = Client(target=f"127.0.0.1:{r.control.port}", actor="ops", retries=0)
+        agent = r.agent("on-disk")
+        try:
+            fill(disk)
+            agent.interval(FAULT)  # reported while control cannot write it down
+            time.sleep(1.0)
+            fill(disk)  # whatever a failed write gave back
+            with pytest.raises(Unavailable, match="database write failed"):
+                client.upsert_policy("infinite_loop", ["reset_memory"], reason="while broken")
+            assert client.stats() is not None  # reads go on
+            assert r.sidecar.book.state("on-disk", r.sidecar.clock()) == "quarantined"
+            os.remove(disk / "filler")
+            assert wait_for(lambda: client.incidents(agent_id="on-disk"), timeout=30)
+            time.sleep(1.0)
+            found = client.incidents(agent_id="on-disk")
+            assert [i.state for i in found] == [S.INCIDENT_STATE_PENDING_APPROVAL]
+            ladder = next(p for p in client.policies() if p.diagnosis == pb.DIAGNOSIS_INFINITE_LOOP)
+            assert list(ladder.actions) != [pb.ACTION_RESET_MEMORY]  # the failed change is not in
+        finally:
+            client.close()
+            agent.close()
+            r.close()
+
+
+def test_a_read_only_disk_stops_control_at_start_with_a_clear_error(tmp_path):
+    with small_disk(tmp_path / "disk") as disk:
+        made = start_control(str(disk / "c.duckdb"))
+        made.stop()
+        time.sleep(1.0)
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        argv = ["--db", str(disk / "c.duckdb"), "--listen", f"127.0.0.1:{free_port()}"]
+        done = subprocess.run(
+            [sys.executable, "-m", "immune_control", *argv, "--metrics", ""],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    assert "cannot open database" in done.stderr and "Read-only file system" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from immune_sdk import Client, ImmuneError
 
@@ -22,6 +23,7 @@ from .emitter import Emitter, make_exporter
 from .kinds import KINDS
 
 log = logging.getLogger(__name__)
+STOPPERS = 16
 PR_SET_PDEATHSIG = 1  # prctl(2)
 READY_SECONDS = 120.0
 
@@ -149,10 +151,10 @@ class Stack:
 
     def stop(self) -> None:
         """Stop agents, sidecars, the admin endpoint, then the console and control."""
-        for agent in self.agents:
-            agent.emitter.close()
-        for sidecar in self.sidecars:
-            sidecar.stop()
+        # Each stop waits on its own threads and sockets; side by side, a big fleet stops fast.
+        with ThreadPoolExecutor(STOPPERS) as pool:
+            list(pool.map(lambda agent: agent.emitter.close(), self.agents))
+            list(pool.map(lambda sidecar: sidecar.stop(), self.sidecars))
         self.admin.stop()
         for process in reversed(self.processes):
             process.terminate()

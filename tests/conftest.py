@@ -42,3 +42,30 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--soak-seconds",
+        type=float,
+        default=90.0,
+        help="how long the soak test watches 100 agents under chaos (90 s suits CI)",
+    )
+    parser.addoption(
+        "--outage-seconds",
+        type=float,
+        default=12.0,
+        help="how long control stays away while infections arrive (minutes: 180 and more)",
+    )
+
+
+@pytest.fixture
+def soak_seconds(request) -> float:
+    """The soak test's watch time, from --soak-seconds."""
+    return request.config.getoption("--soak-seconds")
+
+
+@pytest.fixture
+def outage_seconds(request) -> float:
+    """How long the outage test keeps control away, from --outage-seconds."""
+    return request.config.getoption("--outage-seconds")

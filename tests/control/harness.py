@@ -50,9 +50,11 @@ def run_control(config: ControlConfig) -> ControlApp:
 class AgentAdmin(ThreadingHTTPServer):
     """The simulated agent's admin endpoint: records actions; ``cures`` fix the fault."""
 
-    def __init__(self, cures: set[str]) -> None:
+    def __init__(self, cures: set[str], stall_first: float = 0.0) -> None:
         super().__init__(("127.0.0.1", 0), _AdminHandler)
         self.cures, self.actions, self.cured = cures, [], False
+        # The first healing action hangs this long before the agent answers.
+        self.stall_first = stall_first
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     @property
@@ -64,6 +66,8 @@ class _AdminHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if body["command"] == "apply_action":
+            stall, self.server.stall_first = self.server.stall_first, 0.0
+            time.sleep(stall)
             self.server.actions.append(body["action"])
             self.server.cured |= body["action"] in self.server.cures
         reply = json.dumps({"ok": True, "message": f"{body['action'] or body['command']} done"})
@@ -119,19 +123,23 @@ def rig(
     threshold=11.0,
     sidecar_id="sc-1",
     control=None,
+    stall_first=0.0,
     **control_overrides,
 ) -> Rig:
     control = control or start_control(
         str(tmp_path / "control.duckdb"), threshold, **control_overrides
     )
-    admin = AgentAdmin(set(cures))
+    admin = AgentAdmin(set(cures), stall_first)
     sidecar = start_sidecar(
         control=f"127.0.0.1:{control.port}",
         sidecar_id=sidecar_id,
         state_dir=str(tmp_path / sidecar_id),
         link_backoff_seconds=0.1,
         link_max_backoff_seconds=0.5,
-        actuators=(ActuatorConfig(), ActuatorConfig(kind="webhook", url=admin.url, retries=0)),
+        actuators=(
+            ActuatorConfig(),
+            ActuatorConfig(kind="webhook", url=admin.url, retries=0, timeout_seconds=2),
+        ),
     )
     assert sidecar.link.connected.wait(20), "sidecar did not connect to control"
     channel = grpc.insecure_channel(f"127.0.0.1:{control.port}")

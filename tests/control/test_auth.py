@@ -90,3 +90,14 @@ def test_get_caller_names_the_token_owner_and_its_role(stub, role):
     bearer = [("authorization", f"Bearer {TOKENS[role]}")]
     caller = stub.GetCaller(api.GetCallerRequest(), metadata=bearer, timeout=5)
     assert (caller.actor, caller.role) == (f"{role}-user", pb.Role.Value(f"ROLE_{role.upper()}"))
+
+
+def test_tokens_never_reach_the_logs_or_the_answers(stub, caplog):
+    caplog.set_level("DEBUG")
+    secret = "Bearer very-secret-unknown-token"
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.GetStats(api.GetStatsRequest(), metadata=[("authorization", secret)], timeout=5)
+    assert "very-secret" not in refused.value.details()
+    good = [("authorization", f"Bearer {TOKENS['operator']}")]
+    stub.GetStats(api.GetStatsRequest(), metadata=good, timeout=5)
+    assert "very-secret" not in caplog.text and TOKENS["operator"] not in caplog.text

@@ -205,3 +205,65 @@ def test_a_read_only_disk_stops_control_at_start_with_a_clear_error(tmp_path):
     assert done.returncode == 1
     assert "cannot open database" in done.stderr and "Read-only file system" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_control_away_while_infections_arrive_gets_each_once(tmp_path, outage_seconds):
+    db, port = str(tmp_path / "c.duckdb"), free_port()
+    first = ControlProcess(db, port, APPROVAL_CONFIG)
+    r = rig(tmp_path, control=first)
+    names = [f"away-{n}" for n in range(4)]
+    agents = {name: r.agent(name, seed=n) for n, name in enumerate(names)}
+    client = Client(target=f"127.0.0.1:{port}", actor="ops", retries=8)
+    try:
+        assert wait_for(lambda: len(client.agents()) == len(names))
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait(10)
+        pause = outage_seconds / len(names)
+        for agent in agents.values():  # one infection after another while control is away
+            agent.interval(FAULT)
+            time.sleep(pause)
+        assert len(r.sidecar.link.outbox) >= len(names)
+        second = ControlProcess(db, port, APPROVAL_CONFIG)
+        try:
+            assert wait_for(lambda: client.stats().pending_approvals == len(names), timeout=60)
+            time.sleep(1.0)  # a duplicate would have arrived by now
+            for name in names:
+                assert states(client, name) == [S.INCIDENT_STATE_PENDING_APPROVAL], name
+                assert r.sidecar.book.state(name, r.sidecar.clock()) == "quarantined"
+            assert wait_for(lambda: len(r.sidecar.link.outbox) == 0)
+        finally:
+            second.stop()
+    finally:
+        client.close()
+        for agent in agents.values():
+            agent.close()
+        r.sidecar.stop()
+        r.admin.shutdown()
+        first.stop()
+
+
+def test_a_slow_webhook_times_out_the_action_and_holds_up_nothing_else(tmp_path):
+    r = rig(tmp_path, cures={"reduce_autonomy"}, stall_first=6.0)
+    client = Client(target=f"127.0.0.1:{r.control.port}", actor="ops")
+    slow, other = r.agent("slow", seed=1), r.agent("other", seed=2)
+    try:
+        slow.interval(FAULT)
+        assert wait_for(lambda: client.healing_log(agent_id="slow"))  # the webhook now hangs
+        started = time.monotonic()
+        other.interval(FAULT)
+        assert r.sidecar.book.state("other", r.sidecar.clock()) == "quarantined"
+        assert wait_for(lambda: client.incidents(agent_id="other"), timeout=10)
+        assert time.monotonic() - started < 4  # seen while the slow webhook still hangs
+        healed = r.drive(slow, lambda: states(client, "slow") == [S.INCIDENT_STATE_HEALED], 80)
+        assert healed, client.incident(client.incidents(agent_id="slow")[0].id)
+        actions = client.incident(client.incidents(agent_id="slow")[0].id).actions
+        first = actions[0]
+        assert (first.action, first.outcome) == (pb.ACTION_REVOKE_TOOLS, pb.ACTION_OUTCOME_FAILED)
+        assert "timed out" in first.detail
+        assert actions[-1].action == pb.ACTION_REDUCE_AUTONOMY
+        assert [a.action for a in actions].count(pb.ACTION_REVOKE_TOOLS) == 1
+    finally:
+        client.close()
+        slow.close()
+        other.close()
+        r.close()

@@ -5,6 +5,7 @@ import ssl
 import threading
 import time
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from immune_console.certs import CertificateWatch
@@ -35,12 +36,18 @@ def presented(context: ssl.SSLContext, ca: str) -> bytes:
             return tls.getpeercert(binary_form=True)
 
 
-def test_a_changed_certificate_is_served_to_new_connections(tmp_path):
+@pytest.fixture
+def served(tmp_path):
+    """A CA, a server TLS context holding its certificate, and a watch on the files."""
     ca = devca.load_or_create(tmp_path)
     write(tmp_path, devca.issue(ca, "localhost"))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "web.pem", tmp_path / "web-key.pem")
-    watch = CertificateWatch(str(tmp_path / "web.pem"), str(tmp_path / "web-key.pem"))
+    return ca, context, CertificateWatch(str(tmp_path / "web.pem"), str(tmp_path / "web-key.pem"))
+
+
+def test_a_changed_certificate_is_served_to_new_connections(tmp_path, served):
+    ca, context, watch = served
     first = presented(context, str(tmp_path / "ca.pem"))
     assert not watch.check(context)  # nothing changed yet
     time.sleep(0.01)
@@ -51,12 +58,8 @@ def test_a_changed_certificate_is_served_to_new_connections(tmp_path):
     assert now != first and now == fresh.public_bytes(Encoding.DER)
 
 
-def test_a_broken_pair_keeps_the_old_certificate(tmp_path):
-    ca = devca.load_or_create(tmp_path)
-    write(tmp_path, devca.issue(ca, "localhost"))
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "web.pem", tmp_path / "web-key.pem")
-    watch = CertificateWatch(str(tmp_path / "web.pem"), str(tmp_path / "web-key.pem"))
+def test_a_broken_pair_keeps_the_old_certificate(tmp_path, served):
+    _, context, watch = served
     before = presented(context, str(tmp_path / "ca.pem"))
     (tmp_path / "web-key.pem").write_text("not a key")
     assert not watch.check(context)

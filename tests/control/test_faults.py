@@ -64,12 +64,17 @@ def test_control_killed_during_approvals_keeps_each_decision_once(tmp_path):
         finally:
             second.stop()
     finally:
-        client.close()
-        for agent in agents.values():
-            agent.close()
-        r.sidecar.stop()
-        r.admin.shutdown()
-        first.stop()
+        take_down(r, client, agents, first)
+
+
+def take_down(r, client: Client, agents: dict, control: ControlProcess) -> None:
+    """Close the client and agents, stop the sidecar and agent admin, then control."""
+    client.close()
+    for agent in agents.values():
+        agent.close()
+    r.sidecar.stop()
+    r.admin.shutdown()
+    control.stop()
 
 
 class SidecarProcess:
@@ -234,12 +239,7 @@ def test_control_away_while_infections_arrive_gets_each_once(tmp_path, outage_se
         finally:
             second.stop()
     finally:
-        client.close()
-        for agent in agents.values():
-            agent.close()
-        r.sidecar.stop()
-        r.admin.shutdown()
-        first.stop()
+        take_down(r, client, agents, first)
 
 
 def test_a_slow_webhook_times_out_the_action_and_holds_up_nothing_else(tmp_path):

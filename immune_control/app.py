@@ -117,11 +117,9 @@ class ControlApp:
             ),
             api.server,
         )
-        link = (
-            self._server(self.config.link_listen, self.config.link_tls)
-            if (self.config.link_listen)
-            else api
-        )
+        link = api
+        if self.config.link_listen:
+            link = self._server(self.config.link_listen, self.config.link_tls)
         link_pb2_grpc.add_SidecarLinkServiceServicer_to_server(
             LinkServicer(
                 control,

@@ -47,14 +47,8 @@ class Limits:
     max_link_messages_per_second: float = 1000.0
 
     def __post_init__(self) -> None:
-        for key in (
-            "max_reason_chars",
-            "max_bulk",
-            "max_message_bytes",
-            "max_link_messages_per_second",
-        ):
-            if getattr(self, key) < 1:
-                raise config.ConfigError(f"limits.{key}: must be at least 1")
+        keys = ("max_reason_chars", "max_bulk", "max_message_bytes", "max_link_messages_per_second")
+        config.at_least_one(self, keys, prefix="limits.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +103,7 @@ class ControlConfig:
             config.split_address(self.metrics, "metrics")
         if self.link_listen:
             config.split_address(self.link_listen, "link_listen")
-        self.api_tls, self.link_tls  # noqa: B018 - validates the TLS settings
+        self.api_tls, self.link_tls  # noqa: B018 - building them validates the TLS settings
         if self.link_client_ca_file and not self.link_listen:
             raise config.ConfigError(
                 "link_client_ca_file: mutual TLS needs the link on its own listener; "

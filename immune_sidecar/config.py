@@ -84,16 +84,8 @@ class SidecarConfig:
             config.split_address(getattr(self, key), key)
         for i, actuator in enumerate(self.actuators):
             _check_actuator(actuator, f"actuators[{i}]")
-        for key in (
-            "max_message_bytes",
-            "max_in_flight",
-            "max_agents",
-            "max_streams",
-            "forward_queue",
-            "link_buffer",
-        ):
-            if getattr(self, key) < 1:
-                raise config.ConfigError(f"{key}: must be at least 1, got {getattr(self, key)}")
+        positive = ("max_message_bytes", "max_in_flight", "max_agents", "max_streams")
+        config.at_least_one(self, (*positive, "forward_queue", "link_buffer"))
         if self.log_format not in ("text", "json"):
             raise config.ConfigError(f"log_format: expected text or json, got {self.log_format!r}")
 

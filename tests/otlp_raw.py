@@ -14,7 +14,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 METHOD = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
 
 
-def grpc_export(port: int, body: bytes, timeout: float = 5.0):
+def grpc_export(port: int, body: bytes, timeout: float = 30.0):
     """Send raw bytes to Export: (code, details, trailing metadata dict, response bytes)."""
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         call = channel.unary_unary(METHOD)

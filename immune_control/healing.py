@@ -13,6 +13,7 @@ import collections
 import dataclasses
 import uuid
 from collections.abc import Iterable
+from typing import Protocol
 
 from .commands import APPLY_ACTION, QUARANTINE, RELEASE, Command
 from .ledger import Ledger
@@ -39,6 +40,32 @@ from .policies import Policy
 
 HOUR = 3600.0
 AUTOMATIC = (AUTO, EXPIRY)
+
+
+class Ranker(Protocol):
+    """Orders a ladder's actions for one agent and diagnosis (immune memory does)."""
+
+    def rank(self, ladder: Iterable[str], agent_id: str, diagnosis: str) -> list[str]:
+        """The actions to try, best first."""
+        ...
+
+
+def choose(
+    incident: Incident,
+    tried: set[tuple[str, str]],
+    policies: dict[str, Policy],
+    ranker: Ranker,
+) -> tuple[str, int] | None:
+    """The next (action, hypothesis index): the best untried action of the first
+    hypothesis, from the current one on, that has one left; None when all are tried."""
+    for index in range(incident.hypothesis_index, len(incident.hypotheses)):
+        diagnosis = incident.hypotheses[index].diagnosis
+        policy = policies.get(diagnosis)
+        ladder = policy.actions if policy else ()
+        for action in ranker.rank(ladder, incident.agent_id, diagnosis):
+            if (diagnosis, action) not in tried:
+                return action, index
+    return None
 
 
 class Healer:
@@ -222,14 +249,7 @@ class Healer:
 
     def _choose(self, incident: Incident) -> tuple[str, int] | None:
         tried = {(a.diagnosis, a.action) for a in incident.actions}
-        for index in range(incident.hypothesis_index, len(incident.hypotheses)):
-            diagnosis = incident.hypotheses[index].diagnosis
-            policy = self.policies.get(diagnosis)
-            ladder = policy.actions if policy else ()
-            for action in self._memory.rank(ladder, incident.agent_id, diagnosis):
-                if (diagnosis, action) not in tried:
-                    return action, index
-        return None
+        return choose(incident, tried, self.policies, self._memory)
 
     def _capped(self, agent_id: str) -> bool:
         times = self._automatic[agent_id]

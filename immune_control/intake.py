@@ -99,6 +99,9 @@ class Intake:
     def _again(self, incident: Incident, infection: Infection) -> Incident:
         if incident.state == PROBATION and not incident.fleet:
             return self.reinfected(incident, infection)
+        if _waived(incident, infection.agent_id):
+            # Its sidecar held it again on seeing the anomaly; the cap still says serve.
+            self._healer.quarantine(incident, infection.agent_id, False, "fleet quarantine cap")
         kinds = ", ".join(infection.types)
         self._ledger.note(
             incident,
@@ -228,3 +231,10 @@ class Intake:
             fleet, "fleet.agent_added", f"{agent_id} shows {kind}; {state}", agent_id=agent_id
         )
         return self._ledger.put(fleet)
+
+
+def _waived(incident: Incident, agent_id: str) -> bool:
+    """Whether the fleet cap waived this agent's quarantine in ``incident``."""
+    if incident.fleet:
+        return agent_id in incident.waived_agent_ids
+    return incident.quarantine_waived

@@ -59,17 +59,7 @@ class Emitter:
         self.reader = PeriodicExportingMetricReader(exporter, export_interval_millis=NEVER_MS)
         attrs = {"service.name": name, "service.instance.id": name, **(attributes or {})}
         self.provider = MeterProvider(resource=Resource.create(attrs), metric_readers=[self.reader])
-        meter = self.provider.get_meter("immune-demo")
-        seconds = {"unit": "s", "explicit_bucket_boundaries_advisory": DURATION_BUCKETS}
-        self.duration = meter.create_histogram("gen_ai.client.operation.duration", **seconds)
-        self.tokens = meter.create_histogram(
-            "gen_ai.client.token.usage",
-            unit="{token}",
-            explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
-        )
-        self.tool = meter.create_histogram("gen_ai.execute_tool.duration", **seconds)
-        self.mcp = meter.create_histogram("mcp.client.operation.duration", **seconds)
-        self.http = meter.create_histogram("http.client.request.duration", **seconds)
+        self.instruments = Instruments(self.provider.get_meter("immune-demo"))
 
     def interval(self, p: Profile) -> bool:
         """Record one interval of work and export it; False when the export failed."""
@@ -96,30 +86,50 @@ class Emitter:
             "gen_ai.prompt.hash": p.prompt_hash,
         }
         failed = self.rng.random() < p.error_share
-        if failed:
-            attrs["error.type"] = "timeout"
-        self.duration.record(self._jitter(p, p.latency), attrs)
-        token_attrs = {k: v for k, v in attrs.items() if k != "error.type"}
-        for kind, mean in (("input", p.input_tokens), ("output", p.output_tokens)):
-            count = round(self._jitter(p, mean))
-            self.tokens.record(count, {**token_attrs, "gen_ai.token.type": kind})
+        seconds = self._jitter(p, p.latency)
+        tokens = [round(self._jitter(p, m)) for m in (p.input_tokens, p.output_tokens)]
+        self.instruments.operation(attrs, seconds, *tokens, failed)
         tool_calls = _count(self.rng, self._jitter(p, p.tool_calls))
         for _ in range(0 if failed else tool_calls):  # a call that timed out asks for no tools
-            self._tool_call(p)
+            tool, server = p.tools[0] if len(p.tools) == 1 else self.rng.choice(p.tools)
+            self.instruments.tool_call(tool, server, self._jitter(p, 0.3))
         for _ in range(_count(self.rng, p.retries)):
-            self.http.record(
-                0.5, {"http.request.resend_count": 1, "server.address": "api.openai.com"}
-            )
+            self.instruments.retry()
 
-    def _tool_call(self, p: Profile) -> None:
-        tool, server = p.tools[0] if len(p.tools) == 1 else self.rng.choice(p.tools)
-        seconds = self._jitter(p, 0.3)
+
+class Instruments:
+    """The GenAI semantic-convention histograms an agent records its work on."""
+
+    def __init__(self, meter) -> None:
+        seconds = {"unit": "s", "explicit_bucket_boundaries_advisory": DURATION_BUCKETS}
+        self.duration = meter.create_histogram("gen_ai.client.operation.duration", **seconds)
+        self.tokens = meter.create_histogram(
+            "gen_ai.client.token.usage",
+            unit="{token}",
+            explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
+        )
+        self.tool = meter.create_histogram("gen_ai.execute_tool.duration", **seconds)
+        self.mcp = meter.create_histogram("mcp.client.operation.duration", **seconds)
+        self.http = meter.create_histogram("http.client.request.duration", **seconds)
+
+    def operation(self, attrs: dict, seconds: float, inputs: int, outputs: int, failed: bool):
+        """One model call: its duration (with error.type when it failed) and its tokens."""
+        self.duration.record(seconds, {**attrs, "error.type": "timeout"} if failed else attrs)
+        for kind, count in (("input", inputs), ("output", outputs)):
+            self.tokens.record(count, {**attrs, "gen_ai.token.type": kind})
+
+    def tool_call(self, tool: str, server: str, seconds: float) -> None:
+        """One tool call, through an MCP server or local."""
         if server:
             attrs = {"mcp.method.name": "tools/call", "server.address": server}
             self.mcp.record(seconds, {**attrs, "gen_ai.tool.name": tool})
         else:
             attrs = {"gen_ai.tool.name": tool, "gen_ai.operation.name": "execute_tool"}
             self.tool.record(seconds, attrs)
+
+    def retry(self) -> None:
+        """One resent HTTP request to the model provider."""
+        self.http.record(0.5, {"http.request.resend_count": 1, "server.address": "api.openai.com"})
 
 
 def _count(rng: random.Random, mean: float) -> int:

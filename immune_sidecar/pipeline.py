@@ -37,7 +37,7 @@ class Pipeline:
         self.drift: set[str] = set()
 
     def add_listener(self, listener: InfectionListener) -> None:
-        """Call ``listener`` with every infection that led to a quarantine."""
+        """Call ``listener`` with every infection that led to a quarantine (or a waived one)."""
         self._listeners.append(listener)
 
     def add_clean_listener(self, listener: Callable[[VitalSample], None]) -> None:
@@ -80,6 +80,10 @@ class Pipeline:
         for kind in infection.types:
             self._metrics.infections.labels(kind).inc()
         if self._book.state(infection.agent_id, now) == QUARANTINED:
+            return
+        if self._book.waived(infection.agent_id):  # control's fleet cap: report, do not hold
+            for listener in self._listeners:
+                listener(infection, self._book.get(infection.agent_id))
             return
         reason = ", ".join(_describe(a) for a in infection.anomalies)
         ejection = self._book.eject(

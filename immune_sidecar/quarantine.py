@@ -47,6 +47,8 @@ class Ejection:
     until: float | None
     ejections: int
     probation_seconds: float = 0.0
+    # Control waived this quarantine (fleet cap): the agent serves while still infected.
+    waived: bool = False
 
     def state(self, now: float) -> str:
         """Quarantined, on probation, or healthy at ``now``."""
@@ -103,16 +105,36 @@ class QuarantineBook:
         return entry
 
     def release(self, agent_id: str, now: float, probation_seconds: float = 0.0) -> bool:
-        """End an agent's quarantine now (control's decision); False if it was not held."""
+        """End an agent's quarantine (or its waiver) now, control's decision; False if neither."""
         with self._lock:
             prev = self._ejections.get(agent_id)
-            if prev is None or prev.state(now) != QUARANTINED:
+            if prev is None or (prev.state(now) != QUARANTINED and not prev.waived):
                 return False
             self._ejections[agent_id] = dataclasses.replace(
-                prev, until=now, probation_seconds=probation_seconds
+                prev, until=now, probation_seconds=probation_seconds, waived=False
             )
         self._changed()
         return True
+
+    def waive(self, agent_id: str, reason: str, infection_id: str, now: float) -> bool:
+        """Let an agent serve though infected (control's fleet cap); True if it was held.
+
+        Until control releases or quarantines it, new anomalies are reported, not held.
+        """
+        with self._lock:
+            prev = self._ejections.get(agent_id)
+            held = prev is not None and prev.state(now) == QUARANTINED
+            base = prev or Ejection(agent_id, reason, (), 0.0, infection_id, now, now, 0)
+            self._ejections[agent_id] = dataclasses.replace(
+                base, until=now, probation_seconds=0.0, waived=True
+            )
+        self._changed()
+        return held
+
+    def waived(self, agent_id: str) -> bool:
+        """Whether control waived the agent's quarantine and has not decided since."""
+        entry = self.get(agent_id)
+        return entry is not None and entry.waived
 
     def get(self, agent_id: str) -> Ejection | None:
         """The agent's latest ejection, current or past."""

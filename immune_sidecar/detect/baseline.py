@@ -5,6 +5,11 @@ MAD), so a fault during learning does not become normal. After that, an
 exponentially weighted mean and variance follow the vital; values past
 ``winsor_sigma`` are clipped before they update it, and anomalous samples are
 not fed in at all (the detector skips them).
+
+Persistence: a one-sided CUSUM adds up how far each sample lies beyond
+``cusum_slack`` σ (each sample counting at most half of ``cusum_limit``), so a
+shift too small to cross the threshold once is caught when it lasts, while a
+lone straggler is not.
 """
 
 import dataclasses
@@ -39,16 +44,30 @@ class BaselineSettings:
     )
     # A prompt hash never seen while healthy counts as this many sigma.
     prompt_change_sigma: float = 9.0
+    # CUSUM: σ beyond this add up (0 turns it off); an anomaly once the sum reaches the limit.
+    # One sample adds at most half the limit, so it takes two in a row at the least.
+    cusum_slack: float = 0.0
+    cusum_limit: float = 8.0
+    # Vitals too noisy sample by sample (a p95 of a few calls): anomalies only when lasting.
+    lasting_only: tuple[str, ...] = ()
 
 
 class Baseline:
     """What is normal for one vital of one agent."""
 
-    __slots__ = ("mean", "n", "var", "warmup")
+    __slots__ = ("excess", "mean", "n", "var", "warmup")
 
-    def __init__(self, mean: float = 0.0, var: float = 0.0, n: int = 0, warmup: list | None = None):
+    def __init__(
+        self,
+        mean: float = 0.0,
+        var: float = 0.0,
+        n: int = 0,
+        warmup: list | None = None,
+        excess: float = 0.0,
+    ):
         self.mean, self.var, self.n = mean, var, n
         self.warmup: list[float] = warmup if warmup is not None else []
+        self.excess = excess  # the CUSUM sum, in σ
 
     def learned(self, s: BaselineSettings) -> bool:
         """Whether enough samples were seen for detection to run."""
@@ -62,6 +81,18 @@ class Baseline:
     def sigma(self, x: float, vital: str, s: BaselineSettings) -> float:
         """How many standard deviations ``x`` lies above the mean."""
         return (x - self.mean) / self.stddev(vital, s)
+
+    def accumulate(self, sigma: float, s: BaselineSettings) -> bool:
+        """Add a sample's σ to the CUSUM sum; whether it reached the limit."""
+        if s.cusum_slack <= 0:
+            return False
+        step = min(sigma - s.cusum_slack, s.cusum_limit / 2)
+        self.excess = max(0.0, self.excess + step)
+        return self.excess >= s.cusum_limit
+
+    def drifting(self, s: BaselineSettings) -> bool:
+        """Whether the CUSUM sum is building up (a shift may be starting: do not learn it)."""
+        return s.cusum_slack > 0 and self.excess > 0
 
     def learn(self, x: float, vital: str, s: BaselineSettings) -> None:
         """Take a normal value in."""
@@ -87,12 +118,24 @@ class Baseline:
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
-        return {"mean": self.mean, "var": self.var, "n": self.n, "warmup": self.warmup}
+        return {
+            "mean": self.mean,
+            "var": self.var,
+            "n": self.n,
+            "warmup": self.warmup,
+            "excess": self.excess,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Baseline":
         """Restore from ``to_json`` output."""
-        return cls(float(data["mean"]), float(data["var"]), int(data["n"]), list(data["warmup"]))
+        return cls(
+            float(data["mean"]),
+            float(data["var"]),
+            int(data["n"]),
+            list(data["warmup"]),
+            float(data.get("excess", 0.0)),  # absent in state written before CUSUM
+        )
 
 
 class PromptBaseline:

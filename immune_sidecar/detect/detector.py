@@ -52,6 +52,8 @@ class Detector:
                 if learn:
                     self._learn(state, sample)
                 return None
+            for base in state.vitals.values():  # the alarm is raised; sums start afresh
+                base.excess = 0.0
             evidence = tuple(state.evidence)
         sigmas = [a.sigma for a in anomalies]
         return Infection(
@@ -70,7 +72,9 @@ class Detector:
             if kind is None or base is None or not base.learned(s):
                 continue
             sigma = base.sigma(value, vital, s)
-            if sigma >= s.sigma_threshold and sigma > found.get(kind, (0.0,))[0]:
+            lasting = base.accumulate(sigma, s)
+            once = sigma >= s.sigma_threshold and vital not in s.lasting_only
+            if (once or lasting) and sigma > found.get(kind, (0.0,))[0]:
                 found[kind] = (sigma, Anomaly(kind, vital, value, base.mean, round(sigma, 2)))
         if state.prompt.is_new(sample.prompt_hash, s):
             usual = state.prompt.usual()
@@ -93,7 +97,8 @@ class Detector:
             base = state.vitals.get(vital)
             if base is None:
                 base = state.vitals[vital] = Baseline()
-            base.learn(value, vital, self.settings)
+            if not base.drifting(self.settings):
+                base.learn(value, vital, self.settings)
         state.prompt.learn(sample.prompt_hash)
 
     def accept_prompt(self, agent_id: str, prompt_hash: str) -> None:

@@ -83,10 +83,10 @@ class LinkClient:
     # hooks from the pipeline and the actuators
 
     def on_infection(self, infection: Infection, ejection: Ejection) -> None:
-        """A local quarantine: report it, or end a probation watch as re-infected."""
+        """A local quarantine (or a waived one): report it, or end a probation watch."""
         watch = self._probation.infected(infection.agent_id)
         if watch is None:
-            body = convert.infection(infection, self.sidecar_id, quarantined=True)
+            body = convert.infection(infection, self.sidecar_id, quarantined=not ejection.waived)
             self._report(infection=link_pb2.InfectionReport(infection=body))
             return
         self._probation_done(watch, convert.infection(infection, self.sidecar_id, quarantined=True))
@@ -216,8 +216,9 @@ class LinkClient:
         if body.enforce and not held:
             self._book.eject(body.agent_id, body.reason, (), 0.0, body.incident_id, now)
             self._runner.submit(Command(QUARANTINE, body.agent_id, reason=body.reason))
-        elif not body.enforce and held:
-            self._book.release(body.agent_id, now)
+        elif not body.enforce and self._book.waive(
+            body.agent_id, body.reason, body.incident_id, now
+        ):
             self._runner.submit(Command(RELEASE, body.agent_id, reason=body.reason))
             log.warning("control waived the quarantine of %s: %s", body.agent_id, body.reason)
 

@@ -83,6 +83,22 @@ def test_shared_anomaly_is_one_fleet_incident_with_the_cap_held(tmp_path):
     assert len(applied) == len(merged)
 
 
+def test_a_waived_agent_infected_again_is_waived_again(tmp_path):
+    # Its sidecar holds it again on the next anomalous sample; the cap must still let it serve.
+    fleet = FleetSettings(correlation_share=0.5, min_fleet_size=4, max_quarantined_share=0.3)
+    control, courier, clock = make(tmp_path, fleet=fleet)
+    fleet_of(control, 10, clock)
+    for i in range(6):
+        control.infection(infection(f"a{i}", "latency_spike"))
+    agent = next(i for i in control.store.incidents()[0] if i.fleet).waived_agent_ids[0]
+    courier.sent.clear()
+    control.infection(infection(agent, "latency_spike", ident="again"))
+    assert [(c.kind, c.agent_id, c.enforce) for c in courier.sent] == [("quarantine", agent, False)]
+    courier.sent.clear()
+    control.infection(infection("a0", "latency_spike", ident="held-again"))
+    assert courier.sent == []  # a held agent stays held, nothing to send
+
+
 def test_approving_a_fleet_incident_releases_its_agents(tmp_path):
     fleet = FleetSettings(correlation_share=0.5, min_fleet_size=4)
     control, courier, clock = make(tmp_path, fleet=fleet)

@@ -1,0 +1,138 @@
+"""Feed a scenario through real sidecars, one per detector configuration, and note alarms.
+
+Each configuration gets its own ``Sidecar`` (mapper, delta tracker, detector,
+quarantine book) on a simulated clock, and every agent's OTLP bytes go through
+its shared receive handler, as if they had come over the wire. The same bytes
+go to every configuration. A quarantined agent stays held while its fault
+lasts (healing is not what is measured here) and is released at the next
+interval when there is no fault (an operator's release of a false alarm), so a
+false alarm just before a fault does not hide the fault.
+"""
+
+import concurrent.futures
+import dataclasses
+import logging
+import multiprocessing
+import random
+from collections.abc import Callable, Mapping
+
+from immune_sidecar.app import Sidecar
+from immune_sidecar.config import SidecarConfig
+from immune_sidecar.detect import BaselineSettings, Infection
+from immune_sidecar.quarantine import Ejection, EjectionPolicy
+from immune_sidecar.receiver.codec import PROTOBUF
+
+from .scenario import Scenario
+from .workload import Recorder, draw
+
+YEAR = 365 * 86_400.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Alarm:
+    """A quarantine: which agent, in which interval, for which anomaly types."""
+
+    agent: str
+    index: int
+    types: tuple[str, ...]
+    severity: float
+
+
+class SimClock:
+    """Simulated time, moved by the scenario loop."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Bench:
+    """One sidecar under one detector configuration, and the alarms it raised."""
+
+    def __init__(self, settings: BaselineSettings, clock: SimClock) -> None:
+        held = EjectionPolicy(base_seconds=YEAR, max_seconds=YEAR, probation_seconds=0.0)
+        config = SidecarConfig(
+            detection=settings, ejection=held, actuators=(), max_requests_per_second=0
+        )
+        self.sidecar = Sidecar(config, clock=clock)
+        self.alarms: list[Alarm] = []
+        self.index = 0
+        self.sidecar.pipeline.add_listener(self._alarm)
+
+    def _alarm(self, infection: Infection, ejection: Ejection) -> None:
+        self.alarms.append(
+            Alarm(infection.agent_id, self.index, infection.types, infection.severity)
+        )
+
+    def feed(self, body: bytes) -> None:
+        """One agent's export, through the receive handler."""
+        self.sidecar.handler.handle(body, PROTOBUF, "eval")
+
+    def release_unless(self, still_faulty: Callable[[str], bool], now: float) -> None:
+        """Release every held agent whose fault is over."""
+        for ejection in self.sidecar.book.held(now):
+            if not still_faulty(ejection.agent_id):
+                self.sidecar.book.release(ejection.agent_id, now)
+
+    def close(self) -> None:
+        """Stop the sidecar's actuator thread."""
+        self.sidecar.runner.close()
+
+
+def run(
+    scenario: Scenario, configs: Mapping[str, BaselineSettings], workers: int = 1
+) -> dict[str, list[Alarm]]:
+    """Every configuration's alarms over the whole scenario; agents split over processes."""
+    names = [a.name for a in scenario.agents]
+    shares = [names[i::workers] for i in range(workers)]
+    if workers == 1:
+        return run_agents(scenario, configs, names)
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        parts = pool.map(run_agents, [scenario] * workers, [configs] * workers, shares)
+        merged: dict[str, list[Alarm]] = {name: [] for name in configs}
+        for part in parts:
+            for name, alarms in part.items():
+                merged[name].extend(alarms)
+    return merged
+
+
+def run_agents(
+    scenario: Scenario, configs: Mapping[str, BaselineSettings], names: list[str]
+) -> dict[str, list[Alarm]]:
+    """The alarms of the named agents, interval by interval, under every configuration."""
+    logging.getLogger("immune_sidecar").setLevel(logging.ERROR)
+    agents = [a for a in scenario.agents if a.name in set(names)]
+    clock = SimClock()
+    benches = {name: Bench(settings, clock) for name, settings in configs.items()}
+    recorders = {a.name: Recorder(a.name) for a in agents}
+    rngs = {a.name: random.Random(f"{scenario.seed}:{a.name}") for a in agents}
+    try:
+        for index in range(scenario.intervals):
+            clock.now = (index + 1) * scenario.interval_seconds
+            _interval(scenario, agents, index, clock.now, benches, recorders, rngs)
+    finally:
+        for bench in benches.values():
+            bench.close()
+        for recorder in recorders.values():
+            recorder.close()
+    return {name: bench.alarms for name, bench in benches.items()}
+
+
+def _interval(scenario, agents, index, now, benches, recorders, rngs) -> None:
+    for agent in agents:
+        effect = scenario.effect(agent, index)
+        ops = draw(agent.traits, effect, now, rngs[agent.name])
+        body = recorders[agent.name].export(agent.traits, effect, ops)
+        for bench in benches.values():
+            bench.index = index
+            bench.feed(body)
+
+    def still_faulty(agent_id: str) -> bool:
+        now_and_next = (scenario.episode_at(agent_id, i) for i in (index, index + 1))
+        return all(episode is not None for episode in now_and_next)
+
+    for bench in benches.values():
+        bench.release_unless(still_faulty, now)

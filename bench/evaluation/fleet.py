@@ -1,0 +1,139 @@
+"""Fleet safety: a shared dependency fails for most of the fleet at once.
+
+A real control (gRPC on loopback, a DuckDB file) and a real sidecar linked to
+it serve a fleet; after the agents' baselines are learned, a shared model
+provider slows down for ``struck`` of them. The figure is the share of the
+fleet still serving (not quarantined in the sidecar) after each interval, once
+control has answered the interval's reports, with the fleet's quarantine cap
+on and with it off. (Between a report and control's waiver, the sidecar holds
+an agent: that is the round trip, well under an interval.)
+"""
+
+import dataclasses
+import logging
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from immune_control.app import ControlApp
+from immune_control.config import ApprovalSettings, ControlConfig
+from immune_control.fleet import FleetSettings
+from immune_sidecar.app import Sidecar
+from immune_sidecar.config import SidecarConfig
+from immune_sidecar.receiver.codec import PROTOBUF
+
+from .scenario import generate
+from .workload import HEALTHY, Effect, Recorder, draw
+
+TRAINING = 10
+OUTAGE = Effect(latency=3.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class FleetSafety:
+    """Serving shares while the outage lasts, for one cap setting."""
+
+    cap: float
+    agents: int
+    struck: int
+    serving: tuple[float, ...]  # share of the fleet serving after each outage interval
+
+    @property
+    def lowest(self) -> float:
+        """The smallest serving share seen."""
+        return min(self.serving)
+
+    @property
+    def last(self) -> float:
+        """The serving share at the outage's last interval."""
+        return self.serving[-1]
+
+
+def run(cap: float, agents: int = 40, struck: float = 0.8, intervals: int = 15, seed: int = 1):
+    """One outage under a quarantine cap of ``cap`` (1.0: no cap)."""
+    for name in ("immune_control", "immune_sidecar"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory() as tmp:
+        control = _control(Path(tmp) / "fleet.duckdb", cap)
+        sidecar = _sidecar(control.port)
+        try:
+            return _outage(sidecar, cap, agents, struck, intervals, seed)
+        finally:
+            sidecar.stop()
+            control.stop()
+
+
+def _control(db: Path, cap: float) -> ControlApp:
+    config = ControlConfig(
+        listen="127.0.0.1:0",
+        metrics="",
+        db=str(db),
+        health_interval_seconds=0.5,
+        approval=ApprovalSettings(threshold=0.0),  # containment only: healing waits for a human
+        fleet=FleetSettings(max_quarantined_share=cap),
+    )
+    app = ControlApp(config)
+    threading.Thread(target=app.run, daemon=True).start()
+    if not app.ready.wait(60):
+        raise RuntimeError("control did not start")
+    return app
+
+
+def _sidecar(port: int) -> Sidecar:
+    config = SidecarConfig(
+        otlp_grpc="127.0.0.1:0",
+        otlp_http="127.0.0.1:0",
+        admin="127.0.0.1:0",
+        control=f"127.0.0.1:{port}",
+        sidecar_id="fleet-eval",
+        max_requests_per_second=0,
+        link_backoff_seconds=0.1,
+    )
+    sidecar = Sidecar(config)
+    sidecar.start()
+    if not sidecar.link.connected.wait(30):
+        raise RuntimeError("the sidecar did not link to control")
+    return sidecar
+
+
+def _outage(sidecar: Sidecar, cap: float, agents: int, struck: float, intervals: int, seed: int):
+    fleet = generate(seed, agents, hours=1).agents
+    hit = {a.name for a in fleet[: round(struck * agents)]}
+    recorders = {a.name: Recorder(a.name) for a in fleet}
+    rng = random.Random(seed)
+    try:
+        for _ in range(TRAINING):
+            _interval(sidecar, fleet, recorders, rng, set())
+        serving = [_interval(sidecar, fleet, recorders, rng, hit) for _ in range(intervals)]
+    finally:
+        for recorder in recorders.values():
+            recorder.close()
+    return FleetSafety(cap, agents, len(hit), tuple(serving))
+
+
+def _interval(sidecar: Sidecar, fleet, recorders, rng, hit: set[str]) -> float:
+    """Every agent exports once; the serving share once control has answered."""
+    now = time.time()
+    for agent in fleet:
+        effect = OUTAGE if agent.name in hit else HEALTHY
+        ops = draw(agent.traits, effect, now, rng)
+        sidecar.handler.handle(recorders[agent.name].export(agent.traits, effect, ops), PROTOBUF,
+                               "eval")  # fmt: skip
+    return 1 - _settled_held(sidecar) / len(fleet)
+
+
+def _settled_held(sidecar: Sidecar, quiet: float = 1.0, limit: float = 30.0) -> int:
+    """Agents held once control has acknowledged every report and the count has not
+    changed for ``quiet`` seconds (its answers have arrived)."""
+    start = changed = time.monotonic()
+    count = len(sidecar.book.held(time.time()))
+    while time.monotonic() - start < limit:
+        time.sleep(0.1)
+        now_held = len(sidecar.book.held(time.time()))
+        if now_held != count or len(sidecar.link.outbox):
+            count, changed = now_held, time.monotonic()
+        elif time.monotonic() - changed >= quiet:
+            break
+    return count

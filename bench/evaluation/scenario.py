@@ -1,0 +1,241 @@
+"""Seeded, reproducible fleets: agents, benign model changes and labelled faults.
+
+A scenario is plain data. Every fault episode says which agent, which kind,
+from which interval to which, how it begins (a step, a slow drift, or small at
+first) and its magnitude in standard deviations of the vital it moves, measured
+on that agent's own healthy intervals. ``effect`` turns the labels into what
+the agent does in a given interval; ``episode_at`` is the ground truth.
+"""
+
+import bisect
+import dataclasses
+import math
+import random
+import statistics
+
+from immune_demo.faults import BY_NAME
+from immune_demo.kinds import KINDS
+from immune_sidecar.vitals.prices import DEFAULT_PRICES
+
+from .workload import HEALTHY, Effect, Operation, Traits, draw
+
+INTERVAL_SECONDS = 60.0
+WARMUP = 90  # intervals before the first fault, so baselines can learn
+RAMP = 30  # a slow drift reaches its magnitude after this many intervals
+SMALL_FIRST = 10  # a fault that begins small stays at 1σ this long
+SHAPES = ("step", "drift", "small_first")
+# Fault kind → the Effect field it scales and the vital its magnitude is measured on.
+SCALED = {
+    "token_explosion": ("input_tokens", "input_tokens"),
+    "tool_loop": ("tool_rate", "tool_calls"),
+    "latency_storm": ("latency", "latency"),
+    "retry_storm": ("retry_rate", "retries"),
+    "error_storm": ("error_rate", "error_rate"),
+    "prompt_injection": ("tool_rate", "tool_calls"),
+}
+FAULT_KINDS = (*SCALED, "cost_spike", "prompt_drift")
+# Benign upgrades: a sibling model at about the same price.
+SUCCESSORS = {
+    "gpt-4o": "gpt-4.1",
+    "claude-3-5-haiku": "claude-haiku-4",
+    "gemini-2.5-pro": "gemini-2.5-pro-002",
+    "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Episode:
+    """One labelled fault: ``onset`` ≤ interval < ``end`` on one agent."""
+
+    agent: str
+    kind: str
+    onset: int
+    end: int
+    magnitude: float  # σ of the moved vital; inf for a new prompt alone
+    shape: str
+    model: str = ""  # cost spikes: the pricier model the agent moved to
+
+    @property
+    def expected(self) -> frozenset[str]:
+        """The anomaly types that name this fault."""
+        return BY_NAME[self.kind].expected
+
+    def magnitude_at(self, index: int) -> float:
+        """The fault's size in the given interval, after its shape."""
+        step = index - self.onset
+        if self.shape == "drift":
+            return self.magnitude * min(1.0, (step + 1) / RAMP)
+        if self.shape == "small_first" and step < SMALL_FIRST:
+            return min(1.0, self.magnitude)
+        return self.magnitude
+
+
+@dataclasses.dataclass(frozen=True)
+class Agent:
+    """One simulated agent: its traits, the vitals' healthy mean and σ, its benign change."""
+
+    name: str
+    traits: Traits
+    means: dict[str, float]
+    sigmas: dict[str, float]
+    model_change: int | None = None  # interval of a benign model upgrade
+    successor: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """A fleet over ``intervals`` intervals of ``interval_seconds``, with ground truth."""
+
+    seed: int
+    interval_seconds: float
+    intervals: int
+    agents: tuple[Agent, ...]
+    episodes: tuple[Episode, ...]
+
+    def __post_init__(self) -> None:
+        by_agent: dict[str, list[Episode]] = {a.name: [] for a in self.agents}
+        for episode in sorted(self.episodes, key=lambda e: e.onset):
+            by_agent[episode.agent].append(episode)
+        object.__setattr__(self, "_by_agent", by_agent)
+
+    @property
+    def agent_hours(self) -> float:
+        """Agents × simulated hours."""
+        return len(self.agents) * self.intervals * self.interval_seconds / 3600
+
+    def episodes_of(self, agent: str) -> list[Episode]:
+        """The agent's episodes in time order."""
+        return self._by_agent[agent]
+
+    def episode_at(self, agent: str, index: int, grace: int = 0) -> Episode | None:
+        """The episode under way at ``index`` (or ended at most ``grace`` intervals before)."""
+        episodes = self._by_agent[agent]
+        at = bisect.bisect_right([e.onset for e in episodes], index) - 1
+        if at >= 0 and index < episodes[at].end + grace:
+            return episodes[at]
+        return None
+
+    def effect(self, agent: Agent, index: int) -> Effect:
+        """What the agent's work looks like in interval ``index``."""
+        model = ""
+        if agent.model_change is not None and index >= agent.model_change:
+            model = agent.successor
+        episode = self.episode_at(agent.name, index)
+        if episode is None:
+            return dataclasses.replace(HEALTHY, model=model)
+        return _fault_effect(agent, episode, index, model)
+
+
+def _fault_effect(agent: Agent, episode: Episode, index: int, model: str) -> Effect:
+    changes: dict = {"model": episode.model or model}
+    if episode.kind in ("prompt_drift", "prompt_injection"):
+        changes["prompt_suffix"] = f"-{episode.kind}-{episode.onset}"
+    if episode.kind in SCALED:
+        field, vital = SCALED[episode.kind]
+        size = episode.magnitude_at(index) * agent.sigmas[vital]
+        changes[field] = 1.0 + size / max(agent.means[vital], 1e-9)
+    return Effect(**changes)
+
+
+def generate(seed: int, agents: int, hours: float, mean_gap_hours: float = 6.0) -> Scenario:
+    """A fleet of ``agents`` over ``hours``, with faults about every ``mean_gap_hours`` each."""
+    rng = random.Random(f"scenario:{seed}")
+    intervals = round(hours * 3600 / INTERVAL_SECONDS)
+    fleet = tuple(_agent(rng, n, intervals) for n in range(agents))
+    episodes = [e for a in fleet for e in _episodes(rng, a, intervals, mean_gap_hours * 60)]
+    return Scenario(seed, INTERVAL_SECONDS, intervals, fleet, tuple(episodes))
+
+
+def _agent(rng: random.Random, n: int, intervals: int) -> Agent:
+    kind = KINDS[n % len(KINDS)]
+    p = kind.normal
+    traits = Traits(
+        operations=p.operations * rng.uniform(0.7, 1.5),
+        latency=p.latency * rng.uniform(0.8, 1.25),
+        latency_shape=rng.uniform(0.3, 0.7),
+        input_tokens=p.input_tokens * rng.uniform(0.7, 1.4),
+        output_tokens=p.output_tokens * rng.uniform(0.7, 1.4),
+        token_shape=rng.uniform(0.2, 0.5),
+        tool_rate=p.tool_calls,
+        burst_share=rng.uniform(0.02, 0.1),
+        burst_factor=rng.uniform(1.5, 2.5),
+        retry_rate=rng.uniform(0.01, 0.05),
+        error_rate=rng.uniform(0.002, 0.02),
+        model=p.model,
+        provider=p.provider,
+        prompt_hash=p.prompt_hash,
+        tools=p.tools,
+        phase=rng.choice((0.0, 1 / 3, 2 / 3)),
+    )
+    means, sigmas = healthy_spread(traits, random.Random(rng.random()))
+    upgraded = rng.random() < 0.25 and intervals > WARMUP
+    change = rng.randrange(WARMUP, intervals) if upgraded else None
+    successor = SUCCESSORS.get(p.model, p.model) if change is not None else ""
+    return Agent(f"{kind.name}-{n:03d}", traits, means, sigmas, change, successor)
+
+
+def healthy_spread(
+    traits: Traits, rng: random.Random, samples: int = 400
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and σ of each vital over healthy intervals at random times of day."""
+    rows = [interval_vitals(draw(traits, HEALTHY, rng.uniform(0, 86_400), rng), traits)
+            for _ in range(samples)]  # fmt: skip
+    means = {v: statistics.fmean(r[v] for r in rows) for v in rows[0]}
+    sigmas = {v: statistics.pstdev(r[v] for r in rows) or 1e-9 for v in rows[0]}
+    return means, sigmas
+
+
+def interval_vitals(ops: list[Operation], traits: Traits, model: str = "") -> dict[str, float]:
+    """The vitals of one interval, per operation, as the sidecar defines them."""
+    n = len(ops)
+    tools = sum(o.tool_calls for o in ops)
+    price = DEFAULT_PRICES[_priced(model or traits.model)]
+    spent = sum(o.input_tokens * price[0] + o.output_tokens * price[1] for o in ops) / 1e6
+    return {
+        "latency": sum(o.latency for o in ops) / n,
+        "input_tokens": sum(o.input_tokens for o in ops) / n,
+        "tool_calls": tools / n,
+        "retries": sum(o.retries for o in ops) / n,
+        "error_rate": sum(o.failed for o in ops) / (n + tools),
+        "cost": spent / n,
+    }
+
+
+def _priced(model: str) -> str:
+    return max((m for m in DEFAULT_PRICES if model.startswith(m)), key=len)
+
+
+def _episodes(rng: random.Random, agent: Agent, intervals: int, mean_gap: float):
+    cursor = WARMUP
+    while True:
+        onset = cursor + round(rng.expovariate(1 / mean_gap))
+        end = onset + rng.randint(20, 60)
+        if end > intervals:
+            return
+        kind = rng.choice(FAULT_KINDS)
+        magnitude = math.exp(rng.uniform(math.log(2.0), math.log(20.0)))
+        yield _episode(agent, kind, onset, end, magnitude, rng.choice(SHAPES))
+        cursor = end + 30  # room to recover before the next
+
+
+def _episode(agent: Agent, kind: str, onset: int, end: int, magnitude: float, shape: str):
+    if kind == "prompt_drift":
+        return Episode(agent.name, kind, onset, end, math.inf, "step")
+    if kind == "cost_spike":
+        model, magnitude = _pricier(agent, magnitude)
+        return Episode(agent.name, kind, onset, end, magnitude, "step", model)
+    return Episode(agent.name, kind, onset, end, magnitude, shape)
+
+
+def _pricier(agent: Agent, wanted: float) -> tuple[str, float]:
+    """The model whose price moves cost closest to ``wanted`` σ, and the σ it moves it."""
+    base = DEFAULT_PRICES[_priced(agent.traits.model)]
+    t = agent.traits
+    unit = agent.means["cost"] / (t.input_tokens * base[0] + t.output_tokens * base[1])
+    options = {}
+    for model, price in DEFAULT_PRICES.items():
+        cost = unit * (t.input_tokens * price[0] + t.output_tokens * price[1])
+        size = (cost - agent.means["cost"]) / agent.sigmas["cost"]
+        if size > 0:
+            options[model] = size
+    return min(options.items(), key=lambda kv: abs(math.log(kv[1] / wanted)))

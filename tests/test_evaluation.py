@@ -1,0 +1,88 @@
+"""The evaluation harness on tiny scenarios: its scores, its policies, its real pipeline."""
+
+import dataclasses
+import math
+
+from bench.evaluation import detection, fleet, healing, scoring
+from bench.evaluation.detection import Alarm
+from bench.evaluation.scenario import WARMUP, Episode, generate
+from immune_sidecar.detect import BaselineSettings
+
+
+def test_scenarios_are_reproducible_by_seed_and_label_every_fault():
+    one, again, other = generate(3, 6, 12), generate(3, 6, 12), generate(4, 6, 12)
+    assert one.episodes == again.episodes and one.agents == again.agents
+    assert one.episodes != other.episodes
+    assert one.episodes, "twelve hours of six agents should hold faults"
+    for e in one.episodes:
+        assert WARMUP <= e.onset < e.end <= one.intervals and e.magnitude > 0
+        assert one.episode_at(e.agent, e.onset) == e and one.episode_at(e.agent, e.end) is None
+
+
+def test_a_perfect_detector_scores_one_and_a_silent_one_scores_zero_recall():
+    scenario = generate(5, 6, 12)
+    perfect = [Alarm(e.agent, e.onset, tuple(sorted(e.expected)), 5.0) for e in scenario.episodes]
+    best = scoring.score(scenario, perfect)
+    assert (best.recall, best.big_recall, best.false_alarms) == (1.0, 1.0, 0)
+    assert best.median_delay == 1 and best.false_per_1000_hours == 0.0
+    assert all(t.precision == 1.0 and t.recall == 1.0 and t.f1 == 1.0 for t in best.types)
+    silent = scoring.score(scenario, [])
+    assert (silent.recall, silent.big_recall, silent.detected) == (0.0, 0.0, 0)
+    assert math.isinf(silent.median_delay)
+    assert all(t.recall == 0.0 for t in silent.types if t.episodes)
+
+
+def test_alarms_on_healthy_agents_are_false_quarantines_per_healthy_hour():
+    scenario = dataclasses.replace(generate(5, 4, 10), episodes=())
+    agent = scenario.agents[0].name
+    alarms = [Alarm(agent, i, ("latency_spike",), 2.0) for i in range(0, 600, 60)]
+    s = scoring.score(scenario, alarms)
+    assert s.false_alarms == 10 and s.healthy_agent_hours == 40.0
+    assert s.false_per_1000_hours == 250.0
+    latency = next(t for t in s.types if t.anomaly == "latency_spike")
+    assert (latency.precision, latency.alarms) == (0.0, 10)
+
+
+def test_a_large_fault_goes_through_the_real_pipeline_and_is_caught_at_once():
+    base = generate(7, 3, 3)
+    agent = base.agents[0].name
+    fault = Episode(agent, "tool_loop", 120, 150, 20.0, "step")
+    scenario = dataclasses.replace(base, episodes=(fault,))
+    alarms = detection.run(scenario, {"default": BaselineSettings()})["default"]
+    caught = [a for a in alarms if a.agent == agent and fault.onset <= a.index < fault.end]
+    assert caught and caught[0].index == fault.onset, alarms
+    assert "tool_explosion" in caught[0].types
+    assert scoring.score(scenario, alarms).big_recall == 1.0
+
+
+def test_the_random_policy_is_reproducible_by_seed():
+    cases = healing.cases(2, 80)
+    first, again = healing.run("random", cases, seed=9), healing.run("random", cases, seed=9)
+    assert [o.actions for o in first] == [o.actions for o in again]
+    assert [o.actions for o in first] != [o.actions for o in healing.run("random", cases, 10)]
+
+
+def test_fleet_memory_learns_a_cure_deep_in_the_ladder():
+    # A tool loop reads as an infinite loop, whose ladder tries revoke_tools before the cure.
+    cases = [c for c in healing.cases(4, 200) if c.fault == "tool_loop"]
+    fixed = healing.score("fixed ladder", healing.run("fixed ladder", cases))
+    fleet_memory = healing.score("fleet memory", healing.run("fleet memory", cases))
+    assert fixed.warm_mean_actions == 2.0
+    assert fleet_memory.warm_mean_actions == 1.0
+    assert fleet_memory.healed_share == fixed.healed_share == 1.0
+
+
+def test_uncurable_faults_go_to_a_human_under_every_policy():
+    cases = [c for c in healing.cases(6, 300) if not c.cures]
+    for policy in healing.POLICIES:
+        s = healing.score(policy, healing.run(policy, cases))
+        assert (s.healed_share, s.escalated_share) == (0.0, 1.0)
+
+
+def test_the_quarantine_cap_keeps_most_of_the_fleet_serving_through_a_shared_outage():
+    capped = fleet.run(0.3, agents=12, intervals=4)
+    uncapped = fleet.run(1.0, agents=12, intervals=4)
+    assert capped.struck == uncapped.struck == 10
+    # Control holds at most 30% of 12 (3), false alarms included; without a cap all 10 struck.
+    assert capped.lowest >= 9 / 12, capped.serving
+    assert uncapped.lowest <= 2 / 12, uncapped.serving

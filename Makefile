@@ -13,7 +13,7 @@ DEMO_ARGS ?=
 BROWSER_PACKAGES := chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install tools browser kubectl setup demo test lint proto clean bench
+.PHONY: install tools browser kubectl setup demo test lint proto clean bench eval
 
 install: $(VENV)/.installed
 
@@ -58,6 +58,11 @@ proto: install tools
 
 bench: install
 	$(PY) -m bench
+
+# Detection, healing-policy and fleet-safety scores (bench/README.md); EVAL_ARGS="--help".
+EVAL_ARGS ?=
+eval: install
+	$(PY) -m bench.evaluation $(EVAL_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache

@@ -9,12 +9,14 @@ on and with it off. (Between a report and control's waiver, the sidecar holds
 an agent: that is the round trip, well under an interval.)
 """
 
+import contextlib
 import dataclasses
 import logging
 import random
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from immune_control.app import ControlApp
@@ -55,17 +57,17 @@ def run(cap: float, agents: int = 40, struck: float = 0.8, intervals: int = 15, 
     """One outage under a quarantine cap of ``cap`` (1.0: no cap)."""
     for name in ("immune_control", "immune_sidecar"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    with tempfile.TemporaryDirectory() as tmp:
-        control = _control(Path(tmp) / "fleet.duckdb", cap)
+    with tempfile.TemporaryDirectory() as tmp, _control(Path(tmp) / "fleet.duckdb", cap) as control:
         sidecar = _sidecar(control.port)
         try:
             return _outage(sidecar, cap, agents, struck, intervals, seed)
         finally:
             sidecar.stop()
-            control.stop()
 
 
-def _control(db: Path, cap: float) -> ControlApp:
+@contextlib.contextmanager
+def _control(db: Path, cap: float) -> Iterator[ControlApp]:
+    """Control serving in a thread; stopped and waited for on the way out."""
     config = ControlConfig(
         listen="127.0.0.1:0",
         metrics="",
@@ -75,10 +77,15 @@ def _control(db: Path, cap: float) -> ControlApp:
         fleet=FleetSettings(max_quarantined_share=cap),
     )
     app = ControlApp(config)
-    threading.Thread(target=app.run, daemon=True).start()
-    if not app.ready.wait(60):
-        raise RuntimeError("control did not start")
-    return app
+    thread = threading.Thread(target=app.run, daemon=True)
+    thread.start()
+    try:
+        if not app.ready.wait(60):
+            raise RuntimeError("control did not start")
+        yield app
+    finally:
+        app.stop()
+        thread.join(30)
 
 
 def _sidecar(port: int) -> Sidecar:

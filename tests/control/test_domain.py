@@ -58,12 +58,18 @@ def test_a_repeated_report_is_one_incident(tmp_path):
     assert [c.kind for c in courier.sent] == ["apply_action"]
 
 
-def test_shared_anomaly_is_one_fleet_incident_with_the_cap_held(tmp_path):
+def shared_outage(tmp_path):
+    """Six of ten agents slow down together under a cap of 30%: control and its courier."""
     fleet = FleetSettings(correlation_share=0.5, min_fleet_size=4, max_quarantined_share=0.3)
     control, courier, clock = make(tmp_path, fleet=fleet)
     fleet_of(control, 10, clock)
     for i in range(6):
         control.infection(infection(f"a{i}", "latency_spike"))
+    return control, courier
+
+
+def test_shared_anomaly_is_one_fleet_incident_with_the_cap_held(tmp_path):
+    control, courier = shared_outage(tmp_path)
     found, _ = control.store.incidents()
     fleets = [i for i in found if i.fleet]
     assert len(fleets) == 1
@@ -85,11 +91,7 @@ def test_shared_anomaly_is_one_fleet_incident_with_the_cap_held(tmp_path):
 
 def test_a_waived_agent_infected_again_is_waived_again(tmp_path):
     # Its sidecar holds it again on the next anomalous sample; the cap must still let it serve.
-    fleet = FleetSettings(correlation_share=0.5, min_fleet_size=4, max_quarantined_share=0.3)
-    control, courier, clock = make(tmp_path, fleet=fleet)
-    fleet_of(control, 10, clock)
-    for i in range(6):
-        control.infection(infection(f"a{i}", "latency_spike"))
+    control, courier = shared_outage(tmp_path)
     agent = next(i for i in control.store.incidents()[0] if i.fleet).waived_agent_ids[0]
     courier.sent.clear()
     control.infection(infection(agent, "latency_spike", ident="again"))

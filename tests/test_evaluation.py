@@ -3,6 +3,8 @@
 import dataclasses
 import math
 
+import pytest
+
 from bench.evaluation import detection, fleet, healing, scoring
 from bench.evaluation.detection import Alarm
 from bench.evaluation.scenario import WARMUP, Episode, generate
@@ -79,10 +81,11 @@ def test_uncurable_faults_go_to_a_human_under_every_policy():
         assert (s.healed_share, s.escalated_share) == (0.0, 1.0)
 
 
+@pytest.mark.timeout(900)  # a real control and sidecar, twice, on a possibly busy machine
 def test_the_quarantine_cap_keeps_most_of_the_fleet_serving_through_a_shared_outage():
-    capped = fleet.run(0.3, agents=12, intervals=4)
-    uncapped = fleet.run(1.0, agents=12, intervals=4)
-    assert capped.struck == uncapped.struck == 10
-    # Control holds at most 30% of 12 (3), false alarms included; without a cap all 10 struck.
-    assert capped.lowest >= 9 / 12, capped.serving
-    assert uncapped.lowest <= 2 / 12, uncapped.serving
+    capped = fleet.run(0.3, agents=10, intervals=3)
+    uncapped = fleet.run(1.0, agents=10, intervals=3)
+    assert capped.struck == uncapped.struck == 8
+    # Control holds at most 30% of 10 (3), false alarms included; without a cap all 8 struck.
+    assert capped.lowest >= 7 / 10, capped.serving
+    assert uncapped.lowest <= 2 / 10, uncapped.serving

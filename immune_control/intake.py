@@ -99,8 +99,8 @@ class Intake:
     def _again(self, incident: Incident, infection: Infection) -> Incident:
         if incident.state == PROBATION and not incident.fleet:
             return self.reinfected(incident, infection)
-        if _waived(incident, infection.agent_id):
-            # Its sidecar held it again on seeing the anomaly; the cap still says serve.
+        if infection.quarantined and _waived(incident, infection.agent_id):
+            # A sidecar that lost the waiver (no state dir) held it again; the cap says serve.
             self._healer.quarantine(incident, infection.agent_id, False, "fleet quarantine cap")
         kinds = ", ".join(infection.types)
         self._ledger.note(

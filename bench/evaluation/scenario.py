@@ -15,7 +15,7 @@ import statistics
 
 from immune_demo.faults import BY_NAME
 from immune_demo.kinds import KINDS
-from immune_sidecar.vitals.prices import DEFAULT_PRICES
+from immune_sidecar.vitals.prices import DEFAULT_PRICES, PriceTable
 
 from .workload import HEALTHY, Effect, Operation, Traits, draw
 
@@ -34,6 +34,7 @@ SCALED = {
     "prompt_injection": ("tool_rate", "tool_calls"),
 }
 FAULT_KINDS = (*SCALED, "cost_spike", "prompt_drift")
+PRICES = PriceTable(DEFAULT_PRICES)  # the sidecar's own lookup, so cost means the same
 # Benign upgrades: a sibling model at about the same price.
 SUCCESSORS = {
     "gpt-4o": "gpt-4.1",
@@ -189,8 +190,7 @@ def interval_vitals(ops: list[Operation], traits: Traits, model: str = "") -> di
     """The vitals of one interval, per operation, as the sidecar defines them."""
     n = len(ops)
     tools = sum(o.tool_calls for o in ops)
-    price = DEFAULT_PRICES[_priced(model or traits.model)]
-    spent = sum(o.input_tokens * price[0] + o.output_tokens * price[1] for o in ops) / 1e6
+    spent = sum(PRICES.cost(model or traits.model, o.input_tokens, o.output_tokens) for o in ops)
     return {
         "latency": sum(o.latency for o in ops) / n,
         "input_tokens": sum(o.input_tokens for o in ops) / n,
@@ -199,10 +199,6 @@ def interval_vitals(ops: list[Operation], traits: Traits, model: str = "") -> di
         "error_rate": sum(o.failed for o in ops) / (n + tools),
         "cost": spent / n,
     }
-
-
-def _priced(model: str) -> str:
-    return max((m for m in DEFAULT_PRICES if model.startswith(m)), key=len)
 
 
 def _episodes(rng: random.Random, agent: Agent, intervals: int, mean_gap: float):
@@ -229,7 +225,7 @@ def _episode(agent: Agent, kind: str, onset: int, end: int, magnitude: float, sh
 
 def _pricier(agent: Agent, wanted: float) -> tuple[str, float]:
     """The model whose price moves cost closest to ``wanted`` σ, and the σ it moves it."""
-    base = DEFAULT_PRICES[_priced(agent.traits.model)]
+    base = PRICES.price(agent.traits.model)
     t = agent.traits
     unit = agent.means["cost"] / (t.input_tokens * base[0] + t.output_tokens * base[1])
     options = {}

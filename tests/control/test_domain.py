@@ -97,6 +97,9 @@ def test_a_waived_agent_infected_again_is_waived_again(tmp_path):
     control.infection(infection(agent, "latency_spike", ident="again"))
     assert [(c.kind, c.agent_id, c.enforce) for c in courier.sent] == [("quarantine", agent, False)]
     courier.sent.clear()
+    serving = dataclasses.replace(infection(agent, "latency_spike", ident="s"), quarantined=False)
+    control.infection(serving)
+    assert courier.sent == []  # its sidecar kept the waiver: nothing to correct
     control.infection(infection("a0", "latency_spike", ident="held-again"))
     assert courier.sent == []  # a held agent stays held, nothing to send
 

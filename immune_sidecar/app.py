@@ -71,6 +71,7 @@ class Sidecar:
             mapping.prices,
             DeltaTracker(config.max_streams, config.stream_ttl_seconds),
             mapping.prompt_keys,
+            config.detection.deploy_keys,
         )
         self.agents = AgentRegistry(config.max_agents, self._is_held, self._evicted)
         self.gate: ReadinessGate | None = None  # set when a readiness actuator is configured

@@ -1,18 +1,24 @@
-"""Detection: per-agent baselines, anomalies, infections and their severity."""
+"""Detection: per-agent baselines, a false-alarm budget, anomalies, infections, severity."""
 
-from .baseline import Baseline, BaselineSettings, PromptBaseline
-from .detector import VITAL_ANOMALY, Detector
+from .baseline import BaselineSettings, LevelBaseline, PromptBaseline, RateBaseline
+from .budget import Thresholds, thresholds
+from .detector import Detector
+from .evidence import TESTS, VITAL_ANOMALY
 from .infection import ANOMALY_TYPES, Anomaly, Infection
 from .severity import severity
 
 __all__ = [
     "ANOMALY_TYPES",
+    "TESTS",
     "VITAL_ANOMALY",
     "Anomaly",
-    "Baseline",
     "BaselineSettings",
     "Detector",
     "Infection",
+    "LevelBaseline",
     "PromptBaseline",
+    "RateBaseline",
+    "Thresholds",
     "severity",
+    "thresholds",
 ]

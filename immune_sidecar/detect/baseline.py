@@ -1,154 +1,282 @@
-"""Streaming per-(agent, vital) baselines that the anomaly they look for cannot pull.
+"""Streaming per-(agent, vital) baselines that know how much evidence an interval holds.
 
-Learning: the first ``min_samples`` values are fitted robustly (median and
-MAD), so a fault during learning does not become normal. After that, an
-exponentially weighted mean and variance follow the vital; values past
-``winsor_sigma`` are clipped before they update it, and anomalous samples are
-not fed in at all (the detector skips them).
+Two kinds, one contract (``z``, ``learn``, ``adopt``, ``to_json``):
 
-Persistence: a one-sided CUSUM adds up how far each sample lies beyond
-``cusum_slack`` σ (each sample counting at most half of ``cusum_limit``), so a
-shift too small to cross the threshold once is caught when it lasts, while a
-lone straggler is not.
+- ``LevelBaseline`` — a per-call mean (latency, tokens, price) on a log scale,
+  since per-call latencies and token counts are log-normal-ish. Its variance
+  is ``τ² + b/n`` for an interval of n calls: τ² the drift between intervals
+  (time of day, cache mixes), b the spread of single calls averaged over n.
+- ``RateBaseline`` — events per exposure (tool calls per call, retries per
+  call, errors per attempt), judged as an over-dispersed Poisson count:
+  variance ``φ·m + τ²·m²`` for an expected count m, φ ≥ 1.
+
+Both fit their two variance terms by exponentially weighted least squares on
+squared residuals, so an agent whose load changes learns how its noise
+scales with n; when n barely varies the two terms cannot be told apart and
+the choice that is conservative for the interval at hand is taken.
+
+Learning: the first ``min_samples`` samples are fitted robustly (median), so a
+fault during learning does not become normal; afterwards values are clipped
+before they move the baseline, and samples that alarm, or arrive while the
+CUSUM sum is half way to its limit, are not learned at all (the detector
+skips them).
 """
 
 import dataclasses
+import math
 import statistics
 from typing import Any
 
+from .stats import dispersed_poisson_z
+
+WINSOR = 2.5  # residuals beyond this many standard deviations are clipped when learning
+FIT_WINSOR = 4.0  # and beyond this many when they feed the variance fit
 MAD_TO_SIGMA = 1.4826
+WELL_POSED = 0.05  # the two variance terms are told apart only past this correlation slack
 
 
 @dataclasses.dataclass(frozen=True)
 class BaselineSettings:
-    """How baselines learn and how far is abnormal."""
+    """How baselines learn and how much false alarming the detector may cost."""
 
-    sigma_threshold: float = 4.5
-    min_samples: int = 8
-    alpha: float = 0.1
-    winsor_sigma: float = 2.5
-    relative_floor: float = 0.1
-    # Smallest standard deviation per vital, so a flat vital can still move a little.
-    absolute_floors: dict[str, float] = dataclasses.field(
-        default_factory=lambda: {
-            "latency": 0.05,
-            "latency_p95": 0.05,
-            "input_tokens": 20.0,
-            "output_tokens": 20.0,
-            "total_tokens": 30.0,
-            "tool_calls": 0.25,
-            "retries": 0.1,
-            "error_rate": 0.05,
-            "cost": 1e-5,
-        }
-    )
-    # A prompt hash never seen while healthy counts as this many sigma.
+    # The designed false-quarantine rate of a healthy agent, split across the tests.
+    false_alarms_per_1000_hours: float = 0.5
+    min_samples: int = 10
+    alpha: float = 0.03
+    # Smallest spread, on the log scale, of a per-call mean: a flat vital may still move this much.
+    level_floor: float = 0.05
+    # CUSUM slack in z (shifts of about twice this are what it is tuned to catch).
+    cusum_slack: float = 1.0
+    # A model switch is a cost spike when the price per token rises by this factor at once.
+    price_jump: float = 1.5
+    # A prompt hash never seen while healthy counts as this many z (for severity).
     prompt_change_sigma: float = 9.0
-    # CUSUM: σ beyond this add up (0 turns it off); an anomaly once the sum reaches the limit.
-    # One sample adds at most half the limit, so it takes two in a row at the least.
-    cusum_slack: float = 0.0
-    cusum_limit: float = 8.0
-    # Vitals too noisy sample by sample (a p95 of a few calls): anomalies only when lasting.
+    # Resource attributes whose change, with a new prompt hash, marks a deploy (re-learn).
+    deploy_keys: tuple[str, ...] = ("service.version", "gen_ai.agent.version")
+    # Standalone: the ejection in a row, for the same single anomaly, that adopts the level.
+    relearn_after_ejections: int = 3
+    # Vitals judged only when lasting; vitals not judged at all.
     lasting_only: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    # Fixed thresholds instead of the budget's (0: from the budget).
+    sigma_threshold: float = 0.0
+    cusum_limit: float = 0.0
 
 
-class Baseline:
-    """What is normal for one vital of one agent."""
+class VarianceFit:
+    """var = a·u + b·v with a, b ≥ 0, fitted to squared residuals (EW least squares)."""
 
-    __slots__ = ("excess", "mean", "n", "var", "warmup")
+    __slots__ = ("sums",)
 
-    def __init__(
-        self,
-        mean: float = 0.0,
-        var: float = 0.0,
-        n: int = 0,
-        warmup: list | None = None,
-        excess: float = 0.0,
-    ):
-        self.mean, self.var, self.n = mean, var, n
-        self.warmup: list[float] = warmup if warmup is not None else []
-        self.excess = excess  # the CUSUM sum, in σ
+    def __init__(self, sums: list[float] | None = None) -> None:
+        self.sums = sums or [0.0] * 5  # Σuu, Σuv, Σvv, Σu·r², Σv·r²
+
+    def add(self, u: float, v: float, squared: float, keep: float) -> None:
+        """Take one squared residual in, after forgetting by ``keep``."""
+        uu, uv, vv, uy, vy = (x * keep for x in self.sums)
+        self.sums = [uu + u * u, uv + u * v, vv + v * v, uy + u * squared, vy + v * squared]
+
+    def variance(self, u: float, v: float) -> float:
+        """The fitted variance at (u, v); 0 before any residual."""
+        uu, uv, vv, uy, vy = self.sums
+        if uu <= 0 or vv <= 0:
+            return 0.0
+        det = uu * vv - uv * uv
+        if det > WELL_POSED * uu * vv:
+            a, b = (vv * uy - uv * vy) / det, (uu * vy - uv * uy) / det
+            if a >= 0 and b >= 0:
+                return a * u + b * v
+        # One term or the other explains it: take the larger, which is the safe side here.
+        return max(uy / uu * u, vy / vv * v)
+
+
+class _Cusum:
+    """The one-sided CUSUM sum shared by both kinds (``excess``, in z)."""
+
+    excess: float
+
+    def accumulate(self, z: float, slack: float, limit: float) -> bool:
+        """Add a sample's z (at most half the limit); whether the sum reached the limit."""
+        self.excess = max(0.0, self.excess + min(z, limit / 2) - slack)
+        return self.excess >= limit
+
+    def drifting(self, limit: float) -> bool:
+        """Whether the sum is half way to the limit (too suspect to learn from).
+
+        Not any sum above 0: leaving every somewhat high sample out would bias the
+        baseline low."""
+        return self.excess >= limit / 2
+
+
+class LevelBaseline(_Cusum):
+    """A per-call mean on a log scale, with variance τ² + b/n."""
+
+    __slots__ = ("excess", "fit", "mu", "n", "warmup")
+    kind = "level"
+
+    def __init__(self, mu=0.0, n=0, fit=None, warmup=None, excess=0.0) -> None:
+        self.mu, self.n, self.excess = mu, n, excess
+        self.fit = fit or VarianceFit()
+        self.warmup: list[list[float]] = warmup if warmup is not None else []
 
     def learned(self, s: BaselineSettings) -> bool:
         """Whether enough samples were seen for detection to run."""
         return self.n >= s.min_samples
 
-    def stddev(self, vital: str, s: BaselineSettings) -> float:
-        """The standard deviation, never below the vital's floors."""
-        floor = max(s.relative_floor * abs(self.mean), s.absolute_floors.get(vital, 1e-9))
-        return max(self.var**0.5, floor)
+    def variance(self, calls: float, floor: float) -> float:
+        """The variance of the log of an interval's mean over ``calls`` calls."""
+        return max(self.fit.variance(1.0, 1.0 / max(calls, 1.0)), floor * floor)
 
-    def sigma(self, x: float, vital: str, s: BaselineSettings) -> float:
-        """How many standard deviations ``x`` lies above the mean."""
-        return (x - self.mean) / self.stddev(vital, s)
+    def z(self, value: float, calls: float, floor: float) -> float:
+        """How far above normal ``value`` lies for an interval of ``calls`` calls.
 
-    def accumulate(self, sigma: float, s: BaselineSettings) -> bool:
-        """Add a sample's σ to the CUSUM sum; whether it reached the limit."""
-        if s.cusum_slack <= 0:
-            return False
-        step = min(sigma - s.cusum_slack, s.cusum_limit / 2)
-        self.excess = max(0.0, self.excess + step)
-        return self.excess >= s.cusum_limit
+        ``floor`` is the smallest spread on the log scale the vital is granted."""
+        return (_log(value) - self.mu) / math.sqrt(self.variance(calls, floor))
 
-    def drifting(self, s: BaselineSettings) -> bool:
-        """Whether the CUSUM sum is half way to the limit (too suspect to learn from).
+    def typical(self) -> float:
+        """The baseline on the vital's own scale (its geometric mean)."""
+        return math.exp(self.mu)
 
-        Not any sum above 0: leaving every somewhat high sample out would bias the
-        baseline low, and the evaluation showed that doubles false alarms."""
-        return s.cusum_slack > 0 and self.excess >= s.cusum_limit / 2
-
-    def learn(self, x: float, vital: str, s: BaselineSettings) -> None:
+    def learn(self, value: float, calls: float, s: BaselineSettings) -> None:
         """Take a normal value in."""
-        self.n += 1
+        y, self.n = _log(value), self.n + 1
         if self.n < s.min_samples:
-            self.warmup.append(x)
+            self.warmup.append([y, calls])
         elif self.n == s.min_samples:
-            self._fit([*self.warmup, x])
+            self._fit([*self.warmup, [y, calls]], s)
         else:
-            self._follow(x, vital, s)
+            self._follow(y, calls, s)
 
-    def _fit(self, values: list[float]) -> None:
-        self.mean = statistics.median(values)
-        mad = statistics.median(abs(v - self.mean) for v in values)
-        self.var = (MAD_TO_SIGMA * mad) ** 2 or statistics.pvariance(values)
+    def adopt(self, value: float, calls: float) -> None:
+        """Make ``value`` the new normal level (an operator or a lasting shift said so)."""
+        self.mu, self.excess = _log(value), 0.0
+
+    def _fit(self, rows: list[list[float]], s: BaselineSettings) -> None:
+        self.mu = statistics.median(y for y, _ in rows)
+        spread = MAD_TO_SIGMA * statistics.median(abs(y - self.mu) for y, _ in rows)
+        limit = FIT_WINSOR * max(spread, s.level_floor)
+        for y, calls in rows:
+            residual = max(-limit, min(limit, y - self.mu))
+            self.fit.add(1.0, 1.0 / max(calls, 1.0), residual * residual, 1.0)
         self.warmup = []
 
-    def _follow(self, x: float, vital: str, s: BaselineSettings) -> None:
-        limit = s.winsor_sigma * self.stddev(vital, s)
-        delta = max(-limit, min(limit, x - self.mean))
-        self.mean += s.alpha * delta
-        self.var = (1 - s.alpha) * (self.var + s.alpha * delta * delta)
+    def _follow(self, y: float, calls: float, s: BaselineSettings) -> None:
+        sd = math.sqrt(self.variance(calls, s.level_floor))
+        residual = y - self.mu
+        clipped = max(-FIT_WINSOR * sd, min(FIT_WINSOR * sd, residual))
+        self.fit.add(1.0, 1.0 / max(calls, 1.0), clipped * clipped, 1.0 - s.alpha)
+        self.mu += s.alpha * max(-WINSOR * sd, min(WINSOR * sd, residual))
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
-        return {
-            "mean": self.mean,
-            "var": self.var,
-            "n": self.n,
-            "warmup": self.warmup,
-            "excess": self.excess,
-        }
+        return {"kind": self.kind, "mu": self.mu, "n": self.n, "fit": self.fit.sums,
+                "warmup": self.warmup, "excess": self.excess}  # fmt: skip
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Baseline":
+    def from_json(cls, data: dict[str, Any]) -> "LevelBaseline":
         """Restore from ``to_json`` output."""
-        return cls(
-            float(data["mean"]),
-            float(data["var"]),
-            int(data["n"]),
-            list(data["warmup"]),
-            float(data.get("excess", 0.0)),  # absent in state written before CUSUM
-        )
+        return cls(float(data["mu"]), int(data["n"]), VarianceFit(list(data["fit"])),
+                   list(data["warmup"]), float(data.get("excess", 0.0)))  # fmt: skip
+
+
+class RateBaseline(_Cusum):
+    """Events per unit of exposure, with count variance φ·m + τ²·m² (φ ≥ 1)."""
+
+    __slots__ = ("events", "excess", "exposure", "fit", "n", "warmup")
+    kind = "rate"
+
+    def __init__(self, events=0.0, exposure=0.0, n=0, fit=None, warmup=None, excess=0.0):
+        self.events, self.exposure, self.n, self.excess = events, exposure, n, excess
+        self.fit = fit or VarianceFit()
+        self.warmup: list[list[float]] = warmup if warmup is not None else []
+
+    def learned(self, s: BaselineSettings) -> bool:
+        """Whether enough samples were seen for detection to run."""
+        return self.n >= s.min_samples
+
+    def rate(self) -> float:
+        """Events per unit of exposure; never below half an event in the remembered window."""
+        return max(self.events, 0.5) / max(self.exposure, 1e-9)
+
+    def typical(self) -> float:
+        """The baseline on the vital's own scale (events per unit)."""
+        return self.events / self.exposure if self.exposure > 0 else 0.0
+
+    def count_variance(self, mean: float) -> float:
+        """The variance of a count whose expectation is ``mean``."""
+        return max(mean, self.fit.variance(mean, mean * mean))
+
+    def z(self, count: float, exposure: float, floor: float = 0.0) -> float:
+        """How far above normal ``count`` events in ``exposure`` lie (no floor: φ ≥ 1 is one)."""
+        mean = self.rate() * exposure
+        return dispersed_poisson_z(count, mean, self.count_variance(mean))
+
+    def learn(self, count: float, exposure: float, s: BaselineSettings) -> None:
+        """Take a normal interval in."""
+        self.n += 1
+        if self.n < s.min_samples:
+            self.warmup.append([count, exposure])
+        elif self.n == s.min_samples:
+            self._fit([*self.warmup, [count, exposure]])
+        else:
+            self._follow(count, exposure, 1.0 - s.alpha)
+
+    def adopt(self, count: float, exposure: float) -> None:
+        """Make this interval's rate the new normal."""
+        scale = self.exposure / max(exposure, 1e-9)
+        self.events, self.excess = count * scale, 0.0
+
+    def _fit(self, rows: list[list[float]]) -> None:
+        # The interval with the highest rate is left out: one fault while learning stays out.
+        rows = sorted(rows, key=lambda r: r[0] / max(r[1], 1e-9))[:-1] or rows
+        self.events = sum(k for k, _ in rows)
+        self.exposure = sum(e for _, e in rows)
+        for count, exposure in rows:
+            self._add_residual(count, exposure, 1.0)
+        self.warmup = []
+
+    def _follow(self, count: float, exposure: float, keep: float) -> None:
+        clipped = self._add_residual(count, exposure, keep)
+        self.events = self.events * keep + clipped
+        self.exposure = self.exposure * keep + exposure
+
+    def _add_residual(self, count: float, exposure: float, keep: float) -> float:
+        mean = self.rate() * exposure
+        limit = mean + FIT_WINSOR * math.sqrt(self.count_variance(mean))
+        clipped = min(count, limit)
+        self.fit.add(mean, mean * mean, (clipped - mean) ** 2, keep)
+        return clipped
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict for the state file."""
+        return {"kind": self.kind, "events": self.events, "exposure": self.exposure,
+                "n": self.n, "fit": self.fit.sums, "warmup": self.warmup,
+                "excess": self.excess}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "RateBaseline":
+        """Restore from ``to_json`` output."""
+        return cls(float(data["events"]), float(data["exposure"]), int(data["n"]),
+                   VarianceFit(list(data["fit"])), list(data["warmup"]),
+                   float(data.get("excess", 0.0)))  # fmt: skip
+
+
+Baseline = LevelBaseline | RateBaseline
+
+
+def _log(value: float) -> float:
+    return math.log(max(value, 1e-12))
 
 
 class PromptBaseline:
-    """The prompt hashes an agent used while healthy."""
+    """The prompt hashes an agent used while healthy, and its deployed version."""
 
     MAX_KNOWN = 16
 
-    def __init__(self, known: dict[str, int] | None = None, n: int = 0):
+    def __init__(self, known: dict[str, int] | None = None, n: int = 0, version: str = ""):
         self.known: dict[str, int] = known or {}
         self.n = n
+        self.version = version
 
     def usual(self) -> str:
         """The hash seen most often."""
@@ -158,8 +286,13 @@ class PromptBaseline:
         """Whether a learned agent shows a hash it never used while healthy."""
         return bool(prompt_hash) and self.n >= s.min_samples and prompt_hash not in self.known
 
-    def learn(self, prompt_hash: str) -> None:
-        """Count a hash seen in a healthy sample."""
+    def is_deploy(self, prompt_hash: str, version: str, s: BaselineSettings) -> bool:
+        """A new hash that came with a new version: a deploy, to be re-learned."""
+        return self.is_new(prompt_hash, s) and bool(version) and version != self.version
+
+    def learn(self, prompt_hash: str, version: str = "") -> None:
+        """Count a hash (and the version) seen in a healthy sample."""
+        self.version = version or self.version
         if not prompt_hash:
             return
         self.n += 1
@@ -169,9 +302,10 @@ class PromptBaseline:
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
-        return {"known": self.known, "n": self.n}
+        return {"known": self.known, "n": self.n, "version": self.version}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "PromptBaseline":
         """Restore from ``to_json`` output."""
-        return cls({str(k): int(v) for k, v in data["known"].items()}, int(data["n"]))
+        known = {str(k): int(v) for k, v in data["known"].items()}
+        return cls(known, int(data["n"]), str(data.get("version", "")))

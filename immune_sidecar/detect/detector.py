@@ -1,105 +1,194 @@
-"""Event-driven anomaly detection: each sample is judged as it arrives."""
+"""Event-driven anomaly detection: each sample is judged as it arrives.
+
+A sample alarms when one of its tests is far out at once (z at or past the
+budget's sudden threshold) or when a CUSUM on its z-scores reaches the
+budget's limit (a shift that lasts). A deploy — a new prompt hash together
+with a new version — re-learns the agent's baselines, while the old ones keep
+watch at twice the sudden threshold until the new ones are learned.
+"""
 
 import collections
+import logging
+import math
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ..vitals import VitalSample
-from .baseline import Baseline, BaselineSettings, PromptBaseline
+from .baseline import Baseline, BaselineSettings, LevelBaseline, PromptBaseline, RateBaseline
+from .budget import Thresholds, thresholds
+from .evidence import TESTS, Observation, VitalTest
 from .infection import Anomaly, Infection
 from .severity import severity
 
-VITAL_ANOMALY = {
-    "total_tokens": "token_spike",
-    "input_tokens": "input_token_spike",
-    "output_tokens": "output_token_spike",
-    "latency": "latency_spike",
-    "latency_p95": "latency_spike",
-    "tool_calls": "tool_explosion",
-    "retries": "high_retry_rate",
-    "error_rate": "error_rate_spike",
-    "cost": "cost_spike",
-}
+log = logging.getLogger(__name__)
 EVIDENCE_SAMPLES = 5
+DEFAULT_INTERVAL = 60.0
+GUARD_FACTOR = 2.0  # the old baselines' sudden threshold during a re-learn, × the usual
+KINDS: dict[str, type[LevelBaseline] | type[RateBaseline]] = {
+    LevelBaseline.kind: LevelBaseline,
+    RateBaseline.kind: RateBaseline,
+}
+RelearnListener = Callable[[str, str], None]
 
 
 class _AgentState:
-    __slots__ = ("evidence", "prompt", "vitals")
+    __slots__ = ("evidence", "flagged", "previous", "prompt", "vitals")
 
     def __init__(self) -> None:
         self.vitals: dict[str, Baseline] = {}
+        self.previous: dict[str, Baseline] = {}  # the watch kept while re-learning
         self.prompt = PromptBaseline()
         self.evidence: collections.deque[VitalSample] = collections.deque(maxlen=EVIDENCE_SAMPLES)
+        self.flagged: tuple[str, ...] = ()  # the vitals of the latest infection
 
 
 class Detector:
     """Keeps every agent's baselines and turns abnormal samples into infections."""
 
-    def __init__(self, settings: BaselineSettings) -> None:
+    def __init__(self, settings: BaselineSettings, on_relearn: RelearnListener | None = None):
         self.settings = settings
+        self._on_relearn = on_relearn
         self._agents: dict[str, _AgentState] = {}
         self._lock = threading.Lock()
 
+    def limits(self, interval_seconds: float = DEFAULT_INTERVAL) -> Thresholds:
+        """The sudden and lasting thresholds for samples of this interval length."""
+        s = self.settings
+        seconds = round(interval_seconds) if interval_seconds >= 1 else DEFAULT_INTERVAL
+        base = thresholds(s.false_alarms_per_1000_hours, len(TESTS), seconds, s.cusum_slack)
+        return Thresholds(s.sigma_threshold or base.sudden, s.cusum_limit or base.lasting)
+
     def observe(self, sample: VitalSample, learn: bool = True) -> Infection | None:
         """Judge a sample; learn from it only if it is normal and ``learn`` is set."""
+        limits = self.limits(sample.interval_seconds)
         with self._lock:
             state = self._agents.get(sample.agent_id)
             if state is None:
                 state = self._agents[sample.agent_id] = _AgentState()
             state.evidence.append(sample)
-            anomalies = self._anomalies(state, sample)
+            deploy = state.prompt.is_deploy(sample.prompt_hash, sample.version, self.settings)
+            if deploy:
+                self._relearn(state, sample)
+            anomalies = self._anomalies(state, sample, limits)
             if not anomalies:
                 if learn:
-                    self._learn(state, sample)
-                return None
-            for base in state.vitals.values():  # the alarm is raised; sums start afresh
-                base.excess = 0.0
+                    self._learn(state, sample, limits)
+            else:
+                self._alarmed(state, anomalies)
             evidence = tuple(state.evidence)
-        sigmas = [a.sigma for a in anomalies]
-        return Infection(
-            sample.agent_id,
-            sample.time,
-            severity(sigmas, self.settings.sigma_threshold),
-            anomalies,
-            evidence,
-        )
+        if deploy and self._on_relearn is not None:
+            self._on_relearn(sample.agent_id, "deploy")
+        if not anomalies:
+            return None
+        value = severity([a.sigma for a in anomalies], limits.sudden)
+        return Infection(sample.agent_id, sample.time, value, anomalies, evidence)
 
-    def _anomalies(self, state: _AgentState, sample: VitalSample) -> tuple[Anomaly, ...]:
-        s, found = self.settings, {}
-        for vital, value in sample.values.items():
-            base = state.vitals.get(vital)
-            kind = VITAL_ANOMALY.get(vital)
-            if kind is None or base is None or not base.learned(s):
+    def _anomalies(self, state: _AgentState, sample: VitalSample, limits: Thresholds):
+        found: dict[str, Anomaly] = {}
+        for test in TESTS:
+            seen = test.read(sample)
+            if seen is None or test.vital in self.settings.ignore:
                 continue
-            sigma = base.sigma(value, vital, s)
-            lasting = base.accumulate(sigma, s)
-            once = sigma >= s.sigma_threshold and vital not in s.lasting_only
-            if (once or lasting) and sigma > found.get(kind, (0.0,))[0]:
-                found[kind] = (sigma, Anomaly(kind, vital, value, base.mean, round(sigma, 2)))
-        if state.prompt.is_new(sample.prompt_hash, s):
-            usual = state.prompt.usual()
-            found["prompt_change"] = (
-                s.prompt_change_sigma,
-                Anomaly(
-                    "prompt_change",
-                    "prompt_hash",
-                    1.0,
-                    0.0,
-                    s.prompt_change_sigma,
-                    sample.prompt_hash,
-                    usual,
-                ),
-            )
-        return tuple(a for _, a in sorted(found.values(), key=lambda pair: -pair[0]))
+            anomaly = self._judge(state, test, seen, limits)
+            if anomaly is not None and anomaly.sigma > found.get(anomaly.type, _NONE).sigma:
+                found[anomaly.type] = anomaly
+        prompt = self._prompt_anomaly(state, sample)
+        if prompt is not None:
+            found[prompt.type] = prompt
+        return tuple(sorted(found.values(), key=lambda a: -a.sigma))
 
-    def _learn(self, state: _AgentState, sample: VitalSample) -> None:
-        for vital, value in sample.values.items():
-            base = state.vitals.get(vital)
+    def _judge(self, state: _AgentState, test: VitalTest, seen: Observation, limits: Thresholds):
+        s = self.settings
+        base = state.vitals.get(test.vital)
+        if base is None or not base.learned(s):
+            return self._guard(state, test, seen, limits)
+        z = base.z(seen.value, seen.exposure, self._floor(test, limits))
+        lasting = test.lasting and base.accumulate(z, s.cusum_slack, limits.lasting)
+        once = z >= limits.sudden and test.vital not in s.lasting_only
+        if not (once or lasting):
+            return None
+        return Anomaly(test.anomaly, test.vital, _shown(seen, test), base.typical(), round(z, 2))
+
+    def _guard(self, state: _AgentState, test: VitalTest, seen: Observation, limits: Thresholds):
+        """While a deploy is re-learned, the old baseline still catches the overwhelming."""
+        old = state.previous.get(test.vital)
+        if old is None:
+            return None
+        z = old.z(seen.value, seen.exposure, self._floor(test, limits))
+        if z < GUARD_FACTOR * limits.sudden:
+            return None
+        return Anomaly(test.anomaly, test.vital, _shown(seen, test), old.typical(), round(z, 2))
+
+    def _floor(self, test: VitalTest, limits: Thresholds) -> float:
+        if test.lasting:
+            return self.settings.level_floor
+        return math.log(self.settings.price_jump) / limits.sudden
+
+    def _prompt_anomaly(self, state: _AgentState, sample: VitalSample) -> Anomaly | None:
+        s = self.settings
+        if not state.prompt.is_new(sample.prompt_hash, s):
+            return None
+        usual = state.prompt.usual()
+        sigma = s.prompt_change_sigma
+        return Anomaly("prompt_change", "prompt_hash", 1.0, 0.0, sigma, sample.prompt_hash, usual)
+
+    def _alarmed(self, state: _AgentState, anomalies: tuple[Anomaly, ...]) -> None:
+        for base in state.vitals.values():  # the alarm is raised; sums start afresh
+            base.excess = 0.0
+        state.flagged = tuple(a.vital for a in anomalies)
+
+    def _learn(self, state: _AgentState, sample: VitalSample, limits: Thresholds) -> None:
+        s = self.settings
+        for test in TESTS:
+            seen = test.read(sample)
+            if seen is None:
+                continue
+            base = state.vitals.get(test.vital)
             if base is None:
-                base = state.vitals[vital] = Baseline()
-            if not base.drifting(self.settings):
-                base.learn(value, vital, self.settings)
-        state.prompt.learn(sample.prompt_hash)
+                base = state.vitals[test.vital] = test.baseline()
+            if not base.drifting(limits.lasting):
+                base.learn(seen.value, seen.exposure, s)
+        state.prompt.learn(sample.prompt_hash, sample.version)
+        if state.previous and all(b.learned(s) for b in state.vitals.values()):
+            state.previous = {}
+
+    def _relearn(self, state: _AgentState, sample: VitalSample) -> None:
+        s = self.settings
+        learned = {v: b for v, b in state.vitals.items() if b.learned(s)}
+        state.previous = learned or state.previous
+        state.vitals = {}
+        state.prompt.known.setdefault(sample.prompt_hash, 1)
+        state.prompt.version = sample.version
+        log.info(
+            "%s: deploy (version %s, prompt %s): re-learning its baselines",
+            sample.agent_id, sample.version, sample.prompt_hash,
+        )  # fmt: skip
+
+    def adopt(self, agent_id: str) -> tuple[str, ...]:
+        """Take the level of the agent's latest sample as normal for the vitals that alarmed.
+
+        An operator called the infection a false positive, or a lasting shift outlived
+        its ejections; returns the vitals adopted."""
+        with self._lock:
+            state = self._agents.get(agent_id)
+            if state is None or not state.evidence:
+                return ()
+            latest = state.evidence[-1]
+            adopted = []
+            for test in TESTS:
+                seen = test.read(latest)
+                base = state.vitals.get(test.vital)
+                if test.vital in state.flagged and seen is not None and base is not None:
+                    base.adopt(seen.value, seen.exposure)
+                    adopted.append(test.vital)
+            for base in state.vitals.values():
+                base.excess = 0.0
+            if "prompt_hash" in state.flagged and latest.prompt_hash:
+                state.prompt.known.setdefault(latest.prompt_hash, 1)
+                adopted.append("prompt_hash")
+            state.flagged = ()
+            return tuple(adopted)
 
     def accept_prompt(self, agent_id: str, prompt_hash: str) -> None:
         """Count ``prompt_hash`` as normal for the agent (an operator said so)."""
@@ -114,38 +203,85 @@ class Detector:
             self._agents.pop(agent_id, None)
 
     def baselines(self, agent_id: str) -> dict[str, dict[str, Any]]:
-        """Mean, stddev, samples and learned flag per vital, for display."""
+        """Typical value, spread, samples and learned flag per vital, for display."""
         with self._lock:
             state = self._agents.get(agent_id)
             if state is None:
                 return {}
-            s = self.settings
-            return {
-                v: {
-                    "mean": b.mean,
-                    "stddev": b.stddev(v, s),
-                    "samples": b.n,
-                    "learned": b.learned(s),
-                }
-                for v, b in state.vitals.items()
-            }
+            return {v: self._shown_baseline(b) for v, b in state.vitals.items()}
+
+    def _shown_baseline(self, base: Baseline) -> dict[str, Any]:
+        s = self.settings
+        if isinstance(base, LevelBaseline):
+            spread = math.sqrt(base.variance(1.0, s.level_floor))  # of one call, log scale
+            stddev = base.typical() * (math.exp(spread) - 1.0)
+        else:  # of one interval of typical exposure (the remembered exposure spans 1/α)
+            exposure = max(base.exposure * s.alpha, 1e-9)
+            stddev = math.sqrt(base.count_variance(base.rate() * exposure)) / exposure
+        return {
+            "mean": base.typical(),
+            "stddev": stddev,
+            "samples": base.n,
+            "learned": base.learned(s),
+        }
 
     def snapshot(self) -> dict[str, Any]:
         """Every agent's baselines as plain data, for the state dir."""
         with self._lock:
-            return {
-                agent: {
-                    "vitals": {v: b.to_json() for v, b in st.vitals.items()},
-                    "prompt": st.prompt.to_json(),
-                }
-                for agent, st in self._agents.items()
-            }
+            return {agent: _state_json(st) for agent, st in self._agents.items()}
 
     def restore(self, data: dict[str, Any]) -> None:
-        """Load baselines written by ``snapshot``."""
+        """Load baselines written by ``snapshot`` (or by the versions before it)."""
         with self._lock:
             for agent, entry in data.items():
                 state = _AgentState()
-                state.vitals = {v: Baseline.from_json(b) for v, b in entry["vitals"].items()}
+                state.vitals = _baselines(entry["vitals"], self.settings)
+                state.previous = _baselines(entry.get("previous", {}), self.settings)
                 state.prompt = PromptBaseline.from_json(entry["prompt"])
                 self._agents[agent] = state
+
+
+_NONE = Anomaly("", "", 0.0, 0.0, -math.inf)
+
+
+def _shown(seen: Observation, test: VitalTest) -> float:
+    """The observed value as operators read the vital (per call, or a share)."""
+    if test.baseline is RateBaseline:
+        return seen.value / seen.exposure
+    return seen.value
+
+
+def _state_json(state: _AgentState) -> dict[str, Any]:
+    return {
+        "vitals": {v: b.to_json() for v, b in state.vitals.items()},
+        "previous": {v: b.to_json() for v, b in state.previous.items()},
+        "prompt": state.prompt.to_json(),
+    }
+
+
+def _baselines(entries: dict[str, Any], s: BaselineSettings) -> dict[str, Baseline]:
+    restored = {}
+    for vital, data in entries.items():
+        base = KINDS[data["kind"]].from_json(data) if "kind" in data else _legacy(vital, data, s)
+        if base is not None:
+            restored[vital] = base
+    return restored
+
+
+LEGACY_CALLS = 20.0  # calls per interval assumed for a baseline written before n was kept
+
+
+def _legacy(vital: str, data: dict[str, Any], s: BaselineSettings) -> Baseline | None:
+    """A baseline from the mean/variance state of earlier versions, learned as it was."""
+    test = next((t for t in TESTS if t.vital == vital), None)
+    mean, var, n = float(data["mean"]), float(data["var"]), int(data["n"])
+    if test is None or n < s.min_samples or mean <= 0:
+        return None  # not judged any more (latency_p95), or not learned yet: learn afresh
+    if test.baseline is LevelBaseline:
+        base = LevelBaseline(math.log(mean), n)
+        base.fit.add(1.0, 1.0 / LEGACY_CALLS, var / (mean * mean), 1.0)
+        return base
+    exposure = LEGACY_CALLS / s.alpha
+    base = RateBaseline(mean * exposure, exposure, n)
+    base.fit.add(mean * LEGACY_CALLS, (mean * LEGACY_CALLS) ** 2, var * LEGACY_CALLS**2, 1.0)
+    return base

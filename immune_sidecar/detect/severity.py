@@ -1,11 +1,13 @@
-"""Severity 0–10 of an infection from its anomalies' deviations.
+"""Severity 0–10 of an infection, from the same z-scores that raised it.
 
-    excess   = Σ max(0, σᵢ − θ)          over the infection's anomalies
-    severity = 1 + 9 · (1 − exp(−excess / (2θ)))     (0 when there is no anomaly)
+    evidence = Σ max(0, zᵢ)             over the infection's anomalies
+    severity = 1 + 9 · (1 − exp(−evidence / (3θ)))     (0 when there is no anomaly)
 
-θ is the detection threshold in σ. Any anomaly scores at least 1; severity
-grows with every deviation and with the number of anomalies, and approaches
-10. With θ = 4.5: one anomaly at 6σ → 2.4, at 10σ → 5.2, at 20σ → 8.3.
+θ is the sudden threshold the false-alarm budget sets (about 4.9 at 60 s
+intervals). Any anomaly scores at least 1; severity grows with every z and
+with the number of anomalies, and approaches 10. With θ = 4.9: a lasting
+shift at 2.5 z → 2.4, one anomaly at the threshold → 3.6, at 10 z → 5.4, at
+20 z → 7.7; a new prompt hash (9 z) → 5.1.
 """
 
 import math
@@ -17,5 +19,5 @@ def severity(sigmas: Iterable[float], threshold: float) -> float:
     sigmas = list(sigmas)
     if not sigmas:
         return 0.0
-    excess = sum(max(0.0, s - threshold) for s in sigmas)
-    return round(1.0 + 9.0 * (1.0 - math.exp(-excess / (2.0 * threshold))), 1)
+    evidence = sum(max(0.0, s) for s in sigmas)
+    return round(1.0 + 9.0 * (1.0 - math.exp(-evidence / (3.0 * threshold))), 1)

@@ -16,6 +16,7 @@ NO_RECORDED_VALUE = 1
 MAX_REASONS = 3
 DEFAULT_PROMPT_KEYS = ("gen_ai.prompt.hash", "gen_ai.prompt.name")
 RESOURCE_PROMPT_KEY = "gen_ai.agent.version"
+DEFAULT_VERSION_KEYS = ("service.version", "gen_ai.agent.version")
 
 
 class UnusablePoint(ValueError):
@@ -51,11 +52,13 @@ class Mapper:
         prices: PriceTable,
         deltas: DeltaTracker,
         prompt_keys: tuple[str, ...] = DEFAULT_PROMPT_KEYS,
+        version_keys: tuple[str, ...] = DEFAULT_VERSION_KEYS,
     ) -> None:
         self._rules = rules
         self._prices = prices
         self._deltas = deltas
         self._prompt_keys = prompt_keys
+        self._version_keys = version_keys
         self._last_sample: dict[str, float] = {}
 
     def map(self, request: Any, now: float) -> MapResult:
@@ -142,6 +145,8 @@ class Mapper:
     def _new_tally(self, attrs: dict[str, Any], ctx: "_Resource") -> Tally:
         tally = Tally()
         tally.labels.name = identity.agent_name(attrs, ctx.attrs)
+        versions = (str(ctx.attrs[k]) for k in self._version_keys if ctx.attrs.get(k))
+        tally.version = next(versions, "")
         return tally
 
     def _prompt_hash(self, attrs: dict[str, Any], resource: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ VITALS = (
     "retries",
     "error_rate",
     "cost",
+    "price",
 )
 ERROR_KEYS = ("error.type", "rpc.jsonrpc.error_code")
 INPUT_TYPES = frozenset({"input", "prompt"})
@@ -35,6 +36,10 @@ class VitalSample:
     operations: float
     values: Mapping[str, float]
     prompt_hash: str = ""
+    # Operations and tool calls that could fail: the error rate's denominator.
+    attempts: float = 0.0
+    # The agent's deployed version (a resource attribute); a new one with a new prompt re-learns.
+    version: str = ""
 
 
 @dataclasses.dataclass
@@ -86,6 +91,7 @@ class Tally:
         self.latency_hist: dict[tuple[float, ...], list[int]] = {}
         self.tokens_by_model: dict[str, list[float]] = {}
         self.prompt_hash = ""
+        self.version = ""
         self.labels = Labels()
         self.touched = False
 
@@ -148,7 +154,10 @@ class Tally:
             return None
         per_op = ops if ops > 0 else 1.0
         values = self._rates(per_op, prices)
-        return VitalSample(agent_id, now, interval, ops, values, self.prompt_hash)
+        attempts = self.ops + self.tools
+        return VitalSample(
+            agent_id, now, interval, ops, values, self.prompt_hash, attempts, self.version
+        )
 
     def _rates(self, per_op: float, prices: PriceTable) -> dict[str, float]:
         values: dict[str, float] = {}
@@ -170,6 +179,8 @@ class Tally:
         cost = self.cost if self.cost is not None else self._priced_cost(prices)
         if cost is not None:
             values["cost"] = cost / per_op
+            if cost > 0 and self.input + self.output > 0:
+                values["price"] = cost / (self.input + self.output) * 1e6
         return values
 
     def _priced_cost(self, prices: PriceTable) -> float | None:

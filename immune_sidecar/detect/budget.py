@@ -1,0 +1,60 @@
+"""The false-alarm budget, and the thresholds it implies.
+
+A healthy agent may be quarantined at most ``per_1000_hours`` times per 1,000
+hours. The budget is split evenly across the tests (one per judged vital),
+and each test's share in half: one half for the *sudden* test (one interval
+far out), the other for the *lasting* one (a one-sided CUSUM on the same
+z-scores). Per interval of ``interval_seconds``, each of the 2·T tests may
+fire with probability
+
+    p = per_1000_hours / 1000 · interval_seconds / 3600 / (2·T)
+
+The sudden threshold is the normal quantile z = Φ⁻¹(1 − p). The CUSUM limit
+``h`` gives an in-control average run length of 1/p intervals by Siegmund's
+approximation for N(0, 1) steps with slack k:
+
+    ARL₀ ≈ (exp(2k·b) − 2k·b − 1) / (2k²),   b = h + 1.166
+"""
+
+import dataclasses
+import functools
+import math
+
+from .stats import z_of_p
+
+SIEGMUND = 1.166
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """What a z-score must reach at once, and what a CUSUM sum must reach."""
+
+    sudden: float
+    lasting: float
+
+
+@functools.lru_cache(maxsize=256)
+def thresholds(per_1000_hours: float, tests: int, interval_seconds: float, slack: float):
+    """The thresholds for an interval length (cached; intervals repeat)."""
+    per_interval = per_1000_hours / 1000.0 * interval_seconds / 3600.0
+    each = min(0.5, per_interval / (2 * max(1, tests)))
+    return Thresholds(z_of_p(each), cusum_limit(1.0 / each, slack))
+
+
+def cusum_limit(arl: float, slack: float) -> float:
+    """The CUSUM limit h whose in-control run length is ``arl`` intervals."""
+    lo, hi = 0.0, 200.0
+    for _ in range(80):
+        b = (lo + hi) / 2
+        if _arl(b, slack) < arl:
+            lo = b
+        else:
+            hi = b
+    return max(0.5, hi - SIEGMUND)
+
+
+def _arl(b: float, k: float) -> float:
+    x = 2 * k * b
+    if x > 700:
+        return math.inf
+    return (math.exp(x) - x - 1) / (2 * k * k)

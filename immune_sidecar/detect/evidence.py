@@ -1,0 +1,75 @@
+"""What each test reads from a sample: the statistic, how much evidence it holds, its anomaly.
+
+Per-call means (latency, tokens, price) are judged on a log scale against
+the agent's per-call level, their variance shrinking with the interval's
+calls; counts (tool calls, retries, errors) are judged as over-dispersed
+Poisson counts against the agent's rate times the interval's exposure. The
+p95 of a few calls is close to their maximum, so it is shown, never judged.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from typing import NamedTuple
+
+from ..vitals import VitalSample
+from .baseline import LevelBaseline, RateBaseline
+
+
+class Observation(NamedTuple):
+    """An interval's statistic and its evidence: a mean over n calls, or a count in n."""
+
+    value: float
+    exposure: float
+
+
+def _per_call(vital: str) -> Callable[[VitalSample], Observation | None]:
+    def read(sample: VitalSample) -> Observation | None:
+        value = sample.values.get(vital)
+        if value is None or value <= 0 or sample.operations <= 0:
+            return None
+        return Observation(value, sample.operations)
+
+    return read
+
+
+def _count_per_call(vital: str) -> Callable[[VitalSample], Observation | None]:
+    def read(sample: VitalSample) -> Observation | None:
+        value = sample.values.get(vital)
+        if value is None:
+            return None
+        calls = sample.operations if sample.operations > 0 else 1.0
+        return Observation(value * calls, calls)
+
+    return read
+
+
+def _errors(sample: VitalSample) -> Observation | None:
+    share = sample.values.get("error_rate")
+    if share is None or sample.attempts <= 0:
+        return None
+    return Observation(share * sample.attempts, sample.attempts)
+
+
+@dataclasses.dataclass(frozen=True)
+class VitalTest:
+    """One vital's test: what it reads, the baseline kind, the anomaly it names."""
+
+    vital: str
+    anomaly: str
+    read: Callable[[VitalSample], Observation | None]
+    baseline: type[LevelBaseline] | type[RateBaseline]
+    # Price: judged by its jump at once only (a sibling model at a similar price is no spike).
+    lasting: bool = True
+
+
+TESTS: tuple[VitalTest, ...] = (
+    VitalTest("latency", "latency_spike", _per_call("latency"), LevelBaseline),
+    VitalTest("input_tokens", "input_token_spike", _per_call("input_tokens"), LevelBaseline),
+    VitalTest("output_tokens", "output_token_spike", _per_call("output_tokens"), LevelBaseline),
+    VitalTest("total_tokens", "token_spike", _per_call("total_tokens"), LevelBaseline),
+    VitalTest("tool_calls", "tool_explosion", _count_per_call("tool_calls"), RateBaseline),
+    VitalTest("retries", "high_retry_rate", _count_per_call("retries"), RateBaseline),
+    VitalTest("error_rate", "error_rate_spike", _errors, RateBaseline),
+    VitalTest("price", "cost_spike", _per_call("price"), LevelBaseline, lasting=False),
+)
+VITAL_ANOMALY = {t.vital: t.anomaly for t in TESTS}

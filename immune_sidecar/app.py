@@ -63,7 +63,7 @@ class Sidecar:
         policy = None if config.control else config.ejection
         self.book = QuarantineBook(policy, on_change=self._save_quarantine)
         self.book.restore(self.state.read(QUARANTINE, []))
-        self.detector = Detector(config.detection)
+        self.detector = Detector(config.detection, on_relearn=self._relearned)
         self.detector.restore(self.state.read(BASELINES, {}))
         mapping = load_mapping(config.mapping)
         self.mapper = Mapper(
@@ -131,6 +131,9 @@ class Sidecar:
     def _flush_loop(self) -> None:
         while not self._stop_flush.wait(self.config.state_flush_seconds):
             self.save()
+
+    def _relearned(self, agent_id: str, reason: str) -> None:
+        self.metrics.relearns.labels(reason).inc()
 
     def _save_quarantine(self, snapshot: list[dict]) -> None:
         self.state.write(QUARANTINE, snapshot)

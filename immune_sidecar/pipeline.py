@@ -1,5 +1,6 @@
 """The detection path of one export: map to vitals, judge each sample, contain at once."""
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from .actuate import QUARANTINE, RELEASE, ActuatorRunner, Command
 from .agents import AgentRegistry
 from .detect import Detector, Infection
+from .detect.shared import SharedShifts
 from .quarantine import HEALTHY, QUARANTINED, Ejection, QuarantineBook
 from .receiver import Export, Partial
 from .telemetry import SidecarMetrics
@@ -28,10 +30,12 @@ class Pipeline:
         runner: ActuatorRunner,
         metrics: SidecarMetrics,
         clock: Callable[[], float] = time.time,
+        shifts: SharedShifts | None = None,
     ) -> None:
         self._mapper, self._detector, self._agents = mapper, detector, agents
         self._book, self._runner, self._metrics = book, runner, metrics
         self._clock = clock
+        self._shifts = shifts or SharedShifts()
         self._listeners: list[InfectionListener] = []
         self._clean_listeners: list[Callable[[VitalSample], None]] = []
         self.drift: set[str] = set()
@@ -60,8 +64,12 @@ class Pipeline:
     def _judge(self, sample: VitalSample, received: float, now: float) -> None:
         learn = self._book.state(sample.agent_id, now) == HEALTHY
         infection = self._detector.observe(sample, learn=learn)
+        self._shifts.note(sample.agent_id, now, self._detector.shifted(sample.agent_id))
         self._agents.sampled(sample, infection.anomalies if infection else ())
         if infection is not None:
+            window = sample.interval_seconds or DEFAULT_WINDOW
+            if self._shifts.shared(_shifted_vitals(infection), now, window):
+                infection = dataclasses.replace(infection, shared=True)
             self._infected(infection, received, now)
             return
         for listener in self._clean_listeners:
@@ -81,9 +89,14 @@ class Pipeline:
             self._metrics.infections.labels(kind).inc()
         if self._book.state(infection.agent_id, now) == QUARANTINED:
             return
+        if infection.shared:
+            self._shared(infection, now)
+            return
         if self._book.waived(infection.agent_id):  # control's fleet cap: report, do not hold
             for listener in self._listeners:
                 listener(infection, self._book.get(infection.agent_id))
+            return
+        if self._outlived(infection, now):
             return
         reason = ", ".join(_describe(a) for a in infection.anomalies)
         ejection = self._book.eject(
@@ -97,6 +110,43 @@ class Pipeline:
         for listener in self._listeners:
             listener(infection, ejection)
 
+    def _shared(self, infection: Infection, now: float) -> None:
+        """Report a shared shift without holding; standalone, free those it already held."""
+        self._metrics.shared_shifts.inc()
+        reason = "shared shift: " + ", ".join(_describe(a) for a in infection.anomalies)
+        if self._book.standalone:
+            window = infection.evidence[-1].interval_seconds or DEFAULT_WINDOW
+            self._release_shared(set(infection.types), now, window)
+        reported = Ejection(infection.agent_id, reason, infection.types, infection.severity,
+                            infection.id, now, now, 0, waived=True)  # fmt: skip
+        for listener in self._listeners:
+            listener(infection, reported)
+
+    def _release_shared(self, types: set[str], now: float, window: float) -> None:
+        for held in self._book.held(now):
+            if held.since >= now - window and set(held.anomaly_types) <= types:
+                self._book.release(held.agent_id, now)
+                self._runner.submit(Command(RELEASE, held.agent_id, reason="shared shift"))
+                log.info("released %s: its %s was a shared shift", held.agent_id, held.reason)
+
+    def _outlived(self, infection: Infection, now: float) -> bool:
+        """Standalone, a lone shift that outlived its ejections becomes the new normal."""
+        needed = self._detector.settings.relearn_after_ejections
+        prev = self._book.get(infection.agent_id)
+        lone = len(set(infection.types)) == 1 and "prompt_change" not in infection.types
+        if not (self._book.standalone and needed > 0 and lone and prev is not None):
+            return False
+        same = set(prev.anomaly_types) == set(infection.types)
+        if not same or self._book.next_ejections(infection.agent_id, now) < needed:
+            return False
+        adopted = self._detector.adopt(infection.agent_id)
+        self._metrics.relearns.labels("lasting_shift").inc()
+        log.warning(
+            "%s: %s lasted through %d ejections with nothing else wrong; adopted as its new "
+            "normal (%s)", infection.agent_id, infection.types[0], needed - 1, ", ".join(adopted),
+        )  # fmt: skip
+        return True
+
     def _contain(self, ejection: Ejection) -> None:
         agent = ejection.agent_id
         self._runner.submit(Command(QUARANTINE, agent, reason=ejection.reason))
@@ -107,6 +157,16 @@ class Pipeline:
     def _still(self, ejection: Ejection) -> bool:
         current = self._book.get(ejection.agent_id)
         return current is not None and current.since == ejection.since
+
+
+DEFAULT_WINDOW = 60.0
+
+
+def _shifted_vitals(infection: Infection) -> set[str]:
+    """The vitals a shared shift must cover; none when the prompt changed (never shared)."""
+    if "prompt_change" in infection.types:
+        return set()
+    return {a.vital for a in infection.anomalies}
 
 
 def _describe(anomaly) -> str:

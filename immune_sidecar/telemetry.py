@@ -43,6 +43,17 @@ class SidecarMetrics:
             ["anomaly_type"],
             registry=registry,
         )
+        self.relearns = Counter(
+            PREFIX + "relearns",
+            "Baselines re-learned or adopted: deploy, false_positive, lasting_shift",
+            ["reason"],
+            registry=registry,
+        )
+        self.shared_shifts = Counter(
+            PREFIX + "shared_shift_infections",
+            "Infections of a vital most agents shifted at once: reported, not held",
+            registry=registry,
+        )
         self.quarantined = Gauge(
             PREFIX + "quarantined_agents", "Agents quarantined now", registry=registry
         )

@@ -58,13 +58,20 @@ class Bench:
         )
         self.sidecar = Sidecar(config, clock=clock)
         self.alarms: list[Alarm] = []
+        self.shared: list[Alarm] = []  # shared shifts: reported as one cause, nobody held
         self.index = 0
         self.sidecar.pipeline.add_listener(self._alarm)
 
     def _alarm(self, infection: Infection, ejection: Ejection) -> None:
-        self.alarms.append(
-            Alarm(infection.agent_id, self.index, infection.types, infection.severity)
-        )
+        alarm = Alarm(infection.agent_id, self.index, infection.types, infection.severity)
+        (self.shared if infection.shared else self.alarms).append(alarm)
+
+    def settle(self, now: float) -> None:
+        """Count as shared the interval's alarms whose agents a shared shift set free."""
+        held = {e.agent_id for e in self.sidecar.book.held(now)}
+        freed = [a for a in self.alarms if a.index == self.index and a.agent not in held]
+        self.shared.extend(freed)
+        self.alarms = [a for a in self.alarms if a not in freed]
 
     def feed(self, body: bytes) -> None:
         """One agent's export, through the receive handler."""
@@ -125,7 +132,7 @@ def _interval(scenario, agents, index, now, benches, recorders, rngs) -> None:
     for agent in agents:
         effect = scenario.effect(agent, index)
         ops = draw(agent.traits, effect, now, rngs[agent.name])
-        body = recorders[agent.name].export(agent.traits, effect, ops)
+        body = recorders[agent.name].export(agent.traits, effect, ops, now)
         for bench in benches.values():
             bench.index = index
             bench.feed(body)
@@ -135,4 +142,5 @@ def _interval(scenario, agents, index, now, benches, recorders, rngs) -> None:
         return all(episode is not None for episode in now_and_next)
 
     for bench in benches.values():
+        bench.settle(now)
         bench.release_unless(still_faulty, now)

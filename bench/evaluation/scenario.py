@@ -23,7 +23,8 @@ INTERVAL_SECONDS = 60.0
 WARMUP = 90  # intervals before the first fault, so baselines can learn
 RAMP = 30  # a slow drift reaches its magnitude after this many intervals
 SMALL_FIRST = 10  # a fault that begins small stays at 1σ this long
-SHAPES = ("step", "drift", "small_first")
+SHAPES = ("step", "drift", "small_first", "creep")
+CREEP = 0.05  # a creeping fault grows the vital by this share of its level per interval
 # Fault kind → the Effect field it scales and the vital its magnitude is measured on.
 SCALED = {
     "token_explosion": ("input_tokens", "input_tokens"),
@@ -55,6 +56,8 @@ class Episode:
     magnitude: float  # σ of the moved vital; inf for a new prompt alone
     shape: str
     model: str = ""  # cost spikes: the pricier model the agent moved to
+    # Creeping faults: the largest factor the vital reaches (the magnitude, as a factor).
+    ceiling: float = math.inf
 
     @property
     def expected(self) -> frozenset[str]:
@@ -62,13 +65,17 @@ class Episode:
         return BY_NAME[self.kind].expected
 
     def magnitude_at(self, index: int) -> float:
-        """The fault's size in the given interval, after its shape."""
+        """The fault's size in the given interval, after its shape (σ; creep: see factor_at)."""
         step = index - self.onset
         if self.shape == "drift":
             return self.magnitude * min(1.0, (step + 1) / RAMP)
         if self.shape == "small_first" and step < SMALL_FIRST:
             return min(1.0, self.magnitude)
         return self.magnitude
+
+    def factor_at(self, index: int) -> float:
+        """A creeping fault's multiplier: 5% of the level more each interval, up to its ceiling."""
+        return min(self.ceiling, 1.0 + CREEP * (index - self.onset + 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +88,10 @@ class Agent:
     sigmas: dict[str, float]
     model_change: int | None = None  # interval of a benign model upgrade
     successor: str = ""
+    # A benign deploy: a new version and prompt, with work a little different after it.
+    deploy: int | None = None
+    deploy_latency: float = 1.0
+    deploy_tokens: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +103,8 @@ class Scenario:
     intervals: int
     agents: tuple[Agent, ...]
     episodes: tuple[Episode, ...]
+    # Fleet-wide slowdowns (a provider having a bad half hour): (onset, end, latency factor).
+    slowdowns: tuple[tuple[int, int, float], ...] = ()
 
     def __post_init__(self) -> None:
         by_agent: dict[str, list[Episode]] = {a.name: [] for a in self.agents}
@@ -118,33 +131,65 @@ class Scenario:
 
     def effect(self, agent: Agent, index: int) -> Effect:
         """What the agent's work looks like in interval ``index``."""
-        model = ""
-        if agent.model_change is not None and index >= agent.model_change:
-            model = agent.successor
+        healthy = self.healthy_effect(agent, index)
         episode = self.episode_at(agent.name, index)
         if episode is None:
-            return dataclasses.replace(HEALTHY, model=model)
-        return _fault_effect(agent, episode, index, model)
+            return healthy
+        return _fault_effect(agent, episode, index, healthy)
+
+    def healthy_effect(self, agent: Agent, index: int) -> Effect:
+        """The benign changes in force at ``index``: model upgrade, deploy, slowdowns."""
+        changes: dict = {}
+        if agent.model_change is not None and index >= agent.model_change:
+            changes["model"] = agent.successor
+        if agent.deploy is not None and index >= agent.deploy:
+            changes.update(version="2", prompt_suffix="-r2", latency=agent.deploy_latency,
+                           input_tokens=agent.deploy_tokens)  # fmt: skip
+        for onset, end, factor in self.slowdowns:
+            if onset <= index < end:
+                changes["latency"] = changes.get("latency", 1.0) * factor
+        return dataclasses.replace(HEALTHY, **changes)
+
+    def slowed(self, index: int, grace: int = 0) -> bool:
+        """Whether a fleet-wide slowdown is under way (or ended at most ``grace`` before)."""
+        return any(onset <= index < end + grace for onset, end, _ in self.slowdowns)
 
 
-def _fault_effect(agent: Agent, episode: Episode, index: int, model: str) -> Effect:
-    changes: dict = {"model": episode.model or model}
+def _fault_effect(agent: Agent, episode: Episode, index: int, healthy: Effect) -> Effect:
+    changes: dict = {"model": episode.model or healthy.model}
     if episode.kind in ("prompt_drift", "prompt_injection"):
-        changes["prompt_suffix"] = f"-{episode.kind}-{episode.onset}"
+        changes["prompt_suffix"] = f"{healthy.prompt_suffix}-{episode.kind}-{episode.onset}"
     if episode.kind in SCALED:
         field, vital = SCALED[episode.kind]
-        size = episode.magnitude_at(index) * agent.sigmas[vital]
-        changes[field] = 1.0 + size / max(agent.means[vital], 1e-9)
-    return Effect(**changes)
+        if episode.shape == "creep":
+            factor = episode.factor_at(index)
+        else:
+            size = episode.magnitude_at(index) * agent.sigmas[vital]
+            factor = 1.0 + size / max(agent.means[vital], 1e-9)
+        changes[field] = getattr(healthy, field) * factor
+    return dataclasses.replace(healthy, **changes)
 
 
-def generate(seed: int, agents: int, hours: float, mean_gap_hours: float = 6.0) -> Scenario:
+def generate(
+    seed: int,
+    agents: int,
+    hours: float,
+    mean_gap_hours: float = 6.0,
+    slowdowns_per_day: float = 2.0,
+) -> Scenario:
     """A fleet of ``agents`` over ``hours``, with faults about every ``mean_gap_hours`` each."""
     rng = random.Random(f"scenario:{seed}")
     intervals = round(hours * 3600 / INTERVAL_SECONDS)
     fleet = tuple(_agent(rng, n, intervals) for n in range(agents))
     episodes = [e for a in fleet for e in _episodes(rng, a, intervals, mean_gap_hours * 60)]
-    return Scenario(seed, INTERVAL_SECONDS, intervals, fleet, tuple(episodes))
+    slowdowns = _slowdowns(rng, intervals, slowdowns_per_day)
+    return Scenario(seed, INTERVAL_SECONDS, intervals, fleet, tuple(episodes), slowdowns)
+
+
+def _slowdowns(rng: random.Random, intervals: int, per_day: float):
+    count = round(per_day * intervals * INTERVAL_SECONDS / 86_400)
+    starts = sorted(rng.randrange(WARMUP, max(WARMUP + 1, intervals - 30)) for _ in range(count))
+    return tuple((s, s + rng.randint(10, 30), rng.uniform(1.3, 2.0)) for s in starts)
 
 
 def _agent(rng: random.Random, n: int, intervals: int) -> Agent:
@@ -168,19 +213,37 @@ def _agent(rng: random.Random, n: int, intervals: int) -> Agent:
         tools=p.tools,
         phase=rng.choice((0.0, 1 / 3, 2 / 3)),
     )
+    traits = _regimes(rng, traits)
     means, sigmas = healthy_spread(traits, random.Random(rng.random()))
     upgraded = rng.random() < 0.25 and intervals > WARMUP
     change = rng.randrange(WARMUP, intervals) if upgraded else None
     successor = SUCCESSORS.get(p.model, p.model) if change is not None else ""
-    return Agent(f"{kind.name}-{n:03d}", traits, means, sigmas, change, successor)
+    deployed = rng.random() < 0.3 and intervals > WARMUP
+    deploy = rng.randrange(WARMUP, intervals) if deployed else None
+    return Agent(f"{kind.name}-{n:03d}", traits, means, sigmas, change, successor, deploy,
+                 rng.uniform(0.85, 1.2), rng.uniform(0.8, 1.3))  # fmt: skip
+
+
+def _regimes(rng: random.Random, t: Traits) -> Traits:
+    """Noise the detector was not tuned on, each on a share of the fleet."""
+    changes: dict = {}
+    if rng.random() < 0.25:
+        changes["cache_hits"] = rng.uniform(0.3, 0.7)
+    if rng.random() < 0.2:
+        changes.update(sawtooth_growth=rng.uniform(1.0, 3.0), sawtooth_intervals=rng.randint(15, 45))
+    if rng.random() < 0.15:
+        changes["idle_share"] = rng.uniform(0.3, 0.6)
+    if rng.random() < 0.3:
+        changes.update(error_rate=rng.uniform(0.01, 0.03), retries_per_error=rng.randint(1, 3))
+    return dataclasses.replace(t, **changes)
 
 
 def healthy_spread(
     traits: Traits, rng: random.Random, samples: int = 400
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Mean and σ of each vital over healthy intervals at random times of day."""
-    rows = [interval_vitals(draw(traits, HEALTHY, rng.uniform(0, 86_400), rng), traits)
-            for _ in range(samples)]  # fmt: skip
+    draws = (draw(traits, HEALTHY, rng.uniform(0, 86_400), rng) for _ in range(samples))
+    rows = [interval_vitals(ops, traits) for ops in draws if ops]
     means = {v: statistics.fmean(r[v] for r in rows) for v in rows[0]}
     sigmas = {v: statistics.pstdev(r[v] for r in rows) or 1e-9 for v in rows[0]}
     return means, sigmas
@@ -220,6 +283,12 @@ def _episode(agent: Agent, kind: str, onset: int, end: int, magnitude: float, sh
     if kind == "cost_spike":
         model, magnitude = _pricier(agent, magnitude)
         return Episode(agent.name, kind, onset, end, magnitude, "step", model)
+    if shape == "creep":  # its magnitude is the σ it reaches before it ends
+        vital = SCALED[kind][1]
+        unit = agent.sigmas[vital] / max(agent.means[vital], 1e-9)
+        ceiling = 1.0 + magnitude * unit
+        reached = min(ceiling, 1.0 + CREEP * (end - onset))
+        return Episode(agent.name, kind, onset, end, (reached - 1) / unit, shape, ceiling=ceiling)
     return Episode(agent.name, kind, onset, end, magnitude, shape)
 
 

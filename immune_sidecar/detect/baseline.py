@@ -27,9 +27,9 @@ import math
 import statistics
 from typing import Any
 
-from .stats import dispersed_poisson_z
+from .stats import dispersed_poisson_z, student_z
 
-WINSOR = 2.5  # residuals beyond this many standard deviations are clipped when learning
+WINSOR = 2.5  # values beyond this many standard deviations do not move the level
 FIT_WINSOR = 4.0  # and beyond this many when they feed the variance fit
 MAD_TO_SIGMA = 1.4826
 WELL_POSED = 0.05  # the two variance terms are told apart only past this correlation slack
@@ -42,9 +42,17 @@ class BaselineSettings:
     # The designed false-quarantine rate of a healthy agent, split across the tests.
     false_alarms_per_1000_hours: float = 0.5
     min_samples: int = 10
-    alpha: float = 0.03
+    # Lasting shifts are judged once a baseline has seen this many samples: a young baseline's
+    # level is still uncertain, and small steady differences from it are what a CUSUM adds up.
+    lasting_after: int = 30
+    # How fast a baseline's level follows the vital, and (slower) how fast its spread does:
+    # rare bursts belong to an agent's noise and must stay in memory between them.
+    alpha: float = 0.015
+    spread_alpha: float = 0.01
     # Smallest spread, on the log scale, of a per-call mean: a flat vital may still move this much.
     level_floor: float = 0.05
+    # Smallest spread of a count's rate between intervals (over-dispersion), as a share.
+    count_floor: float = 0.3
     # CUSUM slack in z (shifts of about twice this are what it is tuned to catch).
     cusum_slack: float = 1.0
     # A model switch is a cost spike when the price per token rises by this factor at once.
@@ -91,9 +99,14 @@ class VarianceFit:
 
 
 class _Cusum:
-    """The one-sided CUSUM sum shared by both kinds (``excess``, in z)."""
+    """The one-sided CUSUM sum and the estimate's certainty, shared by both kinds."""
 
     excess: float
+    n: int
+
+    def dof(self, s: BaselineSettings) -> float:
+        """Degrees of freedom of the spread estimate: samples, up to the EW memory's worth."""
+        return max(1.0, min(float(self.n), (2.0 - s.spread_alpha) / s.spread_alpha) - 1.0)
 
     def accumulate(self, z: float, slack: float, limit: float) -> bool:
         """Add a sample's z (at most half the limit); whether the sum reached the limit."""
@@ -127,11 +140,12 @@ class LevelBaseline(_Cusum):
         """The variance of the log of an interval's mean over ``calls`` calls."""
         return max(self.fit.variance(1.0, 1.0 / max(calls, 1.0)), floor * floor)
 
-    def z(self, value: float, calls: float, floor: float) -> float:
+    def z(self, value: float, calls: float, floor: float, s: BaselineSettings) -> float:
         """How far above normal ``value`` lies for an interval of ``calls`` calls.
 
         ``floor`` is the smallest spread on the log scale the vital is granted."""
-        return (_log(value) - self.mu) / math.sqrt(self.variance(calls, floor))
+        t = (_log(value) - self.mu) / math.sqrt(self.variance(calls, floor))
+        return student_z(t, self.dof(s))
 
     def typical(self) -> float:
         """The baseline on the vital's own scale (its geometric mean)."""
@@ -164,8 +178,9 @@ class LevelBaseline(_Cusum):
         sd = math.sqrt(self.variance(calls, s.level_floor))
         residual = y - self.mu
         clipped = max(-FIT_WINSOR * sd, min(FIT_WINSOR * sd, residual))
-        self.fit.add(1.0, 1.0 / max(calls, 1.0), clipped * clipped, 1.0 - s.alpha)
-        self.mu += s.alpha * max(-WINSOR * sd, min(WINSOR * sd, residual))
+        self.fit.add(1.0, 1.0 / max(calls, 1.0), clipped * clipped, 1.0 - s.spread_alpha)
+        if abs(residual) <= WINSOR * sd:  # a far value tells of the spread, not the level
+            self.mu += s.alpha * residual
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
@@ -202,14 +217,16 @@ class RateBaseline(_Cusum):
         """The baseline on the vital's own scale (events per unit)."""
         return self.events / self.exposure if self.exposure > 0 else 0.0
 
-    def count_variance(self, mean: float) -> float:
-        """The variance of a count whose expectation is ``mean``."""
-        return max(mean, self.fit.variance(mean, mean * mean))
+    def count_variance(self, mean: float, floor: float = 0.0) -> float:
+        """The variance of a count whose expectation is ``mean``: at least Poisson's, and
+        at least ``floor`` (a share of the rate) of spread between intervals."""
+        return max(mean + (floor * mean) ** 2, self.fit.variance(mean, mean * mean))
 
-    def z(self, count: float, exposure: float, floor: float = 0.0) -> float:
+    def z(self, count: float, exposure: float, floor: float, s: BaselineSettings) -> float:
         """How far above normal ``count`` events in ``exposure`` lie (no floor: φ ≥ 1 is one)."""
         mean = self.rate() * exposure
-        return dispersed_poisson_z(count, mean, self.count_variance(mean))
+        t = dispersed_poisson_z(count, mean, self.count_variance(mean, s.count_floor))
+        return student_z(t, self.dof(s))
 
     def learn(self, count: float, exposure: float, s: BaselineSettings) -> None:
         """Take a normal interval in."""
@@ -219,7 +236,7 @@ class RateBaseline(_Cusum):
         elif self.n == s.min_samples:
             self._fit([*self.warmup, [count, exposure]])
         else:
-            self._follow(count, exposure, 1.0 - s.alpha)
+            self._follow(count, exposure, s)
 
     def adopt(self, count: float, exposure: float) -> None:
         """Make this interval's rate the new normal."""
@@ -235,17 +252,19 @@ class RateBaseline(_Cusum):
             self._add_residual(count, exposure, 1.0)
         self.warmup = []
 
-    def _follow(self, count: float, exposure: float, keep: float) -> None:
-        clipped = self._add_residual(count, exposure, keep)
-        self.events = self.events * keep + clipped
-        self.exposure = self.exposure * keep + exposure
-
-    def _add_residual(self, count: float, exposure: float, keep: float) -> float:
+    def _follow(self, count: float, exposure: float, s: BaselineSettings) -> None:
         mean = self.rate() * exposure
-        limit = mean + FIT_WINSOR * math.sqrt(self.count_variance(mean))
-        clipped = min(count, limit)
+        far = dispersed_poisson_z(count, mean, self.count_variance(mean, s.count_floor)) > WINSOR
+        self._add_residual(count, exposure, 1.0 - s.spread_alpha)
+        if not far:  # a far count tells of the spread, not the rate
+            keep = 1.0 - s.alpha
+            self.events = self.events * keep + count
+            self.exposure = self.exposure * keep + exposure
+
+    def _add_residual(self, count: float, exposure: float, keep: float) -> None:
+        mean = self.rate() * exposure
+        clipped = min(count, mean + FIT_WINSOR * math.sqrt(self.count_variance(mean)))
         self.fit.add(mean, mean * mean, (clipped - mean) ** 2, keep)
-        return clipped
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
@@ -291,10 +310,12 @@ class PromptBaseline:
         return self.is_new(prompt_hash, s) and bool(version) and version != self.version
 
     def learn(self, prompt_hash: str, version: str = "") -> None:
-        """Count a hash (and the version) seen in a healthy sample."""
-        self.version = version or self.version
+        """Count a hash, and the version it came with, seen in a healthy sample.
+
+        A sample with no hash (retries alone, say) says nothing of the version's prompt."""
         if not prompt_hash:
             return
+        self.version = version or self.version
         self.n += 1
         self.known[prompt_hash] = self.known.get(prompt_hash, 0) + 1
         if len(self.known) > self.MAX_KNOWN:

@@ -20,6 +20,7 @@ from .budget import Thresholds, thresholds
 from .evidence import TESTS, Observation, VitalTest
 from .infection import Anomaly, Infection
 from .severity import severity
+from .shared import SHIFT_Z
 
 log = logging.getLogger(__name__)
 EVIDENCE_SAMPLES = 5
@@ -33,7 +34,7 @@ RelearnListener = Callable[[str, str], None]
 
 
 class _AgentState:
-    __slots__ = ("evidence", "flagged", "previous", "prompt", "vitals")
+    __slots__ = ("evidence", "flagged", "previous", "prompt", "shifted", "vitals")
 
     def __init__(self) -> None:
         self.vitals: dict[str, Baseline] = {}
@@ -41,6 +42,7 @@ class _AgentState:
         self.prompt = PromptBaseline()
         self.evidence: collections.deque[VitalSample] = collections.deque(maxlen=EVIDENCE_SAMPLES)
         self.flagged: tuple[str, ...] = ()  # the vitals of the latest infection
+        self.shifted: set[str] = set()  # the vitals of the latest sample at SHIFT_Z or more
 
 
 class Detector:
@@ -84,8 +86,15 @@ class Detector:
         value = severity([a.sigma for a in anomalies], limits.sudden)
         return Infection(sample.agent_id, sample.time, value, anomalies, evidence)
 
+    def shifted(self, agent_id: str) -> frozenset[str]:
+        """The vitals the agent's latest sample showed at ``SHIFT_Z`` or more above normal."""
+        with self._lock:
+            state = self._agents.get(agent_id)
+            return frozenset(state.shifted) if state is not None else frozenset()
+
     def _anomalies(self, state: _AgentState, sample: VitalSample, limits: Thresholds):
         found: dict[str, Anomaly] = {}
+        state.shifted = set()
         for test in TESTS:
             seen = test.read(sample)
             if seen is None or test.vital in self.settings.ignore:
@@ -103,8 +112,11 @@ class Detector:
         base = state.vitals.get(test.vital)
         if base is None or not base.learned(s):
             return self._guard(state, test, seen, limits)
-        z = base.z(seen.value, seen.exposure, self._floor(test, limits))
-        lasting = test.lasting and base.accumulate(z, s.cusum_slack, limits.lasting)
+        z = base.z(seen.value, seen.exposure, self._floor(test, limits), s)
+        if z >= SHIFT_Z:
+            state.shifted.add(test.vital)
+        judged = test.lasting and base.n >= s.lasting_after
+        lasting = judged and base.accumulate(z, s.cusum_slack, limits.lasting)
         once = z >= limits.sudden and test.vital not in s.lasting_only
         if not (once or lasting):
             return None
@@ -115,7 +127,7 @@ class Detector:
         old = state.previous.get(test.vital)
         if old is None:
             return None
-        z = old.z(seen.value, seen.exposure, self._floor(test, limits))
+        z = old.z(seen.value, seen.exposure, self._floor(test, limits), self.settings)
         if z < GUARD_FACTOR * limits.sudden:
             return None
         return Anomaly(test.anomaly, test.vital, _shown(seen, test), old.typical(), round(z, 2))

@@ -41,6 +41,8 @@ class Infection:
     anomalies: tuple[Anomaly, ...]
     evidence: tuple[VitalSample, ...]
     id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
+    # Most of the sidecar's agents shifted the same vitals at once: one outside cause.
+    shared: bool = False
 
     @property
     def types(self) -> tuple[str, ...]:

@@ -52,3 +52,15 @@ def dispersed_poisson_z(k: float, mean: float, variance: float) -> float:
     """``poisson_z`` for a count whose variance exceeds its mean (quasi-Poisson rescale)."""
     dispersion = max(1.0, variance / max(mean, 1e-12))
     return poisson_z(k / dispersion, mean / dispersion)
+
+
+def student_z(t: float, dof: float) -> float:
+    """The normal z with the tail of Student's t at ``t`` with ``dof`` degrees of freedom.
+
+    A spread estimated from few samples is itself uncertain; judging against it
+    as if it were known would alarm far more often than designed. (Wallace's
+    approximation: z ≈ (8ν+1)/(8ν+3) · √(ν·ln(1 + t²/ν)).)"""
+    if dof <= 0:
+        return t
+    z = (8 * dof + 1) / (8 * dof + 3) * math.sqrt(dof * math.log1p(t * t / dof))
+    return math.copysign(z, t)

@@ -4,7 +4,10 @@ A stream is resource + scope + metric + point attributes. A new start time, or
 a count, sum or bucket that went down, is a reset: the new point's full value
 is the delta. The first point of a stream that began before this process
 started is only a reference (its full value would be history, not an
-interval). Streams are evicted when stale or when the cap is reached.
+interval) — unless its resource was already followed at an earlier export:
+then the stream is new since that export (a new model, prompt or tool in the
+attributes) and all of it happened in this interval. Streams are evicted when
+stale or when the cap is reached; a resource is forgotten with them.
 """
 
 import threading
@@ -51,6 +54,9 @@ class DeltaTracker:
         self, max_streams: int = 100_000, ttl_seconds: float = 900.0, boot_ns: int | None = None
     ):
         self._streams: OrderedDict[tuple, _Stream] = OrderedDict()
+        # Resource key (key[0] of every stream key) → when an export of it was last seen, and
+        # whether one was seen before that (so a stream new in this export is new since then).
+        self._resources: OrderedDict[object, tuple[float, bool]] = OrderedDict()
         self._max = max_streams
         self._ttl = ttl_seconds
         self._boot_ns = time.time_ns() if boot_ns is None else boot_ns
@@ -66,11 +72,15 @@ class DeltaTracker:
         with self._lock:
             prev = self._streams.pop(key, None)
             self._streams[key] = _Stream(start_ns, value, now)
+            seen, followed = self._resources.pop(key[0], (now, False))
+            followed = followed if seen == now else True
+            self._resources[key[0]] = (now, followed)
             if len(self._streams) > self._max:
-                self._streams.popitem(last=False)
+                evicted, _ = self._streams.popitem(last=False)
+                self._resources.pop(evicted[0], None)
                 self.evicted += 1
         if prev is None:
-            return value if start_ns and start_ns >= self._boot_ns else None
+            return value if followed or (start_ns and start_ns >= self._boot_ns) else None
         if start_ns != prev.start_ns or value.went_down_from(prev.value):
             self.resets += 1
             return value
@@ -85,3 +95,5 @@ class DeltaTracker:
                     break
                 self._streams.popitem(last=False)
                 self.evicted += 1
+            while self._resources and now - next(iter(self._resources.values()))[0] > self._ttl:
+                self._resources.popitem(last=False)

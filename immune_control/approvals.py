@@ -117,7 +117,7 @@ class Approvals:
     def _dismiss(self, incident: Incident, actor: str, reason: str) -> None:
         incident = self._healer.cancel(incident, "dismissed as a false positive")
         for agent_id in incident.affected_agent_ids if incident.fleet else (incident.agent_id,):
-            self._healer.release(incident, agent_id, "false positive")
+            self._healer.release(incident, agent_id, "false positive", adopt=True)
         self._ledger.transition(
             incident,
             DISMISSED,

@@ -23,6 +23,8 @@ class Command:
     action_id: str = ""
     dry_run: bool = False
     timeout_seconds: float = 0.0
+    # Release after a false positive: the agent's baselines take its level as normal.
+    adopt_baseline: bool = False
     id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
 
 

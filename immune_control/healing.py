@@ -196,12 +196,12 @@ class Healer:
             )
         )
 
-    def release(self, incident: Incident, agent_id: str, reason: str) -> None:
-        """Tell an agent's sidecar to let it serve again, no probation."""
+    def release(self, incident: Incident, agent_id: str, reason: str, adopt: bool = False) -> None:
+        """Tell an agent's sidecar to let it serve again, no probation (``adopt``: and take
+        the level it showed as normal, after a false positive)."""
+        sidecar = self._ledger.sidecar_of(agent_id)
         self._ledger.send(
-            Command(
-                RELEASE, self._ledger.sidecar_of(agent_id), agent_id, incident.id, reason=reason
-            )
+            Command(RELEASE, sidecar, agent_id, incident.id, reason=reason, adopt_baseline=adopt)
         )
 
     def _apply(self, incident: Incident, name: str, actor: str) -> Incident:

@@ -116,6 +116,8 @@ class Intake:
         now = self._ledger.clock()
         fleet_size = self._ledger.reachable_agents(now)
         shared = self._correlator.note(infection.agent_id, infection.types, now, fleet_size)
+        if infection.shared_shift and infection.types:  # the sidecar saw it shared already
+            shared = shared or infection.types[0]
         if shared:
             return self._fleet_incident(shared, infection, now)
         incident = self._detected(infection, self._diagnoser.diagnose(infection.anomalies))

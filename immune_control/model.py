@@ -83,6 +83,8 @@ class Infection:
     anomalies: tuple[Anomaly, ...]
     evidence: tuple[Sample, ...] = ()
     quarantined: bool = True
+    # The sidecar saw most of its agents shift the same vitals at once: an outside cause.
+    shared_shift: bool = False
 
     @property
     def types(self) -> tuple[str, ...]:

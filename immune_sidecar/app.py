@@ -132,6 +132,12 @@ class Sidecar:
         while not self._stop_flush.wait(self.config.state_flush_seconds):
             self.save()
 
+    def adopt(self, agent_id: str) -> None:
+        """An operator called the agent's infection a false positive: its level is normal."""
+        adopted = self.detector.adopt(agent_id)
+        self.metrics.relearns.labels("false_positive").inc()
+        log.info("%s: a false positive; its baselines adopt %s", agent_id, ", ".join(adopted))
+
     def _relearned(self, agent_id: str, reason: str) -> None:
         self.metrics.relearns.labels(reason).inc()
 
@@ -146,6 +152,7 @@ class Sidecar:
         for agent_id in agent_ids:
             self.detector.forget(agent_id)
             self.mapper.forget(agent_id)
+            self.pipeline.forget(agent_id)
             self.book.forget(agent_id, now)
         self.metrics.agents_evicted.inc(len(agent_ids))
 
@@ -178,6 +185,7 @@ class Sidecar:
             (c.link_backoff_seconds, c.link_max_backoff_seconds),
             self.clock,
             functools.partial(control_credentials, c),
+            self.adopt,
         )
         self.pipeline.add_listener(link.on_infection)
         self.pipeline.add_clean_listener(link.on_clean)

@@ -36,6 +36,8 @@ class Pipeline:
         self._book, self._runner, self._metrics = book, runner, metrics
         self._clock = clock
         self._shifts = shifts or SharedShifts()
+        # Standalone: agent → (its lone anomaly type, ejections for it in a row, the last one's time).
+        self._streaks: dict[str, tuple[str, int, float]] = {}
         self._listeners: list[InfectionListener] = []
         self._clean_listeners: list[Callable[[VitalSample], None]] = []
         self.drift: set[str] = set()
@@ -129,21 +131,33 @@ class Pipeline:
                 self._runner.submit(Command(RELEASE, held.agent_id, reason="shared shift"))
                 log.info("released %s: its %s was a shared shift", held.agent_id, held.reason)
 
+    def forget(self, agent_id: str) -> None:
+        """Drop the per-agent state of an evicted agent."""
+        self._streaks.pop(agent_id, None)
+        self._shifts.forget(agent_id)
+
     def _outlived(self, infection: Infection, now: float) -> bool:
-        """Standalone, a lone shift that outlived its ejections becomes the new normal."""
-        needed = self._detector.settings.relearn_after_ejections
-        prev = self._book.get(infection.agent_id)
-        lone = len(set(infection.types)) == 1 and "prompt_change" not in infection.types
-        if not (self._book.standalone and needed > 0 and lone and prev is not None):
+        """Standalone, the same lone anomaly ejected again and again (each within
+        ``relearn_window_seconds`` of the last) becomes the agent's new normal."""
+        s = self._detector.settings
+        kinds = set(infection.types)
+        lone = len(kinds) == 1 and "prompt_change" not in kinds
+        if not self._book.standalone or s.relearn_after_ejections <= 0 or not lone:
+            self._streaks.pop(infection.agent_id, None)
             return False
-        same = set(prev.anomaly_types) == set(infection.types)
-        if not same or self._book.next_ejections(infection.agent_id, now) < needed:
+        kind = infection.types[0]
+        last, count, at = self._streaks.get(infection.agent_id, (kind, 0, now))
+        count = count + 1 if last == kind and now - at <= s.relearn_window_seconds else 1
+        needed = s.relearn_after_ejections
+        if count < needed:
+            self._streaks[infection.agent_id] = (kind, count, now)
             return False
+        self._streaks.pop(infection.agent_id, None)
         adopted = self._detector.adopt(infection.agent_id)
         self._metrics.relearns.labels("lasting_shift").inc()
         log.warning(
-            "%s: %s lasted through %d ejections with nothing else wrong; adopted as its new "
-            "normal (%s)", infection.agent_id, infection.types[0], needed - 1, ", ".join(adopted),
+            "%s: %s came back after %d ejections with nothing else wrong; adopted as its new "
+            "normal (%s)", infection.agent_id, kind, needed - 1, ", ".join(adopted),
         )  # fmt: skip
         return True
 

@@ -109,11 +109,6 @@ class QuarantineBook:
         """Whether releases follow the local timer (no control decides them)."""
         return self._policy is not None
 
-    def next_ejections(self, agent_id: str, now: float) -> int:
-        """The ejection count an ejection of the agent now would have (its streak)."""
-        with self._lock:
-            return self._count(self._ejections.get(agent_id), now) + 1
-
     def release(self, agent_id: str, now: float, probation_seconds: float = 0.0) -> bool:
         """End an agent's quarantine (or its waiver) now, control's decision; False if neither."""
         with self._lock:

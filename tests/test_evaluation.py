@@ -2,13 +2,18 @@
 
 import dataclasses
 import math
+import random
 
 import pytest
 
 from bench.evaluation import detection, fleet, healing, scoring
 from bench.evaluation.detection import Alarm
 from bench.evaluation.scenario import WARMUP, Episode, generate
+from bench.evaluation.workload import HEALTHY, Effect, Recorder, SdkRecorder, draw
+from immune_sidecar.app import Sidecar
+from immune_sidecar.config import SidecarConfig
 from immune_sidecar.detect import BaselineSettings
+from immune_sidecar.receiver.codec import PROTOBUF
 
 
 def test_scenarios_are_reproducible_by_seed_and_label_every_fault():
@@ -27,7 +32,7 @@ def test_a_perfect_detector_scores_one_and_a_silent_one_scores_zero_recall():
     best = scoring.score(scenario, perfect)
     assert (best.recall, best.big_recall, best.false_alarms) == (1.0, 1.0, 0)
     assert best.median_delay == 1 and best.false_per_1000_hours == 0.0
-    assert all(t.precision == 1.0 and t.recall == 1.0 and t.f1 == 1.0 for t in best.types)
+    assert all(t.precision == 1.0 and t.recall == 1.0 for t in best.types)
     silent = scoring.score(scenario, [])
     assert (silent.recall, silent.big_recall, silent.detected) == (0.0, 0.0, 0)
     assert math.isinf(silent.median_delay)
@@ -43,6 +48,44 @@ def test_alarms_on_healthy_agents_are_false_quarantines_per_healthy_hour():
     assert s.false_per_1000_hours == 250.0
     latency = next(t for t in s.types if t.anomaly == "latency_spike")
     assert (latency.precision, latency.alarms) == (0.0, 10)
+
+
+def test_the_fast_otlp_builder_reads_as_the_sdk_s_own_export():
+    """The evaluation builds OTLP bytes itself for speed; a sidecar must read exactly what the
+    OpenTelemetry SDK's recording and encoder would have sent for the same work."""
+    scenario = generate(2, 4, 2)
+    agent, rng = scenario.agents[3], random.Random(1)
+    fast, sdk = Recorder(agent.name), SdkRecorder(agent.name)
+    readers = [Sidecar(SidecarConfig(actuators=(), max_requests_per_second=0)) for _ in "ab"]
+    seen: list[list] = [[], []]
+    for reader, found in zip(readers, seen, strict=True):
+        reader.pipeline.add_clean_listener(found.append)
+    try:
+        for index in range(12):
+            effect = Effect(model="gpt-4.1") if index > 8 else HEALTHY
+            ops = draw(agent.traits, effect, index * 60.0, rng)
+            readers[0].handler.handle(fast.export(agent.traits, effect, ops, index * 60.0),
+                                      PROTOBUF, "eval")  # fmt: skip
+            readers[1].handler.handle(sdk.export(agent.traits, effect, ops, index * 60.0),
+                                      PROTOBUF, "eval")  # fmt: skip
+    finally:
+        sdk.close()
+        for reader in readers:
+            reader.runner.close()
+    assert len(seen[0]) == len(seen[1]) >= 10
+    for a, b in zip(*seen, strict=True):
+        assert a.operations == b.operations and a.attempts == b.attempts
+        assert a.values.keys() == b.values.keys()
+        assert all(math.isclose(a.values[k], b.values[k], rel_tol=1e-9) for k in a.values)
+
+
+def test_false_alarm_and_recall_intervals_are_the_exact_ones():
+    low, high = scoring.poisson_interval(0)
+    assert low == 0.0 and math.isclose(high, 3.6889, rel_tol=1e-4)
+    low, high = scoring.poisson_interval(10)
+    assert math.isclose(low, 4.7954, rel_tol=1e-4) and math.isclose(high, 18.3904, rel_tol=1e-4)
+    low, high = scoring.wilson(95, 100)
+    assert math.isclose(low, 0.8882, rel_tol=1e-3) and math.isclose(high, 0.9785, rel_tol=1e-3)
 
 
 def test_a_large_fault_goes_through_the_real_pipeline_and_is_caught_at_once():

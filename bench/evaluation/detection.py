@@ -36,6 +36,8 @@ class Alarm:
     index: int
     types: tuple[str, ...]
     severity: float
+    # A shared shift: reported as one outside cause, the agent not held.
+    shared: bool = False
 
 
 class SimClock:
@@ -58,20 +60,22 @@ class Bench:
         )
         self.sidecar = Sidecar(config, clock=clock)
         self.alarms: list[Alarm] = []
-        self.shared: list[Alarm] = []  # shared shifts: reported as one cause, nobody held
         self.index = 0
         self.sidecar.pipeline.add_listener(self._alarm)
 
     def _alarm(self, infection: Infection, ejection: Ejection) -> None:
-        alarm = Alarm(infection.agent_id, self.index, infection.types, infection.severity)
-        (self.shared if infection.shared else self.alarms).append(alarm)
+        self.alarms.append(Alarm(infection.agent_id, self.index, infection.types,
+                                 infection.severity, infection.shared))  # fmt: skip
 
     def settle(self, now: float) -> None:
-        """Count as shared the interval's alarms whose agents a shared shift set free."""
+        """Mark shared the interval's alarms whose agents a shared shift set free."""
         held = {e.agent_id for e in self.sidecar.book.held(now)}
-        freed = [a for a in self.alarms if a.index == self.index and a.agent not in held]
-        self.shared.extend(freed)
-        self.alarms = [a for a in self.alarms if a not in freed]
+        for i in range(len(self.alarms) - 1, -1, -1):
+            alarm = self.alarms[i]
+            if alarm.index != self.index:
+                break
+            if alarm.agent not in held:
+                self.alarms[i] = dataclasses.replace(alarm, shared=True)
 
     def feed(self, body: bytes) -> None:
         """One agent's export, through the receive handler."""

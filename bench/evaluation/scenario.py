@@ -230,7 +230,9 @@ def _regimes(rng: random.Random, t: Traits) -> Traits:
     if rng.random() < 0.25:
         changes["cache_hits"] = rng.uniform(0.3, 0.7)
     if rng.random() < 0.2:
-        changes.update(sawtooth_growth=rng.uniform(1.0, 3.0), sawtooth_intervals=rng.randint(15, 45))
+        changes.update(
+            sawtooth_growth=rng.uniform(1.0, 3.0), sawtooth_intervals=rng.randint(15, 45)
+        )
     if rng.random() < 0.15:
         changes["idle_share"] = rng.uniform(0.3, 0.6)
     if rng.random() < 0.3:

@@ -168,4 +168,5 @@ def from_infection(i: pb.Infection, sidecar_id: str) -> Infection:
         tuple(from_anomaly(a) for a in i.anomalies),
         tuple(from_sample(s) for s in i.evidence),
         i.quarantined,
+        i.shared_shift,
     )

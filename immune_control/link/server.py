@@ -283,7 +283,10 @@ def to_message(command: Command) -> link_pb2.ConnectResponse:
     elif command.kind == RELEASE:
         msg.release.CopyFrom(
             link_pb2.ReleaseCommand(
-                agent_id=command.agent_id, incident_id=command.incident_id, reason=command.reason
+                agent_id=command.agent_id,
+                incident_id=command.incident_id,
+                reason=command.reason,
+                adopt_baseline=command.adopt_baseline,
             )
         )
         if command.probation_samples:

@@ -33,6 +33,7 @@ WINSOR = 2.5  # values beyond this many standard deviations do not move the leve
 FIT_WINSOR = 4.0  # and beyond this many when they feed the variance fit
 MAD_TO_SIGMA = 1.4826
 WELL_POSED = 0.05  # the two variance terms are told apart only past this correlation slack
+ADOPT_SAMPLES, ADOPT_ALPHA = 10, 0.3  # after an adopted level, samples that settle it quickly
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,8 +62,10 @@ class BaselineSettings:
     prompt_change_sigma: float = 9.0
     # Resource attributes whose change, with a new prompt hash, marks a deploy (re-learn).
     deploy_keys: tuple[str, ...] = ("service.version", "gen_ai.agent.version")
-    # Standalone: the ejection in a row, for the same single anomaly, that adopts the level.
+    # Standalone: the ejection in a row, for the same lone anomaly, that adopts its level
+    # instead (each within the window of the one before; 0: never).
     relearn_after_ejections: int = 3
+    relearn_window_seconds: float = 1800.0
     # Vitals judged only when lasting; vitals not judged at all.
     lasting_only: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
@@ -72,7 +75,9 @@ class BaselineSettings:
 
 
 class VarianceFit:
-    """var = a·u + b·v with a, b ≥ 0, fitted to squared residuals (EW least squares)."""
+    """var = a·u + b·v with a, b ≥ 0, fitted to squared residuals (EW least squares).
+
+    Residuals may be an excess over a known variance, and negative; the fit is never."""
 
     __slots__ = ("sums",)
 
@@ -84,8 +89,12 @@ class VarianceFit:
         uu, uv, vv, uy, vy = (x * keep for x in self.sums)
         self.sums = [uu + u * u, uv + u * v, vv + v * v, uy + u * squared, vy + v * squared]
 
-    def variance(self, u: float, v: float) -> float:
-        """The fitted variance at (u, v); 0 before any residual."""
+    def variance(self, u: float, v: float, larger: bool = True) -> float:
+        """The fitted variance at (u, v); 0 before any residual.
+
+        When the two terms cannot be told apart, ``larger`` takes the larger one-term fit
+        (the safe side for a level), else the first term alone (quasi-Poisson, for counts:
+        a relative spread fitted to a few small counts would be mostly their Poisson noise)."""
         uu, uv, vv, uy, vy = self.sums
         if uu <= 0 or vv <= 0:
             return 0.0
@@ -94,15 +103,24 @@ class VarianceFit:
             a, b = (vv * uy - uv * vy) / det, (uu * vy - uv * uy) / det
             if a >= 0 and b >= 0:
                 return a * u + b * v
-        # One term or the other explains it: take the larger, which is the safe side here.
-        return max(uy / uu * u, vy / vv * v)
+        if not larger:
+            return max(uy / uu * u, 0.0)
+        return max(uy / uu * u, vy / vv * v, 0.0)
 
 
 class _Cusum:
-    """The one-sided CUSUM sum and the estimate's certainty, shared by both kinds."""
+    """The one-sided CUSUM sum, the estimate's certainty and a settling level, for both kinds."""
 
     excess: float
     n: int
+    fresh: int
+
+    def _step(self, s: BaselineSettings) -> tuple[float, bool]:
+        """How fast the level follows now, and whether far values may move it (settling)."""
+        if self.fresh > 0:
+            self.fresh -= 1
+            return ADOPT_ALPHA, True
+        return s.alpha, False
 
     def dof(self, s: BaselineSettings) -> float:
         """Degrees of freedom of the spread estimate: samples, up to the EW memory's worth."""
@@ -124,11 +142,11 @@ class _Cusum:
 class LevelBaseline(_Cusum):
     """A per-call mean on a log scale, with variance τ² + b/n."""
 
-    __slots__ = ("excess", "fit", "mu", "n", "warmup")
+    __slots__ = ("excess", "fit", "fresh", "mu", "n", "warmup")
     kind = "level"
 
-    def __init__(self, mu=0.0, n=0, fit=None, warmup=None, excess=0.0) -> None:
-        self.mu, self.n, self.excess = mu, n, excess
+    def __init__(self, mu=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0) -> None:
+        self.mu, self.n, self.excess, self.fresh = mu, n, excess, fresh
         self.fit = fit or VarianceFit()
         self.warmup: list[list[float]] = warmup if warmup is not None else []
 
@@ -162,8 +180,9 @@ class LevelBaseline(_Cusum):
             self._follow(y, calls, s)
 
     def adopt(self, value: float, calls: float) -> None:
-        """Make ``value`` the new normal level (an operator or a lasting shift said so)."""
-        self.mu, self.excess = _log(value), 0.0
+        """Make ``value`` the new normal level (an operator or a lasting shift said so);
+        the next samples settle it."""
+        self.mu, self.excess, self.fresh = _log(value), 0.0, ADOPT_SAMPLES
 
     def _fit(self, rows: list[list[float]], s: BaselineSettings) -> None:
         self.mu = statistics.median(y for y, _ in rows)
@@ -179,29 +198,31 @@ class LevelBaseline(_Cusum):
         residual = y - self.mu
         clipped = max(-FIT_WINSOR * sd, min(FIT_WINSOR * sd, residual))
         self.fit.add(1.0, 1.0 / max(calls, 1.0), clipped * clipped, 1.0 - s.spread_alpha)
-        if abs(residual) <= WINSOR * sd:  # a far value tells of the spread, not the level
-            self.mu += s.alpha * residual
+        alpha, settling = self._step(s)
+        if settling or abs(residual) <= WINSOR * sd:  # a far value tells of the spread
+            self.mu += alpha * residual
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
         return {"kind": self.kind, "mu": self.mu, "n": self.n, "fit": self.fit.sums,
-                "warmup": self.warmup, "excess": self.excess}  # fmt: skip
+                "warmup": self.warmup, "excess": self.excess, "fresh": self.fresh}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "LevelBaseline":
         """Restore from ``to_json`` output."""
         return cls(float(data["mu"]), int(data["n"]), VarianceFit(list(data["fit"])),
-                   list(data["warmup"]), float(data.get("excess", 0.0)))  # fmt: skip
+                   list(data["warmup"]), float(data["excess"]), int(data["fresh"]))  # fmt: skip
 
 
 class RateBaseline(_Cusum):
     """Events per unit of exposure, with count variance φ·m + τ²·m² (φ ≥ 1)."""
 
-    __slots__ = ("events", "excess", "exposure", "fit", "n", "warmup")
+    __slots__ = ("events", "excess", "exposure", "fit", "fresh", "n", "warmup")
     kind = "rate"
 
-    def __init__(self, events=0.0, exposure=0.0, n=0, fit=None, warmup=None, excess=0.0):
+    def __init__(self, events=0.0, exposure=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0):
         self.events, self.exposure, self.n, self.excess = events, exposure, n, excess
+        self.fresh = fresh
         self.fit = fit or VarianceFit()
         self.warmup: list[list[float]] = warmup if warmup is not None else []
 
@@ -218,9 +239,9 @@ class RateBaseline(_Cusum):
         return self.events / self.exposure if self.exposure > 0 else 0.0
 
     def count_variance(self, mean: float, floor: float = 0.0) -> float:
-        """The variance of a count whose expectation is ``mean``: at least Poisson's, and
-        at least ``floor`` (a share of the rate) of spread between intervals."""
-        return max(mean + (floor * mean) ** 2, self.fit.variance(mean, mean * mean))
+        """The variance of a count whose expectation is ``mean``: Poisson's, plus the excess
+        the agent showed (at least ``floor``, a share of the rate, of spread between intervals)."""
+        return mean + max((floor * mean) ** 2, self.fit.variance(mean, mean * mean, larger=False))
 
     def z(self, count: float, exposure: float, floor: float, s: BaselineSettings) -> float:
         """How far above normal ``count`` events in ``exposure`` lie (no floor: φ ≥ 1 is one)."""
@@ -234,50 +255,52 @@ class RateBaseline(_Cusum):
         if self.n < s.min_samples:
             self.warmup.append([count, exposure])
         elif self.n == s.min_samples:
-            self._fit([*self.warmup, [count, exposure]])
+            self._fit([*self.warmup, [count, exposure]], s)
         else:
             self._follow(count, exposure, s)
 
     def adopt(self, count: float, exposure: float) -> None:
-        """Make this interval's rate the new normal."""
+        """Make this interval's rate the new normal; the next samples settle it."""
         scale = self.exposure / max(exposure, 1e-9)
-        self.events, self.excess = count * scale, 0.0
+        self.events, self.excess, self.fresh = count * scale, 0.0, ADOPT_SAMPLES
 
-    def _fit(self, rows: list[list[float]]) -> None:
+    def _fit(self, rows: list[list[float]], s: BaselineSettings) -> None:
         # The interval with the highest rate is left out: one fault while learning stays out.
         rows = sorted(rows, key=lambda r: r[0] / max(r[1], 1e-9))[:-1] or rows
         self.events = sum(k for k, _ in rows)
         self.exposure = sum(e for _, e in rows)
         for count, exposure in rows:
-            self._add_residual(count, exposure, 1.0)
+            self._add_residual(count, exposure, 1.0, s.count_floor)
         self.warmup = []
 
     def _follow(self, count: float, exposure: float, s: BaselineSettings) -> None:
         mean = self.rate() * exposure
         far = dispersed_poisson_z(count, mean, self.count_variance(mean, s.count_floor)) > WINSOR
-        self._add_residual(count, exposure, 1.0 - s.spread_alpha)
-        if not far:  # a far count tells of the spread, not the rate
-            keep = 1.0 - s.alpha
+        self._add_residual(count, exposure, 1.0 - s.spread_alpha, s.count_floor)
+        alpha, settling = self._step(s)
+        if settling or not far:  # a far count tells of the spread, not the rate
+            keep = 1.0 - alpha
             self.events = self.events * keep + count
             self.exposure = self.exposure * keep + exposure
 
-    def _add_residual(self, count: float, exposure: float, keep: float) -> None:
+    def _add_residual(self, count: float, exposure: float, keep: float, floor: float) -> None:
         mean = self.rate() * exposure
-        clipped = min(count, mean + FIT_WINSOR * math.sqrt(self.count_variance(mean)))
-        self.fit.add(mean, mean * mean, (clipped - mean) ** 2, keep)
+        # Clipped against the prior spread, not the fitted one: no feedback from the fit to itself.
+        clipped = min(count, mean + FIT_WINSOR * math.sqrt(mean + (floor * mean) ** 2))
+        self.fit.add(mean, mean * mean, (clipped - mean) ** 2 - mean, keep)  # excess over Poisson
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
         return {"kind": self.kind, "events": self.events, "exposure": self.exposure,
                 "n": self.n, "fit": self.fit.sums, "warmup": self.warmup,
-                "excess": self.excess}  # fmt: skip
+                "excess": self.excess, "fresh": self.fresh}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RateBaseline":
         """Restore from ``to_json`` output."""
         return cls(float(data["events"]), float(data["exposure"]), int(data["n"]),
-                   VarianceFit(list(data["fit"])), list(data["warmup"]),
-                   float(data.get("excess", 0.0)))  # fmt: skip
+                   VarianceFit(list(data["fit"])), list(data["warmup"]), float(data["excess"]),
+                   int(data["fresh"]))  # fmt: skip
 
 
 Baseline = LevelBaseline | RateBaseline

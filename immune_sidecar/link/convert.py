@@ -25,6 +25,7 @@ def infection(i: Infection, sidecar_id: str, quarantined: bool) -> pb.Infection:
         anomalies=[anomaly(a) for a in i.anomalies],
         evidence=[sample(s) for s in i.evidence],
         quarantined=quarantined,
+        shared_shift=i.shared,
     )
 
 

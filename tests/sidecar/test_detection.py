@@ -50,7 +50,7 @@ def test_fault_quarantines_the_agent_with_its_type(sidecar, kind, transport):
     _, body = get_json(sidecar.ports["admin"], f"/v1/agents/{name}")
     assert body["status"] == "quarantined"
     anomaly = next(a for a in body["recent_anomalies"] if a["type"] == kind)
-    assert anomaly["sigma"] >= sidecar.config.detection.sigma_threshold
+    assert anomaly["sigma"] >= sidecar.detector.limits().sudden
     if kind != "prompt_change":
         assert anomaly["observed"] > anomaly["baseline"]
         assert anomaly["vital"] in body["baselines"]

@@ -252,7 +252,7 @@ class Anomaly(_message.Message):
     def __init__(self, type: _Optional[_Union[AnomalyType, str]] = ..., vital: _Optional[str] = ..., observed: _Optional[float] = ..., baseline: _Optional[float] = ..., sigma: _Optional[float] = ..., observed_label: _Optional[str] = ..., baseline_label: _Optional[str] = ...) -> None: ...
 
 class Infection(_message.Message):
-    __slots__ = ("id", "agent_id", "sidecar_id", "detect_time", "severity", "anomalies", "evidence", "quarantined")
+    __slots__ = ("id", "agent_id", "sidecar_id", "detect_time", "severity", "anomalies", "evidence", "quarantined", "shared_shift")
     ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     SIDECAR_ID_FIELD_NUMBER: _ClassVar[int]
@@ -261,6 +261,7 @@ class Infection(_message.Message):
     ANOMALIES_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
     QUARANTINED_FIELD_NUMBER: _ClassVar[int]
+    SHARED_SHIFT_FIELD_NUMBER: _ClassVar[int]
     id: str
     agent_id: str
     sidecar_id: str
@@ -269,7 +270,8 @@ class Infection(_message.Message):
     anomalies: _containers.RepeatedCompositeFieldContainer[Anomaly]
     evidence: _containers.RepeatedCompositeFieldContainer[VitalSample]
     quarantined: bool
-    def __init__(self, id: _Optional[str] = ..., agent_id: _Optional[str] = ..., sidecar_id: _Optional[str] = ..., detect_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., severity: _Optional[float] = ..., anomalies: _Optional[_Iterable[_Union[Anomaly, _Mapping]]] = ..., evidence: _Optional[_Iterable[_Union[VitalSample, _Mapping]]] = ..., quarantined: _Optional[bool] = ...) -> None: ...
+    shared_shift: bool
+    def __init__(self, id: _Optional[str] = ..., agent_id: _Optional[str] = ..., sidecar_id: _Optional[str] = ..., detect_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., severity: _Optional[float] = ..., anomalies: _Optional[_Iterable[_Union[Anomaly, _Mapping]]] = ..., evidence: _Optional[_Iterable[_Union[VitalSample, _Mapping]]] = ..., quarantined: _Optional[bool] = ..., shared_shift: _Optional[bool] = ...) -> None: ...
 
 class Hypothesis(_message.Message):
     __slots__ = ("diagnosis", "confidence", "evidence")

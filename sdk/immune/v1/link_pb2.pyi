@@ -170,16 +170,18 @@ class QuarantineCommand(_message.Message):
     def __init__(self, agent_id: _Optional[str] = ..., incident_id: _Optional[str] = ..., reason: _Optional[str] = ..., enforce: _Optional[bool] = ...) -> None: ...
 
 class ReleaseCommand(_message.Message):
-    __slots__ = ("agent_id", "incident_id", "reason", "probation")
+    __slots__ = ("agent_id", "incident_id", "reason", "probation", "adopt_baseline")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     PROBATION_FIELD_NUMBER: _ClassVar[int]
+    ADOPT_BASELINE_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     incident_id: str
     reason: str
     probation: _common_pb2.ProbationWindow
-    def __init__(self, agent_id: _Optional[str] = ..., incident_id: _Optional[str] = ..., reason: _Optional[str] = ..., probation: _Optional[_Union[_common_pb2.ProbationWindow, _Mapping]] = ...) -> None: ...
+    adopt_baseline: bool
+    def __init__(self, agent_id: _Optional[str] = ..., incident_id: _Optional[str] = ..., reason: _Optional[str] = ..., probation: _Optional[_Union[_common_pb2.ProbationWindow, _Mapping]] = ..., adopt_baseline: _Optional[bool] = ...) -> None: ...
 
 class ApplyActionCommand(_message.Message):
     __slots__ = ("agent_id", "incident_id", "action_id", "action", "dry_run", "timeout")

@@ -1,0 +1,258 @@
+"""The detector on streams of known distribution: its designed false-alarm rate, evidence that
+grows with the calls of an interval, sudden and lasting shifts, deploys, adopted levels, state."""
+
+import json
+import math
+import random
+
+import pytest
+
+from immune_sidecar.detect import BaselineSettings, Detector, LevelBaseline, severity, thresholds
+from immune_sidecar.detect.evidence import TESTS
+from immune_sidecar.quarantine import HEALTHY, QUARANTINED, QuarantineBook
+from immune_sidecar.vitals import VitalSample
+
+BUDGET = 500.0  # per 1,000 agent-hours: high enough to measure in a test, the design is the same
+
+
+def healthy(rng: random.Random, calls: int, latency=1.0, tokens=800.0, tools=1.0, errors=0.01):
+    """One interval of ``calls`` calls: log-normal latencies with 1% stragglers five times
+    slower, log-normal tokens, tool calls in bursts (negative-binomial), binomial errors."""
+    lat = [rng.lognormvariate(math.log(latency), 0.5) * (5 if rng.random() < 0.01 else 1)
+           for _ in range(calls)]  # fmt: skip
+    toks = [rng.lognormvariate(math.log(tokens), 0.4) for _ in range(calls)]
+    burst = rng.gammavariate(4.0, 0.25)  # the interval's tool appetite: mean 1, CV 0.5
+    tool_count = sum(_poisson(rng, tools * burst) for _ in range(calls))
+    failed = sum(rng.random() < errors for _ in range(calls + tool_count))
+    return calls, {
+        "latency": sum(lat) / calls,
+        "input_tokens": sum(toks) / calls,
+        "output_tokens": sum(toks) / calls / 3,
+        "total_tokens": sum(toks) / calls * 4 / 3,
+        "tool_calls": tool_count / calls,
+        "retries": _poisson(rng, 0.03 * calls) / calls,
+        "error_rate": failed / (calls + tool_count),
+        "price": 0.6,
+    }, calls + tool_count
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    limit, k, p = math.exp(-mean), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+def sample(agent: str, at: int, calls: int, values: dict, attempts: float, **kw) -> VitalSample:
+    return VitalSample(agent, at * 60.0, 60.0, float(calls), values, attempts=attempts, **kw)
+
+
+def stream(detector: Detector, agent: str, rng: random.Random, intervals: int, **shift):
+    """Feed healthy intervals (with ``shift`` multiplying vitals); the infections raised."""
+    found = []
+    for at in range(intervals):
+        calls, values, attempts = healthy(rng, rng.randint(1, 50))
+        values = {k: v * shift.get(k, 1.0) for k, v in values.items()}
+        infection = detector.observe(sample(agent, at, calls, values, attempts, prompt_hash="p"))
+        if infection is not None:
+            found.append(infection)
+    return found
+
+
+def test_the_false_alarm_rate_on_stationary_streams_stays_within_the_budget():
+    detector = Detector(BaselineSettings(false_alarms_per_1000_hours=BUDGET))
+    rng, alarms, hours = random.Random(11), 0, 0.0
+    for agent in range(24):
+        found = stream(detector, f"a{agent}", rng, 700)
+        alarms += len(found)
+        hours += (700 - detector.settings.lasting_after) / 60
+    rate = 1000 * alarms / hours
+    # The budget is the most; a detector that never fires would pass it, so it must spend some.
+    assert BUDGET / 25 <= rate <= BUDGET, (alarms, hours, rate)
+
+
+def test_the_same_per_call_shift_is_weaker_evidence_in_3_calls_than_in_40():
+    s, base, rng = BaselineSettings(), LevelBaseline(), random.Random(5)
+    for _ in range(300):
+        calls, values, _ = healthy(rng, rng.randint(1, 50))
+        base.learn(values["latency"], calls, s)
+    level = base.typical() * 1.6
+    few, many = base.z(level, 3, s.level_floor, s), base.z(level, 40, s.level_floor, s)
+    assert 0 < few < many and many > 2 * few
+
+
+def trained(settings: BaselineSettings | None = None, agent: str = "a") -> Detector:
+    detector = Detector(settings or BaselineSettings())
+    assert stream(detector, agent, random.Random(3), 60) == []
+    return detector
+
+
+def first_alarm(detector: Detector, agent: str, intervals: int, **shift) -> int | None:
+    rng = random.Random(9)
+    for at in range(intervals):
+        calls, values, attempts = healthy(rng, 20)
+        values = {k: v * shift.get(k, 1.0) for k, v in values.items()}
+        if detector.observe(sample(agent, 100 + at, calls, values, attempts, prompt_hash="p")):
+            return at + 1
+    return None
+
+
+def test_an_overwhelming_interval_alarms_at_once_a_smaller_shift_when_it_lasts():
+    assert first_alarm(trained(), "a", 5, latency=4.0) == 1
+    # 1.35× latency: never far enough for one interval, caught once it has lasted.
+    lasting = first_alarm(trained(), "a", 30, latency=1.35)
+    assert lasting is not None and 2 <= lasting <= 12
+
+
+def test_a_drift_is_caught_as_a_drift_by_the_vital_that_drifts():
+    detector, rng = trained(), random.Random(4)
+    for at in range(40):
+        calls, values, attempts = healthy(rng, 20)
+        values["input_tokens"] *= 1.05 ** (at + 1)
+        values["total_tokens"] *= 1.0 + (1.05 ** (at + 1) - 1) * 0.75
+        infection = detector.observe(sample("a", 100 + at, calls, values, attempts, prompt_hash="p"))
+        if infection is not None:
+            assert infection.anomalies[0].vital in ("input_tokens", "total_tokens")
+            assert at < 20
+            return
+    pytest.fail("a 5%-per-interval token drift went unseen for 40 intervals")
+
+
+@pytest.mark.parametrize(
+    ("vital", "value", "anomaly"),
+    [("retries", 0.4, "high_retry_rate"), ("error_rate", 0.2, "error_rate_spike"),
+     ("tool_calls", 4.0, "tool_explosion"), ("price", 2.4, "cost_spike")],
+)  # fmt: skip
+def test_counts_and_price_are_named_by_their_own_anomaly(vital, value, anomaly):
+    detector, rng = trained(), random.Random(8)
+    found = None
+    for at in range(5):
+        calls, values, attempts = healthy(rng, 30)
+        values[vital] = value  # retries 13×, errors 20×, tools 4×, price 4× their normal
+        found = found or detector.observe(sample("a", 100 + at, calls, values, attempts,
+                                                 prompt_hash="p"))  # fmt: skip
+    assert found is not None and found.anomalies[0].type == anomaly
+
+
+def test_a_sibling_model_at_a_similar_price_is_no_cost_spike():
+    assert first_alarm(trained(), "a", 60, price=1.25) is None
+
+
+def test_a_deploy_relearns_and_a_new_prompt_without_a_new_version_quarantines():
+    rng = random.Random(2)
+    detector = trained()
+    calls, values, attempts = healthy(rng, 20)
+    changed = sample("a", 100, calls, values, attempts, prompt_hash="p2")
+    assert detector.observe(changed).types == ("prompt_change",)
+
+    deployed = trained(agent="b")
+    for at in range(30):  # the new version's work is a little different: re-learned, no alarm
+        calls, values, attempts = healthy(rng, 20, latency=1.3, tokens=1000)
+        assert deployed.observe(sample("b", 100 + at, calls, values, attempts,
+                                       prompt_hash="p2", version="2")) is None  # fmt: skip
+    calls, values, attempts = healthy(rng, 20)
+    values["input_tokens"] *= 20  # and during the watch, the overwhelming is still caught
+    watch = trained(agent="c")
+    watch.observe(sample("c", 100, calls, values, attempts, prompt_hash="p3", version="3"))
+    assert watch.observe(sample("c", 101, calls, values, attempts, prompt_hash="p3",
+                                version="3")) is not None  # fmt: skip
+
+
+def test_an_adopted_level_is_normal_afterwards():
+    detector = trained()
+    assert first_alarm(detector, "a", 1, latency=3.0) == 1
+    assert detector.adopt("a") == ("latency",)
+    assert first_alarm(detector, "a", 40, latency=3.0) is None
+
+
+def test_a_level_shift_standalone_is_adopted_after_repeated_ejections_not_held_forever():
+    from immune_sidecar.app import Sidecar
+    from immune_sidecar.config import SidecarConfig
+
+    clock = [0.0]
+    sidecar = Sidecar(SidecarConfig(actuators=(), max_requests_per_second=0),
+                      clock=lambda: clock[0])  # fmt: skip
+    held, rng = 0, random.Random(6)
+    try:
+        for at in range(160):
+            clock[0] = at * 60.0
+            calls, values, attempts = healthy(rng, 20)
+            if at >= 60:
+                values["latency"] *= 2.5
+            sidecar.pipeline._judge(sample("a", at, calls, values, attempts, prompt_hash="p"),
+                                    clock[0], clock[0])  # fmt: skip
+            held += sidecar.book.state("a", clock[0]) == QUARANTINED
+    finally:
+        sidecar.runner.close()
+    assert sidecar.book.state("a", clock[0]) != QUARANTINED
+    assert held < 20  # three short ejections, then the new level is the agent's normal
+    assert sidecar.metrics.relearns.labels("lasting_shift")._value.get() == 1
+
+
+def test_a_shift_most_agents_share_is_reported_not_held():
+    from immune_sidecar.app import Sidecar
+    from immune_sidecar.config import SidecarConfig
+
+    clock = [0.0]
+    sidecar = Sidecar(SidecarConfig(actuators=(), max_requests_per_second=0),
+                      clock=lambda: clock[0])  # fmt: skip
+    rng, infections = random.Random(7), []
+    sidecar.pipeline.add_listener(lambda infection, ejection: infections.append(infection))
+    try:
+        for at in range(62):
+            clock[0] = at * 60.0
+            for agent in range(8):
+                calls, values, attempts = healthy(rng, 20)
+                if at == 61:
+                    values["latency"] *= 4.0  # a provider slows down for everyone
+                sidecar.pipeline._judge(sample(f"a{agent}", at, calls, values, attempts,
+                                               prompt_hash="p"), clock[0], clock[0])  # fmt: skip
+    finally:
+        sidecar.runner.close()
+    assert len(infections) == 8
+    assert sum(i.shared for i in infections) >= 5
+    assert sidecar.book.held(clock[0]) == []  # the first ones held were let go
+
+
+def test_baselines_and_sums_survive_the_state_file_and_older_state_files_load():
+    detector = trained()
+    first_alarm(detector, "a", 2, latency=1.3)  # some CUSUM sum
+    restored = Detector(BaselineSettings())
+    restored.restore(json.loads(json.dumps(detector.snapshot())))
+    assert restored.snapshot() == detector.snapshot()
+    older = {"a": {"vitals": {
+        "latency": {"mean": 1.0, "var": 0.01, "n": 40, "warmup": [], "excess": 1.5},
+        "latency_p95": {"mean": 2.0, "var": 0.1, "n": 40, "warmup": []},
+        "tool_calls": {"mean": 1.0, "var": 0.2, "n": 40, "warmup": []},
+    }, "prompt": {"known": {"p": 40}, "n": 40}}}  # fmt: skip
+    legacy = Detector(BaselineSettings())
+    legacy.restore(older)
+    assert sorted(legacy.baselines("a")) == ["latency", "tool_calls"]
+    assert all(b["learned"] for b in legacy.baselines("a").values())
+    assert first_alarm(legacy, "a", 1, latency=5.0) == 1  # judged at once, nothing re-learned
+
+
+def test_thresholds_follow_the_budget_and_the_interval_length():
+    at_60, at_10 = thresholds(0.5, len(TESTS), 60, 1.0), thresholds(0.5, len(TESTS), 10, 1.0)
+    assert 4.5 < at_60.sudden < at_10.sudden  # more intervals an hour: each one must be rarer
+    assert at_60.lasting < at_10.lasting
+    assert thresholds(5.0, len(TESTS), 60, 1.0).sudden < at_60.sudden
+
+
+def test_severity_is_monotone_and_follows_the_documented_formula():
+    assert severity([], 4.9) == 0.0
+    assert [severity([z], 4.9) for z in (2.5, 4.9, 10, 20)] == [2.4, 3.6, 5.4, 7.7]
+    assert severity([10, 10], 4.9) > severity([10], 4.9)
+    assert severity([1000], 4.9) <= 10.0
+
+
+def test_a_waived_agent_serves_until_control_decides_again():
+    book = QuarantineBook(None)
+    book.eject("a", "latency_spike", ("latency_spike",), 3.0, "inf-1", 100.0)
+    assert book.waive("a", "fleet quarantine cap", "inc-1", 101.0) is True
+    assert book.state("a", 102.0) == HEALTHY and book.waived("a")
+    assert book.waive("a", "fleet quarantine cap", "inc-1", 103.0) is False  # already serving
+    assert book.release("a", 104.0) is True and not book.waived("a")
+    book.eject("a", "again", ("latency_spike",), 3.0, "inf-2", 105.0)
+    assert book.state("a", 106.0) == QUARANTINED and not book.waived("a")

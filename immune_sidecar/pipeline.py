@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from .actuate import QUARANTINE, RELEASE, ActuatorRunner, Command
 from .agents import AgentRegistry
-from .detect import Detector, Infection
+from .detect import VITAL_ANOMALY, Detector, Infection
 from .detect.shared import SharedShifts
 from .quarantine import HEALTHY, QUARANTINED, Ejection, QuarantineBook
 from .receiver import Export, Partial
@@ -36,7 +36,7 @@ class Pipeline:
         self._book, self._runner, self._metrics = book, runner, metrics
         self._clock = clock
         self._shifts = shifts or SharedShifts()
-        # Standalone: agent → (its lone anomaly type, ejections for it in a row, the last one's time).
+        # Standalone: agent → (its lone anomaly type, ejections in a row, the last one's time).
         self._streaks: dict[str, tuple[str, int, float]] = {}
         self._listeners: list[InfectionListener] = []
         self._clean_listeners: list[Callable[[VitalSample], None]] = []
@@ -66,10 +66,13 @@ class Pipeline:
     def _judge(self, sample: VitalSample, received: float, now: float) -> None:
         learn = self._book.state(sample.agent_id, now) == HEALTHY
         infection = self._detector.observe(sample, learn=learn)
-        self._shifts.note(sample.agent_id, now, self._detector.shifted(sample.agent_id))
+        shifted = self._detector.shifted(sample.agent_id)
+        self._shifts.note(sample.agent_id, now, shifted)
         self._agents.sampled(sample, infection.anomalies if infection else ())
+        window = sample.interval_seconds or DEFAULT_WINDOW
+        if shifted and self._book.standalone:
+            self._release_shared(now, window)
         if infection is not None:
-            window = sample.interval_seconds or DEFAULT_WINDOW
             if self._shifts.shared(_shifted_vitals(infection), now, window):
                 infection = dataclasses.replace(infection, shared=True)
             self._infected(infection, received, now)
@@ -117,19 +120,21 @@ class Pipeline:
         self._metrics.shared_shifts.inc()
         reason = "shared shift: " + ", ".join(_describe(a) for a in infection.anomalies)
         if self._book.standalone:
-            window = infection.evidence[-1].interval_seconds or DEFAULT_WINDOW
-            self._release_shared(set(infection.types), now, window)
+            self._release_shared(now, infection.evidence[-1].interval_seconds or DEFAULT_WINDOW)
         reported = Ejection(infection.agent_id, reason, infection.types, infection.severity,
                             infection.id, now, now, 0, waived=True)  # fmt: skip
         for listener in self._listeners:
             listener(infection, reported)
 
-    def _release_shared(self, types: set[str], now: float, window: float) -> None:
+    def _release_shared(self, now: float, window: float) -> None:
+        """Let go of agents held in the last interval for what turned out a shared shift."""
         for held in self._book.held(now):
-            if held.since >= now - window and set(held.anomaly_types) <= types:
-                self._book.release(held.agent_id, now)
-                self._runner.submit(Command(RELEASE, held.agent_id, reason="shared shift"))
-                log.info("released %s: its %s was a shared shift", held.agent_id, held.reason)
+            vitals = {v for t in held.anomaly_types for v in ANOMALY_VITALS.get(t, ("?",))}
+            if held.since < now - window or not self._shifts.shared(vitals, now, window):
+                continue
+            self._book.release(held.agent_id, now)
+            self._runner.submit(Command(RELEASE, held.agent_id, reason="shared shift"))
+            log.info("released %s: its %s was a shared shift", held.agent_id, held.reason)
 
     def forget(self, agent_id: str) -> None:
         """Drop the per-agent state of an evicted agent."""
@@ -174,6 +179,9 @@ class Pipeline:
 
 
 DEFAULT_WINDOW = 60.0
+ANOMALY_VITALS = {
+    kind: tuple(v for v, k in VITAL_ANOMALY.items() if k == kind) for kind in VITAL_ANOMALY.values()
+}
 
 
 def _shifted_vitals(infection: Infection) -> set[str]:

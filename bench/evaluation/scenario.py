@@ -15,6 +15,7 @@ import statistics
 
 from immune_demo.faults import BY_NAME
 from immune_demo.kinds import KINDS
+from immune_sidecar.detect import BaselineSettings
 from immune_sidecar.vitals.prices import DEFAULT_PRICES, PriceTable
 
 from .workload import HEALTHY, Effect, Operation, Traits, draw
@@ -36,6 +37,7 @@ SCALED = {
 }
 FAULT_KINDS = (*SCALED, "cost_spike", "prompt_drift")
 PRICES = PriceTable(DEFAULT_PRICES)  # the sidecar's own lookup, so cost means the same
+PRICE_JUMP = BaselineSettings().price_jump
 # Benign upgrades: a sibling model at about the same price.
 SUCCESSORS = {
     "gpt-4o": "gpt-4.1",
@@ -295,7 +297,10 @@ def _episode(agent: Agent, kind: str, onset: int, end: int, magnitude: float, sh
 
 
 def _pricier(agent: Agent, wanted: float) -> tuple[str, float]:
-    """The model whose price moves cost closest to ``wanted`` σ, and the σ it moves it."""
+    """The model whose price moves cost closest to ``wanted`` σ, and the σ it moves it.
+
+    Only models at least ``price_jump`` times as dear count: a move to a model of about the
+    same price is an upgrade (the benign model changes), not a cost spike."""
     base = PRICES.price(agent.traits.model)
     t = agent.traits
     unit = agent.means["cost"] / (t.input_tokens * base[0] + t.output_tokens * base[1])
@@ -303,6 +308,6 @@ def _pricier(agent: Agent, wanted: float) -> tuple[str, float]:
     for model, price in DEFAULT_PRICES.items():
         cost = unit * (t.input_tokens * price[0] + t.output_tokens * price[1])
         size = (cost - agent.means["cost"]) / agent.sigmas["cost"]
-        if size > 0:
+        if cost >= PRICE_JUMP * agent.means["cost"]:
             options[model] = size
     return min(options.items(), key=lambda kv: abs(math.log(kv[1] / wanted)))

@@ -27,10 +27,12 @@ import math
 import statistics
 from typing import Any
 
-from .stats import dispersed_poisson_z, student_z
+from .stats import dispersed_poisson_z, poisson_quantile, student_z
 
 WINSOR = 2.5  # values beyond this many standard deviations do not move the level
 FIT_WINSOR = 4.0  # and beyond this many when they feed the variance fit
+COUNT_CLIP_Z = 3.09  # counts are clipped at their 0.999 quantile before they are learned
+COUNT_PRIOR = 20.0  # intervals of plain Poisson behaviour a count's over-dispersion starts from
 MAD_TO_SIGMA = 1.4826
 WELL_POSED = 0.05  # the two variance terms are told apart only past this correlation slack
 ADOPT_SAMPLES, ADOPT_ALPHA = 10, 0.3  # after an adopted level, samples that settle it quickly
@@ -41,7 +43,7 @@ class BaselineSettings:
     """How baselines learn and how much false alarming the detector may cost."""
 
     # The designed false-quarantine rate of a healthy agent, split across the tests.
-    false_alarms_per_1000_hours: float = 0.5
+    false_alarms_per_1000_hours: float = 0.2
     min_samples: int = 10
     # Lasting shifts are judged once a baseline has seen this many samples: a young baseline's
     # level is still uncertain, and small steady differences from it are what a CUSUM adds up.
@@ -50,12 +52,20 @@ class BaselineSettings:
     # rare bursts belong to an agent's noise and must stay in memory between them.
     alpha: float = 0.015
     spread_alpha: float = 0.01
+    # Counts learn their rate slower still: a rare event moves a small rate a long way.
+    rate_alpha: float = 0.005
     # Smallest spread, on the log scale, of a per-call mean: a flat vital may still move this much.
     level_floor: float = 0.05
     # Smallest spread of a count's rate between intervals (over-dispersion), as a share.
     count_floor: float = 0.3
-    # CUSUM slack in z (shifts of about twice this are what it is tuned to catch).
-    cusum_slack: float = 1.0
+    # CUSUM slack in z (shifts of about twice this are what it is tuned to catch): per-call
+    # levels drift with load and time of day, so they take more; counts are skewed (a 3σ
+    # rise of a small count is a z of about 2), so they take less.
+    cusum_slack: float = 1.5
+    count_cusum_slack: float = 1.0
+    # Agents' noise has heavier tails than a normal law (stragglers, cache misses, bursts):
+    # z-scores are read as Student's t with at most this many degrees of freedom.
+    tail_dof: float = 30.0
     # A model switch is a cost spike when the price per token rises by this factor at once.
     price_jump: float = 1.5
     # A prompt hash never seen while healthy counts as this many z (for severity).
@@ -89,13 +99,15 @@ class VarianceFit:
         uu, uv, vv, uy, vy = (x * keep for x in self.sums)
         self.sums = [uu + u * u, uv + u * v, vv + v * v, uy + u * squared, vy + v * squared]
 
-    def variance(self, u: float, v: float, larger: bool = True) -> float:
+    def variance(self, u: float, v: float, larger: bool = True, prior: float = 0.0) -> float:
         """The fitted variance at (u, v); 0 before any residual.
 
         When the two terms cannot be told apart, ``larger`` takes the larger one-term fit
         (the safe side for a level), else the first term alone (quasi-Poisson, for counts:
-        a relative spread fitted to a few small counts would be mostly their Poisson noise)."""
+        a relative spread fitted to a few small counts would be mostly their Poisson noise).
+        ``prior`` adds that many residuals of zero at (u, v): a few rare events say little."""
         uu, uv, vv, uy, vy = self.sums
+        uu, uv, vv = uu + prior * u * u, uv + prior * u * v, vv + prior * v * v
         if uu <= 0 or vv <= 0:
             return 0.0
         det = uu * vv - uv * uv
@@ -115,20 +127,22 @@ class _Cusum:
     n: int
     fresh: int
 
-    def _step(self, s: BaselineSettings) -> tuple[float, bool]:
+    def _step(self, alpha: float) -> tuple[float, bool]:
         """How fast the level follows now, and whether far values may move it (settling)."""
         if self.fresh > 0:
             self.fresh -= 1
             return ADOPT_ALPHA, True
-        return s.alpha, False
+        return alpha, False
 
     def dof(self, s: BaselineSettings) -> float:
         """Degrees of freedom of the spread estimate: samples, up to the EW memory's worth."""
-        return max(1.0, min(float(self.n), (2.0 - s.spread_alpha) / s.spread_alpha) - 1.0)
+        memory = (2.0 - s.spread_alpha) / s.spread_alpha
+        return max(1.0, min(float(self.n) - 1.0, memory, s.tail_dof))
 
     def accumulate(self, z: float, slack: float, limit: float) -> bool:
-        """Add a sample's z (at most half the limit); whether the sum reached the limit."""
-        self.excess = max(0.0, self.excess + min(z, limit / 2) - slack)
+        """Add a sample's z beyond the slack (at most half the limit: one sample alone never
+        reaches it); whether the sum reached the limit."""
+        self.excess = max(0.0, self.excess + min(z - slack, limit / 2))
         return self.excess >= limit
 
     def drifting(self, limit: float) -> bool:
@@ -198,7 +212,7 @@ class LevelBaseline(_Cusum):
         residual = y - self.mu
         clipped = max(-FIT_WINSOR * sd, min(FIT_WINSOR * sd, residual))
         self.fit.add(1.0, 1.0 / max(calls, 1.0), clipped * clipped, 1.0 - s.spread_alpha)
-        alpha, settling = self._step(s)
+        alpha, settling = self._step(s.alpha)
         if settling or abs(residual) <= WINSOR * sd:  # a far value tells of the spread
             self.mu += alpha * residual
 
@@ -241,7 +255,8 @@ class RateBaseline(_Cusum):
     def count_variance(self, mean: float, floor: float = 0.0) -> float:
         """The variance of a count whose expectation is ``mean``: Poisson's, plus the excess
         the agent showed (at least ``floor``, a share of the rate, of spread between intervals)."""
-        return mean + max((floor * mean) ** 2, self.fit.variance(mean, mean * mean, larger=False))
+        excess = self.fit.variance(mean, mean * mean, larger=False, prior=COUNT_PRIOR)
+        return mean + max((floor * mean) ** 2, excess)
 
     def z(self, count: float, exposure: float, floor: float, s: BaselineSettings) -> float:
         """How far above normal ``count`` events in ``exposure`` lie (no floor: φ ≥ 1 is one)."""
@@ -274,20 +289,23 @@ class RateBaseline(_Cusum):
         self.warmup = []
 
     def _follow(self, count: float, exposure: float, s: BaselineSettings) -> None:
-        mean = self.rate() * exposure
-        far = dispersed_poisson_z(count, mean, self.count_variance(mean, s.count_floor)) > WINSOR
-        self._add_residual(count, exposure, 1.0 - s.spread_alpha, s.count_floor)
-        alpha, settling = self._step(s)
-        if settling or not far:  # a far count tells of the spread, not the rate
-            keep = 1.0 - alpha
-            self.events = self.events * keep + count
-            self.exposure = self.exposure * keep + exposure
+        clipped = self._add_residual(count, exposure, 1.0 - s.spread_alpha, s.count_floor)
+        alpha, _ = self._step(s.rate_alpha)
+        keep = 1.0 - alpha
+        self.events = self.events * keep + clipped
+        self.exposure = self.exposure * keep + exposure
 
-    def _add_residual(self, count: float, exposure: float, keep: float, floor: float) -> None:
+    def _add_residual(self, count: float, exposure: float, keep: float, floor: float) -> float:
+        """Feed the spread fit; the count clipped at its 0.999 quantile (what the rate learns).
+
+        Clipped, not dropped: dropping every rare second event would bias a small rate low
+        and read its own Poisson noise as over-dispersion. The quantile is the prior
+        spread's, not the fitted one's, so the fit never feeds on itself."""
         mean = self.rate() * exposure
-        # Clipped against the prior spread, not the fitted one: no feedback from the fit to itself.
-        clipped = min(count, mean + FIT_WINSOR * math.sqrt(mean + (floor * mean) ** 2))
+        dispersion = 1.0 + floor * floor * mean
+        clipped = min(count, dispersion * poisson_quantile(mean / dispersion, COUNT_CLIP_Z))
         self.fit.add(mean, mean * mean, (clipped - mean) ** 2 - mean, keep)  # excess over Poisson
+        return clipped
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""

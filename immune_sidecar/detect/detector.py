@@ -12,7 +12,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..vitals import VitalSample
 from .baseline import Baseline, BaselineSettings, LevelBaseline, PromptBaseline, RateBaseline
@@ -31,6 +31,16 @@ KINDS: dict[str, type[LevelBaseline] | type[RateBaseline]] = {
     RateBaseline.kind: RateBaseline,
 }
 RelearnListener = Callable[[str, str], None]
+
+
+class _Limits(NamedTuple):
+    """One interval length's thresholds: per-call levels' and counts' (their CUSUMs differ)."""
+
+    level: Thresholds
+    count: Thresholds
+
+    def of(self, test: VitalTest) -> Thresholds:
+        return self.count if test.baseline is RateBaseline else self.level
 
 
 class _AgentState:
@@ -54,16 +64,23 @@ class Detector:
         self._agents: dict[str, _AgentState] = {}
         self._lock = threading.Lock()
 
-    def limits(self, interval_seconds: float = DEFAULT_INTERVAL) -> Thresholds:
-        """The sudden and lasting thresholds for samples of this interval length."""
+    def limits(self, interval_seconds: float = DEFAULT_INTERVAL, counts: bool = False):
+        """The sudden and lasting thresholds for samples of this interval length (of count
+        tests, whose CUSUM has a slack of its own, when ``counts``)."""
         s = self.settings
         seconds = round(interval_seconds) if interval_seconds >= 1 else DEFAULT_INTERVAL
-        base = thresholds(s.false_alarms_per_1000_hours, len(TESTS), seconds, s.cusum_slack)
+        slack = s.count_cusum_slack if counts else s.cusum_slack
+        base = thresholds(s.false_alarms_per_1000_hours, len(TESTS), seconds, slack)
         return Thresholds(s.sigma_threshold or base.sudden, s.cusum_limit or base.lasting)
+
+    def _slack(self, test: VitalTest) -> float:
+        counts = test.baseline is RateBaseline
+        return self.settings.count_cusum_slack if counts else self.settings.cusum_slack
 
     def observe(self, sample: VitalSample, learn: bool = True) -> Infection | None:
         """Judge a sample; learn from it only if it is normal and ``learn`` is set."""
-        limits = self.limits(sample.interval_seconds)
+        seconds = sample.interval_seconds
+        limits = _Limits(self.limits(seconds), self.limits(seconds, counts=True))
         with self._lock:
             state = self._agents.get(sample.agent_id)
             if state is None:
@@ -83,7 +100,7 @@ class Detector:
             self._on_relearn(sample.agent_id, "deploy")
         if not anomalies:
             return None
-        value = severity([a.sigma for a in anomalies], limits.sudden)
+        value = severity([a.sigma for a in anomalies], limits.level.sudden)
         return Infection(sample.agent_id, sample.time, value, anomalies, evidence)
 
     def shifted(self, agent_id: str) -> frozenset[str]:
@@ -92,14 +109,14 @@ class Detector:
             state = self._agents.get(agent_id)
             return frozenset(state.shifted) if state is not None else frozenset()
 
-    def _anomalies(self, state: _AgentState, sample: VitalSample, limits: Thresholds):
+    def _anomalies(self, state: _AgentState, sample: VitalSample, limits: _Limits):
         found: dict[str, Anomaly] = {}
         state.shifted = set()
         for test in TESTS:
             seen = test.read(sample)
             if seen is None or test.vital in self.settings.ignore:
                 continue
-            anomaly = self._judge(state, test, seen, limits)
+            anomaly = self._judge(state, test, seen, limits.of(test))
             if anomaly is not None and anomaly.sigma > found.get(anomaly.type, _NONE).sigma:
                 found[anomaly.type] = anomaly
         prompt = self._prompt_anomaly(state, sample)
@@ -116,7 +133,7 @@ class Detector:
         if z >= SHIFT_Z:
             state.shifted.add(test.vital)
         judged = test.lasting and base.n >= s.lasting_after
-        lasting = judged and base.accumulate(z, s.cusum_slack, limits.lasting)
+        lasting = judged and base.accumulate(z, self._slack(test), limits.lasting)
         once = z >= limits.sudden and test.vital not in s.lasting_only
         if not (once or lasting):
             return None
@@ -141,6 +158,10 @@ class Detector:
         s = self.settings
         if not state.prompt.is_new(sample.prompt_hash, s):
             return None
+        if state.previous and sample.version == state.prompt.version:
+            # Until a deploy's baselines are learned, the prompts of its version are its own.
+            state.prompt.known.setdefault(sample.prompt_hash, 1)
+            return None
         usual = state.prompt.usual()
         sigma = s.prompt_change_sigma
         return Anomaly("prompt_change", "prompt_hash", 1.0, 0.0, sigma, sample.prompt_hash, usual)
@@ -150,7 +171,7 @@ class Detector:
             base.excess = 0.0
         state.flagged = tuple(a.vital for a in anomalies)
 
-    def _learn(self, state: _AgentState, sample: VitalSample, limits: Thresholds) -> None:
+    def _learn(self, state: _AgentState, sample: VitalSample, limits: _Limits) -> None:
         s = self.settings
         for test in TESTS:
             seen = test.read(sample)
@@ -159,7 +180,7 @@ class Detector:
             base = state.vitals.get(test.vital)
             if base is None:
                 base = state.vitals[test.vital] = test.baseline()
-            if not base.drifting(limits.lasting):
+            if not base.drifting(limits.of(test).lasting):
                 base.learn(seen.value, seen.exposure, s)
         state.prompt.learn(sample.prompt_hash, sample.version)
         if state.previous and all(b.learned(s) for b in state.vitals.values()):

@@ -3,14 +3,15 @@
 A provider slowing down, or a network hiccup, moves every agent that uses it
 in the same interval. Each agent's detector would see its own anomaly; the
 sidecar instead notes, for every sample, which vitals lie ``SHIFT_Z`` or more
-above normal, and when at least ``share`` of the agents that reported in the
-last interval (and ``min_agents`` of them) shifted the same vital, an
-infection of that vital alone is a *shared shift*: reported, not held.
+above normal (a healthy agent's do one interval in six), and when at least
+``share`` of the agents that reported in the last interval (and
+``min_agents`` of them) shifted the same vital, an infection of that vital
+alone is a *shared shift*: reported, not held.
 """
 
 import threading
 
-SHIFT_Z = 1.5
+SHIFT_Z = 1.0
 
 
 class SharedShifts:

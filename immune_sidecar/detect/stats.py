@@ -64,3 +64,13 @@ def student_z(t: float, dof: float) -> float:
         return t
     z = (8 * dof + 1) / (8 * dof + 3) * math.sqrt(dof * math.log1p(t * t / dof))
     return math.copysign(z, t)
+
+
+def poisson_quantile(mean: float, z: float) -> float:
+    """The smallest count whose upper tail under Poisson(``mean``) is at most that of ``z``."""
+    if mean > 30:
+        return mean + z * math.sqrt(mean) + 1.0
+    count = math.ceil(mean)
+    while poisson_z(count, mean) < z and count < mean + 60:
+        count += 1
+    return float(count)

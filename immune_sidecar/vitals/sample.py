@@ -1,6 +1,8 @@
 """A vital sample: one agent's figures for one export interval, per operation."""
 
 import dataclasses
+import itertools
+import math
 from collections.abc import Mapping
 from operator import add
 from typing import Any
@@ -11,6 +13,7 @@ from .prices import PriceTable
 
 VITALS = (
     "latency",
+    "latency_median",
     "latency_p95",
     "input_tokens",
     "output_tokens",
@@ -22,6 +25,7 @@ VITALS = (
     "price",
 )
 ERROR_KEYS = ("error.type", "rpc.jsonrpc.error_code")
+PRICE_MIX = 0.75  # the input share of tokens at which the price vital weighs a model's prices
 INPUT_TYPES = frozenset({"input", "prompt"})
 OUTPUT_TYPES = frozenset({"output", "completion"})
 
@@ -166,6 +170,9 @@ class Tally:
             p95 = self._latency_p95()
             if p95 is not None:
                 values["latency_p95"] = p95
+            median = self._latency_median()
+            if median is not None:
+                values["latency_median"] = median
         if self.input or self.output:
             values["input_tokens"] = self.input / per_op
             values["output_tokens"] = self.output / per_op
@@ -179,9 +186,29 @@ class Tally:
         cost = self.cost if self.cost is not None else self._priced_cost(prices)
         if cost is not None:
             values["cost"] = cost / per_op
-            if cost > 0 and self.input + self.output > 0:
-                values["price"] = cost / (self.input + self.output) * 1e6
+        price = self._price(prices, cost)
+        if price:
+            values["price"] = price
         return values
+
+    def _price(self, prices: PriceTable, cost: float | None) -> float | None:
+        """USD per million tokens of the models used, at a fixed mix of input and output.
+
+        A fixed mix, so that the price moves when the model does and not when a
+        conversation reads more than it writes; without a price table entry, the
+        emitted cost over the tokens."""
+        tokens = known = 0.0
+        for model, (i, o) in self.tokens_by_model.items():
+            p = prices.price(model)
+            if p is not None and i + o > 0:
+                tokens += i + o
+                known += (i + o) * (
+                    PRICE_MIX * p.input_per_million + (1 - PRICE_MIX) * p.output_per_million
+                )
+        if tokens > 0:
+            return known / tokens
+        total = self.input + self.output
+        return cost / total * 1e6 if cost and total > 0 else None
 
     def _priced_cost(self, prices: PriceTable) -> float | None:
         costs = [prices.cost(m, i, o) for m, (i, o) in self.tokens_by_model.items()]
@@ -193,6 +220,12 @@ class Tally:
             return None
         bounds, counts = max(self.latency_hist.items(), key=lambda kv: sum(kv[1]))
         return quantile(bounds, counts, 0.95)
+
+    def _latency_median(self) -> float | None:
+        if not self.latency_hist:
+            return None
+        bounds, counts = max(self.latency_hist.items(), key=lambda kv: sum(kv[1]))
+        return geometric_mean(bounds, counts)
 
 
 def quantile(bounds: tuple[float, ...], counts: list[float], q: float) -> float | None:
@@ -209,6 +242,37 @@ def quantile(bounds: tuple[float, ...], counts: list[float], q: float) -> float 
             return lower + (bounds[i] - lower) * (rank - seen) / c
         seen += c
     return bounds[-1] if bounds else None
+
+
+FINE_FIRST_BOUND, FINE_RATIO = 0.05, 4.0
+
+
+def geometric_mean(bounds: tuple[float, ...], counts: list[float]) -> float | None:
+    """The geometric mean of the calls in an explicit-bucket histogram (each call at its
+    bucket's geometric middle), or None when the buckets are too coarse to tell.
+
+    For log-normal-ish latencies this is the calls' median: one straggler five times
+    slower moves it by a fifth of what it moves the arithmetic mean of five calls. Buckets
+    count as fine when the first bound is at most 50 ms and each is at most 4× the last."""
+    positive = [b for b in bounds if b > 0]
+    total = sum(counts)
+    if total <= 0 or not positive or positive[0] > FINE_FIRST_BOUND:
+        return None
+    if any(b > FINE_RATIO * a for a, b in itertools.pairwise(positive)):
+        return None
+    log_sum = 0.0
+    for i, c in enumerate(counts):
+        if c:
+            log_sum += c * math.log(_bucket_middle(bounds, i))
+    return math.exp(log_sum / total)
+
+
+def _bucket_middle(bounds: tuple[float, ...], i: int) -> float:
+    lower = bounds[i - 1] if i > 0 else 0.0
+    if i >= len(bounds):
+        return 2.0 * bounds[-1]
+    upper = bounds[i]
+    return math.sqrt(lower * upper) if lower > 0 else max(upper / 2.0, 1e-9)
 
 
 def _errored(attrs: Mapping[str, Any]) -> bool:

@@ -24,16 +24,20 @@ def healthy(rng: random.Random, calls: int, latency=1.0, tokens=800.0, tools=1.0
     burst = rng.gammavariate(4.0, 0.25)  # the interval's tool appetite: mean 1, CV 0.5
     tool_count = sum(_poisson(rng, tools * burst) for _ in range(calls))
     failed = sum(rng.random() < errors for _ in range(calls + tool_count))
-    return calls, {
-        "latency": sum(lat) / calls,
-        "input_tokens": sum(toks) / calls,
-        "output_tokens": sum(toks) / calls / 3,
-        "total_tokens": sum(toks) / calls * 4 / 3,
-        "tool_calls": tool_count / calls,
-        "retries": _poisson(rng, 0.03 * calls) / calls,
-        "error_rate": failed / (calls + tool_count),
-        "price": 0.6,
-    }, calls + tool_count
+    return (
+        calls,
+        {
+            "latency": sum(lat) / calls,
+            "input_tokens": sum(toks) / calls,
+            "output_tokens": sum(toks) / calls / 3,
+            "total_tokens": sum(toks) / calls * 4 / 3,
+            "tool_calls": tool_count / calls,
+            "retries": _poisson(rng, 0.03 * calls) / calls,
+            "error_rate": failed / (calls + tool_count),
+            "price": 0.6,
+        },
+        calls + tool_count,
+    )
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -111,7 +115,9 @@ def test_a_drift_is_caught_as_a_drift_by_the_vital_that_drifts():
         calls, values, attempts = healthy(rng, 20)
         values["input_tokens"] *= 1.05 ** (at + 1)
         values["total_tokens"] *= 1.0 + (1.05 ** (at + 1) - 1) * 0.75
-        infection = detector.observe(sample("a", 100 + at, calls, values, attempts, prompt_hash="p"))
+        infection = detector.observe(
+            sample("a", 100 + at, calls, values, attempts, prompt_hash="p")
+        )
         if infection is not None:
             assert infection.anomalies[0].vital in ("input_tokens", "total_tokens")
             assert at < 20

@@ -154,10 +154,12 @@ def agent_flood(ids: int = 1_000_000, max_agents: int = 1000) -> dict:
 
 @contextlib.contextmanager
 def _sidecar_process(*flags: str):
+    # Capacity and latency are what is measured: no export rate limit.
+    env = {**os.environ, "IMMUNE_MAX_REQUESTS_PER_SECOND": "0"}
     process = subprocess.Popen(
         [sys.executable, "-m", "immune_sidecar", "--otlp-grpc", "127.0.0.1:0",
          "--otlp-http", "127.0.0.1:0", "--admin", "127.0.0.1:0", *flags],
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     try:
         line = process.stderr.readline()

@@ -25,29 +25,46 @@ Z95 = 1.959964
 
 @dataclasses.dataclass(frozen=True)
 class TypeScore:
-    """Precision and right-type recall of one anomaly type."""
+    """How often alarms naming one anomaly type were right."""
 
     anomaly: str
     alarms: int
     true_alarms: int
-    episodes: int  # faults ≥ BIG σ whose kind should be named by this type
-    caught: int  # of those, caught by an alarm naming it
 
     @property
     def precision(self) -> float:
         """True alarms naming the type over all alarms naming it (1 when there are none)."""
         return self.true_alarms / self.alarms if self.alarms else 1.0
 
-    @property
-    def recall(self) -> float:
-        """Faults expecting the type that an alarm naming it caught."""
-        return self.caught / self.episodes if self.episodes else 1.0
-
     def plus(self, other: "TypeScore") -> "TypeScore":
         """Pooled with another seed's score of the same type."""
         return TypeScore(self.anomaly, self.alarms + other.alarms,
-                         self.true_alarms + other.true_alarms, self.episodes + other.episodes,
-                         self.caught + other.caught)  # fmt: skip
+                         self.true_alarms + other.true_alarms)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class KindScore:
+    """How faults ≥ BIG σ of one kind were caught, and whether by the anomaly that names them."""
+
+    kind: str
+    episodes: int
+    detected: int
+    named: int  # caught by an alarm naming one of the kind's expected anomaly types
+
+    @property
+    def recall(self) -> float:
+        """Detected over all."""
+        return self.detected / self.episodes if self.episodes else 1.0
+
+    @property
+    def right_type_recall(self) -> float:
+        """Caught and named right, over all."""
+        return self.named / self.episodes if self.episodes else 1.0
+
+    def plus(self, other: "KindScore") -> "KindScore":
+        """Pooled with another seed's score of the same kind."""
+        return KindScore(self.kind, self.episodes + other.episodes,
+                         self.detected + other.detected, self.named + other.named)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +72,7 @@ class DetectionScore:
     """Everything the detection table prints for one run (or several, pooled)."""
 
     types: tuple[TypeScore, ...]
+    kinds: tuple[KindScore, ...]
     episodes: int
     detected: int
     big_episodes: int
@@ -127,7 +145,8 @@ def score(scenario: Scenario, alarms: Iterable[Alarm], grace: int = GRACE) -> De
     delays = {e: first[e].index - e.onset + 1 for e in big if e in first}
     healthy = _healthy_intervals(scenario, grace) * scenario.interval_seconds / 3600
     return DetectionScore(
-        _type_scores(scenario, true, false),
+        _type_scores(true, false),
+        _kind_scores(big, true),
         len(scenario.episodes),
         len(first),
         len(big),
@@ -144,14 +163,12 @@ def score(scenario: Scenario, alarms: Iterable[Alarm], grace: int = GRACE) -> De
 
 def pool(scores: list[DetectionScore]) -> DetectionScore:
     """Several runs' scores as one."""
-    types: dict[str, TypeScore] = {}
-    for s in scores:
-        for t in s.types:
-            types[t.anomaly] = types[t.anomaly].plus(t) if t.anomaly in types else t
+    types, kinds = _pooled(s.types for s in scores), _pooled(s.kinds for s in scores)
     add = lambda field: sum(getattr(s, field) for s in scores)  # noqa: E731
     join = lambda field: tuple(d for s in scores for d in getattr(s, field))  # noqa: E731
     return DetectionScore(
-        tuple(sorted(types.values(), key=lambda t: t.anomaly)),
+        types,
+        kinds,
         add("episodes"), add("detected"), add("big_episodes"), add("big_detected"),
         join("delays"), join("step_delays"), join("creep_delays"),
         add("false_alarms"), add("shared_shifts"), add("healthy_agent_hours"),
@@ -222,20 +239,33 @@ def _first_alarms(true: list[tuple[Alarm, Episode]]) -> dict[Episode, Alarm]:
     return first
 
 
-def _type_scores(scenario, true, false) -> tuple[TypeScore, ...]:
+def _type_scores(true, false) -> tuple[TypeScore, ...]:
     named = [a for a, _ in true] + false
-    kinds = sorted(
-        {t for e in scenario.episodes for t in e.expected} | {t for a in named for t in a.types}
+    kinds = sorted({t for a in named for t in a.types})
+    return tuple(
+        TypeScore(k, sum(k in a.types for a in named), sum(k in a.types for a, _ in true))
+        for k in kinds
     )
-    return tuple(_type_score(kind, scenario, true, false) for kind in kinds)
 
 
-def _type_score(kind: str, scenario: Scenario, true, false) -> TypeScore:
-    named = [a for a, _ in true if kind in a.types]
-    expecting = [e for e in scenario.episodes if kind in e.expected and e.magnitude >= BIG]
-    caught = {e for a, e in true if kind in a.types and e in expecting}
-    wrong = sum(kind in a.types for a in false)
-    return TypeScore(kind, len(named) + wrong, len(named), len(expecting), len(caught))
+def _kind_scores(big: list[Episode], true) -> tuple[KindScore, ...]:
+    caught = {e for _, e in true if e.magnitude >= BIG}
+    named = {e for a, e in true if e.magnitude >= BIG and set(a.types) & e.expected}
+    kinds = sorted({e.kind for e in big})
+    return tuple(
+        KindScore(k, *(sum(e.kind == k for e in group) for group in (big, caught, named)))
+        for k in kinds
+    )
+
+
+def _pooled(groups):
+    """Scores of several runs, added up by their first field (the type or the kind)."""
+    pooled: dict = {}
+    for group in groups:
+        for score in group:
+            key = dataclasses.astuple(score)[0]
+            pooled[key] = pooled[key].plus(score) if key in pooled else score
+    return tuple(pooled[k] for k in sorted(pooled))
 
 
 def _healthy_intervals(scenario: Scenario, grace: int) -> int:

@@ -53,7 +53,7 @@ class BaselineSettings:
     alpha: float = 0.015
     spread_alpha: float = 0.01
     # Counts learn their rate slower still: a rare event moves a small rate a long way.
-    rate_alpha: float = 0.005
+    rate_alpha: float = 0.0025
     # Smallest spread, on the log scale, of a per-call mean: a flat vital may still move this much.
     level_floor: float = 0.05
     # Smallest spread of a count's rate between intervals (over-dispersion), as a share.
@@ -62,7 +62,7 @@ class BaselineSettings:
     # levels drift with load and time of day, so they take more; counts are skewed (a 3σ
     # rise of a small count is a z of about 2), so they take less.
     cusum_slack: float = 1.5
-    count_cusum_slack: float = 1.0
+    count_cusum_slack: float = 0.75
     # Agents' noise has heavier tails than a normal law (stragglers, cache misses, bursts):
     # z-scores are read as Student's t with at most this many degrees of freedom.
     tail_dof: float = 30.0

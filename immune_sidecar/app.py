@@ -30,6 +30,7 @@ from .admin import AdminViews, admin_server
 from .agents import AgentRegistry
 from .config import ActuatorConfig, SidecarConfig
 from .detect import Detector
+from .detect.shared import SharedShifts
 from .forward import Forwarder, Tee, sender_for
 from .link import LinkClient
 from .pipeline import Pipeline
@@ -78,7 +79,14 @@ class Sidecar:
         self.link: LinkClient | None = None
         self.runner = ActuatorRunner(self._actuators(), on_done=self._acted)
         self.pipeline = Pipeline(
-            self.mapper, self.detector, self.agents, self.book, self.runner, self.metrics, clock
+            self.mapper,
+            self.detector,
+            self.agents,
+            self.book,
+            self.runner,
+            self.metrics,
+            clock,
+            SharedShifts(config.detection.shared_shift_share),
         )
         self.link = self._link()
         self._gauges()

@@ -24,6 +24,7 @@ from immune_control.config import ApprovalSettings, ControlConfig
 from immune_control.fleet import FleetSettings
 from immune_sidecar.app import Sidecar
 from immune_sidecar.config import SidecarConfig
+from immune_sidecar.detect import BaselineSettings
 from immune_sidecar.receiver.codec import PROTOBUF
 
 from .scenario import generate
@@ -97,6 +98,8 @@ def _sidecar(port: int) -> Sidecar:
         sidecar_id="fleet-eval",
         max_requests_per_second=0,
         link_backoff_seconds=0.1,
+        # As when each sidecar serves one agent's pod: control's cap is the only guard here.
+        detection=BaselineSettings(shared_shift_share=0.0),
     )
     sidecar = Sidecar(config)
     sidecar.start()
@@ -126,8 +129,8 @@ def _interval(sidecar: Sidecar, fleet, recorders, rng, hit: set[str]) -> float:
     for agent in fleet:
         effect = OUTAGE if agent.name in hit else HEALTHY
         ops = draw(agent.traits, effect, now, rng)
-        sidecar.handler.handle(recorders[agent.name].export(agent.traits, effect, ops), PROTOBUF,
-                               "eval")  # fmt: skip
+        body = recorders[agent.name].export(agent.traits, effect, ops, now)
+        sidecar.handler.handle(body, PROTOBUF, "eval")
     return 1 - _settled_held(sidecar) / len(fleet)
 
 

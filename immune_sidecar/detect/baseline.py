@@ -33,6 +33,7 @@ WINSOR = 2.5  # values beyond this many standard deviations do not move the leve
 FIT_WINSOR = 4.0  # and beyond this many when they feed the variance fit
 COUNT_CLIP_Z = 3.09  # counts are clipped at their 0.999 quantile before they are learned
 COUNT_PRIOR = 20.0  # intervals of plain Poisson behaviour a count's over-dispersion starts from
+RELATIVE_FROM = 5.0  # events in a typical interval before a relative spread is told apart
 MAD_TO_SIGMA = 1.4826
 WELL_POSED = 0.05  # the two variance terms are told apart only past this correlation slack
 ADOPT_SAMPLES, ADOPT_ALPHA = 10, 0.3  # after an adopted level, samples that settle it quickly
@@ -76,6 +77,9 @@ class BaselineSettings:
     # instead (each within the window of the one before; 0: never).
     relearn_after_ejections: int = 3
     relearn_window_seconds: float = 1800.0
+    # The share of a sidecar's agents that must shift a vital at once for it to be one
+    # outside cause, reported and not held (0: never; a sidecar serving one agent never is).
+    shared_shift_share: float = 0.5
     # Vitals judged only when lasting; vitals not judged at all.
     lasting_only: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
@@ -99,15 +103,17 @@ class VarianceFit:
         uu, uv, vv, uy, vy = (x * keep for x in self.sums)
         self.sums = [uu + u * u, uv + u * v, vv + v * v, uy + u * squared, vy + v * squared]
 
-    def variance(self, u: float, v: float, larger: bool = True, prior: float = 0.0) -> float:
+    def variance(
+        self, u: float, v: float, prior: tuple[float, float, float] = (0, 0, 0), larger=True
+    ) -> float:
         """The fitted variance at (u, v); 0 before any residual.
 
         When the two terms cannot be told apart, ``larger`` takes the larger one-term fit
-        (the safe side for a level), else the first term alone (quasi-Poisson, for counts:
-        a relative spread fitted to a few small counts would be mostly their Poisson noise).
-        ``prior`` adds that many residuals of zero at (u, v): a few rare events say little."""
+        (the safe side), else the first term alone. ``prior`` = (weight, u₀, v₀) adds that
+        many residuals of zero at (u₀, v₀): a few rare events say little about a spread."""
+        weight, u0, v0 = prior
         uu, uv, vv, uy, vy = self.sums
-        uu, uv, vv = uu + prior * u * u, uv + prior * u * v, vv + prior * v * v
+        uu, uv, vv = uu + weight * u0 * u0, uv + weight * u0 * v0, vv + weight * v0 * v0
         if uu <= 0 or vv <= 0:
             return 0.0
         det = uu * vv - uv * uv
@@ -252,16 +258,23 @@ class RateBaseline(_Cusum):
         """The baseline on the vital's own scale (events per unit)."""
         return self.events / self.exposure if self.exposure > 0 else 0.0
 
-    def count_variance(self, mean: float, floor: float = 0.0) -> float:
+    def count_variance(self, mean: float, s: BaselineSettings) -> float:
         """The variance of a count whose expectation is ``mean``: Poisson's, plus the excess
-        the agent showed (at least ``floor``, a share of the rate, of spread between intervals)."""
-        excess = self.fit.variance(mean, mean * mean, larger=False, prior=COUNT_PRIOR)
-        return mean + max((floor * mean) ** 2, excess)
+        the agent showed (at least ``count_floor``, a share of the rate, between intervals).
+
+        The excess starts from COUNT_PRIOR intervals of plain Poisson behaviour at a typical
+        interval's count, so a few rare events do not make a count look wildly dispersed;
+        and below RELATIVE_FROM events an interval, a spread relative to the rate cannot be
+        told from Poisson noise, so the excess is taken as proportional (quasi-Poisson)."""
+        typical = self.events / max(1.0, min(float(self.n), 1.0 / s.rate_alpha))
+        prior = (COUNT_PRIOR, typical, typical * typical)
+        excess = self.fit.variance(mean, mean * mean, prior, larger=typical >= RELATIVE_FROM)
+        return mean + max((s.count_floor * mean) ** 2, excess)
 
     def z(self, count: float, exposure: float, floor: float, s: BaselineSettings) -> float:
         """How far above normal ``count`` events in ``exposure`` lie (no floor: φ ≥ 1 is one)."""
         mean = self.rate() * exposure
-        t = dispersed_poisson_z(count, mean, self.count_variance(mean, s.count_floor))
+        t = dispersed_poisson_z(count, mean, self.count_variance(mean, s))
         return student_z(t, self.dof(s))
 
     def learn(self, count: float, exposure: float, s: BaselineSettings) -> None:
@@ -285,24 +298,23 @@ class RateBaseline(_Cusum):
         self.events = sum(k for k, _ in rows)
         self.exposure = sum(e for _, e in rows)
         for count, exposure in rows:
-            self._add_residual(count, exposure, 1.0, s.count_floor)
+            self._add_residual(count, exposure, 1.0, s)
         self.warmup = []
 
     def _follow(self, count: float, exposure: float, s: BaselineSettings) -> None:
-        clipped = self._add_residual(count, exposure, 1.0 - s.spread_alpha, s.count_floor)
+        clipped = self._add_residual(count, exposure, 1.0 - s.spread_alpha, s)
         alpha, _ = self._step(s.rate_alpha)
         keep = 1.0 - alpha
         self.events = self.events * keep + clipped
         self.exposure = self.exposure * keep + exposure
 
-    def _add_residual(self, count: float, exposure: float, keep: float, floor: float) -> float:
+    def _add_residual(self, count: float, exposure: float, keep: float, s: BaselineSettings):
         """Feed the spread fit; the count clipped at its 0.999 quantile (what the rate learns).
 
         Clipped, not dropped: dropping every rare second event would bias a small rate low
-        and read its own Poisson noise as over-dispersion. The quantile is the prior
-        spread's, not the fitted one's, so the fit never feeds on itself."""
+        and read its own Poisson noise as over-dispersion."""
         mean = self.rate() * exposure
-        dispersion = 1.0 + floor * floor * mean
+        dispersion = self.count_variance(mean, s) / max(mean, 1e-12)
         clipped = min(count, dispersion * poisson_quantile(mean / dispersion, COUNT_CLIP_Z))
         self.fit.add(mean, mean * mean, (clipped - mean) ** 2 - mean, keep)  # excess over Poisson
         return clipped

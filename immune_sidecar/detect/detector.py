@@ -250,7 +250,7 @@ class Detector:
             stddev = base.typical() * (math.exp(spread) - 1.0)
         else:  # of one interval of typical exposure (the remembered exposure spans 1/α)
             exposure = max(base.exposure * s.alpha, 1e-9)
-            stddev = math.sqrt(base.count_variance(base.rate() * exposure)) / exposure
+            stddev = math.sqrt(base.count_variance(base.rate() * exposure, s)) / exposure
         return {
             "mean": base.typical(),
             "stddev": stddev,

@@ -147,6 +147,17 @@ def test_false_positive_dismisses_and_releases(tmp_path):
     control.feedback(incident.id, True, "", Caller("ops"), "deploy, not a fault")
     assert control.store.incident(incident.id).state == "dismissed"
     assert courier.sent[-1].kind == "release"
+    assert courier.sent[-1].adopt_baseline  # the sidecar's baselines take the level as normal
+
+
+def test_a_shared_shift_a_sidecar_saw_is_one_fleet_incident_with_no_quarantine(tmp_path):
+    control, courier, clock = make(tmp_path)
+    fleet_of(control, 10, clock)
+    shared = dataclasses.replace(infection("a0", "latency_spike"), shared_shift=True)
+    incident = control.infection(shared)
+    assert incident.fleet and incident.hypotheses[0].diagnosis == "external_cause"
+    assert "a0" in incident.affected_agent_ids
+    assert not [c for c in courier.sent if c.kind in ("quarantine", "apply_action")]
 
 
 def test_expiry_is_an_event_and_follows_the_rule(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 from immune.v1 import common_pb2 as pb
 from immune.v1 import control_pb2 as api
 
-from .harness import FAULT, rig
+from .harness import FAULT, rig, wait_for
 
 S = pb.IncidentState
 
@@ -139,6 +139,30 @@ def test_rejected_stays_quarantined_and_is_not_requeued_until_heal_now(tmp_path)
         r.stub.HealNow(api.HealNowRequest(target=api.Target(agent_id="rejected")))
         assert r.drive(agent, lambda: state_of(r, "rejected") == S.INCIDENT_STATE_HEALED)
         assert r.incident("rejected").actions[0].trigger == pb.TRIGGER_HEAL_NOW
+        agent.close()
+    finally:
+        r.close()
+
+
+def test_a_false_positive_teaches_the_sidecar_the_agent_s_new_level(tmp_path):
+    r = rig(tmp_path, threshold=0.0)
+    try:
+        agent = r.agent("busy")
+        assert r.drive(agent, lambda: state_of(r, "busy") == S.INCIDENT_STATE_PENDING_APPROVAL)
+        incident = r.incident("busy")
+        r.stub.RecordFeedback(
+            api.RecordFeedbackRequest(
+                incident_id=incident.id, false_positive=True, reason="a new tool, not a loop"
+            )
+        )
+        assert wait_for(lambda: r.sidecar.book.state("busy", r.sidecar.clock()) != "quarantined")
+        relearned = r.sidecar.metrics.relearns.labels("false_positive")
+        assert wait_for(lambda: relearned._value.get() == 1)
+        for _ in range(6):  # the level the operator called normal now is
+            agent.interval(FAULT)
+        assert r.sidecar.book.state("busy", r.sidecar.clock()) != "quarantined"
+        found = r.stub.ListIncidents(api.ListIncidentsRequest(agent_id="busy")).incidents
+        assert len(found) == 1 and found[0].state == S.INCIDENT_STATE_DISMISSED
         agent.close()
     finally:
         r.close()

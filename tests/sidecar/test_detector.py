@@ -17,7 +17,8 @@ BUDGET = 500.0  # per 1,000 agent-hours: high enough to measure in a test, the d
 
 def healthy(rng: random.Random, calls: int, latency=1.0, tokens=800.0, tools=1.0, errors=0.01):
     """One interval of ``calls`` calls: log-normal latencies with 1% stragglers five times
-    slower, log-normal tokens, tool calls in bursts (negative-binomial), binomial errors."""
+    slower (their mean, and their median as fine histogram buckets give it), log-normal
+    tokens, tool calls in bursts (negative-binomial), binomial errors."""
     lat = [rng.lognormvariate(math.log(latency), 0.5) * (5 if rng.random() < 0.01 else 1)
            for _ in range(calls)]  # fmt: skip
     toks = [rng.lognormvariate(math.log(tokens), 0.4) for _ in range(calls)]
@@ -28,6 +29,7 @@ def healthy(rng: random.Random, calls: int, latency=1.0, tokens=800.0, tools=1.0
         calls,
         {
             "latency": sum(lat) / calls,
+            "latency_median": math.exp(sum(map(math.log, lat)) / calls),
             "input_tokens": sum(toks) / calls,
             "output_tokens": sum(toks) / calls / 3,
             "total_tokens": sum(toks) / calls * 4 / 3,
@@ -38,6 +40,12 @@ def healthy(rng: random.Random, calls: int, latency=1.0, tokens=800.0, tools=1.0
         },
         calls + tool_count,
     )
+
+
+def slower(values: dict, factor: float) -> None:
+    """Every call ``factor`` times slower: its mean and its median."""
+    values["latency"] *= factor
+    values["latency_median"] *= factor
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -57,7 +65,7 @@ def stream(detector: Detector, agent: str, rng: random.Random, intervals: int, *
     found = []
     for at in range(intervals):
         calls, values, attempts = healthy(rng, rng.randint(1, 50))
-        values = {k: v * shift.get(k, 1.0) for k, v in values.items()}
+        values = {k: v * shift.get(k.split("_")[0], 1.0) for k, v in values.items()}
         infection = detector.observe(sample(agent, at, calls, values, attempts, prompt_hash="p"))
         if infection is not None:
             found.append(infection)
@@ -96,7 +104,7 @@ def first_alarm(detector: Detector, agent: str, intervals: int, **shift) -> int 
     rng = random.Random(9)
     for at in range(intervals):
         calls, values, attempts = healthy(rng, 20)
-        values = {k: v * shift.get(k, 1.0) for k, v in values.items()}
+        values = {k: v * shift.get(k.split("_")[0], 1.0) for k, v in values.items()}
         if detector.observe(sample(agent, 100 + at, calls, values, attempts, prompt_hash="p")):
             return at + 1
     return None
@@ -185,7 +193,7 @@ def test_a_level_shift_standalone_is_adopted_after_repeated_ejections_not_held_f
             clock[0] = at * 60.0
             calls, values, attempts = healthy(rng, 20)
             if at >= 60:
-                values["latency"] *= 2.5
+                slower(values, 2.5)
             sidecar.pipeline._judge(sample("a", at, calls, values, attempts, prompt_hash="p"),
                                     clock[0], clock[0])  # fmt: skip
             held += sidecar.book.state("a", clock[0]) == QUARANTINED
@@ -211,7 +219,7 @@ def test_a_shift_most_agents_share_is_reported_not_held():
             for agent in range(8):
                 calls, values, attempts = healthy(rng, 20)
                 if at == 61:
-                    values["latency"] *= 4.0  # a provider slows down for everyone
+                    slower(values, 4.0)  # a provider slows down for everyone
                 sidecar.pipeline._judge(sample(f"a{agent}", at, calls, values, attempts,
                                                prompt_hash="p"), clock[0], clock[0])  # fmt: skip
     finally:

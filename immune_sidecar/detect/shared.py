@@ -17,7 +17,7 @@ SHIFT_Z = 1.0
 class SharedShifts:
     """The latest shifted vitals of each agent, and whether a vital moved fleet-wide."""
 
-    def __init__(self, share: float = 0.5, min_agents: int = 3) -> None:
+    def __init__(self, share: float = 0.5, min_agents: int = 5) -> None:
         self._share, self._min = share, min_agents
         self._latest: dict[str, tuple[float, frozenset[str]]] = {}
         self._lock = threading.Lock()

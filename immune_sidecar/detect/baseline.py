@@ -100,8 +100,12 @@ class VarianceFit:
 
     def add(self, u: float, v: float, squared: float, keep: float) -> None:
         """Take one squared residual in, after forgetting by ``keep``."""
-        uu, uv, vv, uy, vy = (x * keep for x in self.sums)
-        self.sums = [uu + u * u, uv + u * v, vv + v * v, uy + u * squared, vy + v * squared]
+        sums = self.sums
+        sums[0] = sums[0] * keep + u * u
+        sums[1] = sums[1] * keep + u * v
+        sums[2] = sums[2] * keep + v * v
+        sums[3] = sums[3] * keep + u * squared
+        sums[4] = sums[4] * keep + v * squared
 
     def variance(
         self, u: float, v: float, prior: tuple[float, float, float] = (0, 0, 0), larger=True

@@ -61,6 +61,7 @@ class Detector:
     def __init__(self, settings: BaselineSettings, on_relearn: RelearnListener | None = None):
         self.settings = settings
         self._on_relearn = on_relearn
+        self._limits: dict[float, _Limits] = {}
         self._agents: dict[str, _AgentState] = {}
         self._lock = threading.Lock()
 
@@ -79,8 +80,11 @@ class Detector:
 
     def observe(self, sample: VitalSample, learn: bool = True) -> Infection | None:
         """Judge a sample; learn from it only if it is normal and ``learn`` is set."""
-        seconds = sample.interval_seconds
-        limits = _Limits(self.limits(seconds), self.limits(seconds, counts=True))
+        limits = self._limits_of(sample.interval_seconds)
+        seen = [
+            (test, test.read(sample)) for test in TESTS if test.vital not in self.settings.ignore
+        ]
+        seen = [(test, observation) for test, observation in seen if observation is not None]
         with self._lock:
             state = self._agents.get(sample.agent_id)
             if state is None:
@@ -89,10 +93,10 @@ class Detector:
             deploy = state.prompt.is_deploy(sample.prompt_hash, sample.version, self.settings)
             if deploy:
                 self._relearn(state, sample)
-            anomalies = self._anomalies(state, sample, limits)
+            anomalies = self._anomalies(state, sample, seen, limits)
             if not anomalies:
                 if learn:
-                    self._learn(state, sample, limits)
+                    self._learn(state, sample, seen, limits)
             else:
                 self._alarmed(state, anomalies)
             evidence = tuple(state.evidence)
@@ -109,14 +113,20 @@ class Detector:
             state = self._agents.get(agent_id)
             return frozenset(state.shifted) if state is not None else frozenset()
 
-    def _anomalies(self, state: _AgentState, sample: VitalSample, limits: _Limits):
+    def _limits_of(self, interval_seconds: float) -> _Limits:
+        limits = self._limits.get(interval_seconds)
+        if limits is None:
+            if len(self._limits) > 1000:  # interval lengths come from the agents' clocks
+                self._limits.clear()
+            limits = _Limits(self.limits(interval_seconds), self.limits(interval_seconds, True))
+            self._limits[interval_seconds] = limits
+        return limits
+
+    def _anomalies(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits):
         found: dict[str, Anomaly] = {}
         state.shifted = set()
-        for test in TESTS:
-            seen = test.read(sample)
-            if seen is None or test.vital in self.settings.ignore:
-                continue
-            anomaly = self._judge(state, test, seen, limits.of(test))
+        for test, observation in seen:
+            anomaly = self._judge(state, test, observation, limits.of(test))
             if anomaly is not None and anomaly.sigma > found.get(anomaly.type, _NONE).sigma:
                 found[anomaly.type] = anomaly
         prompt = self._prompt_anomaly(state, sample)
@@ -171,17 +181,14 @@ class Detector:
             base.excess = 0.0
         state.flagged = tuple(a.vital for a in anomalies)
 
-    def _learn(self, state: _AgentState, sample: VitalSample, limits: _Limits) -> None:
+    def _learn(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits) -> None:
         s = self.settings
-        for test in TESTS:
-            seen = test.read(sample)
-            if seen is None:
-                continue
+        for test, observation in seen:
             base = state.vitals.get(test.vital)
             if base is None:
                 base = state.vitals[test.vital] = test.baseline()
             if not base.drifting(limits.of(test).lasting):
-                base.learn(seen.value, seen.exposure, s)
+                base.learn(observation.value, observation.exposure, s)
         state.prompt.learn(sample.prompt_hash, sample.version)
         if state.previous and all(b.learned(s) for b in state.vitals.values()):
             state.previous = {}

@@ -3,15 +3,15 @@
 from collections.abc import Iterable
 from typing import Any
 
+_SCALARS = frozenset({"string_value", "int_value", "double_value", "bool_value"})
+
 
 def any_value(value: Any) -> Any:
     """The Python value of an OTLP ``AnyValue`` (arrays and maps as text)."""
     kind = value.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind in ("array_value", "kvlist_value", "bytes_value"):
-        return str(getattr(value, kind))
-    return getattr(value, kind)
+    if kind in _SCALARS:
+        return getattr(value, kind)
+    return None if kind is None else str(getattr(value, kind))
 
 
 def to_dict(attributes: Iterable[Any]) -> dict[str, Any]:
@@ -24,5 +24,6 @@ def to_dict(attributes: Iterable[Any]) -> dict[str, Any]:
 
 
 def stream_key(attributes: dict[str, Any]) -> tuple:
-    """A hashable, order-independent key for a point's attribute set."""
-    return tuple(sorted((k, str(v)) for k, v in attributes.items()))
+    """A hashable, order-independent key for a point's attribute set (values are scalars or
+    text, as ``any_value`` gives them; keys are unique, so values are never compared)."""
+    return tuple(sorted(attributes.items()))

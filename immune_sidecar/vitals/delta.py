@@ -67,14 +67,20 @@ class DeltaTracker:
     def __len__(self) -> int:
         return len(self._streams)
 
+    def follow(self, resource: object, now: float) -> None:
+        """Note an export of ``resource`` (call once per resource and export, before its points)."""
+        with self._lock:
+            seen, before = self._resources.pop(resource, (now, False))
+            self._resources[resource] = (now, before if seen == now else True)
+
     def delta(self, key: tuple, start_ns: int, value: PointValue, now: float) -> PointValue | None:
-        """The interval's delta for a cumulative point, or None for a first reference."""
+        """The interval's delta for a cumulative point, or None for a first reference.
+
+        ``key[0]`` is the stream's resource, as given to ``follow``."""
         with self._lock:
             prev = self._streams.pop(key, None)
             self._streams[key] = _Stream(start_ns, value, now)
-            seen, followed = self._resources.pop(key[0], (now, False))
-            followed = followed if seen == now else True
-            self._resources[key[0]] = (now, followed)
+            followed = prev is None and self._resources.get(key[0], (now, False))[1]
             if len(self._streams) > self._max:
                 evicted, _ = self._streams.popitem(last=False)
                 self._resources.pop(evicted[0], None)

@@ -67,6 +67,7 @@ class Mapper:
         for rm in request.resource_metrics:
             resource = to_dict(rm.resource.attributes)
             ctx = _Resource(resource, identity.resource_agent_id(resource), stream_key(resource))
+            self._deltas.follow(ctx.key, now)
             for sm in rm.scope_metrics:
                 for metric in sm.metrics:
                     self._map_metric(metric, sm.scope.name, ctx, tallies, result, now)

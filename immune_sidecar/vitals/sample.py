@@ -167,12 +167,14 @@ class Tally:
         values: dict[str, float] = {}
         if self.ops > 0:
             values["latency"] = self.latency / self.ops
-            p95 = self._latency_p95()
-            if p95 is not None:
-                values["latency_p95"] = p95
-            median = self._latency_median()
-            if median is not None:
-                values["latency_median"] = median
+            if self.latency_hist:  # the bucket layout most calls were recorded in
+                bounds, counts = max(self.latency_hist.items(), key=lambda kv: sum(kv[1]))
+                for vital, value in (
+                    ("latency_p95", quantile(bounds, counts, 0.95)),
+                    ("latency_median", geometric_mean(bounds, counts)),
+                ):
+                    if value is not None:
+                        values[vital] = value  # fmt: skip
         if self.input or self.output:
             values["input_tokens"] = self.input / per_op
             values["output_tokens"] = self.output / per_op
@@ -214,18 +216,6 @@ class Tally:
         costs = [prices.cost(m, i, o) for m, (i, o) in self.tokens_by_model.items()]
         known = [c for c in costs if c is not None]
         return sum(known) if known else None
-
-    def _latency_p95(self) -> float | None:
-        if not self.latency_hist:
-            return None
-        bounds, counts = max(self.latency_hist.items(), key=lambda kv: sum(kv[1]))
-        return quantile(bounds, counts, 0.95)
-
-    def _latency_median(self) -> float | None:
-        if not self.latency_hist:
-            return None
-        bounds, counts = max(self.latency_hist.items(), key=lambda kv: sum(kv[1]))
-        return geometric_mean(bounds, counts)
 
 
 def quantile(bounds: tuple[float, ...], counts: list[float], q: float) -> float | None:

@@ -65,6 +65,31 @@ def test_the_prompt_is_the_one_used_now_not_an_old_cumulative_series():
     assert sample.prompt_hash == "p-v1"  # the p-edited series is still exported, unchanged
 
 
+def test_a_stream_new_in_a_followed_resource_is_all_new_work():
+    """A model switch (or a new prompt) opens new cumulative streams mid-run: counted whole,
+    while a stream first seen after the sidecar started mid-run is only a reference."""
+    agent, m = Instrumented(), mapper(boot_ns=time.time_ns() + 10**12)  # started after the agent
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    for _ in range(4):
+        chat(ops, 1.0)
+    assert m.map(agent.export(), 1.0).samples == []  # history from before: a reference
+    for _ in range(3):
+        ops.record(2.0, {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4.1"})
+    sample = only_sample(m.map(agent.export(), 2.0))
+    assert sample.operations == 3 and sample.values["latency"] == 2.0
+
+
+def test_latency_median_comes_from_fine_buckets_only():
+    from immune_sidecar.vitals.sample import geometric_mean
+
+    fine = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12)
+    counts = [0] * 7 + [9, 0, 1, 0]  # nine calls in (0.64, 1.28], one straggler in (2.56, 5.12]
+    median = geometric_mean(fine, counts)
+    assert 0.9 < median < 1.2  # the straggler moves it about 15%, the mean would move 40%
+    coarse = (0.0, 5.0, 10.0, 25.0)  # the SDK's default boundaries: every call in one bucket
+    assert geometric_mean(coarse, [0, 10, 0, 0, 0]) is None
+
+
 def test_reset_when_the_agent_restarts():
     m = mapper()
     first = Instrumented()

@@ -30,8 +30,8 @@ from immune_sidecar.receiver.codec import PROTOBUF
 from .scenario import generate
 from .workload import HEALTHY, Effect, Recorder, draw
 
-TRAINING = 10
-OUTAGE = Effect(latency=3.0)
+TRAINING = 32  # lasting shifts are judged from 30 samples on
+OUTAGE = Effect(latency=5.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +109,8 @@ def _sidecar(port: int) -> Sidecar:
 
 
 def _outage(sidecar: Sidecar, cap: float, agents: int, struck: float, intervals: int, seed: int):
-    fleet = generate(seed, agents, hours=1).agents
+    # Busy agents only: one idle through the outage makes no calls to be slow.
+    fleet = [_busy(a) for a in generate(seed, agents, hours=1).agents]
     hit = {a.name for a in fleet[: round(struck * agents)]}
     recorders = {a.name: Recorder(a.name) for a in fleet}
     rng = random.Random(seed)
@@ -121,6 +122,10 @@ def _outage(sidecar: Sidecar, cap: float, agents: int, struck: float, intervals:
         for recorder in recorders.values():
             recorder.close()
     return FleetSafety(cap, agents, len(hit), tuple(serving))
+
+
+def _busy(agent):
+    return dataclasses.replace(agent, traits=dataclasses.replace(agent.traits, idle_share=0.0))
 
 
 def _interval(sidecar: Sidecar, fleet, recorders, rng, hit: set[str]) -> float:

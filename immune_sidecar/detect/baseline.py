@@ -130,12 +130,42 @@ class VarianceFit:
         return max(uy / uu * u, vy / vv * v, 0.0)
 
 
-class _Cusum:
-    """The one-sided CUSUM sum, the estimate's certainty and a settling level, for both kinds."""
+class _Streaming:
+    """What both kinds share: learning (robust fit, then following), the one-sided CUSUM
+    sum, the estimate's certainty and a settling level after an adopted one."""
 
     excess: float
     n: int
     fresh: int
+    warmup: list[list[float]]
+
+    @staticmethod
+    def _scale(value: float) -> float:
+        """The scale a value is learned on (a level's log; a count as it is)."""
+        return value
+
+    def learned(self, s: BaselineSettings) -> bool:
+        """Whether enough samples were seen for detection to run."""
+        return self.n >= s.min_samples
+
+    def learn(self, value: float, exposure: float, s: BaselineSettings) -> None:
+        """Take a normal interval in: fitted robustly once ``min_samples`` are in, then
+        followed."""
+        self.n += 1
+        row = [self._scale(value), exposure]
+        if self.n < s.min_samples:
+            self.warmup.append(row)
+        elif self.n == s.min_samples:
+            self._fit([*self.warmup, row], s)
+            self.warmup = []
+        else:
+            self._follow(row[0], exposure, s)
+
+    def _fit(self, rows: list[list[float]], s: BaselineSettings) -> None:
+        raise NotImplementedError
+
+    def _follow(self, scaled: float, exposure: float, s: BaselineSettings) -> None:
+        raise NotImplementedError
 
     def _step(self, alpha: float) -> tuple[float, bool]:
         """How fast the level follows now, and whether far values may move it (settling)."""
@@ -163,7 +193,7 @@ class _Cusum:
         return self.excess >= limit / 2
 
 
-class LevelBaseline(_Cusum):
+class LevelBaseline(_Streaming):
     """A per-call mean on a log scale, with variance τ² + b/n."""
 
     __slots__ = ("excess", "fit", "fresh", "mu", "n", "warmup")
@@ -174,9 +204,9 @@ class LevelBaseline(_Cusum):
         self.fit = fit or VarianceFit()
         self.warmup: list[list[float]] = warmup if warmup is not None else []
 
-    def learned(self, s: BaselineSettings) -> bool:
-        """Whether enough samples were seen for detection to run."""
-        return self.n >= s.min_samples
+    @staticmethod
+    def _scale(value: float) -> float:
+        return _log(value)
 
     def variance(self, calls: float, floor: float) -> float:
         """The variance of the log of an interval's mean over ``calls`` calls."""
@@ -193,16 +223,6 @@ class LevelBaseline(_Cusum):
         """The baseline on the vital's own scale (its geometric mean)."""
         return math.exp(self.mu)
 
-    def learn(self, value: float, calls: float, s: BaselineSettings) -> None:
-        """Take a normal value in."""
-        y, self.n = _log(value), self.n + 1
-        if self.n < s.min_samples:
-            self.warmup.append([y, calls])
-        elif self.n == s.min_samples:
-            self._fit([*self.warmup, [y, calls]], s)
-        else:
-            self._follow(y, calls, s)
-
     def adopt(self, value: float, calls: float) -> None:
         """Make ``value`` the new normal level (an operator or a lasting shift said so);
         the next samples settle it."""
@@ -215,7 +235,6 @@ class LevelBaseline(_Cusum):
         for y, calls in rows:
             residual = max(-limit, min(limit, y - self.mu))
             self.fit.add(1.0, 1.0 / max(calls, 1.0), residual * residual, 1.0)
-        self.warmup = []
 
     def _follow(self, y: float, calls: float, s: BaselineSettings) -> None:
         sd = math.sqrt(self.variance(calls, s.level_floor))
@@ -238,7 +257,7 @@ class LevelBaseline(_Cusum):
                    list(data["warmup"]), float(data["excess"]), int(data["fresh"]))  # fmt: skip
 
 
-class RateBaseline(_Cusum):
+class RateBaseline(_Streaming):
     """Events per unit of exposure, with count variance φ·m + τ²·m² (φ ≥ 1)."""
 
     __slots__ = ("events", "excess", "exposure", "fit", "fresh", "n", "warmup")
@@ -249,10 +268,6 @@ class RateBaseline(_Cusum):
         self.fresh = fresh
         self.fit = fit or VarianceFit()
         self.warmup: list[list[float]] = warmup if warmup is not None else []
-
-    def learned(self, s: BaselineSettings) -> bool:
-        """Whether enough samples were seen for detection to run."""
-        return self.n >= s.min_samples
 
     def rate(self) -> float:
         """Events per unit of exposure; never below half an event in the remembered window."""
@@ -281,16 +296,6 @@ class RateBaseline(_Cusum):
         t = dispersed_poisson_z(count, mean, self.count_variance(mean, s))
         return student_z(t, self.dof(s))
 
-    def learn(self, count: float, exposure: float, s: BaselineSettings) -> None:
-        """Take a normal interval in."""
-        self.n += 1
-        if self.n < s.min_samples:
-            self.warmup.append([count, exposure])
-        elif self.n == s.min_samples:
-            self._fit([*self.warmup, [count, exposure]], s)
-        else:
-            self._follow(count, exposure, s)
-
     def adopt(self, count: float, exposure: float) -> None:
         """Make this interval's rate the new normal; the next samples settle it."""
         scale = self.exposure / max(exposure, 1e-9)
@@ -303,7 +308,6 @@ class RateBaseline(_Cusum):
         self.exposure = sum(e for _, e in rows)
         for count, exposure in rows:
             self._add_residual(count, exposure, 1.0, s)
-        self.warmup = []
 
     def _follow(self, count: float, exposure: float, s: BaselineSettings) -> None:
         clipped = self._add_residual(count, exposure, 1.0 - s.spread_alpha, s)

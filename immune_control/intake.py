@@ -116,12 +116,14 @@ class Intake:
         now = self._ledger.clock()
         fleet_size = self._ledger.reachable_agents(now)
         shared = self._correlator.note(infection.agent_id, infection.types, now, fleet_size)
-        if infection.shared_shift and infection.types:  # the sidecar saw it shared already
+        # The sidecar saw it shared by its own agents; a fleet too small to correlate stays
+        # per agent (control's quarantine command then holds it on the sidecar).
+        if infection.shared_shift and infection.types and fleet_size >= self._fleet.min_fleet_size:
             shared = shared or infection.types[0]
         if shared:
             return self._fleet_incident(shared, infection, now)
         incident = self._detected(infection, self._diagnoser.diagnose(infection.anomalies))
-        incident = self._contain(incident)
+        incident = self._contain(incident, held=infection.quarantined)
         if incident.severity >= self._ledger.config.approval.threshold:
             return self._ledger.transition(
                 incident,
@@ -157,13 +159,14 @@ class Intake:
         )
         return incident
 
-    def _contain(self, incident: Incident) -> Incident:
+    def _contain(self, incident: Incident, held: bool) -> Incident:
         ledger = self._ledger
         now = ledger.clock()
         if self._fleet.quarantine_allowed(ledger.held(), ledger.reachable_agents(now)):
-            return ledger.transition(
-                incident, QUARANTINED, "incident.quarantined", message="held by its sidecar"
-            )
+            if not held:  # reported as a shared shift that control keeps per agent: hold it
+                self._healer.quarantine(incident, incident.agent_id, True, "held by control")
+            message = "held by its sidecar" if held else "held at control's word"
+            return ledger.transition(incident, QUARANTINED, "incident.quarantined", message=message)
         self._healer.quarantine(incident, incident.agent_id, False, "fleet quarantine cap")
         return ledger.transition(
             incident,

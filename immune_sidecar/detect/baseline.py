@@ -30,7 +30,7 @@ from typing import Any
 from .stats import dispersed_poisson_z, poisson_quantile, student_z
 
 WINSOR = 2.5  # values beyond this many standard deviations do not move the level
-FIT_WINSOR = 4.0  # and beyond this many when they feed the variance fit
+FIT_WINSOR = 4.0  # nor the spread (a level's), nor unclipped (a count's)
 COUNT_CLIP_Z = 3.09  # counts are clipped at their 0.999 quantile before they are learned
 COUNT_PRIOR = 20.0  # intervals of plain Poisson behaviour a count's over-dispersion starts from
 RELATIVE_FROM = 5.0  # events in a typical interval before a relative spread is told apart
@@ -216,8 +216,10 @@ class LevelBaseline(_Streaming):
         """How far above normal ``value`` lies for an interval of ``calls`` calls.
 
         ``floor`` is the smallest spread on the log scale the vital is granted."""
-        t = (_log(value) - self.mu) / math.sqrt(self.variance(calls, floor))
-        return student_z(t, self.dof(s))
+        fitted = self.fit.variance(1.0, 1.0 / max(calls, 1.0))
+        t = (_log(value) - self.mu) / math.sqrt(max(fitted, floor * floor))
+        # A spread at its floor is a fixed prior, not an estimate: no allowance for its doubt.
+        return student_z(t, self.dof(s)) if fitted > floor * floor else t
 
     def typical(self) -> float:
         """The baseline on the vital's own scale (its geometric mean)."""
@@ -239,8 +241,8 @@ class LevelBaseline(_Streaming):
     def _follow(self, y: float, calls: float, s: BaselineSettings) -> None:
         sd = math.sqrt(self.variance(calls, s.level_floor))
         residual = y - self.mu
-        clipped = max(-FIT_WINSOR * sd, min(FIT_WINSOR * sd, residual))
-        self.fit.add(1.0, 1.0 / max(calls, 1.0), clipped * clipped, 1.0 - s.spread_alpha)
+        if abs(residual) <= FIT_WINSOR * sd:  # beyond, a shift the spread must not take in
+            self.fit.add(1.0, 1.0 / max(calls, 1.0), residual * residual, 1.0 - s.spread_alpha)
         alpha, settling = self._step(s.alpha)
         if settling or abs(residual) <= WINSOR * sd:  # a far value tells of the spread
             self.mu += alpha * residual

@@ -160,6 +160,16 @@ def test_a_shared_shift_a_sidecar_saw_is_one_fleet_incident_with_no_quarantine(t
     assert not [c for c in courier.sent if c.kind in ("quarantine", "apply_action")]
 
 
+def test_a_shared_shift_in_a_fleet_too_small_to_correlate_is_held_at_control_s_word(tmp_path):
+    control, courier, clock = make(tmp_path, fleet=FleetSettings(min_fleet_size=100))
+    fleet_of(control, 10, clock)
+    reported = dataclasses.replace(infection("a0"), shared_shift=True, quarantined=False)
+    incident = control.infection(reported)
+    assert not incident.fleet
+    held = [c for c in courier.sent if c.kind == "quarantine"]
+    assert [(c.agent_id, c.enforce) for c in held] == [("a0", True)]
+
+
 def test_expiry_is_an_event_and_follows_the_rule(tmp_path):
     rule = ApprovalSettings(threshold=0.0, ttl_seconds=60, on_expiry="approve")
     control, _, clock = make(tmp_path, approval=rule)

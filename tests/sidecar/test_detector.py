@@ -270,3 +270,20 @@ def test_a_waived_agent_serves_until_control_decides_again():
     assert book.release("a", 104.0) is True and not book.waived("a")
     book.eject("a", "again", ("latency_spike",), 3.0, "inf-2", 105.0)
     assert book.state("a", 106.0) == QUARANTINED and not book.waived("a")
+
+
+def test_a_young_steady_agent_is_judged_at_once_and_its_fault_never_becomes_its_spread():
+    """Ten samples of a steady agent: its spread sits at the floor (a prior, not a doubtful
+    estimate), so a 2.2× latency is caught at once; and a fault the young baseline misses
+    must not be taken into its spread."""
+    detector, rng = Detector(BaselineSettings()), random.Random(12)
+
+    def steady(at: int, factor: float = 1.0):
+        calls = 15
+        latency = 1.2 * factor * rng.uniform(0.95, 1.05)
+        values = {"latency": latency, "latency_median": latency, "input_tokens": 800.0}
+        return sample("a", at, calls, values, float(calls), prompt_hash="p")
+
+    for at in range(10):
+        assert detector.observe(steady(at)) is None
+    assert detector.observe(steady(10, 2.2)) is not None

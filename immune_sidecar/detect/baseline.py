@@ -295,8 +295,11 @@ class RateBaseline(_Streaming):
     def z(self, count: float, exposure: float, floor: float, s: BaselineSettings) -> float:
         """How far above normal ``count`` events in ``exposure`` lie (no floor: φ ≥ 1 is one)."""
         mean = self.rate() * exposure
-        t = dispersed_poisson_z(count, mean, self.count_variance(mean, s))
-        return student_z(t, self.dof(s))
+        variance = self.count_variance(mean, s)
+        t = dispersed_poisson_z(count, mean, variance)
+        # Poisson's part and the floor are known; only an excess beyond them is in doubt.
+        known = mean + (s.count_floor * mean) ** 2
+        return student_z(t, self.dof(s)) if variance > known else t
 
     def adopt(self, count: float, exposure: float) -> None:
         """Make this interval's rate the new normal; the next samples settle it."""
@@ -312,6 +315,9 @@ class RateBaseline(_Streaming):
             self._add_residual(count, exposure, 1.0, s)
 
     def _follow(self, count: float, exposure: float, s: BaselineSettings) -> None:
+        mean = self.rate() * exposure
+        if dispersed_poisson_z(count, mean, self.count_variance(mean, s)) > FIT_WINSOR:
+            return  # a shift the young baseline missed is neither its rate nor its spread
         clipped = self._add_residual(count, exposure, 1.0 - s.spread_alpha, s)
         alpha, _ = self._step(s.rate_alpha)
         keep = 1.0 - alpha

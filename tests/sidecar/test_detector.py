@@ -224,8 +224,9 @@ def test_a_shift_most_agents_share_is_reported_not_held():
                                                prompt_hash="p"), clock[0], clock[0])  # fmt: skip
     finally:
         sidecar.runner.close()
-    assert len(infections) == 8
-    assert sum(i.shared for i in infections) >= 5
+    slowed = [i for i in infections if i.time == 61 * 60.0]
+    assert len(slowed) == 8
+    assert sum(i.shared for i in slowed) >= 5
     assert sidecar.book.held(clock[0]) == []  # the first ones held were let go
 
 
@@ -287,3 +288,24 @@ def test_a_young_steady_agent_is_judged_at_once_and_its_fault_never_becomes_its_
     for at in range(10):
         assert detector.observe(steady(at)) is None
     assert detector.observe(steady(10, 2.2)) is not None
+
+
+@pytest.mark.parametrize("vital", ["tool_calls", "retries", "error_rate"])
+def test_a_young_agent_s_count_storm_is_caught_at_once_and_never_learned(vital):
+    detector, rng = Detector(BaselineSettings()), random.Random(13)
+    storm = {"tool_calls": 6.0, "retries": 1.0, "error_rate": 0.8}
+
+    def interval(at: int, faulty: bool):
+        calls, values, attempts = healthy(rng, 15, errors=0.0)
+        values["retries"] = 0.0
+        if faulty:
+            values[vital] = storm[vital]
+        return sample("a", at, calls, values, attempts, prompt_hash="p")
+
+    for at in range(10):
+        assert detector.observe(interval(at, False)) is None
+    found = detector.observe(interval(10, True))
+    assert found is not None and vital in {a.vital for a in found.anomalies}
+    for at in range(11, 15):  # missed or not, the storm never becomes the agent's normal
+        detector.observe(interval(at, True), learn=True)
+    assert detector.observe(interval(15, True)) is not None

@@ -30,7 +30,7 @@ from typing import Any
 from .stats import dispersed_poisson_z, poisson_quantile, student_z
 
 WINSOR = 2.5  # values beyond this many standard deviations do not move the level
-FIT_WINSOR = 4.0  # nor the spread (a level's), nor unclipped (a count's)
+FIT_WINSOR = 4.0  # residuals are clipped here for the spread; a count beyond is not learned
 COUNT_CLIP_Z = 3.09  # counts are clipped at their 0.999 quantile before they are learned
 COUNT_PRIOR = 20.0  # intervals of plain Poisson behaviour a count's over-dispersion starts from
 RELATIVE_FROM = 5.0  # events in a typical interval before a relative spread is told apart
@@ -65,7 +65,7 @@ class BaselineSettings:
     cusum_slack: float = 1.5
     count_cusum_slack: float = 0.75
     # Agents' noise has heavier tails than a normal law (stragglers, cache misses, bursts):
-    # z-scores are read as Student's t with at most this many degrees of freedom.
+    # z-scores are read as Student's t with this many degrees of freedom.
     tail_dof: float = 30.0
     # A model switch is a cost spike when the price per token rises by this factor at once.
     price_jump: float = 1.5
@@ -174,11 +174,6 @@ class _Streaming:
             return ADOPT_ALPHA, True
         return alpha, False
 
-    def dof(self, s: BaselineSettings) -> float:
-        """Degrees of freedom of the spread estimate: samples, up to the EW memory's worth."""
-        memory = (2.0 - s.spread_alpha) / s.spread_alpha
-        return max(1.0, min(float(self.n) - 1.0, memory, s.tail_dof))
-
     def accumulate(self, z: float, slack: float, limit: float) -> bool:
         """Add a sample's z beyond the slack (at most half the limit: one sample alone never
         reaches it); whether the sum reached the limit."""
@@ -216,10 +211,8 @@ class LevelBaseline(_Streaming):
         """How far above normal ``value`` lies for an interval of ``calls`` calls.
 
         ``floor`` is the smallest spread on the log scale the vital is granted."""
-        fitted = self.fit.variance(1.0, 1.0 / max(calls, 1.0))
-        t = (_log(value) - self.mu) / math.sqrt(max(fitted, floor * floor))
-        # A spread at its floor is a fixed prior, not an estimate: no allowance for its doubt.
-        return student_z(t, self.dof(s)) if fitted > floor * floor else t
+        t = (_log(value) - self.mu) / math.sqrt(self.variance(calls, floor))
+        return student_z(t, s.tail_dof)
 
     def typical(self) -> float:
         """The baseline on the vital's own scale (its geometric mean)."""
@@ -241,8 +234,8 @@ class LevelBaseline(_Streaming):
     def _follow(self, y: float, calls: float, s: BaselineSettings) -> None:
         sd = math.sqrt(self.variance(calls, s.level_floor))
         residual = y - self.mu
-        if abs(residual) <= FIT_WINSOR * sd:  # beyond, a shift the spread must not take in
-            self.fit.add(1.0, 1.0 / max(calls, 1.0), residual * residual, 1.0 - s.spread_alpha)
+        clipped = max(-FIT_WINSOR * sd, min(FIT_WINSOR * sd, residual))
+        self.fit.add(1.0, 1.0 / max(calls, 1.0), clipped * clipped, 1.0 - s.spread_alpha)
         alpha, settling = self._step(s.alpha)
         if settling or abs(residual) <= WINSOR * sd:  # a far value tells of the spread
             self.mu += alpha * residual
@@ -295,11 +288,8 @@ class RateBaseline(_Streaming):
     def z(self, count: float, exposure: float, floor: float, s: BaselineSettings) -> float:
         """How far above normal ``count`` events in ``exposure`` lie (no floor: φ ≥ 1 is one)."""
         mean = self.rate() * exposure
-        variance = self.count_variance(mean, s)
-        t = dispersed_poisson_z(count, mean, variance)
-        # Poisson's part and the floor are known; only an excess beyond them is in doubt.
-        known = mean + (s.count_floor * mean) ** 2
-        return student_z(t, self.dof(s)) if variance > known else t
+        t = dispersed_poisson_z(count, mean, self.count_variance(mean, s))
+        return student_z(t, s.tail_dof)
 
     def adopt(self, count: float, exposure: float) -> None:
         """Make this interval's rate the new normal; the next samples settle it."""

@@ -158,23 +158,28 @@ class Tally:
             return None
         per_op = ops if ops > 0 else 1.0
         values = self._rates(per_op, prices)
-        attempts = self.ops + self.tools
         return VitalSample(
-            agent_id, now, interval, ops, values, self.prompt_hash, attempts, self.version
+            agent_id, now, interval, ops, values, self.prompt_hash, self.attempts, self.version
         )
 
+    @property
+    def attempts(self) -> float:
+        """Operations and tool calls that could fail: the error rate's denominator."""
+        return self.ops + self.tools
+
+    def _latencies(self) -> dict[str, float]:
+        if self.ops <= 0:
+            return {}
+        values = {"latency": self.latency / self.ops}
+        if self.latency_hist:  # from the bucket layout most calls were recorded in
+            bounds, counts = max(self.latency_hist.items(), key=lambda kv: sum(kv[1]))
+            figures = {"latency_p95": quantile(bounds, counts, 0.95),
+                       "latency_median": geometric_mean(bounds, counts)}  # fmt: skip
+            values.update((k, v) for k, v in figures.items() if v is not None)
+        return values
+
     def _rates(self, per_op: float, prices: PriceTable) -> dict[str, float]:
-        values: dict[str, float] = {}
-        if self.ops > 0:
-            values["latency"] = self.latency / self.ops
-            if self.latency_hist:  # the bucket layout most calls were recorded in
-                bounds, counts = max(self.latency_hist.items(), key=lambda kv: sum(kv[1]))
-                for vital, value in (
-                    ("latency_p95", quantile(bounds, counts, 0.95)),
-                    ("latency_median", geometric_mean(bounds, counts)),
-                ):
-                    if value is not None:
-                        values[vital] = value  # fmt: skip
+        values = self._latencies()
         if self.input or self.output:
             values["input_tokens"] = self.input / per_op
             values["output_tokens"] = self.output / per_op
@@ -182,9 +187,8 @@ class Tally:
         values["tool_calls"] = (self.tools + self.tool_count) / per_op
         extra_calls = max(0.0, self.inference_calls - self.invocations)
         values["retries"] = (self.retries + extra_calls) / per_op
-        attempts = self.ops + self.tools
-        if attempts > 0:
-            values["error_rate"] = (self.errors + self.tool_errors) / attempts
+        if self.attempts > 0:
+            values["error_rate"] = (self.errors + self.tool_errors) / self.attempts
         cost = self.cost if self.cost is not None else self._priced_cost(prices)
         if cost is not None:
             values["cost"] = cost / per_op
@@ -201,12 +205,11 @@ class Tally:
         emitted cost over the tokens."""
         tokens = known = 0.0
         for model, (i, o) in self.tokens_by_model.items():
-            p = prices.price(model)
-            if p is not None and i + o > 0:
+            # The table's USD for a million tokens at the fixed mix: the model's price.
+            price = prices.cost(model, PRICE_MIX * 1e6, (1 - PRICE_MIX) * 1e6)
+            if price is not None and i + o > 0:
                 tokens += i + o
-                known += (i + o) * (
-                    PRICE_MIX * p.input_per_million + (1 - PRICE_MIX) * p.output_per_million
-                )
+                known += (i + o) * price
         if tokens > 0:
             return known / tokens
         total = self.input + self.output

@@ -38,6 +38,9 @@ class Pipeline:
         self._shifts = shifts or SharedShifts()
         # Standalone: agent → (its lone anomaly type, ejections in a row, the last one's time).
         self._streaks: dict[str, tuple[str, int, float]] = {}
+        # When the latest local hold began: a shared shift frees only holds of its interval,
+        # so without a recent one there is nothing to scan the quarantine book for.
+        self._last_hold = float("-inf")
         self._listeners: list[InfectionListener] = []
         self._clean_listeners: list[Callable[[VitalSample], None]] = []
         self.drift: set[str] = set()
@@ -70,7 +73,7 @@ class Pipeline:
         self._shifts.note(sample.agent_id, now, shifted)
         self._agents.sampled(sample, infection.anomalies if infection else ())
         window = sample.interval_seconds or DEFAULT_WINDOW
-        if shifted and self._book.standalone:
+        if shifted and self._book.standalone and self._last_hold >= now - window:
             self._release_shared(now, window)
         if infection is not None:
             if self._shifts.shared(_shifted_vitals(infection), now, window):
@@ -107,6 +110,7 @@ class Pipeline:
         ejection = self._book.eject(
             infection.agent_id, reason, infection.types, infection.severity, infection.id, now
         )
+        self._last_hold = now
         self._metrics.detection_seconds.observe(max(0.0, self._clock() - received))
         log.warning(
             "quarantined %s (severity %.1f): %s", infection.agent_id, ejection.severity, reason
@@ -116,11 +120,10 @@ class Pipeline:
             listener(infection, ejection)
 
     def _shared(self, infection: Infection, now: float) -> None:
-        """Report a shared shift without holding; standalone, free those it already held."""
+        """Report a shared shift without holding (its sample already freed the interval's
+        holds of the same shift, in ``_judge``)."""
         self._metrics.shared_shifts.inc()
         reason = "shared shift: " + ", ".join(_describe(a) for a in infection.anomalies)
-        if self._book.standalone:
-            self._release_shared(now, infection.evidence[-1].interval_seconds or DEFAULT_WINDOW)
         reported = Ejection(infection.agent_id, reason, infection.types, infection.severity,
                             infection.id, now, now, 0, waived=True)  # fmt: skip
         for listener in self._listeners:

@@ -302,25 +302,26 @@ class RateBaseline(_Streaming):
         self.events = sum(k for k, _ in rows)
         self.exposure = sum(e for _, e in rows)
         for count, exposure in rows:
-            self._add_residual(count, exposure, 1.0, s)
+            mean = self.rate() * exposure
+            self._add_residual(count, mean, self.count_variance(mean, s), 1.0)
 
     def _follow(self, count: float, exposure: float, s: BaselineSettings) -> None:
         mean = self.rate() * exposure
-        if dispersed_poisson_z(count, mean, self.count_variance(mean, s)) > FIT_WINSOR:
+        variance = self.count_variance(mean, s)
+        if dispersed_poisson_z(count, mean, variance) > FIT_WINSOR:
             return  # a shift the young baseline missed is neither its rate nor its spread
-        clipped = self._add_residual(count, exposure, 1.0 - s.spread_alpha, s)
+        clipped = self._add_residual(count, mean, variance, 1.0 - s.spread_alpha)
         alpha, _ = self._step(s.rate_alpha)
         keep = 1.0 - alpha
         self.events = self.events * keep + clipped
         self.exposure = self.exposure * keep + exposure
 
-    def _add_residual(self, count: float, exposure: float, keep: float, s: BaselineSettings):
+    def _add_residual(self, count: float, mean: float, variance: float, keep: float) -> float:
         """Feed the spread fit; the count clipped at its 0.999 quantile (what the rate learns).
 
         Clipped, not dropped: dropping every rare second event would bias a small rate low
         and read its own Poisson noise as over-dispersion."""
-        mean = self.rate() * exposure
-        dispersion = self.count_variance(mean, s) / max(mean, 1e-12)
+        dispersion = variance / max(mean, 1e-12)
         clipped = min(count, dispersion * poisson_quantile(mean / dispersion, COUNT_CLIP_Z))
         self.fit.add(mean, mean * mean, (clipped - mean) ** 2 - mean, keep)  # excess over Poisson
         return clipped

@@ -27,10 +27,11 @@ SIEGMUND = 1.166
 
 @dataclasses.dataclass(frozen=True)
 class Thresholds:
-    """What a z-score must reach at once, and what a CUSUM sum must reach."""
+    """What a z-score must reach at once, and what a CUSUM sum (of z beyond ``slack``) must."""
 
     sudden: float
     lasting: float
+    slack: float
 
 
 @functools.lru_cache(maxsize=256)
@@ -38,7 +39,7 @@ def thresholds(per_1000_hours: float, tests: int, interval_seconds: float, slack
     """The thresholds for an interval length (cached; intervals repeat)."""
     per_interval = per_1000_hours / 1000.0 * interval_seconds / 3600.0
     each = min(0.5, per_interval / (2 * max(1, tests)))
-    return Thresholds(z_of_p(each), cusum_limit(1.0 / each, slack))
+    return Thresholds(z_of_p(each), cusum_limit(1.0 / each, slack), slack)
 
 
 def cusum_limit(arl: float, slack: float) -> float:

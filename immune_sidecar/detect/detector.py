@@ -72,11 +72,7 @@ class Detector:
         seconds = round(interval_seconds) if interval_seconds >= 1 else DEFAULT_INTERVAL
         slack = s.count_cusum_slack if counts else s.cusum_slack
         base = thresholds(s.false_alarms_per_1000_hours, len(TESTS), seconds, slack)
-        return Thresholds(s.sigma_threshold or base.sudden, s.cusum_limit or base.lasting)
-
-    def _slack(self, test: VitalTest) -> float:
-        counts = test.baseline is RateBaseline
-        return self.settings.count_cusum_slack if counts else self.settings.cusum_slack
+        return Thresholds(s.sigma_threshold or base.sudden, s.cusum_limit or base.lasting, slack)
 
     def observe(self, sample: VitalSample, learn: bool = True) -> Infection | None:
         """Judge a sample; learn from it only if it is normal and ``learn`` is set."""
@@ -143,7 +139,7 @@ class Detector:
         if z >= SHIFT_Z:
             state.shifted.add(test.vital)
         judged = test.lasting and base.n >= s.lasting_after
-        lasting = judged and base.accumulate(z, self._slack(test), limits.lasting)
+        lasting = judged and base.accumulate(z, limits.slack, limits.lasting)
         once = z >= limits.sudden and test.vital not in s.lasting_only
         if not (once or lasting):
             return None

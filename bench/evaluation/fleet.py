@@ -6,7 +6,9 @@ provider slows down for ``struck`` of them. The figure is the share of the
 fleet still serving (not quarantined in the sidecar) after each interval, once
 control has answered the interval's reports, with the fleet's quarantine cap
 on and with it off. (Between a report and control's waiver, the sidecar holds
-an agent: that is the round trip, well under an interval.)
+an agent: that is the round trip, well under an interval.) The sidecar runs on
+simulated minutes, as in the detection evaluation: its thresholds depend on the
+interval's length, which wall time between exports would make a second or two.
 """
 
 import contextlib
@@ -27,11 +29,13 @@ from immune_sidecar.config import SidecarConfig
 from immune_sidecar.detect import BaselineSettings
 from immune_sidecar.receiver.codec import PROTOBUF
 
+from .detection import SimClock
 from .scenario import generate
 from .workload import HEALTHY, Effect, Recorder, draw
 
 TRAINING = 32  # lasting shifts are judged from 30 samples on
 OUTAGE = Effect(latency=5.0)
+INTERVAL_SECONDS = 60.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,9 +63,11 @@ def run(cap: float, agents: int = 40, struck: float = 0.8, intervals: int = 15, 
     for name in ("immune_control", "immune_sidecar"):
         logging.getLogger(name).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp, _control(Path(tmp) / "fleet.duckdb", cap) as control:
-        sidecar = _sidecar(control.port)
+        clock = SimClock()
+        clock.now = time.time()
+        sidecar = _sidecar(control.port, clock)
         try:
-            return _outage(sidecar, cap, agents, struck, intervals, seed)
+            return _outage(sidecar, clock, cap, agents, struck, intervals, seed)
         finally:
             sidecar.stop()
 
@@ -89,7 +95,7 @@ def _control(db: Path, cap: float) -> Iterator[ControlApp]:
         thread.join(30)
 
 
-def _sidecar(port: int) -> Sidecar:
+def _sidecar(port: int, clock: SimClock) -> Sidecar:
     config = SidecarConfig(
         otlp_grpc="127.0.0.1:0",
         otlp_http="127.0.0.1:0",
@@ -101,14 +107,14 @@ def _sidecar(port: int) -> Sidecar:
         # As when each sidecar serves one agent's pod: control's cap is the only guard here.
         detection=BaselineSettings(shared_shift_share=0.0),
     )
-    sidecar = Sidecar(config)
+    sidecar = Sidecar(config, clock=clock)
     sidecar.start()
     if not sidecar.link.connected.wait(30):
         raise RuntimeError("the sidecar did not link to control")
     return sidecar
 
 
-def _outage(sidecar: Sidecar, cap: float, agents: int, struck: float, intervals: int, seed: int):
+def _outage(sidecar, clock, cap: float, agents: int, struck: float, intervals: int, seed: int):
     # Busy agents only: one idle through the outage makes no calls to be slow.
     fleet = [_busy(a) for a in generate(seed, agents, hours=1).agents]
     hit = {a.name for a in fleet[: round(struck * agents)]}
@@ -116,8 +122,8 @@ def _outage(sidecar: Sidecar, cap: float, agents: int, struck: float, intervals:
     rng = random.Random(seed)
     try:
         for _ in range(TRAINING):
-            _interval(sidecar, fleet, recorders, rng, set())
-        serving = [_interval(sidecar, fleet, recorders, rng, hit) for _ in range(intervals)]
+            _interval(sidecar, clock, fleet, recorders, rng, set())
+        serving = [_interval(sidecar, clock, fleet, recorders, rng, hit) for _ in range(intervals)]
     finally:
         for recorder in recorders.values():
             recorder.close()
@@ -128,9 +134,11 @@ def _busy(agent):
     return dataclasses.replace(agent, traits=dataclasses.replace(agent.traits, idle_share=0.0))
 
 
-def _interval(sidecar: Sidecar, fleet, recorders, rng, hit: set[str]) -> float:
-    """Every agent exports once; the serving share once control has answered."""
-    now = time.time()
+def _interval(sidecar: Sidecar, clock: SimClock, fleet, recorders, rng, hit: set[str]) -> float:
+    """A minute passes and every agent exports once; the serving share once control has
+    answered."""
+    clock.now += INTERVAL_SECONDS
+    now = clock.now
     for agent in fleet:
         effect = OUTAGE if agent.name in hit else HEALTHY
         ops = draw(agent.traits, effect, now, rng)
@@ -143,10 +151,10 @@ def _settled_held(sidecar: Sidecar, quiet: float = 1.0, limit: float = 30.0) -> 
     """Agents held once control has acknowledged every report and the count has not
     changed for ``quiet`` seconds (its answers have arrived)."""
     start = changed = time.monotonic()
-    count = len(sidecar.book.held(time.time()))
+    count = len(sidecar.book.held(sidecar.clock()))
     while time.monotonic() - start < limit:
         time.sleep(0.1)
-        now_held = len(sidecar.book.held(time.time()))
+        now_held = len(sidecar.book.held(sidecar.clock()))
         if now_held != count or len(sidecar.link.outbox):
             count, changed = now_held, time.monotonic()
         elif time.monotonic() - changed >= quiet:

@@ -5,11 +5,17 @@ Tokens are kept only as SHA-256 hashes, one per line of a token file::
     # name        role        sha256 of the token
     ci-bot        automation  9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
     dana          operator    60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752
+    checkout-*    sidecar     2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae
 
 or, for one token, ``IMMUNE_API_TOKEN_<NAME>=<role>:<token>`` in control's environment
 (read by ``from_environ``, never by a constructor). Tokens are random and long,
 so one hash round is enough; looking a token up by its hash reveals nothing
 about the token through timing.
+
+A ``sidecar`` token opens the sidecar link only, never the API, and only as
+the sidecar id its name gives: ``checkout-7f9c`` exactly, or with a trailing
+``*`` any id that starts so (``checkout-*``: the pods of one Deployment, which
+share one Secret and so trust each other).
 """
 
 import dataclasses
@@ -20,13 +26,15 @@ from collections.abc import Iterable, Mapping
 from .errors import ControlError, InvalidArgument
 
 VIEWER, OPERATOR, AUTOMATION, ADMIN = "viewer", "operator", "automation", "admin"
-ROLES = (VIEWER, OPERATOR, AUTOMATION, ADMIN)
+SIDECAR = "sidecar"
+ROLES = (VIEWER, OPERATOR, AUTOMATION, ADMIN, SIDECAR)
 READ, DECIDE, CONFIGURE = "read", "decide", "configure"
 GRANTS = {
     VIEWER: frozenset({READ}),
     OPERATOR: frozenset({READ, DECIDE}),
     AUTOMATION: frozenset({READ, DECIDE}),
     ADMIN: frozenset({READ, DECIDE, CONFIGURE}),
+    SIDECAR: frozenset(),  # the link only
 }
 # Every ControlService RPC; a test fails when the service gains one that is not here.
 NEEDS = {
@@ -51,6 +59,7 @@ NEEDS = {
     "UpsertPolicy": CONFIGURE,
 }
 ENV_PREFIX = "IMMUNE_API_TOKEN_"
+AUTHORIZATION_KEY = "authorization"
 
 
 class Unauthenticated(ControlError):
@@ -71,6 +80,14 @@ class Principal:
 
     name: str
     role: str
+
+    def may_link_as(self, sidecar_id: str) -> bool:
+        """Whether this principal may open the sidecar link as ``sidecar_id``."""
+        if self.role != SIDECAR:
+            return False
+        if self.name.endswith("*"):
+            return sidecar_id.startswith(self.name[:-1])
+        return sidecar_id == self.name
 
 
 def hash_token(token: str) -> str:
@@ -98,6 +115,8 @@ class TokenBook:
         """Issue the token with this hash to ``name`` in ``role``."""
         if role not in ROLES:
             raise InvalidArgument(f"token of {name!r}: role {role!r} is not one of {ROLES}")
+        if "*" in name.rstrip("*") or (name.endswith("*") and role != SIDECAR):
+            raise InvalidArgument(f"token of {name!r}: only a sidecar token may end in '*'")
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise InvalidArgument(f"token of {name!r}: expected a hex SHA-256, got {digest!r}")
         self._by_hash[digest] = Principal(name, role)
@@ -110,6 +129,19 @@ class TokenBook:
         if principal is None:
             raise Unauthenticated("unknown bearer token: ask an admin for one")
         return principal
+
+
+def bearer(metadata: Iterable[tuple[str, str]]) -> str:
+    """The bearer token of a call's metadata ('' without one); two headers are refused."""
+    headers = [value for key, value in metadata if key == AUTHORIZATION_KEY]
+    if len(headers) > 1:
+        raise Unauthenticated("more than one authorization header: send exactly one")
+    if not headers:
+        return ""
+    scheme, _, token = headers[0].partition(" ")
+    if scheme.lower() != "bearer":
+        raise Unauthenticated(f"authorization scheme {scheme[:20]!r} is not 'Bearer'")
+    return token.strip()
 
 
 def authorize(principal: Principal, method: str) -> None:

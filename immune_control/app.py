@@ -24,6 +24,7 @@ from .config import ControlConfig
 from .control import Control
 from .engine import Engine
 from .errors import InvalidArgument
+from .link.gate import LinkGate
 from .link.server import LinkServicer, Sessions
 from .store import Database, Store
 from .telemetry import ControlMetrics
@@ -49,6 +50,8 @@ class ControlApp:
         self.config = config
         # Only IMMUNE_API_TOKEN_* variables are read from here.
         self.tokens = load_tokens(config.token_file, environ or {})
+        self.link_gate = LinkGate(self.tokens, mutual=config.link_tls.mutual)
+        _check_open_link(config, self.link_gate)
         self.port = 0
         self.link_port = 0
         self.metrics_port = 0
@@ -128,7 +131,7 @@ class ControlApp:
                 self.config.health_interval_seconds,
                 lambda kind: metrics.link_messages.labels(kind).inc(),
                 lambda reason: metrics.refused.labels("link", reason).inc(),
-                require_identity=self.config.link_tls.mutual,
+                gate=self.link_gate,
                 max_rate=self.config.limits.max_link_messages_per_second,
             ),
             link.server,
@@ -175,6 +178,25 @@ class ControlApp:
                 await loop.run_in_executor(engine, control.tick)
             except Exception:
                 log.exception("control tick failed; retrying")
+
+
+def _check_open_link(config: ControlConfig, gate: LinkGate) -> None:
+    """An open link (no sidecar tokens, no mutual TLS) only on loopback, unless told."""
+    address = config.link_listen or config.listen
+    host, _ = split_address(address, "link_listen" if config.link_listen else "listen")
+    if not gate.open or _loopback(host):
+        return
+    if not config.insecure_open_link:
+        raise ConfigError(
+            f"the sidecar link on {address} would let anyone who reaches it speak as any "
+            "sidecar: issue sidecar tokens (token_file) or require certificates "
+            "(link_client_ca_file), or set insecure_open_link: true"
+        )
+    log.warning("the sidecar link on %s is open to anyone who reaches it", address)
+
+
+def _loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def load_tokens(path: str, environ: Mapping[str, str]) -> TokenBook | None:

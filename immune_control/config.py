@@ -94,6 +94,8 @@ class ControlConfig:
     link_key_file: str = ""
     # Sidecars must present a certificate from this CA whose name is their sidecar id.
     link_client_ca_file: str = ""
+    # Serve the link beyond loopback with no credential at all (a trusted network only).
+    insecure_open_link: bool = False
     log_level: str = "info"
     log_format: str = "text"
 

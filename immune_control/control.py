@@ -86,19 +86,18 @@ class Control:
         self,
         sidecar_id: str,
         version: str,
-        agent_ids: Iterable[str],
         quarantined: Iterable[str],
         applied: Iterable[str],
     ) -> list[Command]:
-        """A sidecar (re)connected: note it, and return the commands it still needs."""
+        """A sidecar (re)connected: note it, and return the commands it still needs.
+
+        The agents a Hello lists are not claimed by it: an agent is served by the
+        sidecar that reports it (see ``foreign``), so a Hello cannot squat one."""
         now = self.clock()
         with self.ledger.change():
-            self.store.ack_commands(list(applied), now)
+            self.store.ack_commands(sidecar_id, list(applied), now)
             self.store.save_sidecar(sidecar_id, version, now, now, None)
             self.ledger.sidecars[sidecar_id] = SidecarState(sidecar_id, version, now, now)
-            for agent_id in agent_ids:
-                if not self._owner_elsewhere(sidecar_id, agent_id):
-                    self.ledger.adopt(agent_id, sidecar_id)
             pending = self.store.unacked_commands(sidecar_id)
             return pending + self._reconcile(sidecar_id, set(quarantined), pending)
 
@@ -207,10 +206,10 @@ class Control:
             if incident is not None and incident.state == PROBATION:
                 self.healer.probation_result(incident, healthy, detail)
 
-    def acked(self, command_ids: list[str]) -> None:
-        """Commands the sidecar confirmed."""
+    def acked(self, sidecar_id: str, command_ids: list[str]) -> None:
+        """Commands the sidecar confirmed (of those sent to it)."""
         with self.ledger.change():
-            self.store.ack_commands(command_ids, self.clock())
+            self.store.ack_commands(sidecar_id, command_ids, self.clock())
 
     def tick(self) -> None:
         """Expire approvals, time out silent actions, store buffered samples."""

@@ -181,6 +181,11 @@ class Sidecar:
         if not self.config.control:
             return None
         c = self.config
+        control_token(c)  # a missing token or certificate file is a config error at start
+        try:
+            control_credentials(c)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"control TLS files: {exc}") from None
         link = LinkClient(
             c.control,
             c.sidecar_id,
@@ -194,6 +199,7 @@ class Sidecar:
             self.clock,
             functools.partial(control_credentials, c),
             self.adopt,
+            token=functools.partial(control_token, c),
         )
         self.pipeline.add_listener(link.on_infection)
         self.pipeline.add_clean_listener(link.on_clean)
@@ -250,6 +256,16 @@ def kube_target(c: ActuatorConfig, environ: Mapping[str, str]) -> KubeTarget:
     token = Path(c.token_file).read_text().strip() if c.token_file else ""
     pod = c.pod or environ.get("POD_NAME", "")
     return KubeTarget(c.url, c.namespace or "default", pod, token, c.ca_file, c.timeout_seconds)
+
+
+def control_token(c: SidecarConfig) -> str:
+    """The link's bearer token as its file holds it now ('' without one)."""
+    if not c.control_token_file:
+        return ""
+    try:
+        return Path(c.control_token_file).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"control_token_file: cannot read {c.control_token_file}: {exc.strerror}")
 
 
 def control_credentials(c: SidecarConfig) -> grpc.ChannelCredentials | None:

@@ -66,6 +66,9 @@ class SidecarConfig:
     control_ca_file: str = ""
     control_cert_file: str = ""
     control_key_file: str = ""
+    # A file holding this sidecar's link token (a 'sidecar' token in control's token
+    # file, named after the sidecar id); re-read at every connect.
+    control_token_file: str = ""
     # This sidecar's name on the link; empty uses the host name (the pod name in Kubernetes).
     sidecar_id: str = ""
     # Reports kept on disk while control is away; the oldest are dropped beyond this.
@@ -122,6 +125,7 @@ def parser() -> argparse.ArgumentParser:
     flag("--control-ca-file", metavar="PEM", help="connect to control with TLS, trusting this CA")
     flag("--control-cert-file", metavar="PEM", help="this sidecar's certificate (mutual TLS)")
     flag("--control-key-file", metavar="PEM", help="the certificate's private key")
+    flag("--control-token-file", metavar="FILE", help="this sidecar's link token (a file)")
     flag("--sidecar-id", metavar="NAME", help="this sidecar's name on the link (host name)")
     flag("--mapping", metavar="FILE", help="YAML metric mapping and price overrides")
     flag(

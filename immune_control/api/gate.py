@@ -5,11 +5,12 @@ With no tokens configured the door is open: the caller names itself in
 is ``read_only`` (TLS without tokens: reachable from elsewhere, nobody known).
 """
 
-from ..access import VIEWER, Principal, TokenBook, Unauthenticated, authorize
+from ..access import VIEWER, Principal, TokenBook, authorize, bearer
 from ..control import Caller
+from ..errors import InvalidArgument
 
 ACTOR_KEY = "x-immune-actor"
-AUTHORIZATION_KEY = "authorization"
+MAX_ACTOR_CHARS = 128
 
 
 class Gate:
@@ -21,18 +22,23 @@ class Gate:
 
     def check(self, context, method: str) -> Caller:
         """The caller of ``method``; Unauthenticated or PermissionDenied when refused."""
-        metadata = dict(context.invocation_metadata() or ())
-        if self._tokens is None and not self._read_only:
-            return Caller(metadata.get(ACTOR_KEY) or "anonymous")
+        metadata = list(context.invocation_metadata() or ())
         if self._tokens is None:
-            principal = Principal(metadata.get(ACTOR_KEY) or "anonymous", VIEWER)
+            principal = Principal(_actor(metadata), VIEWER if self._read_only else "")
+            if not self._read_only:
+                return Caller(principal.name)
         else:
-            principal = self._identify(metadata.get(AUTHORIZATION_KEY, ""))
+            principal = self._tokens.identify(bearer(metadata))
         authorize(principal, method)
         return Caller(principal.name, principal.role)
 
-    def _identify(self, header: str) -> Principal:
-        scheme, _, token = header.partition(" ")
-        if header and scheme.lower() != "bearer":
-            raise Unauthenticated(f"authorization scheme {scheme!r} is not 'Bearer'")
-        return self._tokens.identify(token.strip())
+
+def _actor(metadata: list[tuple[str, str]]) -> str:
+    """The self-named caller of an open API ('anonymous' when unnamed)."""
+    actor = dict(metadata).get(ACTOR_KEY, "").strip()
+    if len(actor) > MAX_ACTOR_CHARS or not actor.isprintable():
+        raise InvalidArgument(
+            f"{ACTOR_KEY}: at most {MAX_ACTOR_CHARS} printable characters "
+            f"(got {len(actor)})"
+        )
+    return actor or "anonymous"

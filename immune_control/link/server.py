@@ -7,6 +7,7 @@ the sidecar acks them, so delivery is at-least-once on both sides.
 """
 
 import asyncio
+import collections
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -18,7 +19,6 @@ from immune.v1 import link_pb2, link_pb2_grpc
 
 from immune_common import wire
 from immune_common.ratelimit import TokenBucket
-from immune_common.tls import peer_names
 
 from ..access import PermissionDenied
 from ..api import convert
@@ -27,9 +27,18 @@ from ..control import Control
 from ..errors import ControlError
 from ..model import AgentInfo
 from ..store import StoreError
+from . import bounds
+from .gate import LinkGate
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
+HANDLED_KEPT = 10_000  # message ids remembered per sidecar, so a repeat is a no-op
+
+
+class SessionTaken(ControlError):
+    """A live sidecar id claimed with another credential."""
+
+    code = "PERMISSION_DENIED"
 
 
 class Sessions:
@@ -38,20 +47,29 @@ class Sessions:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._queues: dict[str, asyncio.Queue] = {}
+        self._identities: dict[str, str] = {}
 
-    def open(self, sidecar_id: str) -> asyncio.Queue:
-        """A fresh outgoing queue for a sidecar (a newer stream replaces an older one)."""
-        queue: asyncio.Queue = asyncio.Queue()
+    def open(self, sidecar_id: str, identity: str = "") -> asyncio.Queue:
+        """A fresh outgoing queue for a sidecar. A newer stream with the same credential
+        replaces an older one (a reconnect); another credential is SessionTaken."""
         old = self._queues.get(sidecar_id)
+        if old is not None and self._identities.get(sidecar_id) != identity:
+            raise SessionTaken(
+                f"sidecar {sidecar_id!r} is connected with another credential; "
+                "a second session must present the same one"
+            )
         if old is not None:
+            log.warning("sidecar %s: a new session replaces the live one", sidecar_id)
             old.put_nowait(None)
-        self._queues[sidecar_id] = queue
+        queue: asyncio.Queue = asyncio.Queue()
+        self._queues[sidecar_id], self._identities[sidecar_id] = queue, identity
         return queue
 
     def close(self, sidecar_id: str, queue: asyncio.Queue) -> None:
         """Forget a stream's queue if it is still the current one."""
         if self._queues.get(sidecar_id) is queue:
             del self._queues[sidecar_id]
+            del self._identities[sidecar_id]
 
     def deliver(self, command: Command) -> None:
         """Queue a command on its sidecar's stream, from any thread; no stream, no send."""
@@ -78,15 +96,15 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
         health_interval: float,
         on_message: Callable[[str], None],
         on_refused: Callable[[str], None] = lambda reason: None,
-        require_identity: bool = False,
+        gate: LinkGate | None = None,
         max_rate: float = 1000.0,
     ) -> None:
         self._control, self._sessions, self._engine = control, sessions, engine
         self._health_interval = health_interval
         self._on_message, self._on_refused = on_message, on_refused
-        # With mutual TLS, a sidecar is who its certificate names, nobody else.
-        self._require_identity = require_identity
+        self._gate = gate or LinkGate(None, mutual=False)
         self._max_rate = max_rate
+        self._handled: dict[str, collections.OrderedDict[str, None]] = {}
 
     async def Connect(self, request_iterator: AsyncIterator, context) -> AsyncIterator:
         """Hello first; then acks, reports and commands both ways until either side ends."""
@@ -98,14 +116,12 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
             )
         hello = first.hello
         sidecar = hello.sidecar_id
-        await self._check_identity(sidecar, context)
-        queue = self._sessions.open(sidecar)
+        queue, identity = await self._admit(hello, context)
         try:
             pending = await self._run(
                 self._control.hello,
                 sidecar,
                 hello.version,
-                hello.agent_ids,
                 hello.quarantined_agent_ids,
                 hello.applied_command_ids,
             )
@@ -113,8 +129,9 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
             self._sessions.close(sidecar, queue)
             await context.abort(grpc.StatusCode.UNAVAILABLE, _unstored(sidecar, exc))
         log.info(
-            "sidecar %s connected (%d agents, %d commands to resend)",
+            "sidecar %s connected with %s (%d agents, %d commands to resend)",
             sidecar,
+            identity,
             len(hello.agent_ids),
             len(pending),
         )
@@ -141,18 +158,17 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
         else:
             log.info("sidecar %s disconnected", sidecar)
 
-    async def _check_identity(self, sidecar: str, context) -> None:
-        if not self._require_identity:
-            return
-        names = peer_names(context)
-        if sidecar not in names:
-            self._on_refused("identity")
-            shown = ", ".join(sorted(names)) or "no certificate"
-            await context.abort(
-                grpc.StatusCode.PERMISSION_DENIED,
-                f"the client certificate ({shown}) does not name sidecar {sidecar!r}; "
-                "issue the sidecar a certificate whose common name is its sidecar id",
-            )
+    async def _admit(self, hello, context) -> tuple[asyncio.Queue, str]:
+        """The session's queue and the credential that proved the Hello's sidecar id."""
+        try:
+            bounds.hello(hello)
+            identity = self._gate.identify(context, hello.sidecar_id)
+            return self._sessions.open(hello.sidecar_id, identity), identity
+        except ControlError as exc:
+            reason = _ADMISSION_REFUSALS.get(type(exc).__name__, "invalid")
+            self._on_refused(reason)
+            log.warning("a link as sidecar %.64r refused: %s", hello.sidecar_id, exc)
+            await context.abort(grpc.StatusCode[exc.code], str(exc))
 
     async def _read(self, sidecar: str, requests: AsyncIterator, queue: asyncio.Queue) -> None:
         bucket = TokenBucket(self._max_rate, self._max_rate)
@@ -180,19 +196,27 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
     async def _handle(self, sidecar: str, request, queue: asyncio.Queue) -> None:
         kind = request.WhichOneof("body")
         body = getattr(request, kind) if kind else None
-        try:
-            await self._run(self._apply, sidecar, kind, body)
-        except PermissionDenied as exc:
-            self._on_refused("foreign_agent")
-            log.warning("sidecar %s sent a %s it may not send (%s): refused", sidecar, kind, exc)
-        except ControlError as exc:
-            log.warning("sidecar %s sent an unusable %s (%s): dropped", sidecar, kind, exc)
+        handled = self._handled.setdefault(sidecar, collections.OrderedDict())
+        if request.message_id not in handled:
+            try:
+                await self._run(self._apply, sidecar, kind, body)
+            except PermissionDenied as exc:
+                # Not acked: the sidecar keeps the report and offers it again later.
+                self._on_refused("foreign_agent")
+                log.warning("sidecar %s sent a %s it may not send now (%s)", sidecar, kind, exc)
+                queue.put_nowait(_refused([request.message_id], str(exc)))
+                return
+            except ControlError as exc:
+                self._on_refused("invalid")
+                log.warning("sidecar %s sent an unusable %s (%s): dropped", sidecar, kind, exc)
+            _remember(handled, request.message_id)
         if kind != "ack":
             queue.put_nowait(_ack([request.message_id]))
 
     def _apply(self, sidecar: str, kind: str | None, body) -> None:
         """One message's effect, in one trip to the engine thread."""
         self._control.heard(sidecar)
+        bounds.check(kind, body)
         why = self._may_not(sidecar, kind, body)
         if why:
             raise PermissionDenied(why)
@@ -213,7 +237,7 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
         return ""
 
     def _on_ack(self, sidecar: str, body) -> None:
-        self._control.acked(list(body.message_ids))
+        self._control.acked(sidecar, list(body.message_ids))
 
     def _on_agent_seen(self, sidecar: str, body) -> None:
         a = body.agent
@@ -328,6 +352,28 @@ def _welcome(health_interval: float) -> link_pb2.ConnectResponse:
 
 def _ack(ids: list[str]) -> link_pb2.ConnectResponse:
     return link_pb2.ConnectResponse(message_id=uuid.uuid4().hex, ack=link_pb2.Ack(message_ids=ids))
+
+
+def _remember(handled: collections.OrderedDict, message_id: str) -> None:
+    """Note a handled message id (the newest HANDLED_KEPT), so a repeat is a no-op."""
+    if message_id:
+        handled[message_id] = None
+        if len(handled) > HANDLED_KEPT:
+            handled.popitem(last=False)
+
+
+def _refused(ids: list[str], reason: str) -> link_pb2.ConnectResponse:
+    return link_pb2.ConnectResponse(
+        message_id=uuid.uuid4().hex, refused=link_pb2.Refused(message_ids=ids, reason=reason)
+    )
+
+
+# Why a link was not admitted, by error, for immune_refused_total{where="link"}.
+_ADMISSION_REFUSALS = {
+    "Unauthenticated": "credential",
+    "PermissionDenied": "identity",
+    "SessionTaken": "session_taken",
+}
 
 
 def _status(number: int) -> str:

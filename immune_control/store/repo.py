@@ -304,10 +304,21 @@ class Store:
         row = (command.id, command.sidecar_id, command.agent_id, codec.dumps(command), time, None)
         self.db.stage("commands", row, key=command.id, replace=True)
 
-    def ack_commands(self, command_ids: Sequence[str], time: float) -> None:
-        """Mark commands delivered (an ack of an unknown or acked id changes nothing)."""
+    def ack_commands(self, sidecar_id: str, command_ids: Sequence[str], time: float) -> None:
+        """Mark commands delivered; only this sidecar's unacked commands count (an ack of
+        an unknown, acked or another sidecar's command changes nothing)."""
+        if not command_ids:
+            return
         with self.db.transaction():
-            for command_id in command_ids:
+            waiting = {
+                row[0]
+                for row in self.db.read(
+                    "SELECT id FROM commands c WHERE sidecar_id = ? AND NOT EXISTS "
+                    "(SELECT 1 FROM command_acks a WHERE a.id = c.id)",
+                    [sidecar_id],
+                )
+            }
+            for command_id in waiting.intersection(command_ids):
                 self.db.stage("command_acks", (command_id, time))
 
     def unacked_commands(self, sidecar_id: str) -> list[Command]:

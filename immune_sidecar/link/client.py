@@ -34,6 +34,7 @@ from .probation import Probation, Watch
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 TICK = 0.2
+REFUSED_RETRY_SECONDS = 30.0  # a report control refused is offered again this much later
 
 
 class LinkClient:
@@ -53,6 +54,7 @@ class LinkClient:
         clock: Callable[[], float] = time.time,
         credentials: Callable[[], grpc.ChannelCredentials | None] = lambda: None,
         adopt: Callable[[str], None] = lambda agent_id: None,
+        token: Callable[[], str] = lambda: "",
     ) -> None:
         self.target = target
         self.sidecar_id = sidecar_id or socket.gethostname()
@@ -61,6 +63,8 @@ class LinkClient:
         # Called for every connection, so rotated certificate files are picked up.
         self._credentials = credentials
         self._adopt = adopt  # a false positive: the agent's baselines take its level
+        self._token = token  # read for every connection, like the certificates
+        self._refused: dict[str, float] = {}  # message id → when to offer it again
         self.outbox = Outbox(state, buffer)
         self._probation = Probation()
         self._live: queue.Queue | None = None
@@ -137,6 +141,8 @@ class LinkClient:
                     exc.code().name if hasattr(exc, "code") else exc,
                     delay,
                 )
+            except (OSError, ValueError) as exc:  # a credential file gone since start
+                log.warning("link to control %s: %s; retrying in %.1fs", self.target, exc, delay)
             except Exception:
                 log.exception("link to control %s failed; retrying", self.target)
             finally:
@@ -159,7 +165,9 @@ class LinkClient:
             with self._lock:
                 backlog = self.outbox.pending()
                 self._live = live
-            responses = stub.Connect(self._requests(live, backlog))
+            token = self._token()
+            metadata = (("authorization", f"Bearer {token}"),) if token else None
+            responses = stub.Connect(self._requests(live, backlog), metadata=metadata)
             for response in responses:
                 self._handle(response)
                 if self._stop.is_set():
@@ -188,6 +196,7 @@ class LinkClient:
                 yield message
             for watch in self._probation.overdue(self._clock()):
                 self._probation_done(watch, healthy=watch.seen > 0)
+            yield from self._refused_due()
             if self.connected.is_set() and time.monotonic() >= next_health:
                 next_health = time.monotonic() + self._health_interval
                 yield from self._health()
@@ -206,6 +215,15 @@ class LinkClient:
             )
         elif kind == "ack":
             self.outbox.acked(response.ack.message_ids)
+        elif kind == "refused":
+            log.warning(
+                "control refused %d reports for now (%s); offering them again in %.0fs",
+                len(response.refused.message_ids),
+                response.refused.reason,
+                REFUSED_RETRY_SECONDS,
+            )
+            due = time.monotonic() + REFUSED_RETRY_SECONDS
+            self._refused.update(dict.fromkeys(response.refused.message_ids, due))
         elif kind in ("quarantine", "release", "apply_action"):
             if not self.outbox.applied(response.message_id):
                 getattr(self, f"_{kind}")(response.message_id, getattr(response, kind))
@@ -257,6 +275,14 @@ class LinkClient:
                 id=command_id,
             )
         )
+
+    def _refused_due(self) -> list[link_pb2.ConnectRequest]:
+        """Refused reports whose time to be offered again has come (still unacked)."""
+        now = time.monotonic()
+        due = [i for i, at in self._refused.items() if at <= now]
+        for message_id in due:
+            del self._refused[message_id]
+        return self.outbox.pending(due) if due else []
 
     def _health(self):
         agents = []

@@ -4,6 +4,7 @@ import base64
 import collections
 import logging
 import threading
+from collections.abc import Iterable
 
 from immune.v1 import link_pb2
 
@@ -47,10 +48,14 @@ class Outbox:
             if any(r is not None for r in removed):
                 self._save()
 
-    def pending(self) -> list[link_pb2.ConnectRequest]:
-        """Every unacked message, oldest first."""
+    def pending(self, ids: Iterable[str] | None = None) -> list[link_pb2.ConnectRequest]:
+        """Every unacked message (or those of ``ids`` still unacked), oldest first."""
         with self._lock:
-            return [link_pb2.ConnectRequest.FromString(b) for b in self._pending.values()]
+            if ids is None:
+                found = list(self._pending.values())
+            else:
+                found = [self._pending[i] for i in ids if i in self._pending]
+            return [link_pb2.ConnectRequest.FromString(b) for b in found]
 
     def applied(self, command_id: str) -> bool:
         """Whether a command was already carried out."""

@@ -57,6 +57,12 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _options(args) -> Options:
+    for flag in ("ca", "cert", "key"):
+        path = getattr(args, flag)
+        if path and not os.path.isfile(path):
+            raise ValueError(f"--{flag} {path}: no such file")
+    if bool(args.cert) != bool(args.key):
+        raise ValueError("--cert and --key go together")
     return Options(
         target=args.control,
         actor=args.actor,
@@ -67,6 +73,13 @@ def _options(args) -> Options:
         key_file=args.key,
         timeout_seconds=args.timeout,
     )
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return value
 
 
 # commands: each prints its result and returns an exit code (None for 0)
@@ -246,6 +259,8 @@ def events(client: Client, args, out: TextIO):
 
 def token(client: Client, args, out: TextIO):
     """A fresh token, shown once; control keeps only the hash in the line printed."""
+    if not args.name or any(c.isspace() or c == "#" for c in args.name):
+        raise ValueError(f"token name {args.name!r}: one word, with no spaces or '#'")
     made = "imm_" + secrets.token_urlsafe(32)
     line = f"{args.name} {args.role} {hashlib.sha256(made.encode()).hexdigest()}"
     if args.output == "json":
@@ -374,7 +389,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ca", default="", help="CA certificate (PEM) to trust; implies --tls")
     parser.add_argument("--cert", default="", help="client certificate (PEM) for mutual TLS")
     parser.add_argument("--key", default="", help="client key (PEM) for mutual TLS")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per call")
+    parser.add_argument("--timeout", type=_positive, default=10.0, help="seconds per call")
     parser.add_argument(
         "-o", "--output", choices=("table", "json"), default="table", help="output format"
     )
@@ -386,8 +401,12 @@ def _parser() -> argparse.ArgumentParser:
         "token",
         help="make a bearer token and the line that gives it a role in control's token file",
     )
-    p.add_argument("name", help="who the token is for (the audit log's actor)")
-    p.add_argument("role", choices=("viewer", "operator", "automation", "admin"))
+    p.add_argument(
+        "name",
+        help="who the token is for (the audit log's actor); for a sidecar, its sidecar id, "
+        "or a prefix ending in '*' for the pods of one Deployment",
+    )
+    p.add_argument("role", choices=("viewer", "operator", "automation", "admin", "sidecar"))
     p.set_defaults(run=token)
     p = sub.add_parser(
         "certs",

@@ -13,6 +13,7 @@ from immune_control.access import (
     NEEDS,
     OPERATOR,
     ROLES,
+    SIDECAR,
     VIEWER,
     PermissionDenied,
     Principal,
@@ -35,7 +36,7 @@ def test_every_rpc_of_the_service_needs_a_named_permission():
     assert set(NEEDS) == {m.name for m in SERVICE.methods}
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", [r for r in ROLES if r != SIDECAR])
 def test_the_role_matrix(role):
     who = Principal("someone", role)
     assert all(_may(who, m) for m in READS)
@@ -45,6 +46,16 @@ def test_the_role_matrix(role):
     if role != ADMIN:
         with pytest.raises(PermissionDenied, match=rf"someone \({role}\) may not call Upsert"):
             authorize(who, "UpsertPolicy")
+
+
+def test_a_sidecar_token_opens_no_api_method_and_links_only_as_its_name():
+    exact, deployment = Principal("sc-1", SIDECAR), Principal("checkout-*", SIDECAR)
+    assert not any(_may(p, m) for p in (exact, deployment) for m in NEEDS)
+    assert exact.may_link_as("sc-1") and not exact.may_link_as("sc-10")
+    assert deployment.may_link_as("checkout-7f9c") and not deployment.may_link_as("billing-1")
+    assert not Principal("sc-1", ADMIN).may_link_as("sc-1")
+    with pytest.raises(InvalidArgument, match="only a sidecar token may end in"):
+        parse_token_file(f"ops* admin {hash_token('x')}\n")
 
 
 def test_an_unknown_method_is_refused():

@@ -40,7 +40,7 @@ def make(tmp_path, clock=None, **overrides):
 def fleet_of(control, n, clock):
     for i in range(n):
         control.agent_seen(AgentInfo(f"a{i}", "sc", last_seen=clock.now))
-        control.hello("sc", "t", [f"a{i}" for i in range(n)], [], [])
+        control.hello("sc", "t", [], [])
 
 
 def infection(agent, kind="tool_explosion", severity=3.0, sigma=9.0, ident=None):

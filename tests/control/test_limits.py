@@ -20,7 +20,9 @@ OPERATOR = [("authorization", "Bearer op-token")]
 @pytest.fixture(scope="module")
 def control(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("limits")
-    (tmp / "tokens").write_text(f"op operator {hash_token('op-token')}\n")
+    (tmp / "tokens").write_text(
+        f"op operator {hash_token('op-token')}\nchatty sidecar {hash_token('chatty-token')}\n"
+    )
     limits = Limits(
         max_reason_chars=50, max_message_bytes=64 * 1024, max_link_messages_per_second=2
     )
@@ -60,7 +62,9 @@ def test_a_sidecar_past_the_message_rate_is_slowed_and_loses_nothing(control):
     requests.put(link_pb2.ConnectRequest(message_id="h", hello=hello))
     with grpc.insecure_channel(f"127.0.0.1:{control.port}") as channel:
         stream = link_pb2_grpc.SidecarLinkServiceStub(channel).Connect(
-            iter(requests.get, None), timeout=30
+            iter(requests.get, None),
+            timeout=30,
+            metadata=[("authorization", "Bearer chatty-token")],
         )
         assert next(stream).WhichOneof("body") == "welcome"
         assert list(next(stream).ack.message_ids) == ["h"]

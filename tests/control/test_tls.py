@@ -195,7 +195,9 @@ def test_a_sidecar_may_not_speak_for_another_live_sidecars_agent(control, pki):
         second = devca.issue(devca.load_or_create(pki), "sc-2", client=True)
         pair(pki, "sc-2", second)
         answers = hello(control, link_credentials(pki, "sc-2"), "sc-2", forged)
-        assert [a.WhichOneof("body") for a in answers] == ["welcome", "ack", "ack"]
+        # Refused, not acked: a report refused now is kept by its sender and offered later.
+        assert [a.WhichOneof("body") for a in answers] == ["welcome", "ack", "refused"]
+        assert "served by sidecar sc-1" in answers[2].refused.reason
         with client(control, pki, token=TOKEN) as c:
             assert c.incidents(agent_id="agent-of-sc-1") == []
         key = ("immune_refused_total", (("reason", "foreign_agent"), ("where", "link")))
@@ -205,12 +207,14 @@ def test_a_sidecar_may_not_speak_for_another_live_sidecars_agent(control, pki):
 
 
 def start_sidecar_stream(app, pki):
-    """sc-1 linked and holding its stream, having announced agent-of-sc-1."""
+    """sc-1 linked and holding its stream, having reported agent-of-sc-1."""
     requests: queue.Queue = queue.Queue()
     channel = grpc.secure_channel(f"localhost:{app.link_port}", link_credentials(pki, "sc-1"))
     first = link_pb2.Hello(sidecar_id="sc-1", version="test", agent_ids=["agent-of-sc-1"])
     requests.put(link_pb2.ConnectRequest(message_id="h1", hello=first))
+    seen = link_pb2.AgentSeen(agent=pb.Agent(id="agent-of-sc-1"))
+    requests.put(link_pb2.ConnectRequest(message_id="s1", agent_seen=seen))
     stream = link_pb2_grpc.SidecarLinkServiceStub(channel).Connect(iter(requests.get, None))
-    assert next(stream).WhichOneof("body") == "welcome"
+    assert [next(stream).WhichOneof("body") for _ in range(3)] == ["welcome", "ack", "ack"]
     stream.add_done_callback(lambda _: channel.close())
     return stream

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from immune.v1 import common_pb2 as immune_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14immune/v1/link.proto\x12\timmune.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16immune/v1/common.proto\"\xe7\x03\n\x0e\x43onnectRequest\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12\x37\n\tsend_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08sendTime\x12(\n\x05hello\x18\n \x01(\x0b\x32\x10.immune.v1.HelloH\x00R\x05hello\x12\"\n\x03\x61\x63k\x18\x0b \x01(\x0b\x32\x0e.immune.v1.AckH\x00R\x03\x61\x63k\x12\x35\n\nagent_seen\x18\x0c \x01(\x0b\x32\x14.immune.v1.AgentSeenH\x00R\tagentSeen\x12:\n\tinfection\x18\r \x01(\x0b\x32\x1a.immune.v1.InfectionReportH\x00R\tinfection\x12>\n\raction_result\x18\x0e \x01(\x0b\x32\x17.immune.v1.ActionResultH\x00R\x0c\x61\x63tionResult\x12G\n\x10probation_result\x18\x0f \x01(\x0b\x32\x1a.immune.v1.ProbationResultH\x00R\x0fprobationResult\x12+\n\x06health\x18\x10 \x01(\x0b\x32\x11.immune.v1.HealthH\x00R\x06healthB\x06\n\x04\x62ody\"\xc0\x03\n\x0f\x43onnectResponse\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12\x37\n\tsend_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08sendTime\x12.\n\x07welcome\x18\n \x01(\x0b\x32\x12.immune.v1.WelcomeH\x00R\x07welcome\x12\"\n\x03\x61\x63k\x18\x0b \x01(\x0b\x32\x0e.immune.v1.AckH\x00R\x03\x61\x63k\x12>\n\nquarantine\x18\x0c \x01(\x0b\x32\x1c.immune.v1.QuarantineCommandH\x00R\nquarantine\x12\x35\n\x07release\x18\r \x01(\x0b\x32\x19.immune.v1.ReleaseCommandH\x00R\x07release\x12\x42\n\x0c\x61pply_action\x18\x0e \x01(\x0b\x32\x1d.immune.v1.ApplyActionCommandH\x00R\x0b\x61pplyAction\x12>\n\rconfig_update\x18\x0f \x01(\x0b\x32\x17.immune.v1.ConfigUpdateH\x00R\x0c\x63onfigUpdateB\x06\n\x04\x62ody\"\xc1\x01\n\x05Hello\x12\x1d\n\nsidecar_id\x18\x01 \x01(\tR\tsidecarId\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12\x1b\n\tagent_ids\x18\x03 \x03(\tR\x08\x61gentIds\x12\x32\n\x15quarantined_agent_ids\x18\x04 \x03(\tR\x13quarantinedAgentIds\x12.\n\x13\x61pplied_command_ids\x18\x05 \x03(\tR\x11\x61ppliedCommandIds\"\x95\x01\n\x07Welcome\x12\'\n\x0f\x63ontrol_version\x18\x01 \x01(\tR\x0e\x63ontrolVersion\x12\x1d\n\nsession_id\x18\x02 \x01(\tR\tsessionId\x12\x42\n\x0fhealth_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0ehealthInterval\"&\n\x03\x41\x63k\x12\x1f\n\x0bmessage_ids\x18\x01 \x03(\tR\nmessageIds\"3\n\tAgentSeen\x12&\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x10.immune.v1.AgentR\x05\x61gent\"E\n\x0fInfectionReport\x12\x32\n\tinfection\x18\x01 \x01(\x0b\x32\x14.immune.v1.InfectionR\tinfection\"\xa7\x02\n\x0c\x41\x63tionResult\x12\x1d\n\ncommand_id\x18\x01 \x01(\tR\tcommandId\x12\x1f\n\x0bincident_id\x18\x02 \x01(\tR\nincidentId\x12\x19\n\x08\x61gent_id\x18\x03 \x01(\tR\x07\x61gentId\x12\x1b\n\taction_id\x18\x04 \x01(\tR\x08\x61\x63tionId\x12)\n\x06\x61\x63tion\x18\x05 \x01(\x0e\x32\x11.immune.v1.ActionR\x06\x61\x63tion\x12\x0e\n\x02ok\x18\x06 \x01(\x08R\x02ok\x12\x16\n\x06\x64\x65tail\x18\x07 \x01(\tR\x06\x64\x65tail\x12\x17\n\x07\x64ry_run\x18\x08 \x01(\x08R\x06\x64ryRun\x12\x33\n\x07\x65lapsed\x18\t \x01(\x0b\x32\x19.google.protobuf.DurationR\x07\x65lapsed\"\xd4\x01\n\x0fProbationResult\x12\x1d\n\ncommand_id\x18\x01 \x01(\tR\tcommandId\x12\x1f\n\x0bincident_id\x18\x02 \x01(\tR\nincidentId\x12\x19\n\x08\x61gent_id\x18\x03 \x01(\tR\x07\x61gentId\x12\x18\n\x07healthy\x18\x04 \x01(\x08R\x07healthy\x12\x18\n\x07samples\x18\x05 \x01(\x05R\x07samples\x12\x32\n\tinfection\x18\x06 \x01(\x0b\x32\x14.immune.v1.InfectionR\tinfection\"\x88\x01\n\x06Health\x12.\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x16.immune.v1.AgentVitalsR\x06\x61gents\x12\'\n\x0fpoints_received\x18\x02 \x01(\x03R\x0epointsReceived\x12%\n\x0epoints_refused\x18\x03 \x01(\x03R\rpointsRefused\"\xe0\x01\n\x0b\x41gentVitals\x12\x19\n\x08\x61gent_id\x18\x01 \x01(\tR\x07\x61gentId\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x16.immune.v1.AgentStatusR\x06status\x12.\n\x06latest\x18\x03 \x01(\x0b\x32\x16.immune.v1.VitalSampleR\x06latest\x12\x31\n\tbaselines\x18\x04 \x03(\x0b\x32\x13.immune.v1.BaselineR\tbaselines\x12#\n\rsamples_total\x18\x05 \x01(\x03R\x0csamplesTotal\"\x81\x01\n\x11QuarantineCommand\x12\x19\n\x08\x61gent_id\x18\x01 \x01(\tR\x07\x61gentId\x12\x1f\n\x0bincident_id\x18\x02 \x01(\tR\nincidentId\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12\x18\n\x07\x65nforce\x18\x04 \x01(\x08R\x07\x65nforce\"\xc5\x01\n\x0eReleaseCommand\x12\x19\n\x08\x61gent_id\x18\x01 \x01(\tR\x07\x61gentId\x12\x1f\n\x0bincident_id\x18\x02 \x01(\tR\nincidentId\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12\x38\n\tprobation\x18\x04 \x01(\x0b\x32\x1a.immune.v1.ProbationWindowR\tprobation\x12%\n\x0e\x61\x64opt_baseline\x18\x05 \x01(\x08R\radoptBaseline\"\xe6\x01\n\x12\x41pplyActionCommand\x12\x19\n\x08\x61gent_id\x18\x01 \x01(\tR\x07\x61gentId\x12\x1f\n\x0bincident_id\x18\x02 \x01(\tR\nincidentId\x12\x1b\n\taction_id\x18\x03 \x01(\tR\x08\x61\x63tionId\x12)\n\x06\x61\x63tion\x18\x04 \x01(\x0e\x32\x11.immune.v1.ActionR\x06\x61\x63tion\x12\x17\n\x07\x64ry_run\x18\x05 \x01(\x08R\x06\x64ryRun\x12\x33\n\x07timeout\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeout\"\xab\x01\n\x0c\x43onfigUpdate\x12\x44\n\tdetection\x18\x01 \x03(\x0b\x32&.immune.v1.ConfigUpdate.DetectionEntryR\tdetection\x12\x17\n\x07\x64ry_run\x18\x02 \x01(\x08R\x06\x64ryRun\x1a<\n\x0e\x44\x65tectionEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01\x32Z\n\x12SidecarLinkService\x12\x44\n\x07\x43onnect\x12\x19.immune.v1.ConnectRequest\x1a\x1a.immune.v1.ConnectResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14immune/v1/link.proto\x12\timmune.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16immune/v1/common.proto\"\xe7\x03\n\x0e\x43onnectRequest\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12\x37\n\tsend_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08sendTime\x12(\n\x05hello\x18\n \x01(\x0b\x32\x10.immune.v1.HelloH\x00R\x05hello\x12\"\n\x03\x61\x63k\x18\x0b \x01(\x0b\x32\x0e.immune.v1.AckH\x00R\x03\x61\x63k\x12\x35\n\nagent_seen\x18\x0c \x01(\x0b\x32\x14.immune.v1.AgentSeenH\x00R\tagentSeen\x12:\n\tinfection\x18\r \x01(\x0b\x32\x1a.immune.v1.InfectionReportH\x00R\tinfection\x12>\n\raction_result\x18\x0e \x01(\x0b\x32\x17.immune.v1.ActionResultH\x00R\x0c\x61\x63tionResult\x12G\n\x10probation_result\x18\x0f \x01(\x0b\x32\x1a.immune.v1.ProbationResultH\x00R\x0fprobationResult\x12+\n\x06health\x18\x10 \x01(\x0b\x32\x11.immune.v1.HealthH\x00R\x06healthB\x06\n\x04\x62ody\"\xf0\x03\n\x0f\x43onnectResponse\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12\x37\n\tsend_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08sendTime\x12.\n\x07welcome\x18\n \x01(\x0b\x32\x12.immune.v1.WelcomeH\x00R\x07welcome\x12\"\n\x03\x61\x63k\x18\x0b \x01(\x0b\x32\x0e.immune.v1.AckH\x00R\x03\x61\x63k\x12>\n\nquarantine\x18\x0c \x01(\x0b\x32\x1c.immune.v1.QuarantineCommandH\x00R\nquarantine\x12\x35\n\x07release\x18\r \x01(\x0b\x32\x19.immune.v1.ReleaseCommandH\x00R\x07release\x12\x42\n\x0c\x61pply_action\x18\x0e \x01(\x0b\x32\x1d.immune.v1.ApplyActionCommandH\x00R\x0b\x61pplyAction\x12>\n\rconfig_update\x18\x0f \x01(\x0b\x32\x17.immune.v1.ConfigUpdateH\x00R\x0c\x63onfigUpdate\x12.\n\x07refused\x18\x10 \x01(\x0b\x32\x12.immune.v1.RefusedH\x00R\x07refusedB\x06\n\x04\x62ody\"\xc1\x01\n\x05Hello\x12\x1d\n\nsidecar_id\x18\x01 \x01(\tR\tsidecarId\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12\x1b\n\tagent_ids\x18\x03 \x03(\tR\x08\x61gentIds\x12\x32\n\x15quarantined_agent_ids\x18\x04 \x03(\tR\x13quarantinedAgentIds\x12.\n\x13\x61pplied_command_ids\x18\x05 \x03(\tR\x11\x61ppliedCommandIds\"\x95\x01\n\x07Welcome\x12\'\n\x0f\x63ontrol_version\x18\x01 \x01(\tR\x0e\x63ontrolVersion\x12\x1d\n\nsession_id\x18\x02 \x01(\tR\tsessionId\x12\x42\n\x0fhealth_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0ehealthInterval\"&\n\x03\x41\x63k\x12\x1f\n\x0bmessage_ids\x18\x01 \x03(\tR\nmessageIds\"B\n\x07Refused\x12\x1f\n\x0bmessage_ids\x18\x01 \x03(\tR\nmessageIds\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"3\n\tAgentSeen\x12&\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x10.immune.v1.AgentR\x05\x61gent\"E\n\x0fInfectionReport\x12\x32\n\tinfection\x18\x01 \x01(\x0b\x32\x14.immune.v1.InfectionR\tinfection\"\xa7\x02\n\x0c\x41\x63tionResult\x12\x1d\n\ncommand_id\x18\x01 \x01(\tR\tcommandId\x12\x1f\n\x0bincident_id\x18\x02 \x01(\tR\nincidentId\x12\x19\n\x08\x61gent_id\x18\x03 \x01(\tR\x07\x61gentId\x12\x1b\n\taction_id\x18\x04 \x01(\tR\x08\x61\x63tionId\x12)\n\x06\x61\x63tion\x18\x05 \x01(\x0e\x32\x11.immune.v1.ActionR\x06\x61\x63tion\x12\x0e\n\x02ok\x18\x06 \x01(\x08R\x02ok\x12\x16\n\x06\x64\x65tail\x18\x07 \x01(\tR\x06\x64\x65tail\x12\x17\n\x07\x64ry_run\x18\x08 \x01(\x08R\x06\x64ryRun\x12\x33\n\x07\x65lapsed\x18\t \x01(\x0b\x32\x19.google.protobuf.DurationR\x07\x65lapsed\"\xd4\x01\n\x0fProbationResult\x12\x1d\n\ncommand_id\x18\x01 \x01(\tR\tcommandId\x12\x1f\n\x0bincident_id\x18\x02 \x01(\tR\nincidentId\x12\x19\n\x08\x61gent_id\x18\x03 \x01(\tR\x07\x61gentId\x12\x18\n\x07healthy\x18\x04 \x01(\x08R\x07healthy\x12\x18\n\x07samples\x18\x05 \x01(\x05R\x07samples\x12\x32\n\tinfection\x18\x06 \x01(\x0b\x32\x14.immune.v1.InfectionR\tinfection\"\x88\x01\n\x06Health\x12.\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x16.immune.v1.AgentVitalsR\x06\x61gents\x12\'\n\x0fpoints_received\x18\x02 \x01(\x03R\x0epointsReceived\x12%\n\x0epoints_refused\x18\x03 \x01(\x03R\rpointsRefused\"\xe0\x01\n\x0b\x41gentVitals\x12\x19\n\x08\x61gent_id\x18\x01 \x01(\tR\x07\x61gentId\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x16.immune.v1.AgentStatusR\x06status\x12.\n\x06latest\x18\x03 \x01(\x0b\x32\x16.immune.v1.VitalSampleR\x06latest\x12\x31\n\tbaselines\x18\x04 \x03(\x0b\x32\x13.immune.v1.BaselineR\tbaselines\x12#\n\rsamples_total\x18\x05 \x01(\x03R\x0csamplesTotal\"\x81\x01\n\x11QuarantineCommand\x12\x19\n\x08\x61gent_id\x18\x01 \x01(\tR\x07\x61gentId\x12\x1f\n\x0bincident_id\x18\x02 \x01(\tR\nincidentId\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12\x18\n\x07\x65nforce\x18\x04 \x01(\x08R\x07\x65nforce\"\xc5\x01\n\x0eReleaseCommand\x12\x19\n\x08\x61gent_id\x18\x01 \x01(\tR\x07\x61gentId\x12\x1f\n\x0bincident_id\x18\x02 \x01(\tR\nincidentId\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12\x38\n\tprobation\x18\x04 \x01(\x0b\x32\x1a.immune.v1.ProbationWindowR\tprobation\x12%\n\x0e\x61\x64opt_baseline\x18\x05 \x01(\x08R\radoptBaseline\"\xe6\x01\n\x12\x41pplyActionCommand\x12\x19\n\x08\x61gent_id\x18\x01 \x01(\tR\x07\x61gentId\x12\x1f\n\x0bincident_id\x18\x02 \x01(\tR\nincidentId\x12\x1b\n\taction_id\x18\x03 \x01(\tR\x08\x61\x63tionId\x12)\n\x06\x61\x63tion\x18\x04 \x01(\x0e\x32\x11.immune.v1.ActionR\x06\x61\x63tion\x12\x17\n\x07\x64ry_run\x18\x05 \x01(\x08R\x06\x64ryRun\x12\x33\n\x07timeout\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeout\"\xab\x01\n\x0c\x43onfigUpdate\x12\x44\n\tdetection\x18\x01 \x03(\x0b\x32&.immune.v1.ConfigUpdate.DetectionEntryR\tdetection\x12\x17\n\x07\x64ry_run\x18\x02 \x01(\x08R\x06\x64ryRun\x1a<\n\x0e\x44\x65tectionEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01\x32Z\n\x12SidecarLinkService\x12\x44\n\x07\x43onnect\x12\x19.immune.v1.ConnectRequest\x1a\x1a.immune.v1.ConnectResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,35 +39,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONNECTREQUEST']._serialized_start=125
   _globals['_CONNECTREQUEST']._serialized_end=612
   _globals['_CONNECTRESPONSE']._serialized_start=615
-  _globals['_CONNECTRESPONSE']._serialized_end=1063
-  _globals['_HELLO']._serialized_start=1066
-  _globals['_HELLO']._serialized_end=1259
-  _globals['_WELCOME']._serialized_start=1262
-  _globals['_WELCOME']._serialized_end=1411
-  _globals['_ACK']._serialized_start=1413
-  _globals['_ACK']._serialized_end=1451
-  _globals['_AGENTSEEN']._serialized_start=1453
-  _globals['_AGENTSEEN']._serialized_end=1504
-  _globals['_INFECTIONREPORT']._serialized_start=1506
-  _globals['_INFECTIONREPORT']._serialized_end=1575
-  _globals['_ACTIONRESULT']._serialized_start=1578
-  _globals['_ACTIONRESULT']._serialized_end=1873
-  _globals['_PROBATIONRESULT']._serialized_start=1876
-  _globals['_PROBATIONRESULT']._serialized_end=2088
-  _globals['_HEALTH']._serialized_start=2091
-  _globals['_HEALTH']._serialized_end=2227
-  _globals['_AGENTVITALS']._serialized_start=2230
-  _globals['_AGENTVITALS']._serialized_end=2454
-  _globals['_QUARANTINECOMMAND']._serialized_start=2457
-  _globals['_QUARANTINECOMMAND']._serialized_end=2586
-  _globals['_RELEASECOMMAND']._serialized_start=2589
-  _globals['_RELEASECOMMAND']._serialized_end=2786
-  _globals['_APPLYACTIONCOMMAND']._serialized_start=2789
-  _globals['_APPLYACTIONCOMMAND']._serialized_end=3019
-  _globals['_CONFIGUPDATE']._serialized_start=3022
-  _globals['_CONFIGUPDATE']._serialized_end=3193
-  _globals['_CONFIGUPDATE_DETECTIONENTRY']._serialized_start=3133
-  _globals['_CONFIGUPDATE_DETECTIONENTRY']._serialized_end=3193
-  _globals['_SIDECARLINKSERVICE']._serialized_start=3195
-  _globals['_SIDECARLINKSERVICE']._serialized_end=3285
+  _globals['_CONNECTRESPONSE']._serialized_end=1111
+  _globals['_HELLO']._serialized_start=1114
+  _globals['_HELLO']._serialized_end=1307
+  _globals['_WELCOME']._serialized_start=1310
+  _globals['_WELCOME']._serialized_end=1459
+  _globals['_ACK']._serialized_start=1461
+  _globals['_ACK']._serialized_end=1499
+  _globals['_REFUSED']._serialized_start=1501
+  _globals['_REFUSED']._serialized_end=1567
+  _globals['_AGENTSEEN']._serialized_start=1569
+  _globals['_AGENTSEEN']._serialized_end=1620
+  _globals['_INFECTIONREPORT']._serialized_start=1622
+  _globals['_INFECTIONREPORT']._serialized_end=1691
+  _globals['_ACTIONRESULT']._serialized_start=1694
+  _globals['_ACTIONRESULT']._serialized_end=1989
+  _globals['_PROBATIONRESULT']._serialized_start=1992
+  _globals['_PROBATIONRESULT']._serialized_end=2204
+  _globals['_HEALTH']._serialized_start=2207
+  _globals['_HEALTH']._serialized_end=2343
+  _globals['_AGENTVITALS']._serialized_start=2346
+  _globals['_AGENTVITALS']._serialized_end=2570
+  _globals['_QUARANTINECOMMAND']._serialized_start=2573
+  _globals['_QUARANTINECOMMAND']._serialized_end=2702
+  _globals['_RELEASECOMMAND']._serialized_start=2705
+  _globals['_RELEASECOMMAND']._serialized_end=2902
+  _globals['_APPLYACTIONCOMMAND']._serialized_start=2905
+  _globals['_APPLYACTIONCOMMAND']._serialized_end=3135
+  _globals['_CONFIGUPDATE']._serialized_start=3138
+  _globals['_CONFIGUPDATE']._serialized_end=3309
+  _globals['_CONFIGUPDATE_DETECTIONENTRY']._serialized_start=3249
+  _globals['_CONFIGUPDATE_DETECTIONENTRY']._serialized_end=3309
+  _globals['_SIDECARLINKSERVICE']._serialized_start=3311
+  _globals['_SIDECARLINKSERVICE']._serialized_end=3401
 # @@protoc_insertion_point(module_scope)

@@ -34,7 +34,7 @@ class ConnectRequest(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., agent_seen: _Optional[_Union[AgentSeen, _Mapping]] = ..., infection: _Optional[_Union[InfectionReport, _Mapping]] = ..., action_result: _Optional[_Union[ActionResult, _Mapping]] = ..., probation_result: _Optional[_Union[ProbationResult, _Mapping]] = ..., health: _Optional[_Union[Health, _Mapping]] = ...) -> None: ...
 
 class ConnectResponse(_message.Message):
-    __slots__ = ("message_id", "send_time", "welcome", "ack", "quarantine", "release", "apply_action", "config_update")
+    __slots__ = ("message_id", "send_time", "welcome", "ack", "quarantine", "release", "apply_action", "config_update", "refused")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     SEND_TIME_FIELD_NUMBER: _ClassVar[int]
     WELCOME_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,7 @@ class ConnectResponse(_message.Message):
     RELEASE_FIELD_NUMBER: _ClassVar[int]
     APPLY_ACTION_FIELD_NUMBER: _ClassVar[int]
     CONFIG_UPDATE_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     send_time: _timestamp_pb2.Timestamp
     welcome: Welcome
@@ -51,7 +52,8 @@ class ConnectResponse(_message.Message):
     release: ReleaseCommand
     apply_action: ApplyActionCommand
     config_update: ConfigUpdate
-    def __init__(self, message_id: _Optional[str] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., welcome: _Optional[_Union[Welcome, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., quarantine: _Optional[_Union[QuarantineCommand, _Mapping]] = ..., release: _Optional[_Union[ReleaseCommand, _Mapping]] = ..., apply_action: _Optional[_Union[ApplyActionCommand, _Mapping]] = ..., config_update: _Optional[_Union[ConfigUpdate, _Mapping]] = ...) -> None: ...
+    refused: Refused
+    def __init__(self, message_id: _Optional[str] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., welcome: _Optional[_Union[Welcome, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., quarantine: _Optional[_Union[QuarantineCommand, _Mapping]] = ..., release: _Optional[_Union[ReleaseCommand, _Mapping]] = ..., apply_action: _Optional[_Union[ApplyActionCommand, _Mapping]] = ..., config_update: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., refused: _Optional[_Union[Refused, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
     __slots__ = ("sidecar_id", "version", "agent_ids", "quarantined_agent_ids", "applied_command_ids")
@@ -82,6 +84,14 @@ class Ack(_message.Message):
     MESSAGE_IDS_FIELD_NUMBER: _ClassVar[int]
     message_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, message_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Refused(_message.Message):
+    __slots__ = ("message_ids", "reason")
+    MESSAGE_IDS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    message_ids: _containers.RepeatedScalarFieldContainer[str]
+    reason: str
+    def __init__(self, message_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class AgentSeen(_message.Message):
     __slots__ = ("agent",)

@@ -171,7 +171,7 @@ def parse_token_file(text: str) -> TokenBook:
 
 def from_environ(environ: Mapping[str, str], book: TokenBook | None = None) -> TokenBook:
     """Add ``IMMUNE_API_TOKEN_<NAME>=<role>:<token>`` variables to ``book`` (or a new one)."""
-    book = book or TokenBook()
+    book = TokenBook() if book is None else book  # an empty book is falsy
     for key, value in environ.items():
         if not key.startswith(ENV_PREFIX):
             continue

@@ -2,6 +2,7 @@
 
 from immune.v1 import common_pb2 as pb
 
+from immune_common import severity
 from immune_common.wire import anomaly, sample, seconds, timestamp
 
 from ..errors import InvalidArgument
@@ -164,7 +165,7 @@ def from_infection(i: pb.Infection, sidecar_id: str) -> Infection:
         i.agent_id,
         sidecar_id,
         seconds(i.detect_time),
-        i.severity,
+        severity.at_least_shown(i.severity, (a.sigma for a in i.anomalies)),
         tuple(from_anomaly(a) for a in i.anomalies),
         tuple(from_sample(s) for s in i.evidence),
         i.quarantined,

@@ -5,7 +5,7 @@ from .budget import Thresholds, thresholds
 from .detector import Detector
 from .evidence import TESTS, VITAL_ANOMALY
 from .infection import ANOMALY_TYPES, Anomaly, Infection
-from .severity import severity
+from immune_common.severity import severity
 
 __all__ = [
     "ANOMALY_TYPES",

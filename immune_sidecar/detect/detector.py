@@ -19,7 +19,7 @@ from .baseline import Baseline, BaselineSettings, LevelBaseline, PromptBaseline,
 from .budget import Thresholds, thresholds
 from .evidence import TESTS, Observation, VitalTest
 from .infection import Anomaly, Infection
-from .severity import severity
+from immune_common.severity import severity
 from .shared import SHIFT_Z
 
 log = logging.getLogger(__name__)

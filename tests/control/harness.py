@@ -124,6 +124,7 @@ def rig(
     sidecar_id="sc-1",
     control=None,
     stall_first=0.0,
+    sidecar_overrides=None,
     **control_overrides,
 ) -> Rig:
     control = control or start_control(
@@ -140,6 +141,7 @@ def rig(
             ActuatorConfig(),
             ActuatorConfig(kind="webhook", url=admin.url, retries=0, timeout_seconds=2),
         ),
+        **(sidecar_overrides or {}),
     )
     assert sidecar.link.connected.wait(20), "sidecar did not connect to control"
     channel = grpc.insecure_channel(f"127.0.0.1:{control.port}")

@@ -64,6 +64,7 @@ def test_control_is_one_replica_with_its_own_volume_and_config(overlay):
     (claim,) = control["spec"]["volumeClaimTemplates"]
     args = container(control, "control")["args"]
     assert "--db=/var/lib/immune/control.duckdb" in args
+    assert "--token-file=/etc/immune-tokens/tokens" in args  # the link needs a credential
     mounts = {m["name"]: m["mountPath"] for m in container(control, "control")["volumeMounts"]}
     assert mounts[claim["metadata"]["name"]] == "/var/lib/immune"
     (config,) = [o for o in objects if o["metadata"]["name"].startswith("immune-control-")]
@@ -87,6 +88,11 @@ def test_agents_get_a_sidecar_whose_readiness_follows_quarantine():
     config = volumes["immune-sidecar-config"]["configMap"]["name"]
     actuators = yaml.safe_load(find(objects, "ConfigMap", config)["data"]["sidecar.yaml"])
     assert [a["kind"] for a in actuators["actuators"]] == ["readiness", "kubernetes"]
+    assert "--control-token-file=/etc/immune-link/token" in sidecar["args"]
+    assert volumes["immune-link-token"]["secret"]["secretName"] == "immune-sidecar-token"
+    link_mounts = [m for c in pod["containers"] for m in c.get("volumeMounts", [])
+                   if m["name"] == "immune-link-token"]  # fmt: skip
+    assert link_mounts == [m for m in sidecar["volumeMounts"] if m["name"] == "immune-link-token"]
     assert container(agent, "agent")  # the agent's own container is untouched
     assert find(objects, "Deployment", "immune-console")  # other workloads get no sidecar
     assert all(c["name"] != "immune-sidecar" for c in _containers(objects, "immune-console"))

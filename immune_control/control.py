@@ -360,6 +360,11 @@ class Control:
                 )
             raise LimitExceeded(problem, limit)
 
+    def refused(self, method: str, code: str, actor: str = "unknown caller") -> None:
+        """Audit a change the API door refused (who it was is what the door could not tell)."""
+        with self.ledger.change():
+            self.ledger.audit(actor, "", method, "", "", code)
+
     def _audited(self, method: str, caller: Caller, target: str, reason: str, fn):
         self._within_limits(method, caller, target, reason)
         try:

@@ -7,7 +7,7 @@ is ``read_only`` (TLS without tokens: reachable from elsewhere, nobody known).
 
 from ..access import VIEWER, Principal, TokenBook, authorize, bearer
 from ..control import Caller
-from ..errors import InvalidArgument
+from ..errors import ControlError, InvalidArgument
 
 ACTOR_KEY = "x-immune-actor"
 MAX_ACTOR_CHARS = 128
@@ -31,6 +31,17 @@ class Gate:
             principal = self._tokens.identify(bearer(metadata))
         authorize(principal, method)
         return Caller(principal.name, principal.role)
+
+
+    def who(self, context) -> str:
+        """The caller's name as far as it can be told ('unknown caller' otherwise)."""
+        try:
+            metadata = list(context.invocation_metadata() or ())
+            if self._tokens is None:
+                return _actor(metadata)
+            return self._tokens.identify(bearer(metadata)).name
+        except ControlError:
+            return "unknown caller"
 
 
 def _actor(metadata: list[tuple[str, str]]) -> str:

@@ -14,6 +14,7 @@ from immune.v1 import control_pb2_grpc
 
 from immune_common import wire
 
+from ..access import NEEDS, READ
 from ..control import Caller, Control
 from ..errors import ControlError, InvalidArgument, LimitExceeded
 from ..queries import Queries
@@ -23,6 +24,7 @@ from .gate import Gate
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 1000
+MAX_FIELD_CHARS = 256  # ids, names, queries and page tokens in a request
 REPLAY_PAGE = 5000
 ROLE_NUMBERS = dict(pb.Role.items())
 # Who is calling, set by _rpc once the gate let the call in.
@@ -35,7 +37,8 @@ def _rpc(method):
     @functools.wraps(method)
     async def wrapper(self, request, context):
         try:
-            _CALLER.set(self._gate.check(context, method.__name__))
+            _CALLER.set(await self._admit(context, method.__name__))
+            bounded(request)
             return await method(self, request, context)
         except ControlError as exc:
             await self._abort(context, exc)
@@ -43,6 +46,29 @@ def _rpc(method):
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
 
     return wrapper
+
+
+def bounded(request, field: str = "") -> None:
+    """Refuse a request holding a string longer than MAX_FIELD_CHARS (reasons have their
+    own configured limit): no id, query or token outgrows a log line or an audit entry."""
+    for descriptor, value in request.ListFields():
+        name = f"{field}{descriptor.name}"
+        values = value if descriptor.is_repeated else [value]
+        if descriptor.type == descriptor.TYPE_MESSAGE:
+            if descriptor.message_type.GetOptions().map_entry:
+                values = [f"{k}{v}" for k, v in value.items()] if value else []
+                _longest(name, values)
+                continue
+            for item in values:
+                bounded(item, name + ".")
+        elif descriptor.type == descriptor.TYPE_STRING and descriptor.name != "reason":
+            _longest(name, values)
+
+
+def _longest(name: str, values) -> None:
+    longest = max((len(v) for v in values), default=0)
+    if longest > MAX_FIELD_CHARS:
+        raise InvalidArgument(f"{name}: at most {MAX_FIELD_CHARS} characters, got {longest}")
 
 
 def _refusal(exc: ControlError) -> str:
@@ -68,6 +94,15 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
         self._on_refused = on_refused
         self._queries = Queries(control)
 
+    async def _admit(self, context, method: str) -> Caller:
+        """The gate's verdict; a refused change is audited too."""
+        try:
+            return self._gate.check(context, method)
+        except ControlError as exc:
+            if NEEDS.get(method, READ) != READ:
+                await self._act(self._control.refused, method, exc.code, self._gate.who(context))
+            raise
+
     async def _abort(self, context, exc: ControlError) -> None:
         """End the call with the error's status, counting refusals by limit or permission."""
         refusal = _refusal(exc)
@@ -86,6 +121,8 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
 
     @_rpc
     async def GetAgent(self, request, context):
+        if not 0 <= request.sample_limit <= MAX_PAGE:
+            raise InvalidArgument(f"sample_limit: 0 (the default, 120) to {MAX_PAGE}")
         view = await self._read(self._queries.agent, request.agent_id)
         samples = await self._read(self._queries.samples, view.info.id, request.sample_limit or 120)
         incidents, _ = await self._read(self._queries.incidents, (), view.info.id, 20, 0)
@@ -376,8 +413,8 @@ def _size(page_size: int) -> int:
 def _offset(token: str) -> int:
     if not token:
         return 0
-    if not token.isdigit():
-        raise InvalidArgument(f"page_token {token!r} was not issued by this server")
+    if not (token.isascii() and token.isdigit()) or len(token) > 18:
+        raise InvalidArgument(f"page_token {token[:20]!r} was not issued by this server")
     return int(token)
 
 

@@ -101,3 +101,55 @@ def test_tokens_never_reach_the_logs_or_the_answers(stub, caplog):
     good = [("authorization", f"Bearer {TOKENS['operator']}")]
     stub.GetStats(api.GetStatsRequest(), metadata=good, timeout=5)
     assert "very-secret" not in caplog.text and TOKENS["operator"] not in caplog.text
+
+
+def test_a_refused_change_is_audited_with_whoever_could_be_told(stub):
+    viewer = [("authorization", f"Bearer {TOKENS['viewer']}")]
+    admin = [("authorization", f"Bearer {TOKENS['admin']}")]
+    request = api.HealNowRequest(target=api.Target(agent_id="any"), reason="not mine to do")
+    for metadata in (viewer, [("authorization", "Bearer forged")]):
+        with pytest.raises(grpc.RpcError):
+            stub.HealNow(request, metadata=metadata, timeout=5)
+    entries = stub.ListAuditEntries(api.ListAuditEntriesRequest(), metadata=admin).entries
+    mine = [(e.actor, e.method, e.result) for e in entries if e.method == "HealNow"]
+    assert ("viewer-user", "HealNow", "PERMISSION_DENIED") in mine
+    assert ("unknown caller", "HealNow", "UNAUTHENTICATED") in mine
+
+
+def test_two_authorization_headers_are_refused_even_when_both_are_valid(stub):
+    both = [("authorization", f"Bearer {TOKENS['viewer']}"),
+            ("authorization", f"Bearer {TOKENS['operator']}")]  # fmt: skip
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.GetCaller(api.GetCallerRequest(), metadata=both, timeout=5)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "more than one authorization header" in refused.value.details()
+
+
+def test_an_oversized_id_is_refused_without_an_echo_and_the_audit_stays_readable(stub):
+    admin = [("authorization", f"Bearer {TOKENS['admin']}")]
+    huge = "i" * 5_000_000
+    request = api.ApproveHealingRequest(target=api.Target(incident_id=huge), reason="x")
+    for _ in range(3):
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.ApproveHealing(request, metadata=admin, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert len(refused.value.details()) < 200
+    entries = stub.ListAuditEntries(api.ListAuditEntriesRequest(), metadata=admin).entries
+    assert all(len(e.target) <= 256 for e in entries)
+
+
+@pytest.mark.parametrize(
+    ("method", "request_"),
+    [
+        ("ListIncidents", api.ListIncidentsRequest(page_token="9" * 30)),
+        ("ListAuditEntries", api.ListAuditEntriesRequest(page_token="99999999999999999999")),
+        ("ListAgents", api.ListAgentsRequest(page_token="١٢")),  # digits, not ASCII ones
+        ("GetAgent", api.GetAgentRequest(agent_id="a", sample_limit=-1)),
+    ],
+)
+def test_out_of_range_paging_is_invalid_argument_not_a_retryable_error(stub, method, request_):
+    admin = [("authorization", f"Bearer {TOKENS['admin']}")]
+    with pytest.raises(grpc.RpcError) as refused:
+        getattr(stub, method)(request_, metadata=admin, timeout=5)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "SELECT" not in refused.value.details()

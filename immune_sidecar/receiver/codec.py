@@ -35,13 +35,17 @@ def _decode_json(body: bytes, request: ExportMetricsServiceRequest):
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise malformed(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise malformed("JSON nested too deep to be an OTLP request") from None
     if not isinstance(data, dict):
         raise malformed("an OTLP/JSON request must be an object with resourceMetrics")
-    _hex_ids_to_base64(data)
     try:
+        _hex_ids_to_base64(data)
         json_format.ParseDict(data, request, ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, TypeError) as exc:
         raise malformed(f"not a valid OTLP/JSON metrics request: {exc}") from None
+    except RecursionError:
+        raise malformed("JSON nested too deep to be an OTLP request") from None
     return request
 
 

@@ -14,6 +14,7 @@ from .errors import ErrorKind, ReceiveError, status_proto, too_large
 from .handler import Handler, Partial
 
 PATH = "/v1/metrics"
+MAX_LINE = 1024  # a chunk-size or trailer line
 MEDIA_TYPES = {"application/x-protobuf": PROTOBUF, "application/json": JSON}
 HTTP_STATUS = {
     ErrorKind.MALFORMED: HTTPStatus.BAD_REQUEST,
@@ -53,8 +54,7 @@ class _OtlpRequestHandler(QuietHandler):
         self.reply_json(HTTPStatus.METHOD_NOT_ALLOWED, {"message": f"use POST {PATH}"})
 
     def _read(self, media: str) -> tuple[bytes, bool]:
-        length = self._length()
-        body = self.rfile.read(length)
+        body = self._chunked() if self.headers.get("Transfer-Encoding") else self._sized()
         if media not in MEDIA_TYPES:
             supported = " or ".join(MEDIA_TYPES)
             message = f"Content-Type {media or '(none)'} is not supported; use {supported}"
@@ -65,19 +65,46 @@ class _OtlpRequestHandler(QuietHandler):
             raise self._refused(ErrorKind.UNSUPPORTED_MEDIA, message)
         return body, compression == "gzip"
 
-    def _length(self) -> int:
-        limit = self.otlp.limits.max_message_bytes
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
+    def _sized(self) -> bytes:
+        """A body of Content-Length bytes (one length; conflicting ones desync a connection)."""
+        lengths = set(self.headers.get_all("Content-Length") or ["0"])
+        length = _byte_count(lengths.pop()) if len(lengths) == 1 else -1
         if length < 0:
             self.close_connection = True
-            raise self._refused(ErrorKind.MALFORMED, "Content-Length must be a byte count")
+            raise self._refused(ErrorKind.MALFORMED, "Content-Length must be one byte count")
+        self._within_limit(length)
+        return self.rfile.read(length)
+
+    def _chunked(self) -> bytes:
+        """A chunked body, read as it comes and refused once past the size limit."""
+        self.close_connection = True  # unless read to its end below
+        codings = self.headers.get("Transfer-Encoding", "").lower().replace(" ", "")
+        if codings != "chunked" or self.headers.get("Content-Length"):
+            message = "Transfer-Encoding: only chunked, and never with Content-Length"
+            raise self._refused(ErrorKind.MALFORMED, message)
+        body = bytearray()
+        while size := self._chunk_size():
+            self._within_limit(len(body) + size)
+            body += self.rfile.read(size)
+            if self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise self._refused(ErrorKind.MALFORMED, "a chunk must end with CRLF")
+        while self.rfile.readline(MAX_LINE).strip():  # trailer fields, ignored
+            pass
+        self.close_connection = False
+        return bytes(body)
+
+    def _chunk_size(self) -> int:
+        line = self.rfile.readline(MAX_LINE)
+        size = _byte_count(line.split(b";")[0].strip(), base=16)
+        if size < 0:
+            raise self._refused(ErrorKind.MALFORMED, "a chunk must start with its size in hex")
+        return size
+
+    def _within_limit(self, length: int) -> None:
+        limit = self.otlp.limits.max_message_bytes
         if length > limit:
             self.close_connection = True  # the body stays unread
             raise self.otlp.refused("http", too_large(length, limit))
-        return length
 
     def _refused(self, kind: ErrorKind, message: str) -> ReceiveError:
         return self.otlp.refused("http", ReceiveError(kind, message))
@@ -93,6 +120,16 @@ class _OtlpRequestHandler(QuietHandler):
     def _reply(self, status: int, body: bytes, encoding: str, headers: dict | None = None):
         content_type = "application/json" if encoding == JSON else "application/x-protobuf"
         self.reply(status, body, content_type, headers)
+
+
+def _byte_count(text: str | bytes, base: int = 10) -> int:
+    """A non-negative count from a header or chunk line; -1 when it is not one."""
+    digits = text.decode("ascii", "replace") if isinstance(text, bytes) else text.strip()
+    ok = digits.isascii() and digits.isalnum() and len(digits) <= 16 and "_" not in digits
+    try:
+        return int(digits, base) if ok else -1
+    except ValueError:
+        return -1
 
 
 def _response(partial: Partial, encoding: str) -> bytes:

@@ -286,3 +286,70 @@ def _rss_mb() -> float:
     with open("/proc/self/status") as status:
         line = next(x for x in status if x.startswith("VmRSS"))
     return int(line.split()[1]) / 1024
+
+
+def raw_http(port: int, head: str, body: bytes = b"", then: bytes = b"") -> list[bytes]:
+    """Send a hand-written HTTP/1.1 request (and ``then`` on the same connection); the
+    status lines of every answer until the server closes the connection."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body + then)
+        s.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := s.recv(65536):
+            received += chunk
+    return [line for line in received.split(b"\r\n") if line.startswith(b"HTTP/1.")]
+
+
+def chunked(data: bytes, size: int = 1000) -> bytes:
+    parts = [data[i : i + size] for i in range(0, len(data), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+
+
+def test_a_chunked_export_is_read_whole_and_the_connection_stays_in_step(sidecar):
+    body = good_request("chunked-agent").SerializeToString()
+    head = ("POST /v1/metrics HTTP/1.1\nHost: x\nContent-Type: application/x-protobuf\n"
+            "Transfer-Encoding: chunked\n")  # fmt: skip
+    follow = ("GET /v1/metrics HTTP/1.1\nHost: x\nConnection: close\n\n").replace("\n", "\r\n")
+    answers = raw_http(sidecar.ports["otlp_http"], head, chunked(body, 7), follow.encode())
+    # The export, then the next request on the connection (not the chunks read as one).
+    assert [a.split(b" ")[1] for a in answers] == [b"200", b"405"]
+    points = metric(sidecar, "immune_sidecar_points_total", transport="http", outcome="accepted")
+    assert points == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ("Content-Length: 10\nContent-Length: 20\n", b"400"),  # conflicting lengths
+        ("Content-Length: 10\nTransfer-Encoding: chunked\n", b"400"),  # both framings
+        ("Transfer-Encoding: gzip, chunked\n", b"400"),
+        ("Content-Length: -5\n", b"400"),
+        ("Content-Length: 0x10\n", b"400"),
+    ],
+)
+def test_ambiguous_framing_is_400_and_the_connection_is_closed(sidecar, headers, status):
+    head = f"POST /v1/metrics HTTP/1.1\nHost: x\nContent-Type: application/x-protobuf\n{headers}"
+    smuggled = b"POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+    answers = raw_http(sidecar.ports["otlp_http"], head, b"0123456789" * 3, smuggled)
+    assert [a.split(b" ")[1] for a in answers] == [status]  # nothing read as a next request
+
+
+def test_a_chunked_body_past_the_limit_is_413_without_reading_it_all():
+    sidecar = start_sidecar(max_message_bytes=20_000)
+    try:
+        head = ("POST /v1/metrics HTTP/1.1\nHost: x\nContent-Type: application/x-protobuf\n"
+                "Transfer-Encoding: chunked\n")  # fmt: skip
+        answers = raw_http(sidecar.ports["otlp_http"], head, chunked(b"\n" * 50_000, 4096))
+        assert [a.split(b" ")[1] for a in answers] == [b"413"]
+    finally:
+        sidecar.stop()
+
+
+def test_json_nested_a_hundred_thousand_deep_is_400(sidecar):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for body in (deep, b'{"resourceMetrics": ' + deep + b"}"):
+        status, _, answer = http_post(sidecar.ports["otlp_http"], body, "application/json")
+        assert status == 400 and b"nested too deep" in answer
+    assert get_json(sidecar.ports["admin"], "/healthz")[0] == 200

@@ -116,9 +116,13 @@ def _number(hint: type, value: Any, key: str) -> float | int:
     if isinstance(value, bool):
         raise ConfigError(f"{key}: expected a number, got {value!r}")
     try:
-        number = hint(value)
+        number = float(value) if hint is int and isinstance(value, float) else hint(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+    if hint is int and isinstance(number, float):
+        if not number.is_integer():
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+        number = int(number)
     if isinstance(number, float) and not math.isfinite(number):
         raise ConfigError(f"{key}: expected a finite number, got {value!r}")
     return number
@@ -126,6 +130,29 @@ def _number(hint: type, value: Any, key: str) -> float | int:
 
 def _field_names(cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
+
+
+Range = tuple[float, float]  # inclusive bounds of a numeric setting
+
+
+def check_ranges(settings: Any, prefix: str = "") -> None:
+    """Raise ConfigError naming the first setting outside its class's ``RANGES``."""
+    for key, (low, high) in getattr(settings, "RANGES", {}).items():
+        value = getattr(settings, key)
+        if not low <= value <= high:
+            raise ConfigError(f"{prefix}{key}: must be within {low:g}–{high:g}, got {value!r}")
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+
+
+def check_logging(level: str, fmt: str) -> None:
+    """Raise ConfigError for a log level or format nobody can read."""
+    if level.lower() not in LOG_LEVELS:
+        raise ConfigError(f"log_level: expected one of {', '.join(LOG_LEVELS)}, got {level[:40]!r}")
+    if fmt not in LOG_FORMATS:
+        raise ConfigError(f"log_format: expected one of {', '.join(LOG_FORMATS)}, got {fmt[:40]!r}")
 
 
 def at_least_one(settings: Any, keys: tuple[str, ...], prefix: str = "") -> None:

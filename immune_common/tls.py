@@ -28,6 +28,8 @@ class TlsFiles:
             raise ConfigError("tls: cert_file and key_file go together")
         if self.client_ca_file and not self.cert_file:
             raise ConfigError("tls.client_ca_file: mutual TLS needs cert_file and key_file too")
+        for path in (self.cert_file, self.key_file, self.client_ca_file):
+            check_pem(path)
 
     @property
     def enabled(self) -> bool:
@@ -111,6 +113,18 @@ def server_credentials(files: TlsFiles) -> tuple[grpc.ServerCredentials, Certifi
         reloader.current, reloader, require_client_authentication=files.mutual
     )
     return credentials, reloader
+
+
+def check_pem(path: str, key: str = "tls") -> None:
+    """Raise ConfigError unless ``path`` (when set) is a readable PEM file."""
+    if not path:
+        return
+    try:
+        head = _read(path)[:65536]
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot read {path}: {exc.strerror or exc}") from None
+    if b"-----BEGIN " not in head:
+        raise ConfigError(f"{key}: {path} is not a PEM file (no '-----BEGIN' line)")
 
 
 def channel_credentials(ca_file: str, cert_file: str = "", key_file: str = ""):

@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: app.stop())
     try:
         app.run()
+    except ConfigError as exc:
+        print(f"immune-control: config error: {exc}", file=sys.stderr)
+        return 2
     except (OSError, StoreError) as exc:
         print(f"immune-control: {exc}", file=sys.stderr)
         return 1

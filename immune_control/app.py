@@ -141,21 +141,28 @@ class ControlApp:
 
     def _server(self, address: str, tls: TlsFiles) -> "_Listener":
         limit = self.config.limits.max_message_bytes
-        server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit)])
+        # A port in use is an error, not a port quietly shared with another process.
+        options = [("grpc.max_receive_message_length", limit), ("grpc.so_reuseport", 0)]
+        server = grpc.aio.server(options=options)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
             (*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-        if tls.enabled:
-            credentials, reloader = server_credentials(tls)
-            self.reloaders.append(reloader)
-            port = server.add_secure_port(address, credentials)
-        else:
-            port = server.add_insecure_port(address)
+        try:
+            port = self._bind(server, address, tls)
+        except RuntimeError:
+            port = 0
         if not port:
-            raise OSError(f"cannot listen on {address}")
+            raise ConfigError(f"cannot listen on {address}: the port is in use or not this host's")
         return _Listener(server, health_servicer, port)
+
+    def _bind(self, server: grpc.aio.Server, address: str, tls: TlsFiles) -> int:
+        if not tls.enabled:
+            return server.add_insecure_port(address)
+        credentials, reloader = server_credentials(tls)
+        self.reloaders.append(reloader)
+        return server.add_secure_port(address, credentials)
 
     def _gate(self) -> Gate:
         read_only = self.tokens is None and self.config.api_tls.enabled

@@ -3,11 +3,14 @@
 import argparse
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from immune_common import config
+from immune_common.config import Range
 from immune_common.tls import TlsFiles
 
 from .fleet import FleetSettings
+from .errors import InvalidArgument
 from .policies import validate
 
 EXPIRY_OUTCOMES = ("reject", "approve")
@@ -23,7 +26,13 @@ class ApprovalSettings:
     # What an expired approval turns into: "reject" (stays quarantined) or "approve".
     on_expiry: str = "reject"
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        "threshold": (0.0, 11.0),  # 11: never ask (severity is at most 10)
+        "ttl_seconds": (1.0, 31_536_000.0),
+    }
+
     def __post_init__(self) -> None:
+        config.check_ranges(self, "approval.")
         if self.on_expiry not in EXPIRY_OUTCOMES:
             raise config.ConfigError(
                 f"approval.on_expiry: expected one of {EXPIRY_OUTCOMES}, got {self.on_expiry!r}"
@@ -46,9 +55,15 @@ class Limits:
     # Messages per second one sidecar may send; beyond it its stream is slowed, nothing dropped.
     max_link_messages_per_second: float = 1000.0
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        "max_reason_chars": (1, 100_000),
+        "max_bulk": (1, 1_000_000),
+        "max_message_bytes": (64 * 1024, (1 << 31) - 1),  # gRPC's own limit is an int32
+        "max_link_messages_per_second": (1.0, 1e7),
+    }
+
     def __post_init__(self) -> None:
-        keys = ("max_reason_chars", "max_bulk", "max_message_bytes", "max_link_messages_per_second")
-        config.at_least_one(self, keys, prefix="limits.")
+        config.check_ranges(self, "limits.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +76,16 @@ class HealingSettings:
     # Automatic actions (not approved by a human) per agent per hour.
     max_auto_attempts_per_hour: int = 6
     dry_run: bool = False
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "action_timeout_seconds": (0.1, 86_400.0),
+        "probation_samples": (1, 10_000),
+        "probation_timeout_seconds": (1.0, 31_536_000.0),
+        "max_auto_attempts_per_hour": (0, 10_000),
+    }
+
+    def __post_init__(self) -> None:
+        config.check_ranges(self, "healing.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +124,14 @@ class ControlConfig:
     log_level: str = "info"
     log_format: str = "text"
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        "sidecar_silence_seconds": (1.0, 31_536_000.0),
+        "health_interval_seconds": (0.05, 3600.0),
+    }
+
     def __post_init__(self) -> None:
+        config.check_ranges(self)
+        config.check_logging(self.log_level, self.log_format)
         config.split_address(self.listen, "listen")
         if self.metrics:
             config.split_address(self.metrics, "metrics")
@@ -114,7 +146,7 @@ class ControlConfig:
         for diagnosis, actions in self.policies.items():
             try:
                 validate(diagnosis, actions)
-            except ValueError as exc:
+            except InvalidArgument as exc:
                 raise config.ConfigError(f"policies.{diagnosis}: {exc}") from exc
 
     @property

@@ -5,7 +5,9 @@ import dataclasses
 import math
 import threading
 
-from immune_common.config import ConfigError
+from typing import ClassVar
+
+from immune_common.config import ConfigError, Range, check_ranges
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,7 +22,13 @@ class FleetSettings:
     # Share of the fleet that may be quarantined at once; at least one agent always may.
     max_quarantined_share: float = 0.3
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        "correlation_window_seconds": (1.0, 86_400.0),
+        "min_fleet_size": (1, 1_000_000),
+    }
+
     def __post_init__(self) -> None:
+        check_ranges(self, "fleet.")
         for key in ("correlation_share", "max_quarantined_share"):
             if not 0.0 < getattr(self, key) <= 1.0:
                 raise ConfigError(f"fleet.{key}: must be in (0, 1], got {getattr(self, key)}")

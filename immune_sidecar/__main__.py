@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sidecar.start()
     except (OSError, RuntimeError) as exc:
-        print(f"immune-sidecar: cannot listen: {exc}", file=sys.stderr)
-        return 1
+        print(f"immune-sidecar: config error: cannot listen: {exc}", file=sys.stderr)
+        return 2
     gc.freeze()  # start-up objects never become garbage; keep them out of collections
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -12,7 +12,7 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from immune_common.config import ConfigError, split_address
-from immune_common.tls import channel_credentials
+from immune_common.tls import channel_credentials, check_pem
 
 from . import views
 from .actuate import (
@@ -63,9 +63,9 @@ class Sidecar:
         # With control, releases are control's decision; standalone, they follow the timer.
         policy = None if config.control else config.ejection
         self.book = QuarantineBook(policy, on_change=self._save_quarantine)
-        self.book.restore(self.state.read(QUARANTINE, []))
+        self.state.restore(QUARANTINE, [], self.book.restore)
         self.detector = Detector(config.detection, on_relearn=self._relearned)
-        self.detector.restore(self.state.read(BASELINES, {}))
+        self.state.restore(BASELINES, {}, self.detector.restore)
         mapping = load_mapping(config.mapping)
         self.mapper = Mapper(
             mapping.rules,
@@ -182,10 +182,8 @@ class Sidecar:
             return None
         c = self.config
         control_token(c)  # a missing token or certificate file is a config error at start
-        try:
-            control_credentials(c)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"control TLS files: {exc}") from None
+        for key in ("control_ca_file", "control_cert_file", "control_key_file"):
+            check_pem(getattr(c, key), key)
         link = LinkClient(
             c.control,
             c.sidecar_id,
@@ -253,7 +251,12 @@ def kube_target(c: ActuatorConfig, environ: Mapping[str, str]) -> KubeTarget:
         except (ValueError, OSError) as exc:
             raise ConfigError(f"kubernetes actuator: {exc} (or set its url)") from None
         return dataclasses.replace(found, timeout_seconds=c.timeout_seconds)
-    token = Path(c.token_file).read_text().strip() if c.token_file else ""
+    try:
+        token = Path(c.token_file).read_text().strip() if c.token_file else ""
+    except OSError as exc:
+        raise ConfigError(f"kubernetes actuator token_file: cannot read {c.token_file}: "
+                          f"{exc.strerror}") from None  # fmt: skip
+    check_pem(c.ca_file, "kubernetes actuator ca_file")
     pod = c.pod or environ.get("POD_NAME", "")
     return KubeTarget(c.url, c.namespace or "default", pod, token, c.ca_file, c.timeout_seconds)
 

@@ -3,13 +3,16 @@
 import argparse
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from immune_common import config
+from immune_common.config import Range
 
 from .detect import BaselineSettings
 from .quarantine import EjectionPolicy
 
 ACTUATOR_KINDS = ("readiness", "webhook", "command", "kubernetes")
+FORWARD_SCHEMES = ("grpc://", "http://", "https://")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +34,11 @@ class ActuatorConfig:
     timeout_seconds: float = 5.0
     retries: int = 2
     dry_run: bool = False
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "timeout_seconds": (0.01, 3600.0),
+        "retries": (0, 100),
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +86,34 @@ class SidecarConfig:
     log_level: str = "info"
     log_format: str = "text"
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        "forward_queue": (1, 10_000_000),
+        "forward_timeout_seconds": (0.01, 3600.0),
+        "max_message_bytes": (1024, 1 << 30),
+        "max_in_flight": (1, 10_000),
+        "retry_after_seconds": (0.001, 3600.0),
+        "max_requests_per_second": (0.0, 1e7),  # 0: no limit
+        "max_agents": (1, 10_000_000),
+        "max_streams": (1, 100_000_000),
+        "stream_ttl_seconds": (1.0, 31_536_000.0),
+        "state_flush_seconds": (1.0, 86_400.0),
+        "link_buffer": (1, 10_000_000),
+        "link_backoff_seconds": (0.05, 3600.0),
+        "link_max_backoff_seconds": (0.05, 86_400.0),
+    }
+
     def __post_init__(self) -> None:
+        config.check_ranges(self)
+        config.check_logging(self.log_level, self.log_format)
+        if self.link_max_backoff_seconds < self.link_backoff_seconds:
+            raise config.ConfigError("link_max_backoff_seconds: must be at least link_backoff_seconds")
+        if self.forward and not self.forward.startswith(FORWARD_SCHEMES):
+            if "://" in self.forward:
+                raise config.ConfigError(
+                    f"forward: expected grpc://HOST:PORT, HOST:PORT or an http(s) URL, "
+                    f"got {self.forward[:100]!r}"
+                )
+            config.split_address(self.forward, "forward")
         if self.control:
             config.split_address(self.control, "control")
         if bool(self.control_cert_file) != bool(self.control_key_file):
@@ -89,11 +124,10 @@ class SidecarConfig:
             _check_actuator(actuator, f"actuators[{i}]")
         positive = ("max_message_bytes", "max_in_flight", "max_agents", "max_streams")
         config.at_least_one(self, (*positive, "forward_queue", "link_buffer"))
-        if self.log_format not in ("text", "json"):
-            raise config.ConfigError(f"log_format: expected text or json, got {self.log_format!r}")
 
 
 def _check_actuator(actuator: ActuatorConfig, key: str) -> None:
+    config.check_ranges(actuator, key + ".")
     if actuator.kind not in ACTUATOR_KINDS:
         raise config.ConfigError(f"{key}.kind: {actuator.kind!r} is not one of {ACTUATOR_KINDS}")
     if actuator.kind == "webhook" and not actuator.url.startswith(("http://", "https://")):

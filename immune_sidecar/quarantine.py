@@ -11,6 +11,9 @@ ejection count decays by one for every base period the agent stays clean.
 import dataclasses
 import threading
 from collections.abc import Callable
+from typing import ClassVar
+
+from immune_common.config import Range, check_ranges
 
 QUARANTINED, PROBATION, HEALTHY = "quarantined", "probation", "healthy"
 
@@ -22,6 +25,15 @@ class EjectionPolicy:
     base_seconds: float = 30.0
     max_seconds: float = 300.0
     probation_seconds: float = 60.0
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "base_seconds": (0.0, 31_536_000.0),
+        "max_seconds": (0.0, 31_536_000.0),
+        "probation_seconds": (0.0, 31_536_000.0),
+    }
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "ejection.")
 
     def duration(self, ejections: int) -> float:
         """How long the ``ejections``-th ejection in a row lasts."""

@@ -25,7 +25,9 @@ skips them).
 import dataclasses
 import math
 import statistics
-from typing import Any
+from typing import Any, ClassVar
+
+from immune_common.config import ConfigError, Range, check_ranges
 
 from .stats import dispersed_poisson_z, poisson_quantile, student_z
 
@@ -86,6 +88,32 @@ class BaselineSettings:
     # Fixed thresholds instead of the budget's (0: from the budget).
     sigma_threshold: float = 0.0
     cusum_limit: float = 0.0
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "false_alarms_per_1000_hours": (1e-6, 1e6),
+        "min_samples": (2, 100_000),
+        "lasting_after": (2, 100_000),
+        "alpha": (1e-6, 0.5),
+        "spread_alpha": (1e-6, 0.5),
+        "rate_alpha": (1e-6, 0.5),
+        "level_floor": (0.0, 10.0),
+        "count_floor": (0.0, 100.0),
+        "cusum_slack": (0.0, 100.0),
+        "count_cusum_slack": (0.0, 100.0),
+        "tail_dof": (1.0, 1e6),
+        "price_jump": (1.01, 1000.0),
+        "prompt_change_sigma": (0.1, 1000.0),
+        "relearn_after_ejections": (0, 1000),
+        "relearn_window_seconds": (1.0, 31_536_000.0),
+        "shared_shift_share": (0.0, 1.0),
+        "sigma_threshold": (0.0, 1000.0),  # 0: from the budget; else at least 1
+        "cusum_limit": (0.0, 1e6),
+    }
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "detection.")
+        if 0 < self.sigma_threshold < 1:
+            raise ConfigError("detection.sigma_threshold: 0 (from the budget) or at least 1")
 
 
 class VarianceFit:

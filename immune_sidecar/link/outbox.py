@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Iterable
 
+from google.protobuf.message import DecodeError
 from immune.v1 import link_pb2
 
 from ..state import StateDir
@@ -24,11 +25,18 @@ class Outbox:
         self._applied: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._lock = threading.Lock()
         self.dropped = 0
-        saved = state.read(NAME, {})
+        state.restore(NAME, {}, self._restore)
+
+    def _restore(self, saved: dict) -> None:
+        pending: collections.OrderedDict[str, bytes] = collections.OrderedDict()
         for text in saved.get("pending", []):
-            message = link_pb2.ConnectRequest.FromString(base64.b64decode(text))
-            self._pending[message.message_id] = base64.b64decode(text)
-        self._applied.update(dict.fromkeys(saved.get("applied", [])))
+            raw = base64.b64decode(text, validate=True)
+            try:
+                pending[link_pb2.ConnectRequest.FromString(raw).message_id] = raw
+            except DecodeError as exc:
+                raise ValueError(f"a kept report is not a link message: {exc}") from None
+        self._pending = pending
+        self._applied = collections.OrderedDict(dict.fromkeys(map(str, saved.get("applied", []))))
 
     def add(self, message: link_pb2.ConnectRequest) -> None:
         """Keep a message until it is acked (the oldest goes when the buffer is full)."""

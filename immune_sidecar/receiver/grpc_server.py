@@ -28,13 +28,19 @@ class GrpcReceiver:
         workers = handler.limits.max_in_flight + 4
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
-            options=[("grpc.max_receive_message_length", limit)],
+            # A port in use is an error, not a port quietly shared with another process.
+            options=[("grpc.max_receive_message_length", limit), ("grpc.so_reuseport", 0)],
         )
         method = grpc.unary_unary_rpc_method_handler(self._export)
         self._server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(SERVICE, {"Export": method}),)
         )
-        self.port = self._server.add_insecure_port(address)
+        try:
+            self.port = self._server.add_insecure_port(address)
+        except RuntimeError:
+            self.port = 0
+        if not self.port:
+            raise OSError(f"cannot listen on {address}: the port is in use or not this host's")
         self.address = address
 
     def start(self) -> None:

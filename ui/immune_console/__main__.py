@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from immune_common.config import ConfigError, split_address
 from immune_sdk import Options
 
 from .config import ConsoleConfig
@@ -46,9 +47,14 @@ def parse(argv: list[str] | None) -> ConsoleConfig:
     args = parser.parse_args(argv)
     if bool(args.tls_cert_file) != bool(args.tls_key_file):
         parser.error("--tls-cert-file and --tls-key-file go together")
-    host, _, port = args.listen.rpartition(":")
-    if not host or not port.isdigit():
-        parser.error(f"--listen wants HOST:PORT, got {args.listen!r}")
+    try:
+        host, port = split_address(args.listen, "--listen")
+    except ConfigError as exc:
+        parser.error(str(exc))
+    for flag in ("token_file", "ca", "tls_cert_file", "tls_key_file"):
+        path = getattr(args, flag)
+        if path and not Path(path).is_file():
+            parser.error(f"--{flag.replace('_', '-')} {path}: no such file")
     token = Path(args.token_file).read_text().strip() if args.token_file else ""
     operator = args.operator or os.environ.get("IMMUNE_OPERATOR") or getpass.getuser()
     control = Options(
@@ -57,7 +63,7 @@ def parse(argv: list[str] | None) -> ConsoleConfig:
     return ConsoleConfig(
         control=control,
         host=host,
-        port=int(port),
+        port=port,
         login=args.login or bool(token),
         tls_cert_file=args.tls_cert_file,
         tls_key_file=args.tls_key_file,

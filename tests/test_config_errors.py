@@ -174,3 +174,14 @@ def test_a_second_process_cannot_share_a_running_controls_port(tmp_path):
     finally:
         first.terminate()
         first.wait(30)
+
+
+def test_the_readme_documents_every_range():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    classes = (SidecarConfig, BaselineSettings, EjectionPolicy, ActuatorConfig, ControlConfig,
+               ApprovalSettings, HealingSettings, Limits, FleetSettings)  # fmt: skip
+    for cls in classes:
+        for key, (low, high) in cls.RANGES.items():
+            assert f"{key}` | {low:g} – {high:g} |" in readme, key

@@ -12,8 +12,8 @@ from immune_control.access import hash_token
 from .browser import chromium, labelled, open_page, press, text_appears, type_into, wait
 from .test_console import ConsoleProcess, confirm, state
 
-TOKENS = {"console": "t-console", "dana": "t-dana", "val": "t-val"}
-ROLES = {"console": "viewer", "dana": "operator", "val": "viewer"}
+TOKENS = {"console": "t-console", "dana": "t-dana", "val": "t-val", "sc-1": "t-link"}
+ROLES = {"console": "viewer", "dana": "operator", "val": "viewer", "sc-1": "sidecar"}
 AUDIT = (By.CSS_SELECTOR, '[aria-label="audit log"]')
 
 
@@ -29,7 +29,9 @@ def signed(tmp_path_factory):
     (tmp / "web.pem").write_bytes(cert)
     (tmp / "web-key.pem").write_bytes(key)
     (tmp / "console-token").write_text(TOKENS["console"])
-    r = rig(tmp, threshold=0.0, token_file=str(tmp / "tokens"))
+    (tmp / "link-token").write_text(TOKENS["sc-1"])
+    link = {"control_token_file": str(tmp / "link-token")}
+    r = rig(tmp, threshold=0.0, token_file=str(tmp / "tokens"), sidecar_overrides=link)
     agent = r.agent("gated")
     agent.interval(FAULT)
     target = f"127.0.0.1:{r.control.port}"

@@ -44,6 +44,13 @@ def parse(argv: list[str] | None) -> ConsoleConfig:
     )
     parser.add_argument("--tls-cert-file", default="", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key-file", default="", help="the HTTPS certificate's key")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name browsers use to reach the console (repeatable); others get 421",
+    )
     args = parser.parse_args(argv)
     if bool(args.tls_cert_file) != bool(args.tls_key_file):
         parser.error("--tls-cert-file and --tls-key-file go together")
@@ -67,6 +74,7 @@ def parse(argv: list[str] | None) -> ConsoleConfig:
         login=args.login or bool(token),
         tls_cert_file=args.tls_cert_file,
         tls_key_file=args.tls_key_file,
+        allowed_hosts=tuple(args.allowed_host),
     )
 
 

@@ -16,6 +16,7 @@ from .decisions_panel import DecisionsPanel, StatsBar
 from .feed import Feed
 from .fleet import STATS, FleetView
 from .grid import AgentGrid
+from .guard import BrowserGuard, allowed_hosts
 from .insights import Insights
 from .login import login_form
 from .sessions import Session, Sessions, new_browser_secret
@@ -120,6 +121,9 @@ class Console:
         ui.page("/login")(self.login_page)
         ui.page("/logout")(self.logout)
         tls = bool(self.config.tls_cert_file)
+        app.add_middleware(
+            BrowserGuard, hosts=allowed_hosts(self.config.host, self.config.allowed_hosts)
+        )
         ui.run(
             host=self.config.host,
             port=self.config.port,

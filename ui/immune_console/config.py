@@ -24,3 +24,6 @@ class ConsoleConfig:
     # HTTPS for the console itself (PEM files, reloaded when they change).
     tls_cert_file: str = ""
     tls_key_file: str = ""
+    # Host names browsers reach the console by (beside loopback's); empty: its listen
+    # address's (any, when it listens on every address).
+    allowed_hosts: tuple[str, ...] = ()

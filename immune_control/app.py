@@ -11,7 +11,7 @@ from typing import NamedTuple
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from immune.v1 import control_pb2, control_pb2_grpc, link_pb2, link_pb2_grpc
+from immune.v1 import control_pb2, link_pb2, link_pb2_grpc
 from prometheus_client import CollectorRegistry, start_http_server
 
 from immune_common.config import ConfigError, split_address
@@ -19,7 +19,7 @@ from immune_common.tls import CertificateReloader, TlsFiles, server_credentials
 
 from .access import TokenBook, from_environ, parse_token_file
 from .api.gate import Gate
-from .api.servicer import ControlServicer
+from .api.servicer import ControlServicer, add_to_server
 from .config import ControlConfig
 from .control import Control
 from .engine import Engine
@@ -110,7 +110,7 @@ class ControlApp:
     def _servers(self, control, sessions, engine, reads, metrics):
         """The API server (which also carries the link unless it has its own) and the link's."""
         api = self._server(self.config.listen, self.config.api_tls)
-        control_pb2_grpc.add_ControlServiceServicer_to_server(
+        add_to_server(
             ControlServicer(
                 control,
                 engine,

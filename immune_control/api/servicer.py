@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 
 import grpc
+from google.protobuf.message import DecodeError
 from immune.v1 import common_pb2 as pb
 from immune.v1 import control_pb2 as api
 from immune.v1 import control_pb2_grpc
@@ -38,6 +39,8 @@ def _rpc(method):
     async def wrapper(self, request, context):
         try:
             _CALLER.set(await self._admit(context, method.__name__))
+            if isinstance(request, Unparsable):
+                request.refuse()
             bounded(request)
             return await method(self, request, context)
         except ControlError as exc:
@@ -46,6 +49,46 @@ def _rpc(method):
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
 
     return wrapper
+
+
+class Unparsable:
+    """A request body that is not its message (invalid UTF-8, say): INVALID_ARGUMENT."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def refuse(self) -> None:
+        """Raise the InvalidArgument this request deserves."""
+        raise InvalidArgument(f"the request is not a valid message: {self.message[:200]}")
+
+
+def add_to_server(servicer: "ControlServicer", server) -> None:
+    """Serve ControlService with deserializers that hand bad bytes to the servicer as
+    Unparsable (the generated ones make them UNKNOWN, with a traceback in the log)."""
+    service = api.DESCRIPTOR.services_by_name["ControlService"]
+    handlers = {m.name: _handler(servicer, m) for m in service.methods}
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+    )
+
+
+def _handler(servicer, method):
+    request, response = (getattr(api, t.name) for t in (method.input_type, method.output_type))
+    make = grpc.unary_stream_rpc_method_handler if method.server_streaming else (
+        grpc.unary_unary_rpc_method_handler
+    )
+    return make(
+        getattr(servicer, method.name),
+        request_deserializer=functools.partial(_parse, request),
+        response_serializer=response.SerializeToString,
+    )
+
+
+def _parse(message_type, raw: bytes):
+    try:
+        return message_type.FromString(raw)
+    except DecodeError as exc:
+        return Unparsable(str(exc))
 
 
 def bounded(request, field: str = "") -> None:
@@ -308,6 +351,8 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
         """Stored events after ``after_sequence``, then every new one as it is stored."""
         try:
             self._gate.check(context, "WatchEvents")
+            if isinstance(request, Unparsable):
+                request.refuse()
         except ControlError as exc:
             await self._abort(context, exc)
         loop = asyncio.get_running_loop()

@@ -16,13 +16,20 @@ REFUSED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
 
 
 @pytest.fixture(scope="module")
+def channel(stub):
+    return stub.channel
+
+
+@pytest.fixture(scope="module")
 def stub(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("auth")
     tokens = tmp / "tokens"
     tokens.write_text("".join(f"{r}-user {r} {hash_token(t)}\n" for r, t in TOKENS.items()))
     control = start_control(str(tmp / "c.duckdb"), token_file=str(tokens))
     channel = grpc.insecure_channel(f"127.0.0.1:{control.port}")
-    yield control_pb2_grpc.ControlServiceStub(channel)
+    stub = control_pb2_grpc.ControlServiceStub(channel)
+    stub.channel = channel
+    yield stub
     channel.close()
     control.stop()
 
@@ -153,3 +160,17 @@ def test_out_of_range_paging_is_invalid_argument_not_a_retryable_error(stub, met
         getattr(stub, method)(request_, metadata=admin, timeout=5)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "SELECT" not in refused.value.details()
+
+
+@pytest.mark.parametrize("method", ["GetAgent", "WatchEvents"])
+def test_invalid_utf8_is_invalid_argument_not_unknown(channel, method, caplog):
+    admin = [("authorization", f"Bearer {TOKENS['admin']}")]
+    path = f"/immune.v1.ControlService/{method}"
+    call = (channel.unary_stream if method == "WatchEvents" else channel.unary_unary)(path)
+    with pytest.raises(grpc.RpcError) as refused:
+        field = b"\x12" if method == "WatchEvents" else b"\x0a"  # the agent_id field
+        answer = call(field + b"\x02\xff\xfe", metadata=admin, timeout=5)  # bad UTF-8
+        next(iter(answer)) if method == "WatchEvents" else None
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "UTF-8" in refused.value.details()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -216,6 +216,54 @@ def test_mutated_real_sdk_payloads(sidecar, which, mutations):
     check(sidecar, bytes(body))
 
 
+def _raw_http(port: int, head: bytes, body: bytes) -> list[bytes]:
+    """Status lines of the answers to hand-written request bytes (the server closes)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(head + body)
+        conn.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    return [line for line in received.split(b"\r\n") if line.startswith(b"HTTP/1.")]
+
+
+CHUNKED_HEAD = (b"POST /v1/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                b"Content-Type: application/x-protobuf\r\nTransfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+
+
+@FUZZ
+@given(st.sampled_from(range(len(REAL))), st.lists(st.integers(1, 4096), min_size=1, max_size=20))
+def test_real_payloads_in_random_chunks_are_read_whole(sidecar, which, sizes):
+    body, framed, at = REAL[which], b"", 0
+    for size in sizes * (len(REAL[which]) // sum(sizes) + 1):
+        part = body[at : at + size]
+        at += size
+        if part:
+            framed += b"%x\r\n%s\r\n" % (len(part), part)
+    answers = _raw_http(sidecar.ports["otlp_http"], CHUNKED_HEAD, framed + b"0\r\n\r\n")
+    assert [a.split(b" ")[1] for a in answers] == [b"200"]
+
+
+@FUZZ
+@given(st.binary(max_size=4096))
+def test_random_bytes_as_a_chunked_body_get_one_proper_answer(sidecar, body):
+    answers = _raw_http(sidecar.ports["otlp_http"], CHUNKED_HEAD, body)
+    assert len(answers) <= 1
+    assert all(a.split(b" ")[1] in (b"200", b"400", b"413") for a in answers)
+
+
+@FUZZ
+@given(st.integers(1, 200_000), st.sampled_from([b"[", b'{"a":', b'{"resourceMetrics":[']))
+def test_json_nested_at_any_depth_is_answered(sidecar, depth, opener):
+    closer = {b"[": b"]", b'{"a":': b"}", b'{"resourceMetrics":[': b"]}"}[opener]
+    depth = min(depth, 250_000 // len(opener + closer))  # within the sidecar's 256 KiB
+    body = opener * depth + b"1" + closer * depth
+    status, _, _ = http_post(sidecar.ports["otlp_http"], body, "application/json")
+    assert status in (*HTTP_OK, 413)
+
+
 def test_the_sidecar_is_up_and_bounded_after_the_fuzzing(sidecar):
     """Runs last in this module: health, a real export still accepted, memory bounded."""
     for body in REAL:

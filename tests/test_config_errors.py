@@ -185,3 +185,11 @@ def test_the_readme_documents_every_range():
     for cls in classes:
         for key, (low, high) in cls.RANGES.items():
             assert f"{key}` | {low:g} – {high:g} |" in readme, key
+
+
+@pytest.mark.parametrize("price", [-1, "nan", 1e9])
+def test_a_price_outside_0_to_a_million_per_million_tokens_is_exit_2(price, tmp_path, capsys):
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(yaml.safe_dump({"prices": {"my-model": {"input": price, "output": 1}}}))
+    code, err = run_main(sidecar_main, {"mapping": str(mapping)}, tmp_path, capsys)
+    assert code == 2 and one_line_naming(err, "my-model"), err

@@ -43,7 +43,10 @@ class PriceTable:
         """The defaults with ``{model: {input: x, output: y}}`` entries laid over."""
         prices = dict(DEFAULT_PRICES)
         for model, p in overrides.items():
-            prices[model] = Price(float(p.get("input", 0.0)), float(p.get("output", 0.0)))
+            price = Price(float(p.get("input", 0.0)), float(p.get("output", 0.0)))
+            if not all(0.0 <= v < 1e6 for v in price):  # NaN fails this too
+                raise ValueError(f"{model}: prices are USD per million tokens, 0 up to 1e6")
+            prices[model] = price
         return cls(prices)
 
     def price(self, model: str) -> Price | None:

@@ -9,8 +9,8 @@ from immune_common import config
 from immune_common.config import Range
 from immune_common.tls import TlsFiles
 
-from .fleet import FleetSettings
 from .errors import InvalidArgument
+from .fleet import FleetSettings
 from .policies import validate
 
 EXPIRY_OUTCOMES = ("reject", "approve")

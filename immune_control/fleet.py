@@ -4,7 +4,6 @@ import collections
 import dataclasses
 import math
 import threading
-
 from typing import ClassVar
 
 from immune_common.config import ConfigError, Range, check_ranges

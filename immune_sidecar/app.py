@@ -268,7 +268,8 @@ def control_token(c: SidecarConfig) -> str:
     try:
         return Path(c.control_token_file).read_text().strip()
     except OSError as exc:
-        raise ConfigError(f"control_token_file: cannot read {c.control_token_file}: {exc.strerror}")
+        path = c.control_token_file
+        raise ConfigError(f"control_token_file: cannot read {path}: {exc.strerror}") from None
 
 
 def control_credentials(c: SidecarConfig) -> grpc.ChannelCredentials | None:

@@ -106,7 +106,9 @@ class SidecarConfig:
         config.check_ranges(self)
         config.check_logging(self.log_level, self.log_format)
         if self.link_max_backoff_seconds < self.link_backoff_seconds:
-            raise config.ConfigError("link_max_backoff_seconds: must be at least link_backoff_seconds")
+            raise config.ConfigError(
+                "link_max_backoff_seconds: must be at least link_backoff_seconds"
+            )
         if self.forward and not self.forward.startswith(FORWARD_SCHEMES):
             if "://" in self.forward:
                 raise config.ConfigError(

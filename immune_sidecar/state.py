@@ -40,7 +40,9 @@ class StateDir:
         except (OSError, ValueError, RecursionError) as exc:
             return self.set_aside(name, default, str(exc))
         if not isinstance(data, type(default)):
-            return self.set_aside(name, default, f"a {type(data).__name__}, not a {type(default).__name__}")
+            return self.set_aside(
+                name, default, f"a {type(data).__name__}, not a {type(default).__name__}"
+            )
         return data
 
     def restore(self, name: str, default: Any, into: Callable[[Any], None]) -> None:

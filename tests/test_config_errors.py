@@ -4,11 +4,15 @@ The table is built from each settings class's documented ranges (a value just
 outside each) plus the cases found by hand; each runs the real entry point
 (``main``), and a few run as processes to prove the exit code end to end."""
 
+import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import yaml
+from conftest import free_port
 
 from immune_control import __main__ as control_main
 from immune_control.config import ApprovalSettings, ControlConfig, HealingSettings, Limits
@@ -17,8 +21,6 @@ from immune_sidecar import __main__ as sidecar_main
 from immune_sidecar.config import ActuatorConfig, SidecarConfig
 from immune_sidecar.detect import BaselineSettings
 from immune_sidecar.quarantine import EjectionPolicy
-
-from conftest import free_port
 
 
 def outside(low, high):
@@ -108,14 +110,19 @@ def test_a_state_dir_that_cannot_be_used_is_exit_2(tmp_path, capsys):
     assert code == 2 and one_line_naming(err, "state_dir"), err
     (tmp_path / "read-only").mkdir(mode=0o500)
     if subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0":
-        code, err = run_main(sidecar_main, {"state_dir": str(tmp_path / "read-only")}, tmp_path, capsys)
+        code, err = run_main(
+            sidecar_main, {"state_dir": str(tmp_path / "read-only")}, tmp_path, capsys
+        )
         assert code == 2 and one_line_naming(err, "state_dir"), err
 
 
 def test_a_non_pem_certificate_is_exit_2(tmp_path, capsys):
     (tmp_path / "cert.pem").write_text("not a certificate")
     (tmp_path / "key.pem").write_text("not a key")
-    document = {"tls_cert_file": str(tmp_path / "cert.pem"), "tls_key_file": str(tmp_path / "key.pem")}
+    document = {
+        "tls_cert_file": str(tmp_path / "cert.pem"),
+        "tls_key_file": str(tmp_path / "key.pem"),
+    }
     code, err = run_main(control_main, document, tmp_path, capsys, ("--metrics", ""))
     assert code == 2 and one_line_naming(err, "not a PEM file"), err
 
@@ -137,8 +144,6 @@ def test_a_bad_console_setting_is_exit_2_and_one_line(argv, key):
 
 @pytest.mark.parametrize("program", ["immune_sidecar", "immune_control"])
 def test_a_port_in_use_is_exit_2_as_a_process(program):
-    import socket
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -156,14 +161,14 @@ def test_a_port_in_use_is_exit_2_as_a_process(program):
 def test_a_second_process_cannot_share_a_running_controls_port(tmp_path):
     port = free_port()
     argv = ["--listen", f"127.0.0.1:{port}", "--metrics", ""]
-    first = subprocess.Popen([sys.executable, "-m", "immune_control", *argv, "--db",
-                              str(tmp_path / "one.duckdb")], stderr=subprocess.PIPE, text=True)  # fmt: skip
+    one = ["--db", str(tmp_path / "one.duckdb")]
+    first = subprocess.Popen(
+        [sys.executable, "-m", "immune_control", *argv, *one], stderr=subprocess.PIPE, text=True
+    )
     try:
-        import time
-
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            with __import__("socket").socket() as probe:
+            with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.2)
@@ -177,8 +182,6 @@ def test_a_second_process_cannot_share_a_running_controls_port(tmp_path):
 
 
 def test_the_readme_documents_every_range():
-    from pathlib import Path
-
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     classes = (SidecarConfig, BaselineSettings, EjectionPolicy, ActuatorConfig, ControlConfig,
                ApprovalSettings, HealingSettings, Limits, FleetSettings)  # fmt: skip

@@ -32,7 +32,6 @@ class Gate:
         authorize(principal, method)
         return Caller(principal.name, principal.role)
 
-
     def who(self, context) -> str:
         """The caller's name as far as it can be told ('unknown caller' otherwise)."""
         try:
@@ -49,7 +48,6 @@ def _actor(metadata: list[tuple[str, str]]) -> str:
     actor = dict(metadata).get(ACTOR_KEY, "").strip()
     if len(actor) > MAX_ACTOR_CHARS or not actor.isprintable():
         raise InvalidArgument(
-            f"{ACTOR_KEY}: at most {MAX_ACTOR_CHARS} printable characters "
-            f"(got {len(actor)})"
+            f"{ACTOR_KEY}: at most {MAX_ACTOR_CHARS} printable characters (got {len(actor)})"
         )
     return actor or "anonymous"

@@ -74,8 +74,10 @@ def add_to_server(servicer: "ControlServicer", server) -> None:
 
 def _handler(servicer, method):
     request, response = (getattr(api, t.name) for t in (method.input_type, method.output_type))
-    make = grpc.unary_stream_rpc_method_handler if method.server_streaming else (
-        grpc.unary_unary_rpc_method_handler
+    make = (
+        grpc.unary_stream_rpc_method_handler
+        if method.server_streaming
+        else (grpc.unary_unary_rpc_method_handler)
     )
     return make(
         getattr(servicer, method.name),

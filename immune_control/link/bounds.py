@@ -77,7 +77,9 @@ def ids(field: str, values: Iterable[str], limit: int | None = None) -> None:
         many(field, values, limit)
     for value in values:
         if len(value) > MAX_ID_CHARS:
-            raise InvalidArgument(f"{field}: an id of {len(value)} characters (at most {MAX_ID_CHARS})")
+            raise InvalidArgument(
+                f"{field}: an id of {len(value)} characters (at most {MAX_ID_CHARS})"
+            )
 
 
 def many(field: str, values, limit: int) -> None:

@@ -1,11 +1,12 @@
 """Detection: per-agent baselines, a false-alarm budget, anomalies, infections, severity."""
 
+from immune_common.severity import severity
+
 from .baseline import BaselineSettings, LevelBaseline, PromptBaseline, RateBaseline
 from .budget import Thresholds, thresholds
 from .detector import Detector
 from .evidence import TESTS, VITAL_ANOMALY
 from .infection import ANOMALY_TYPES, Anomaly, Infection
-from immune_common.severity import severity
 
 __all__ = [
     "ANOMALY_TYPES",

@@ -14,12 +14,13 @@ import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from immune_common.severity import severity
+
 from ..vitals import VitalSample
 from .baseline import Baseline, BaselineSettings, LevelBaseline, PromptBaseline, RateBaseline
 from .budget import Thresholds, thresholds
 from .evidence import TESTS, Observation, VitalTest
 from .infection import Anomaly, Infection
-from immune_common.severity import severity
 from .shared import SHIFT_Z
 
 log = logging.getLogger(__name__)

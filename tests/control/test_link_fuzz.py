@@ -24,9 +24,13 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-ENDINGS = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED,
-           grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INTERNAL,
-           grpc.StatusCode.UNKNOWN}  # fmt: skip  (the last two: bytes that are no message)
+ENDINGS = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+}  # fmt: skip  (the last two: bytes that are no message)
 ids = st.text(max_size=300)
 numbers = st.floats(allow_nan=True, allow_infinity=True)
 
@@ -95,13 +99,15 @@ infections = st.builds(
     quarantined=st.booleans(),
     shared_shift=st.booleans(),
 )
+L = link_pb2
 reports = st.one_of(
-    st.builds(lambda i: {"infection": link_pb2.InfectionReport(infection=i)}, infections),
-    st.builds(lambda m: {"ack": link_pb2.Ack(message_ids=m)}, st.lists(ids, max_size=1500)),
-    st.builds(lambda a: {"agent_seen": link_pb2.AgentSeen(agent=pb.Agent(id=a, tools=[a] * 3))}, ids),
-    st.builds(lambda i, a, ok: {"action_result": link_pb2.ActionResult(incident_id=i, agent_id=a, ok=ok)},
+    st.builds(lambda i: {"infection": L.InfectionReport(infection=i)}, infections),
+    st.builds(lambda m: {"ack": L.Ack(message_ids=m)}, st.lists(ids, max_size=1500)),
+    st.builds(lambda a: {"agent_seen": L.AgentSeen(agent=pb.Agent(id=a, tools=[a] * 3))}, ids),
+    st.builds(lambda i, a, ok: {"action_result": L.ActionResult(incident_id=i, agent_id=a, ok=ok)},
               ids, ids, st.booleans()),
-    st.builds(lambda i, a, h: {"probation_result": link_pb2.ProbationResult(incident_id=i, agent_id=a, healthy=h)},
+    st.builds(lambda i, a, h: {"probation_result": L.ProbationResult(incident_id=i, agent_id=a,
+                                                                     healthy=h)},
               ids, ids, st.booleans()),
 )  # fmt: skip
 

@@ -14,9 +14,9 @@ from immune_sdk import Client
 from immune_common.config import ConfigError
 from immune_control.access import hash_token
 from immune_control.app import ControlApp
+from immune_control.commands import QUARANTINE, Command
 from immune_control.config import ControlConfig
 from immune_control.store import Database, Store
-from immune_control.commands import QUARANTINE, Command
 from immune_sidecar.link import client as link_client
 
 from .harness import rig, start_control, wait_for
@@ -152,9 +152,7 @@ def test_a_real_sidecar_links_with_its_token_file_and_nobody_else_takes_its_sess
         close(r)
 
 
-def test_a_squatter_delays_an_infection_but_cannot_make_it_lost(
-    control, tmp_path, monkeypatch
-):
+def test_a_squatter_delays_an_infection_but_cannot_make_it_lost(control, tmp_path, monkeypatch):
     monkeypatch.setattr(link_client, "REFUSED_RETRY_SECONDS", 0.5)
     squatter = Link(control, "sc-2", "sc2-token")
     squatter.send("claim", agent_seen=link_pb2.AgentSeen(agent=pb.Agent(id="victim")))
@@ -284,8 +282,12 @@ def test_two_authorization_headers_are_refused(control):
     link = Link(control, "sc-2", None)
     link.close()
     with grpc.insecure_channel(f"127.0.0.1:{control.port}") as channel:
-        requests = iter([link_pb2.ConnectRequest(message_id="h", hello=link_pb2.Hello(sidecar_id="sc-2"))])
-        stream = link_pb2_grpc.SidecarLinkServiceStub(channel).Connect(requests, metadata=metadata, timeout=10)
+        requests = iter(
+            [link_pb2.ConnectRequest(message_id="h", hello=link_pb2.Hello(sidecar_id="sc-2"))]
+        )
+        stream = link_pb2_grpc.SidecarLinkServiceStub(channel).Connect(
+            requests, metadata=metadata, timeout=10
+        )
         with pytest.raises(grpc.RpcError) as refusal:
             next(stream)
     assert refusal.value.code() == grpc.StatusCode.UNAUTHENTICATED

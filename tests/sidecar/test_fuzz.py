@@ -229,8 +229,10 @@ def _raw_http(port: int, head: bytes, body: bytes) -> list[bytes]:
     return [line for line in received.split(b"\r\n") if line.startswith(b"HTTP/1.")]
 
 
-CHUNKED_HEAD = (b"POST /v1/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                b"Content-Type: application/x-protobuf\r\nTransfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+CHUNKED_HEAD = (
+    b"POST /v1/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    b"Content-Type: application/x-protobuf\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
 
 
 @FUZZ

@@ -6,8 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-from immune_common.config import ConfigError, split_address
 from immune_sdk import Options
+
+from immune_common.config import ConfigError, split_address
 
 from .config import ConsoleConfig
 

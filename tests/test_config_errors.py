@@ -4,6 +4,7 @@ The table is built from each settings class's documented ranges (a value just
 outside each) plus the cases found by hand; each runs the real entry point
 (``main``), and a few run as processes to prove the exit code end to end."""
 
+import logging
 import socket
 import subprocess
 import sys
@@ -82,7 +83,11 @@ CONTROL_CASES = [
 def run_main(main, document: dict, tmp_path, capsys, extra=()) -> tuple[int, str]:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(document))
-    code = main.main(["--config", str(path), *extra])
+    handlers, level = logging.root.handlers[:], logging.root.level
+    try:
+        code = main.main(["--config", str(path), *extra])
+    finally:  # main sets logging up on this test's captured stderr; later tests must not use it
+        logging.root.handlers[:], logging.root.level = handlers, level
     return code, capsys.readouterr().err
 
 

@@ -164,12 +164,13 @@ class Sidecar:
             self.book.forget(agent_id, now)
         self.metrics.agents_evicted.inc(len(agent_ids))
 
-    def _count(self, transport: str, outcome: str, accepted: int, refused: int) -> None:
+    def _count(self, signal, transport: str, outcome: str, accepted: int, refused: int) -> None:
         self.metrics.requests.labels(transport, outcome).inc()
+        items = self.metrics.items_of(signal.name)
         if accepted:
-            self.metrics.points.labels(transport, "accepted").inc(accepted)
+            items.labels(transport, "accepted").inc(accepted)
         if refused:
-            self.metrics.points.labels(transport, "refused").inc(refused)
+            items.labels(transport, "refused").inc(refused)
 
     def _acted(self, command: Command, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:

@@ -14,16 +14,16 @@ from typing import Protocol
 import grpc
 
 from .receiver import Export, Partial
-from .receiver.grpc_server import SERVICE
+from .receiver.signals import METRICS, SIGNALS, Signal
 from .telemetry import SidecarMetrics
 
 log = logging.getLogger(__name__)
 
 
 class Sender(Protocol):
-    """Delivers one protobuf-encoded export request upstream."""
+    """Delivers one protobuf-encoded export request of a signal upstream."""
 
-    def send(self, raw: bytes) -> None:
+    def send(self, raw: bytes, signal: Signal = METRICS) -> None:
         """Send or raise."""
         ...
 
@@ -33,27 +33,27 @@ class GrpcSender:
 
     def __init__(self, target: str, timeout: float) -> None:
         self._channel = grpc.insecure_channel(target)
-        self._export = self._channel.unary_unary(f"/{SERVICE}/Export")
+        self._exports = {s: self._channel.unary_unary(f"/{s.service}/Export") for s in SIGNALS}
         self._timeout = timeout
 
-    def send(self, raw: bytes) -> None:
-        """Call Export with the unchanged bytes."""
-        self._export(raw, timeout=self._timeout)
+    def send(self, raw: bytes, signal: Signal = METRICS) -> None:
+        """Call the signal's Export with the unchanged bytes."""
+        self._exports[signal](raw, timeout=self._timeout)
 
 
 class HttpSender:
-    """OTLP/HTTP upstream."""
+    """OTLP/HTTP upstream: the signal's path under the configured base URL."""
 
     def __init__(self, url: str, timeout: float) -> None:
-        self._url = (
-            url if url.rstrip("/").endswith("/v1/metrics") else url.rstrip("/") + "/v1/metrics"
-        )
+        base = url.rstrip("/")
+        self._base = next((base[: -len(s.path)] for s in SIGNALS if base.endswith(s.path)), base)
         self._timeout = timeout
 
-    def send(self, raw: bytes) -> None:
+    def send(self, raw: bytes, signal: Signal = METRICS) -> None:
         """POST the unchanged bytes as application/x-protobuf."""
         headers = {"Content-Type": "application/x-protobuf"}
-        request = urllib.request.Request(self._url, raw, headers, method="POST")
+        url = self._base + signal.path
+        request = urllib.request.Request(url, raw, headers, method="POST")
         with urllib.request.urlopen(request, timeout=self._timeout) as response:
             response.read()
 
@@ -70,7 +70,7 @@ class Forwarder:
 
     def __init__(self, sender: Sender, queue_size: int, metrics: SidecarMetrics) -> None:
         self._sender = sender
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[tuple[bytes, Signal] | None] = queue.Queue(maxsize=queue_size)
         self._metrics = metrics
         self._thread = threading.Thread(target=self._run, name="forward", daemon=True)
         self._thread.start()
@@ -78,7 +78,7 @@ class Forwarder:
     def consume(self, export: Export) -> Partial:
         """Queue the export; drop it (counted) when the queue is full."""
         try:
-            self._queue.put_nowait(export.raw)
+            self._queue.put_nowait((export.raw, export.signal))
         except queue.Full:
             self._metrics.forwarded.labels("dropped_queue_full").inc()
         self._metrics.forward_queue.set(self._queue.qsize())
@@ -93,10 +93,10 @@ class Forwarder:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        while (raw := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
             self._metrics.forward_queue.set(self._queue.qsize())
             try:
-                self._sender.send(raw)
+                self._sender.send(*item)
             except (grpc.RpcError, OSError, urllib.error.URLError) as exc:
                 self._metrics.forwarded.labels("failed").inc()
                 log.debug("forwarding failed: %s", exc)

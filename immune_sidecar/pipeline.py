@@ -11,6 +11,7 @@ from .detect import VITAL_ANOMALY, Detector, Infection
 from .detect.shared import SharedShifts
 from .quarantine import HEALTHY, QUARANTINED, Ejection, QuarantineBook
 from .receiver import Export, Partial
+from .receiver.signals import METRICS
 from .telemetry import SidecarMetrics
 from .vitals import Mapper, MapResult, VitalSample
 
@@ -55,6 +56,8 @@ class Pipeline:
 
     def consume(self, export: Export) -> Partial:
         """Map, judge and contain; report the points that could not be used."""
+        if export.signal is not METRICS:
+            return Partial()  # spans and logs are taken (and teed upstream), not judged yet
         now = self._clock()
         result = self._mapper.map(export.request, now)
         samples = {s.agent_id: s for s in result.samples}

@@ -26,6 +26,18 @@ class SidecarMetrics:
             ["transport", "outcome"],
             registry=registry,
         )
+        self.spans = Counter(
+            PREFIX + "spans",
+            "OTLP spans by transport and outcome (accepted, refused)",
+            ["transport", "outcome"],
+            registry=registry,
+        )
+        self.log_records = Counter(
+            PREFIX + "log_records",
+            "OTLP log records by transport and outcome (accepted, refused); forwarded only",
+            ["transport", "outcome"],
+            registry=registry,
+        )
         self.unmapped_points = Counter(
             PREFIX + "unmapped_points",
             "Accepted points of metrics that feed no vital",
@@ -36,6 +48,7 @@ class SidecarMetrics:
             "GenAI-looking metric names that match no rule",
             registry=registry,
         )
+        self._items = {"metrics": self.points, "traces": self.spans, "logs": self.log_records}
         self.samples = Counter(PREFIX + "samples", "Vital samples judged", registry=registry)
         self.infections = Counter(
             PREFIX + "infections",
@@ -84,3 +97,7 @@ class SidecarMetrics:
             ["command", "outcome"],
             registry=registry,
         )
+
+    def items_of(self, signal: str) -> Counter:
+        """The counter of a signal's items: points, spans or log records."""
+        return self._items[signal]

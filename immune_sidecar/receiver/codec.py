@@ -1,4 +1,4 @@
-"""OTLP/protobuf and OTLP/JSON decoding of metrics exports, and bounded gunzip."""
+"""OTLP/protobuf and OTLP/JSON decoding of exports of any signal, and bounded gunzip."""
 
 import base64
 import json
@@ -7,30 +7,28 @@ from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
 
 from .errors import malformed, too_large
+from .signals import METRICS, Signal
 
 PROTOBUF, JSON = "protobuf", "json"
 
 POINT_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
 
 
-def decode(body: bytes, encoding: str) -> ExportMetricsServiceRequest:
+def decode(body: bytes, encoding: str, signal: Signal = METRICS):
     """Parse a request body; raises a MALFORMED ReceiveError naming the problem."""
-    request = ExportMetricsServiceRequest()
+    request = signal.request()
     if encoding == PROTOBUF:
         try:
             request.ParseFromString(body)
         except DecodeError as exc:
-            raise malformed(f"not a valid OTLP/protobuf metrics request: {exc}") from None
+            raise malformed(f"not a valid OTLP/protobuf {signal.name} request: {exc}") from None
         return request
-    return _decode_json(body, request)
+    return _decode_json(body, request, signal)
 
 
-def _decode_json(body: bytes, request: ExportMetricsServiceRequest):
+def _decode_json(body: bytes, request, signal: Signal):
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -38,27 +36,45 @@ def _decode_json(body: bytes, request: ExportMetricsServiceRequest):
     except RecursionError:
         raise malformed("JSON nested too deep to be an OTLP request") from None
     if not isinstance(data, dict):
-        raise malformed("an OTLP/JSON request must be an object with resourceMetrics")
+        raise malformed(f"an OTLP/JSON request must be an object with resource{signal.name}")
     try:
-        _hex_ids_to_base64(data)
+        _hex_ids_to_base64(_id_holders(data, signal))
         json_format.ParseDict(data, request, ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, TypeError) as exc:
-        raise malformed(f"not a valid OTLP/JSON metrics request: {exc}") from None
+        raise malformed(f"not a valid OTLP/JSON {signal.name} request: {exc}") from None
     except RecursionError:
         raise malformed("JSON nested too deep to be an OTLP request") from None
     return request
 
 
-def _hex_ids_to_base64(data: dict[str, Any]) -> None:
+ID_KEYS = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id")
+
+
+def _hex_ids_to_base64(holders) -> None:
     # OTLP/JSON writes trace and span ids as hex, protobuf's JSON mapping expects base64.
-    for exemplar in _exemplars(data):
-        for key in ("traceId", "trace_id", "spanId", "span_id"):
-            value = exemplar.get(key)
+    for holder in holders:
+        for key in ID_KEYS:
+            value = holder.get(key)
             if isinstance(value, str):
                 try:
-                    exemplar[key] = base64.b64encode(bytes.fromhex(value)).decode()
+                    holder[key] = base64.b64encode(bytes.fromhex(value)).decode()
                 except ValueError:
-                    raise malformed(f"exemplar {key} {value!r} is not hex") from None
+                    raise malformed(f"{key} {value[:40]!r} is not hex") from None
+
+
+def _id_holders(data: dict[str, Any], signal: Signal):
+    """The objects of a request that carry trace or span ids."""
+    if signal is METRICS:
+        yield from _exemplars(data)
+        return
+    kind = "Spans" if signal.name == "traces" else "Logs"
+    items = "spans" if signal.name == "traces" else "logRecords"
+    for resource in _list(data, f"resource{kind}"):
+        for scope in _list(resource, f"scope{kind}"):
+            for item in _list(scope, items):
+                if isinstance(item, dict):
+                    yield item
+                    yield from (link for link in _list(item, "links") if isinstance(link, dict))
 
 
 def _exemplars(data: dict[str, Any]):
@@ -81,16 +97,9 @@ def _list(obj: Any, *keys: str) -> list:
     return []
 
 
-def count_points(request: ExportMetricsServiceRequest) -> int:
-    """How many data points a request carries."""
-    total = 0
-    for rm in request.resource_metrics:
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                kind = metric.WhichOneof("data")
-                if kind:
-                    total += len(getattr(metric, kind).data_points)
-    return total
+def count_points(request) -> int:
+    """How many data points a metrics request carries."""
+    return METRICS.count(request)
 
 
 def gunzip(body: bytes, limit: int) -> bytes:

@@ -1,20 +1,18 @@
-"""OTLP/gRPC: ``MetricsService/Export`` served through the shared handler."""
+"""OTLP/gRPC: ``Export`` of the metrics, trace and logs services, through the shared handler."""
 
+import functools
 import logging
 from concurrent import futures
 
 import grpc
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsPartialSuccess,
-    ExportMetricsServiceResponse,
-)
 
 from .codec import PROTOBUF
 from .errors import GRPC_CODES, ReceiveError, retry_info, status_proto
 from .handler import Handler
+from .signals import METRICS, SIGNALS, Signal, partial_response
 
 log = logging.getLogger(__name__)
-SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
+SERVICE = METRICS.service
 # gRPC refuses far larger messages itself; ours are measured and counted by the handler.
 HEADROOM_BYTES = 1024 * 1024
 
@@ -31,10 +29,16 @@ class GrpcReceiver:
             # A port in use is an error, not a port quietly shared with another process.
             options=[("grpc.max_receive_message_length", limit), ("grpc.so_reuseport", 0)],
         )
-        method = grpc.unary_unary_rpc_method_handler(self._export)
         self._server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(SERVICE, {"Export": method}),)
-        )
+            tuple(
+                grpc.method_handlers_generic_handler(
+                    signal.service,
+                    {"Export": grpc.unary_unary_rpc_method_handler(
+                        functools.partial(self._export, signal))},
+                )
+                for signal in SIGNALS
+            )
+        )  # fmt: skip
         try:
             self.port = self._server.add_insecure_port(address)
         except RuntimeError:
@@ -51,19 +55,12 @@ class GrpcReceiver:
         """Stop, letting in-flight exports finish for ``grace`` seconds."""
         self._server.stop(grace).wait()
 
-    def _export(self, body: bytes, context: grpc.ServicerContext) -> bytes:
+    def _export(self, signal: Signal, body: bytes, context: grpc.ServicerContext) -> bytes:
         try:
-            partial = self._handler.handle(body, PROTOBUF, "grpc")
+            partial = self._handler.handle(body, PROTOBUF, "grpc", signal=signal)
         except ReceiveError as exc:
             _abort(context, exc)
-        response = ExportMetricsServiceResponse()
-        if partial.rejected:
-            response.partial_success.CopyFrom(
-                ExportMetricsPartialSuccess(
-                    rejected_data_points=partial.rejected, error_message=partial.message
-                )
-            )
-        return response.SerializeToString()
+        return partial_response(signal, partial.rejected, partial.message).SerializeToString()
 
 
 def _abort(context: grpc.ServicerContext, error: ReceiveError) -> None:

@@ -11,15 +11,12 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
-
 from immune_common.ratelimit import TokenBucket
 
 from . import codec
 from .codec import PROTOBUF
 from .errors import ErrorKind, ReceiveError, too_large
+from .signals import METRICS, Signal
 
 
 class Partial(NamedTuple):
@@ -33,10 +30,11 @@ class Partial(NamedTuple):
 class Export:
     """One decoded export request, with its protobuf bytes for forwarding unchanged."""
 
-    request: ExportMetricsServiceRequest
+    request: object  # the signal's Export…ServiceRequest
     transport: str
     received: float
     _raw: bytes | None = None
+    signal: Signal = METRICS
 
     @property
     def raw(self) -> bytes:
@@ -71,7 +69,7 @@ class Handler:
         self,
         consumer: Consumer,
         limits: Limits,
-        count: Callable[[str, str, int, int], None],
+        count: Callable[[Signal, str, str, int, int], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._consumer = consumer
@@ -87,20 +85,29 @@ class Handler:
         """The in-flight request slots (held while an export is processed)."""
         return self._slots
 
-    def handle(self, body: bytes, encoding: str, transport: str, gzipped: bool = False) -> Partial:
+    def handle(
+        self,
+        body: bytes,
+        encoding: str,
+        transport: str,
+        gzipped: bool = False,
+        signal: Signal = METRICS,
+    ) -> Partial:
         """Process one export body; raises ReceiveError when refused as a whole."""
         received = self._clock()
         try:
-            partial, points = self._admit(body, encoding, transport, gzipped, received)
+            partial, items = self._admit(body, encoding, transport, gzipped, received, signal)
         except ReceiveError as exc:
-            self.refused(transport, exc)
+            self.refused(transport, exc, signal)
             raise
-        self._count(transport, "ok", points - partial.rejected, partial.rejected)
+        self._count(signal, transport, "ok", items - partial.rejected, partial.rejected)
         return partial
 
-    def refused(self, transport: str, error: ReceiveError) -> ReceiveError:
+    def refused(
+        self, transport: str, error: ReceiveError, signal: Signal = METRICS
+    ) -> ReceiveError:
         """Count an export the transport refused before reading it; returns the error."""
-        self._count(transport, error.kind.value, 0, 0)
+        self._count(signal, transport, error.kind.value, 0, 0)
         return error
 
     def _within_rate(self) -> None:
@@ -113,7 +120,7 @@ class Handler:
                 wait,
             )
 
-    def _admit(self, body: bytes, encoding: str, transport: str, gzipped: bool, received: float):
+    def _admit(self, body, encoding, transport, gzipped, received, signal):
         if gzipped:
             body = codec.gunzip(body, self.limits.max_message_bytes)
         if len(body) > self.limits.max_message_bytes:
@@ -126,8 +133,9 @@ class Handler:
                 self.limits.retry_after_seconds,
             )
         try:
-            request = codec.decode(body, encoding)
-            export = Export(request, transport, received, body if encoding == PROTOBUF else None)
-            return self._consumer.consume(export), codec.count_points(request)
+            request = codec.decode(body, encoding, signal)
+            raw = body if encoding == PROTOBUF else None
+            export = Export(request, transport, received, raw, signal)
+            return self._consumer.consume(export), signal.count(request)
         finally:
             self._slots.release()

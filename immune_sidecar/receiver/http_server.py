@@ -1,19 +1,19 @@
-"""OTLP/HTTP: ``POST /v1/metrics`` in protobuf or JSON, gzip or not, via the shared handler."""
+"""OTLP/HTTP: ``POST /v1/metrics``, ``/v1/traces`` and ``/v1/logs`` in protobuf or JSON,
+gzip or not, via the shared handler."""
 
 import math
 
 from google.protobuf import json_format
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceResponse,
-)
 
 from immune_common.httpserve import BackgroundServer, HTTPStatus, QuietHandler
 
 from .codec import JSON, PROTOBUF
 from .errors import ErrorKind, ReceiveError, status_proto, too_large
 from .handler import Handler, Partial
+from .signals import BY_PATH, METRICS, Signal, partial_response
 
-PATH = "/v1/metrics"
+PATH = METRICS.path
+PATHS = " or ".join(f"POST {p}" for p in BY_PATH)
 MAX_LINE = 1024  # a chunk-size or trailer line
 MEDIA_TYPES = {"application/x-protobuf": PROTOBUF, "application/json": JSON}
 HTTP_STATUS = {
@@ -33,27 +33,30 @@ def http_receiver(handler: Handler, host: str, port: int) -> BackgroundServer:
 
 class _OtlpRequestHandler(QuietHandler):
     otlp: Handler
+    _signal: Signal = METRICS
 
     def do_POST(self) -> None:
-        if self.path.split("?")[0] != PATH:
+        signal = BY_PATH.get(self.path.split("?")[0])
+        if signal is None:
             self.close_connection = True
-            message = f"OTLP metrics are received at POST {PATH}"
+            message = f"OTLP is received at {PATHS}"
             self.reply_json(HTTPStatus.NOT_FOUND, {"message": message})
             return
         media = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         encoding = MEDIA_TYPES.get(media, JSON)  # errors about an unknown type come as JSON
         try:
-            body, gzipped = self._read(media)
-            partial = self.otlp.handle(body, encoding, "http", gzipped)
+            body, gzipped = self._read(media, signal)
+            partial = self.otlp.handle(body, encoding, "http", gzipped, signal)
         except ReceiveError as exc:
             self._error(exc, encoding)
             return
-        self._reply(HTTPStatus.OK, _response(partial, encoding), encoding)
+        self._reply(HTTPStatus.OK, _response(signal, partial, encoding), encoding)
 
     def do_GET(self) -> None:
-        self.reply_json(HTTPStatus.METHOD_NOT_ALLOWED, {"message": f"use POST {PATH}"})
+        self.reply_json(HTTPStatus.METHOD_NOT_ALLOWED, {"message": f"use {PATHS}"})
 
-    def _read(self, media: str) -> tuple[bytes, bool]:
+    def _read(self, media: str, signal: Signal) -> tuple[bytes, bool]:
+        self._signal = signal
         body = self._chunked() if self.headers.get("Transfer-Encoding") else self._sized()
         if media not in MEDIA_TYPES:
             supported = " or ".join(MEDIA_TYPES)
@@ -104,10 +107,10 @@ class _OtlpRequestHandler(QuietHandler):
         limit = self.otlp.limits.max_message_bytes
         if length > limit:
             self.close_connection = True  # the body stays unread
-            raise self.otlp.refused("http", too_large(length, limit))
+            raise self.otlp.refused("http", too_large(length, limit), self._signal)
 
     def _refused(self, kind: ErrorKind, message: str) -> ReceiveError:
-        return self.otlp.refused("http", ReceiveError(kind, message))
+        return self.otlp.refused("http", ReceiveError(kind, message), self._signal)
 
     def _error(self, error: ReceiveError, encoding: str) -> None:
         status = status_proto(error)
@@ -132,12 +135,8 @@ def _byte_count(text: str | bytes, base: int = 10) -> int:
         return -1
 
 
-def _response(partial: Partial, encoding: str) -> bytes:
-    response = ExportMetricsServiceResponse()
-    if partial.rejected:
-        response.partial_success.rejected_data_points = partial.rejected
-        response.partial_success.error_message = partial.message
-    return _encode(response, encoding)
+def _response(signal: Signal, partial: Partial, encoding: str) -> bytes:
+    return _encode(partial_response(signal, partial.rejected, partial.message), encoding)
 
 
 def _encode(message, encoding: str) -> bytes:

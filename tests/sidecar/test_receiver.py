@@ -120,7 +120,9 @@ def test_wrong_content_type_is_415(trained):
 
 
 def test_wrong_path_and_method(sidecar):
-    assert http_post(sidecar.ports["otlp_http"], b"", path="/v1/traces")[0] == 404
+    status, _, body = http_post(sidecar.ports["otlp_http"], b"", path="/v1/profiles")
+    assert status == 404
+    assert all(path in json.loads(body)["message"] for path in ("/v1/metrics", "/v1/traces"))
     assert get_json(sidecar.ports["otlp_http"], "/v1/metrics")[0] == 405
 
 

@@ -107,13 +107,16 @@ def test_malformed_and_oversized_span_requests_get_proper_answers():
             port, b'{"resourceSpans": 5}', "application/json", path="/v1/traces"
         )
         assert status == 400
-        hex_ids = (b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c",'
-                   b'"spanId":"eee19b7ec3c1b174","parentSpanId":"eee19b7ec3c1b173","name":"chat"}]}]}]}')  # fmt: skip
+        ids = (
+            b'"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174",'
+            b'"parentSpanId":"eee19b7ec3c1b173"'
+        )
+        hex_ids = b'{"resourceSpans":[{"scopeSpans":[{"spans":[{' + ids + b',"name":"chat"}]}]}]}'
         assert http_post(port, hex_ids, "application/json", path="/v1/traces")[0] == 200
         assert http_post(port, b"\n" * 100_000, path="/v1/traces")[0] == 413
-        with grpc.insecure_channel(f"127.0.0.1:{sidecar.ports['otlp_grpc']}") as channel:
-            with pytest.raises(grpc.RpcError) as refused:
-                channel.unary_unary(TRACE_SERVICE)(b"\x0a\xff\xff", timeout=10)
+        target = f"127.0.0.1:{sidecar.ports['otlp_grpc']}"
+        with grpc.insecure_channel(target) as channel, pytest.raises(grpc.RpcError) as refused:
+            channel.unary_unary(TRACE_SERVICE)(b"\x0a\xff\xff", timeout=10)
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert get_json(sidecar.ports["admin"], "/healthz")[0] == 200
     finally:
@@ -133,8 +136,9 @@ def test_a_hundred_thousand_spans_with_missing_parents_in_one_request_stay_bound
             )
             span.parent_span_id = b"missing!"
         before = _rss_mb()
-        with grpc.insecure_channel(f"127.0.0.1:{sidecar.ports['otlp_grpc']}",
-                                   options=[("grpc.max_send_message_length", 32 << 20)]) as channel:  # fmt: skip
+        target = f"127.0.0.1:{sidecar.ports['otlp_grpc']}"
+        big = [("grpc.max_send_message_length", 32 << 20)]
+        with grpc.insecure_channel(target, options=big) as channel:
             channel.unary_unary(TRACE_SERVICE)(request.SerializeToString(), timeout=60)
         assert (
             metric(sidecar, "immune_sidecar_spans_total", transport="grpc", outcome="accepted")

@@ -73,6 +73,7 @@ class Sidecar:
             DeltaTracker(config.max_streams, config.stream_ttl_seconds),
             mapping.prompt_keys,
             config.detection.deploy_keys,
+            config.span_interval_seconds,
         )
         self.agents = AgentRegistry(config.max_agents, self._is_held, self._evicted)
         self.gate: ReadinessGate | None = None  # set when a readiness actuator is configured

@@ -63,6 +63,8 @@ class SidecarConfig:
     max_streams: int = 200_000
     stream_ttl_seconds: float = 900.0
     state_flush_seconds: float = 30.0
+    # An agent that sends spans and no metrics gets a sample from its spans this often.
+    span_interval_seconds: float = 60.0
     detection: BaselineSettings = dataclasses.field(default_factory=BaselineSettings)
     ejection: EjectionPolicy = dataclasses.field(default_factory=EjectionPolicy)
     actuators: tuple[ActuatorConfig, ...] = (ActuatorConfig(),)
@@ -97,6 +99,7 @@ class SidecarConfig:
         "max_streams": (1, 100_000_000),
         "stream_ttl_seconds": (1.0, 31_536_000.0),
         "state_flush_seconds": (1.0, 86_400.0),
+        "span_interval_seconds": (1.0, 3600.0),
         "link_buffer": (1, 10_000_000),
         "link_backoff_seconds": (0.05, 3600.0),
         "link_max_backoff_seconds": (0.05, 86_400.0),

@@ -11,7 +11,7 @@ from .detect import VITAL_ANOMALY, Detector, Infection
 from .detect.shared import SharedShifts
 from .quarantine import HEALTHY, QUARANTINED, Ejection, QuarantineBook
 from .receiver import Export, Partial
-from .receiver.signals import METRICS
+from .receiver.signals import LOGS, TRACES
 from .telemetry import SidecarMetrics
 from .vitals import Mapper, MapResult, VitalSample
 
@@ -56,10 +56,13 @@ class Pipeline:
 
     def consume(self, export: Export) -> Partial:
         """Map, judge and contain; report the points that could not be used."""
-        if export.signal is not METRICS:
-            return Partial()  # spans and logs are taken (and teed upstream), not judged yet
+        if export.signal is LOGS:
+            return Partial()  # taken, and teed upstream with --forward
         now = self._clock()
-        result = self._mapper.map(export.request, now)
+        if export.signal is TRACES:
+            result = self._mapper.map_spans(export.request, now)
+        else:
+            result = self._mapper.map(export.request, now)
         samples = {s.agent_id: s for s in result.samples}
         for agent_id, labels in result.labels.items():
             # Seen first, judged next: an agent the cap evicts takes its fresh state along.

@@ -22,31 +22,32 @@ class PointLabels(NamedTuple):
 
 def resource_agent_id(resource: dict[str, Any]) -> str | None:
     """The agent id a resource names, or None when it names none."""
-    return _first(resource, RESOURCE_ID_KEYS)
+    return first(resource, RESOURCE_ID_KEYS)
 
 
 def agent_id(point: dict[str, Any], resource_id: str | None) -> str | None:
     """First present wins: point agent id/name, then the resource's id."""
-    return _first(point, POINT_ID_KEYS) or resource_id
+    return first(point, POINT_ID_KEYS) or resource_id
 
 
 def agent_name(point: dict[str, Any], resource: dict[str, Any]) -> str:
     """A human name for the agent: its GenAI name, else the service name."""
-    return _first(point, AGENT_NAME_KEYS) or _first(resource, AGENT_NAME_KEYS) or ""
+    return first(point, AGENT_NAME_KEYS) or first(resource, AGENT_NAME_KEYS) or ""
 
 
 def point_labels(point: dict[str, Any], metric_name: str) -> PointLabels:
     """Model, provider, tool and MCP server named on one point."""
     mcp = str(point.get(MCP_SERVER_KEY, "")) if metric_name.startswith("mcp.") else ""
     return PointLabels(
-        model=_first(point, MODEL_KEYS) or "",
-        provider=_first(point, PROVIDER_KEYS) or "",
+        model=first(point, MODEL_KEYS) or "",
+        provider=first(point, PROVIDER_KEYS) or "",
         tool=str(point.get(TOOL_KEY, "")),
         mcp_server=mcp,
     )
 
 
-def _first(attrs: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+def first(attrs: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first of ``keys`` with a value in ``attrs``, as text."""
     for key in keys:
         value = attrs.get(key)
         if value not in (None, ""):

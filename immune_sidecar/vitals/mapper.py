@@ -1,4 +1,10 @@
-"""Turns one OTLP metrics export into vital samples, one per agent."""
+"""Turns one OTLP metrics export into vital samples, one per agent; spans fill them in.
+
+An agent's spans wait (``SpanBook``) for its next metrics export, whose sample
+they complete. An agent that sends spans and no metrics gets a sample from its
+spans alone once they have waited ``span_interval_seconds`` and no metrics
+export has come for half as long again.
+"""
 
 import dataclasses
 import math
@@ -10,6 +16,7 @@ from .delta import DeltaTracker, PointValue
 from .prices import PriceTable
 from .rules import DRIFT_PREFIXES, MetricRule, RuleBook
 from .sample import Labels, Tally, VitalSample
+from .spans import SpanBook
 
 CUMULATIVE = 2
 NO_RECORDED_VALUE = 1
@@ -53,6 +60,7 @@ class Mapper:
         deltas: DeltaTracker,
         prompt_keys: tuple[str, ...] = DEFAULT_PROMPT_KEYS,
         version_keys: tuple[str, ...] = DEFAULT_VERSION_KEYS,
+        span_interval_seconds: float = 60.0,
     ) -> None:
         self._rules = rules
         self._prices = prices
@@ -60,6 +68,9 @@ class Mapper:
         self._prompt_keys = prompt_keys
         self._version_keys = version_keys
         self._last_sample: dict[str, float] = {}
+        self._last_metrics: dict[str, float] = {}
+        self.spans = SpanBook()
+        self._span_interval = span_interval_seconds
 
     def map(self, request: Any, now: float) -> MapResult:
         """Map an ``ExportMetricsServiceRequest``; never raises on point content."""
@@ -72,15 +83,37 @@ class Mapper:
                 for metric in sm.metrics:
                     self._map_metric(metric, sm.scope.name, ctx, tallies, result, now)
         for agent_id, tally in tallies.items():
+            self._last_metrics[agent_id] = now
             self._finish(agent_id, tally, now, result)
         self._deltas.sweep(now)
+        return result
+
+    def map_spans(self, request: Any, now: float) -> MapResult:
+        """Take an ``ExportTraceServiceRequest`` in; samples of agents that send only spans."""
+        result = MapResult(accepted=sum(len(ss.spans) for rs in request.resource_spans
+                                        for ss in rs.scope_spans))  # fmt: skip
+        for agent_id in self.spans.take(request, now):
+            if self._spans_alone(agent_id, now):
+                tally = Tally()
+                self._finish(agent_id, tally, now, result)
         return result
 
     def forget(self, agent_id: str) -> None:
         """Drop per-agent state of an evicted agent."""
         self._last_sample.pop(agent_id, None)
+        self._last_metrics.pop(agent_id, None)
+        self.spans.forget(agent_id)
+
+    def _spans_alone(self, agent_id: str, now: float) -> bool:
+        waiting = self.spans.waiting_since(agent_id)
+        metrics = self._last_metrics.get(agent_id)
+        quiet = metrics is None or now - metrics >= 1.5 * self._span_interval
+        return waiting is not None and now - waiting >= self._span_interval and quiet
 
     def _finish(self, agent_id: str, tally: Tally, now: float, result: MapResult) -> None:
+        spans = self.spans.drain(agent_id)
+        if spans is not None:
+            tally.fill(spans)
         result.labels[agent_id] = tally.labels
         interval = now - self._last_sample.get(agent_id, now)
         sample = tally.to_sample(agent_id, now, interval, self._prices)

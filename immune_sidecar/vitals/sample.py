@@ -5,11 +5,14 @@ import itertools
 import math
 from collections.abc import Mapping
 from operator import add
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .delta import PointValue
 from .identity import PointLabels
 from .prices import PriceTable
+
+if TYPE_CHECKING:
+    from .spans import SpanFigures
 
 VITALS = (
     "latency",
@@ -98,6 +101,9 @@ class Tally:
         self.version = ""
         self.labels = Labels()
         self.touched = False
+        # Whether any source could tell tool calls (a tool metric, or LLM spans' finish
+        # reasons): without one, tool calls are unknown, not zero.
+        self.tool_source = False
 
     def add(self, role: str, value: PointValue, attrs: Mapping[str, Any], model: str) -> None:
         """Account one point's delta under ``role``."""
@@ -116,11 +122,13 @@ class Tally:
             )
 
     def _add_tool_call(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
+        self.tool_source = True
         self.tools += v.count
         if _errored(attrs):
             self.tool_errors += v.count
 
     def _add_tool_count(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
+        self.tool_source = True
         self.tool_count += v.total
 
     def _add_tokens(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
@@ -147,6 +155,23 @@ class Tally:
 
     def _add_cost(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
         self.cost = (self.cost or 0.0) + v.total
+
+    def fill(self, spans: "SpanFigures") -> None:
+        """Fill in from an agent's spans what this interval's metrics did not say: metrics
+        win for every vital they carry, so nothing counts twice."""
+        self.touched = True
+        if self.ops <= 0 and spans.llm_calls:
+            self.ops, self.latency = spans.llm_calls, spans.llm_seconds
+            self.errors += spans.llm_errors
+        if not (self.input or self.output):
+            for model, (i, o) in spans.tokens_by_model.items():
+                self._add_input_tokens(PointValue(i, i), {}, model)
+                self._add_output_tokens(PointValue(o, o), {}, model)
+        if not (self.tools or self.tool_count) and (spans.llm_calls or spans.tool_runs):
+            self.tool_source = True
+            self.tools, self.tool_errors = spans.tool_calls, spans.tool_errors
+        self.retries = self.retries or spans.resends
+        self.labels.merge(spans.labels())
 
     def to_sample(
         self, agent_id: str, now: float, interval: float, prices: PriceTable
@@ -184,7 +209,8 @@ class Tally:
             values["input_tokens"] = self.input / per_op
             values["output_tokens"] = self.output / per_op
             values["total_tokens"] = (self.input + self.output) / per_op
-        values["tool_calls"] = (self.tools + self.tool_count) / per_op
+        if self.tool_source:
+            values["tool_calls"] = (self.tools + self.tool_count) / per_op
         extra_calls = max(0.0, self.inference_calls - self.invocations)
         values["retries"] = (self.retries + extra_calls) / per_op
         if self.attempts > 0:

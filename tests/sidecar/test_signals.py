@@ -75,23 +75,18 @@ def test_sdk_traces_and_logs_are_taken_counted_and_teed_upstream(transport):
             )
             == 1
         )
+
+        def upstream_has(counter: str, n: int) -> bool:
+            return metric(upstream, counter, transport="grpc", outcome="accepted") == n
+
         deadline = time.monotonic() + 10
-        while (
-            time.monotonic() < deadline
-            and metric(upstream, "immune_sidecar_spans_total", transport="grpc", outcome="accepted")
-            < 3
+        while time.monotonic() < deadline and not (
+            upstream_has("immune_sidecar_spans_total", 3)
+            and upstream_has("immune_sidecar_log_records_total", 1)
         ):
             time.sleep(0.1)
-        assert (
-            metric(upstream, "immune_sidecar_spans_total", transport="grpc", outcome="accepted")
-            == 3
-        )
-        assert (
-            metric(
-                upstream, "immune_sidecar_log_records_total", transport="grpc", outcome="accepted"
-            )
-            == 1
-        )
+        assert upstream_has("immune_sidecar_spans_total", 3)
+        assert upstream_has("immune_sidecar_log_records_total", 1)
     finally:
         front.stop()
         upstream.stop()

@@ -1,0 +1,128 @@
+"""GenAI spans as a second source of vitals: what metrics do not carry.
+
+Stock instrumentations record every LLM call as a span (``gen_ai.operation.name``
+``chat`` and the like) whose attributes say which model answered, how many
+tokens it took, why it finished (``tool_calls`` when the model asked for tools)
+and whether it failed (``error.type``); agent frameworks add ``execute_tool``
+and ``invoke_agent`` spans. The figures of one agent's spans wait here until
+its next sample is cut, and fill in the vitals the agent's metrics lack
+(``Tally.fill``): metrics win where both speak, so nothing counts twice.
+"""
+
+import dataclasses
+from typing import Any
+
+from . import identity
+from .attributes import to_dict
+from .sample import Labels
+
+LLM_OPERATIONS = frozenset(
+    {"chat", "text_completion", "generate_content", "responses", "completion", "embeddings"}
+)
+TOOL_OPERATION, AGENT_OPERATION = "execute_tool", "invoke_agent"
+TOOL_FINISH = frozenset({"tool_calls", "tool_use", "function_call"})
+STATUS_ERROR = 2
+MAX_PENDING_AGENTS = 10_000
+
+
+@dataclasses.dataclass
+class SpanFigures:
+    """One agent's span figures since its last sample."""
+
+    llm_calls: float = 0.0
+    llm_errors: float = 0.0
+    llm_seconds: float = 0.0
+    tool_turns: float = 0.0  # LLM calls that ended asking for tools
+    tool_runs: float = 0.0  # execute_tool spans
+    tool_errors: float = 0.0
+    invocations: float = 0.0
+    resends: float = 0.0
+    tokens_by_model: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    tools: set[str] = dataclasses.field(default_factory=set)
+    model: str = ""
+    provider: str = ""
+    name: str = ""
+    since: float = 0.0
+
+    def labels(self) -> "Labels":
+        """What operators see of the agent, as its spans name it."""
+        return Labels(self.name, self.model, self.provider, set(self.tools) - {""})
+
+    @property
+    def tool_calls(self) -> float:
+        """Tool calls as the spans tell them: executions when recorded, else tool turns."""
+        return self.tool_runs or self.tool_turns
+
+    def add(self, span, attrs: dict[str, Any]) -> None:
+        """Account one span."""
+        operation = str(attrs.get("gen_ai.operation.name", ""))
+        failed = span.status.code == STATUS_ERROR or bool(attrs.get("error.type"))
+        if operation == TOOL_OPERATION:
+            self.tool_runs += 1
+            self.tool_errors += failed
+            self.tools.add(str(attrs.get("gen_ai.tool.name", "")) or "unnamed")
+        elif operation == AGENT_OPERATION:
+            self.invocations += 1
+        elif operation in LLM_OPERATIONS or attrs.get("gen_ai.request.model"):
+            self._llm_call(span, attrs, failed)
+        self.resends += float(attrs.get("http.request.resend_count") or 0)
+
+    def _llm_call(self, span, attrs: dict[str, Any], failed: bool) -> None:
+        self.llm_calls += 1
+        self.llm_errors += failed
+        self.llm_seconds += max(0, span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
+        reasons = attrs.get("gen_ai.response.finish_reasons") or ""
+        if any(reason in str(reasons) for reason in TOOL_FINISH):
+            self.tool_turns += 1
+        model = str(attrs.get("gen_ai.response.model") or attrs.get("gen_ai.request.model") or "")
+        self.model = model or self.model
+        self.provider = str(identity.first(attrs, identity.PROVIDER_KEYS) or self.provider)
+        tokens = self.tokens_by_model.setdefault(model, [0.0, 0.0])
+        tokens[0] += float(attrs.get("gen_ai.usage.input_tokens") or 0)
+        tokens[1] += float(attrs.get("gen_ai.usage.output_tokens") or 0)
+
+
+class SpanBook:
+    """Span figures per agent, waiting for the agent's next sample."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, SpanFigures] = {}
+        self.unattributed = 0
+
+    def take(self, request, now: float) -> list[str]:
+        """Account an ``ExportTraceServiceRequest``; the agents it spoke of."""
+        seen: list[str] = []
+        for resource_spans in request.resource_spans:
+            resource = to_dict(resource_spans.resource.attributes)
+            agent_id = identity.resource_agent_id(resource)
+            spans = [s for ss in resource_spans.scope_spans for s in ss.spans]
+            if agent_id is None:
+                self.unattributed += len(spans)
+                continue
+            figures = self._figures(agent_id, resource, now)
+            for span in spans:
+                figures.add(span, to_dict(span.attributes))
+            seen.append(agent_id)
+        return seen
+
+    def drain(self, agent_id: str) -> SpanFigures | None:
+        """The agent's figures since its last sample, forgotten here."""
+        return self._pending.pop(agent_id, None)
+
+    def waiting_since(self, agent_id: str) -> float | None:
+        """When the agent's oldest figures came in (None: nothing waits)."""
+        figures = self._pending.get(agent_id)
+        return figures.since if figures else None
+
+    def forget(self, agent_id: str) -> None:
+        """Drop an evicted agent's figures."""
+        self._pending.pop(agent_id, None)
+
+    def _figures(self, agent_id: str, resource: dict[str, Any], now: float) -> SpanFigures:
+        figures = self._pending.get(agent_id)
+        if figures is None:
+            if len(self._pending) >= MAX_PENDING_AGENTS:  # agent ids come from the agents
+                self._pending.pop(next(iter(self._pending)))
+            figures = self._pending[agent_id] = SpanFigures(since=now)
+            figures.name = identity.agent_name({}, resource)
+        return figures

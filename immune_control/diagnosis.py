@@ -25,6 +25,7 @@ VOTES: Mapping[str, Mapping[str, float]] = {
     "output_token_spike": {"infinite_loop": 0.5, "cost_overrun": 0.3, "prompt_drift": 0.2},
     "token_spike": {"memory_corruption": 0.5, "cost_overrun": 0.3, "infinite_loop": 0.2},
     "cost_spike": {"cost_overrun": 0.8, "memory_corruption": 0.2},
+    "call_rate_spike": {"infinite_loop": 0.6, "cost_overrun": 0.2, "prompt_injection": 0.2},
 }
 # (anomaly types that must all be present, cause, bonus weight, why)
 COMBINATIONS: tuple[tuple[frozenset[str], str, float, str], ...] = (

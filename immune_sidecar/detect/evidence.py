@@ -48,6 +48,13 @@ def _count_per_call(vital: str) -> Callable[[VitalSample], Observation | None]:
     return read
 
 
+def _calls(sample: VitalSample) -> Observation | None:
+    """LLM calls in the interval, one interval's exposure: exports come at the agent's own
+    pace (its metric reader's, or the span interval), so a count per export is a rate."""
+    calls = sample.values.get("llm_calls")
+    return Observation(calls, 1.0) if calls and sample.interval_seconds > 0 else None
+
+
 def _errors(sample: VitalSample) -> Observation | None:
     share = sample.values.get("error_rate")
     if share is None or sample.attempts <= 0:
@@ -76,5 +83,6 @@ TESTS: tuple[VitalTest, ...] = (
     VitalTest("retries", "high_retry_rate", _count_per_call("retries"), RateBaseline),
     VitalTest("error_rate", "error_rate_spike", _errors, RateBaseline),
     VitalTest("price", "cost_spike", _per_call("price"), LevelBaseline, lasting=False),
+    VitalTest("llm_calls", "call_rate_spike", _calls, RateBaseline),
 )
 VITAL_ANOMALY = {t.vital: t.anomaly for t in TESTS}

@@ -15,6 +15,7 @@ ANOMALY_TYPES = (
     "error_rate_spike",
     "cost_spike",
     "prompt_change",
+    "call_rate_spike",
 )
 
 

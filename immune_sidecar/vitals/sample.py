@@ -26,6 +26,7 @@ VITALS = (
     "error_rate",
     "cost",
     "price",
+    "llm_calls",
 )
 ERROR_KEYS = ("error.type", "rpc.jsonrpc.error_code")
 PRICE_MIX = 0.75  # the input share of tokens at which the price vital weighs a model's prices
@@ -167,7 +168,7 @@ class Tally:
             for model, (i, o) in spans.tokens_by_model.items():
                 self._add_input_tokens(PointValue(i, i), {}, model)
                 self._add_output_tokens(PointValue(o, o), {}, model)
-        if not (self.tools or self.tool_count) and (spans.llm_calls or spans.tool_runs):
+        if not (self.tools or self.tool_count) and spans.tells_tools:
             self.tool_source = True
             self.tools, self.tool_errors = spans.tool_calls, spans.tool_errors
         self.retries = self.retries or spans.resends
@@ -205,6 +206,8 @@ class Tally:
 
     def _rates(self, per_op: float, prices: PriceTable) -> dict[str, float]:
         values = self._latencies()
+        if self.ops > 0:
+            values["llm_calls"] = self.ops
         if self.input or self.output:
             values["input_tokens"] = self.input / per_op
             values["output_tokens"] = self.output / per_op

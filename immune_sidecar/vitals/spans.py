@@ -33,6 +33,7 @@ class SpanFigures:
     llm_errors: float = 0.0
     llm_seconds: float = 0.0
     tool_turns: float = 0.0  # LLM calls that ended asking for tools
+    finishes_told: float = 0.0  # LLM calls whose span says why they finished
     tool_runs: float = 0.0  # execute_tool spans
     tool_errors: float = 0.0
     invocations: float = 0.0
@@ -53,6 +54,12 @@ class SpanFigures:
         """Tool calls as the spans tell them: executions when recorded, else tool turns."""
         return self.tool_runs or self.tool_turns
 
+    @property
+    def tells_tools(self) -> bool:
+        """Whether these spans can tell tool calls (zero included): executions recorded, or
+        finish reasons (streamed calls' spans often lack them)."""
+        return bool(self.tool_runs or self.finishes_told)
+
     def add(self, span, attrs: dict[str, Any]) -> None:
         """Account one span."""
         operation = str(attrs.get("gen_ai.operation.name", ""))
@@ -71,9 +78,10 @@ class SpanFigures:
         self.llm_calls += 1
         self.llm_errors += failed
         self.llm_seconds += max(0, span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
-        reasons = attrs.get("gen_ai.response.finish_reasons") or ""
-        if any(reason in str(reasons) for reason in TOOL_FINISH):
-            self.tool_turns += 1
+        reasons = attrs.get("gen_ai.response.finish_reasons")
+        if reasons:
+            self.finishes_told += 1
+            self.tool_turns += any(reason in str(reasons) for reason in TOOL_FINISH)
         model = str(attrs.get("gen_ai.response.model") or attrs.get("gen_ai.request.model") or "")
         self.model = model or self.model
         self.provider = str(identity.first(attrs, identity.PROVIDER_KEYS) or self.provider)

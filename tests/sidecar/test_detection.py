@@ -17,6 +17,7 @@ FAULTS = {
     "error_rate_spike": {"error_share": 0.7},
     "cost_spike": {"model": "claude-opus-4"},  # same tokens, 100x the price
     "prompt_change": {"prompt_hash": "p-injected"},
+    "call_rate_spike": {"operations": 140},
 }
 
 

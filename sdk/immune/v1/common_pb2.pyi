@@ -33,6 +33,7 @@ class AnomalyType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ANOMALY_TYPE_ERROR_RATE_SPIKE: _ClassVar[AnomalyType]
     ANOMALY_TYPE_COST_SPIKE: _ClassVar[AnomalyType]
     ANOMALY_TYPE_PROMPT_CHANGE: _ClassVar[AnomalyType]
+    ANOMALY_TYPE_CALL_RATE_SPIKE: _ClassVar[AnomalyType]
 
 class Diagnosis(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -114,6 +115,7 @@ ANOMALY_TYPE_HIGH_RETRY_RATE: AnomalyType
 ANOMALY_TYPE_ERROR_RATE_SPIKE: AnomalyType
 ANOMALY_TYPE_COST_SPIKE: AnomalyType
 ANOMALY_TYPE_PROMPT_CHANGE: AnomalyType
+ANOMALY_TYPE_CALL_RATE_SPIKE: AnomalyType
 DIAGNOSIS_UNSPECIFIED: Diagnosis
 DIAGNOSIS_PROMPT_DRIFT: Diagnosis
 DIAGNOSIS_PROMPT_INJECTION: Diagnosis

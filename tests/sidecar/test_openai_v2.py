@@ -1,0 +1,127 @@
+"""The official ``opentelemetry-instrumentation-openai-v2`` around the real ``openai`` client,
+talking to a local provider that speaks OpenAI's wire format, exporting metrics and traces
+to a real sidecar over OTLP/gRPC. The instrumentation emits no tool metric: tool calls come
+from its spans' finish reasons, and a tool-call loop shows as a runaway call rate."""
+
+import pytest
+from conftest import LOOPBACK
+from fake_openai import TOOL, FakeOpenAI
+from openai import OpenAI
+from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from immune_sidecar.app import Sidecar
+from immune_sidecar.config import SidecarConfig
+from immune_sidecar.quarantine import EjectionPolicy
+
+MODEL = "gpt-4o-mini"
+INVOCATIONS = 10  # per interval
+MAX_TURNS = 12  # the agent's own cap on turns per invocation
+
+
+class Clock:
+    """Simulated minutes for the sidecar (its thresholds are per 60 s interval)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class InstrumentedAgent:
+    """An agent loop on the real openai client, instrumented by openai-v2, exporting to
+    the sidecar: each ``interval`` runs a few invocations, then flushes spans and metrics."""
+
+    def __init__(self, provider: FakeOpenAI, sidecar: Sidecar, stream: bool = False) -> None:
+        endpoint = f"127.0.0.1:{sidecar.ports['otlp_grpc']}"
+        resource = Resource.create({"service.name": "openai-agent"})
+        self.tracing = TracerProvider(resource=resource)
+        self.tracing.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, insecure=True))
+        )
+        reader = PeriodicExportingMetricReader(
+            OTLPMetricExporter(endpoint=endpoint, insecure=True), export_interval_millis=3_600_000
+        )
+        self.metering = MeterProvider(resource=resource, metric_readers=[reader])
+        self.instrumentor = OpenAIInstrumentor()
+        self.instrumentor.instrument(tracer_provider=self.tracing, meter_provider=self.metering)
+        self.client = OpenAI(base_url=provider.base_url, api_key="test-key", max_retries=0)
+        self.stream = stream
+
+    def interval(self) -> None:
+        for _ in range(INVOCATIONS):
+            self._invoke()
+        assert self.tracing.force_flush(30_000)  # spans first: they wait for the metrics
+        assert self.metering.force_flush(30_000)
+
+    def _invoke(self) -> None:
+        messages = [{"role": "user", "content": "How are the systems?"}]
+        for _ in range(MAX_TURNS):
+            message = self._ask(messages)
+            if not message.get("tool_calls"):
+                return
+            messages.append(message)
+            for call in message["tool_calls"]:
+                messages.append({"role": "tool", "tool_call_id": call["id"], "content": "ok"})
+
+    def _ask(self, messages) -> dict:
+        reply = self.client.chat.completions.create(
+            model=MODEL, messages=messages, tools=[TOOL], stream=self.stream
+        )
+        if not self.stream:
+            return reply.choices[0].message.model_dump(exclude_none=True)
+        calls = [c.model_dump(exclude_none=True) for chunk in reply for choice in chunk.choices
+                 for c in (choice.delta.tool_calls or [])]  # fmt: skip
+        for call in calls:
+            call.pop("index", None)
+        return {"role": "assistant", "tool_calls": calls} if calls else {"role": "assistant"}
+
+    def close(self) -> None:
+        self.instrumentor.uninstrument()
+        self.tracing.shutdown()
+        self.metering.shutdown()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "streaming"])
+def test_a_tool_loop_seen_only_in_openai_v2_spans_is_caught_and_named(stream):
+    clock = Clock()
+    held = EjectionPolicy(base_seconds=86_400, max_seconds=86_400, probation_seconds=0)
+    sidecar = Sidecar(
+        SidecarConfig(**LOOPBACK, max_requests_per_second=0, ejection=held, actuators=()), clock
+    )
+    sidecar.start()
+    provider = FakeOpenAI()
+    agent = InstrumentedAgent(provider, sidecar, stream)
+    try:
+        for _ in range(14):  # healthy: one tool call, then the answer
+            agent.interval()
+            clock.now += 60
+        assert sidecar.book.held(clock.now) == [], "a healthy run was quarantined"
+        (record,) = sidecar.agents.records()  # its id: the SDK's service.instance.id
+        assert record.latest is not None and record.labels.name == "openai-agent"
+        if stream:  # openai-v2 records no finish reason for streamed calls: tools unknown
+            assert "tool_calls" not in record.latest.values
+        else:  # one tool call per two LLM calls, from the spans' finish reasons
+            assert record.latest.values["tool_calls"] == pytest.approx(0.5)
+        assert record.labels.model == MODEL
+        provider.loop = True
+        for _ in range(15):
+            agent.interval()
+            clock.now += 60
+            if sidecar.book.held(clock.now):
+                break
+        (ejection,) = sidecar.book.held(clock.now)
+        assert ejection.agent_id == record.agent_id
+        # Every reply asks for a tool: six times the calls, each ending in a tool call.
+        assert "call_rate_spike" in ejection.anomaly_types
+    finally:
+        agent.close()
+        provider.shutdown()
+        sidecar.stop()

@@ -138,12 +138,19 @@ class Pipeline:
     def _release_shared(self, now: float, window: float) -> None:
         """Let go of agents held in the last interval for what turned out a shared shift."""
         for held in self._book.held(now):
-            vitals = {v for t in held.anomaly_types for v in ANOMALY_VITALS.get(t, ("?",))}
-            if held.since < now - window or not self._shifts.shared(vitals, now, window):
+            if held.since < now - window or not self._shared_types(held, now, window):
                 continue
             self._book.release(held.agent_id, now)
             self._runner.submit(Command(RELEASE, held.agent_id, reason="shared shift"))
             log.info("released %s: its %s was a shared shift", held.agent_id, held.reason)
+
+    def _shared_types(self, held: Ejection, now: float, window: float) -> bool:
+        """Whether each anomaly type a hold names shifted fleet-wide in one of its vitals
+        (latency_spike is named by the latency and by the time to first token)."""
+        return bool(held.anomaly_types) and all(
+            any(self._shifts.shared({v}, now, window) for v in ANOMALY_VITALS.get(t, ()))
+            for t in held.anomaly_types
+        )
 
     def forget(self, agent_id: str) -> None:
         """Drop the per-agent state of an evicted agent."""

@@ -84,5 +84,8 @@ TESTS: tuple[VitalTest, ...] = (
     VitalTest("error_rate", "error_rate_spike", _errors, RateBaseline),
     VitalTest("price", "cost_spike", _per_call("price"), LevelBaseline, lasting=False),
     VitalTest("llm_calls", "call_rate_spike", _calls, RateBaseline),
+    VitalTest(
+        "time_to_first_token", "latency_spike", _per_call("time_to_first_token"), LevelBaseline
+    ),
 )
 VITAL_ANOMALY = {t.vital: t.anomaly for t in TESTS}

@@ -160,10 +160,9 @@ class Mapper:
         tally = tallies.get(agent_id)
         if tally is None:
             tally = tallies[agent_id] = self._new_tally(attrs, ctx)
-        labels = identity.point_labels(attrs, name)
-        tally.labels.add(labels)
         if rule is None:
             return
+        labels = identity.point_labels(attrs, name)
         if cumulative:
             value = self._deltas.delta(
                 (*stream, stream_key(attrs)), point.start_time_unix_nano, value, now
@@ -172,7 +171,9 @@ class Mapper:
                 tally.touched = True
                 return
         if value.count or value.total:
-            # Cumulative series of an old prompt are re-sent forever; only work done now counts.
+            # Cumulative series of an old model or prompt are re-sent forever: only points
+            # with work done now say which model, tools and prompt the agent uses.
+            tally.labels.add(labels)
             tally.prompt_hash = self._prompt_hash(attrs, ctx.attrs) or tally.prompt_hash
         tally.add(rule.role, value, attrs, labels.model)
 

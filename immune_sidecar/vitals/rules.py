@@ -22,6 +22,8 @@ ROLES = frozenset(
         "inference_calls",  # model calls per invocation: beyond one is a retry
         "retry",  # each counted point is a retry
         "cost",  # USD
+        "first_token",  # time to the first token or chunk of a streamed call (s)
+        "known",  # a metric understood and deliberately not a vital (never schema drift)
     }
 )
 OPS = frozenset({"eq", "ne", "gt", "present", "absent"})
@@ -85,9 +87,18 @@ DEFAULT_RULES: tuple[MetricRule, ...] = (
     _rule("gen_ai.usage.output_tokens", "output_tokens"),
     _rule("gen_ai.invoke_agent.inference_calls", "inference_calls"),
     _rule("http.client.request.duration", "retry", Condition("http.request.resend_count", "gt", 0)),
+    # The old name (milliseconds), which OpenLIT still records retries under.
+    _rule("http.client.duration", "retry", Condition("http.request.resend_count", "gt", 0)),
     _rule("gen_ai.usage.cost", "cost"),
+    _rule("gen_ai.server.time_to_first_token", "first_token"),
+    _rule("gen_ai.client.operation.time_to_first_chunk", "first_token"),
+    _rule("gen_ai.client.operation.time_per_output_chunk", "known"),
+    _rule("gen_ai.server.time_per_output_token", "known"),
+    _rule("gen_ai.server.request.duration", "known"),
+    _rule("gen_ai.client.generation.choices", "known"),
 )
-DRIFT_PREFIXES = ("gen_ai.", "mcp.")
+# Metric names that look like an LLM's: one that matches no rule is schema drift.
+DRIFT_PREFIXES = ("gen_ai.", "mcp.", "llm.", "openai.", "anthropic.", "openlit.", "traceloop.")
 
 
 class RuleBook:

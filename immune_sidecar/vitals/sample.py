@@ -27,6 +27,7 @@ VITALS = (
     "cost",
     "price",
     "llm_calls",
+    "time_to_first_token",
 )
 ERROR_KEYS = ("error.type", "rpc.jsonrpc.error_code")
 PRICE_MIX = 0.75  # the input share of tokens at which the price vital weighs a model's prices
@@ -95,6 +96,8 @@ class Tally:
         self.ops = self.latency = self.errors = self.tools = self.tool_errors = 0.0
         self.input = self.output = self.retries = self.tool_count = 0.0
         self.inference_calls = self.invocations = 0.0
+        self.first_tokens = self.first_token_seconds = 0.0
+        self.coarse = False  # latency buckets too coarse to tell a p95
         self.cost: float | None = None
         self.latency_hist: dict[tuple[float, ...], list[int]] = {}
         self.tokens_by_model: dict[str, list[float]] = {}
@@ -157,6 +160,13 @@ class Tally:
     def _add_cost(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
         self.cost = (self.cost or 0.0) + v.total
 
+    def _add_first_token(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
+        self.first_tokens += v.count
+        self.first_token_seconds += v.total
+
+    def _add_known(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
+        pass
+
     def fill(self, spans: "SpanFigures") -> None:
         """Fill in from an agent's spans what this interval's metrics did not say: metrics
         win for every vital they carry, so nothing counts twice."""
@@ -199,9 +209,13 @@ class Tally:
         values = {"latency": self.latency / self.ops}
         if self.latency_hist:  # from the bucket layout most calls were recorded in
             bounds, counts = max(self.latency_hist.items(), key=lambda kv: sum(kv[1]))
-            figures = {"latency_p95": quantile(bounds, counts, 0.95),
-                       "latency_median": geometric_mean(bounds, counts)}  # fmt: skip
-            values.update((k, v) for k, v in figures.items() if v is not None)
+            median = geometric_mean(bounds, counts)  # None: buckets too coarse to tell
+            self.coarse = median is None
+            if median is not None:
+                values["latency_median"] = median
+                values["latency_p95"] = quantile(bounds, counts, 0.95)
+        if self.first_tokens > 0:
+            values["time_to_first_token"] = self.first_token_seconds / self.first_tokens
         return values
 
     def _rates(self, per_op: float, prices: PriceTable) -> dict[str, float]:
@@ -218,7 +232,10 @@ class Tally:
         values["retries"] = (self.retries + extra_calls) / per_op
         if self.attempts > 0:
             values["error_rate"] = (self.errors + self.tool_errors) / self.attempts
-        cost = self.cost if self.cost is not None else self._priced_cost(prices)
+        # A reported cost of 0 beside tokens is an instrumentation without the model's
+        # price (OpenLIT without its pricing file), not a free call: the table's price wins.
+        reported = self.cost if self.cost or not (self.input or self.output) else None
+        cost = reported if reported is not None else self._priced_cost(prices)
         if cost is not None:
             values["cost"] = cost / per_op
         price = self._price(prices, cost)

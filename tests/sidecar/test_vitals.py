@@ -247,3 +247,74 @@ def test_unknown_genai_metrics_are_counted_as_drift_not_errors():
     result = m.map(agent.export(), 1.0)
     assert result.drift == {"gen_ai.client.brand_new.metric"}
     assert (result.unmapped, result.rejected) == (2, 0)
+
+
+# What stock instrumentations emit, and the gaps that blinded the sidecar to it.
+
+FINE = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48]
+
+
+def test_a_reported_cost_of_zero_beside_tokens_falls_back_to_the_price_table():
+    agent, m = Instrumented(), mapper()
+    tokens = agent.meter.create_histogram("gen_ai.client.token.usage")
+    cost = agent.meter.create_histogram("gen_ai.usage.cost")
+    for kind, n in (("input", 1000), ("output", 500)):
+        tokens.record(n, {"gen_ai.token.type": kind, "gen_ai.request.model": "gpt-4o"})
+    cost.record(0.0, {"gen_ai.request.model": "gpt-4o"})  # OpenLIT without its pricing file
+    sample = only_sample(m.map(agent.export(), 1.0))
+    assert sample.values["cost"] == pytest.approx(m._prices.cost("gpt-4o", 1000, 500))
+    assert sample.values["cost"] > 0
+
+
+def test_retries_under_the_old_http_client_duration_name_count():
+    agent, m = Instrumented(), mapper()
+    old = agent.meter.create_histogram("http.client.duration", unit="ms")
+    for resend in (0, 1, 2, 0):
+        old.record(120.0, {"http.request.resend_count": resend} if resend else {})
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    for _ in range(2):
+        chat(ops, 1.0)
+    assert only_sample(m.map(agent.export(), 1.0)).values["retries"] == 1.0  # 2 of 2 calls
+
+
+def test_time_to_first_token_is_a_vital_and_streaming_metrics_are_not_drift():
+    agent, m = Instrumented(), mapper()
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    ttft = agent.meter.create_histogram("gen_ai.client.operation.time_to_first_chunk")
+    chunk = agent.meter.create_histogram("gen_ai.client.operation.time_per_output_chunk")
+    odd = agent.meter.create_histogram("llm.request.duration")
+    for first in (0.2, 0.4):
+        chat(ops, 1.0)
+        ttft.record(first, {"gen_ai.request.model": "gpt-4o-mini"})
+        chunk.record(0.01)
+        odd.record(1.0)
+    result = m.map(agent.export(), 1.0)
+    assert only_sample(result).values["time_to_first_token"] == pytest.approx(0.3)
+    assert result.drift == {"llm.request.duration"}
+
+
+def test_buckets_too_coarse_to_locate_the_p95_yield_no_p95():
+    agent, m = Instrumented(), mapper()
+    coarse = agent.meter.create_histogram("gen_ai.client.operation.duration")  # SDK defaults
+    fine = Instrumented("agent-b")
+    exact = fine.meter.create_histogram(
+        "gen_ai.client.operation.duration", explicit_bucket_boundaries_advisory=FINE
+    )
+    for seconds in (0.3, 0.5, 0.9, 1.4):
+        chat(coarse, seconds)
+        chat(exact, seconds)
+    blurred = only_sample(m.map(agent.export(), 1.0)).values
+    assert "latency_p95" not in blurred and "latency_median" not in blurred
+    assert blurred["latency"] == pytest.approx(0.775)  # the mean still stands
+    assert 0.9 < only_sample(m.map(fine.export(), 1.0)).values["latency_p95"] <= 2.56
+
+
+def test_labels_come_from_points_with_work_in_the_interval():
+    agent, m = Instrumented(), mapper()
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    chat(ops, 1.0)
+    m.map(agent.export(), 1.0)
+    for model in ("claude-opus-4", "gpt-4o-mini"):  # a pricier model, then back
+        ops.record(1.0, {"gen_ai.operation.name": "chat", "gen_ai.request.model": model})
+        labels = m.map(agent.export(), 2.0).labels["agent-a"]
+    assert labels.model == "gpt-4o-mini"  # the opus stream is still exported, unchanged

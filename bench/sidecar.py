@@ -154,8 +154,13 @@ def agent_flood(ids: int = 1_000_000, max_agents: int = 1000) -> dict:
 
 @contextlib.contextmanager
 def _sidecar_process(*flags: str):
-    # Capacity and latency are what is measured: no export rate limit.
-    env = {**os.environ, "IMMUNE_MAX_REQUESTS_PER_SECOND": "0"}
+    # Capacity and latency are what is measured: no export rate limit. The agent flood
+    # names its agents on the points (one process, many agents: the identity setting).
+    env = {
+        **os.environ,
+        "IMMUNE_MAX_REQUESTS_PER_SECOND": "0",
+        "IMMUNE_IDENTITY": "gen_ai.agent.id,service.instance.id,k8s.pod.name,service.name",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "immune_sidecar", "--otlp-grpc", "127.0.0.1:0",
          "--otlp-http", "127.0.0.1:0", "--admin", "127.0.0.1:0", *flags],

@@ -74,6 +74,7 @@ class Sidecar:
             mapping.prompt_keys,
             config.detection.deploy_keys,
             config.span_interval_seconds,
+            config.identity,
         )
         self.agents = AgentRegistry(config.max_agents, self._is_held, self._evicted)
         self.gate: ReadinessGate | None = None  # set when a readiness actuator is configured

@@ -63,6 +63,9 @@ class SidecarConfig:
     max_streams: int = 200_000
     stream_ttl_seconds: float = 900.0
     state_flush_seconds: float = 30.0
+    # Which agent a point or span belongs to: the first of these keys with a value, on the
+    # point and then its resource (a process running several agents: gen_ai.agent.name first).
+    identity: tuple[str, ...] = ("service.instance.id", "k8s.pod.name", "service.name")
     # An agent that sends spans and no metrics gets a sample from its spans this often.
     span_interval_seconds: float = 60.0
     detection: BaselineSettings = dataclasses.field(default_factory=BaselineSettings)
@@ -107,6 +110,8 @@ class SidecarConfig:
 
     def __post_init__(self) -> None:
         config.check_ranges(self)
+        if not self.identity or not all(self.identity):
+            raise config.ConfigError("identity: name at least one attribute key, none empty")
         config.check_logging(self.log_level, self.log_format)
         if self.link_max_backoff_seconds < self.link_backoff_seconds:
             raise config.ConfigError(

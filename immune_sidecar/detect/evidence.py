@@ -49,10 +49,12 @@ def _count_per_call(vital: str) -> Callable[[VitalSample], Observation | None]:
 
 
 def _calls(sample: VitalSample) -> Observation | None:
-    """LLM calls in the interval, one interval's exposure: exports come at the agent's own
-    pace (its metric reader's, or the span interval), so a count per export is a rate."""
-    calls = sample.values.get("llm_calls")
-    return Observation(calls, 1.0) if calls and sample.interval_seconds > 0 else None
+    """LLM calls against the interval's load: its invocations, or (from spans' finish
+    reasons) its calls that ended in an answer, at least one. A loop's calls never end in
+    an answer; a busier hour brings more of both. Without a load measure, no test: the
+    calls of an export alone rise and fall with traffic."""
+    calls, load = sample.values.get("llm_calls"), sample.values.get("invocations")
+    return Observation(calls, max(load, 1.0)) if calls and load is not None else None
 
 
 def _errors(sample: VitalSample) -> Observation | None:

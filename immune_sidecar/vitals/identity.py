@@ -2,8 +2,12 @@
 
 from typing import Any, NamedTuple
 
-POINT_ID_KEYS = ("gen_ai.agent.id", "gen_ai.agent.name")
-RESOURCE_ID_KEYS = ("service.instance.id", "k8s.pod.name", "service.name")
+# Which agent a point or span belongs to: the first of these keys with a value, each looked
+# up on the point (or span) and then on its resource. The resource comes first: one process
+# is one agent, whatever names its points carry (they are labels); a process that runs
+# several logical agents puts gen_ai.agent.name first (the ``identity`` setting).
+DEFAULT_IDENTITY = ("service.instance.id", "k8s.pod.name", "service.name")
+RESOURCE_ID_KEYS = DEFAULT_IDENTITY
 MODEL_KEYS = ("gen_ai.response.model", "gen_ai.request.model")
 PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system")
 TOOL_KEY = "gen_ai.tool.name"
@@ -20,14 +24,24 @@ class PointLabels(NamedTuple):
     mcp_server: str
 
 
-def resource_agent_id(resource: dict[str, Any]) -> str | None:
-    """The agent id a resource names, or None when it names none."""
-    return first(resource, RESOURCE_ID_KEYS)
+def resource_agent_id(
+    resource: dict[str, Any], keys: tuple[str, ...] = DEFAULT_IDENTITY
+) -> str | None:
+    """The agent id a resource alone names, or None when it names none."""
+    return first(resource, keys)
 
 
-def agent_id(point: dict[str, Any], resource_id: str | None) -> str | None:
-    """First present wins: point agent id/name, then the resource's id."""
-    return first(point, POINT_ID_KEYS) or resource_id
+def agent_id(
+    point: dict[str, Any], resource: dict[str, Any], keys: tuple[str, ...] = DEFAULT_IDENTITY
+) -> str | None:
+    """The first of ``keys`` with a value, on the point and then on its resource."""
+    for key in keys:
+        value = point.get(key)
+        if value in (None, ""):
+            value = resource.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return None
 
 
 def agent_name(point: dict[str, Any], resource: dict[str, Any]) -> str:

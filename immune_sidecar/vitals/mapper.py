@@ -61,6 +61,7 @@ class Mapper:
         prompt_keys: tuple[str, ...] = DEFAULT_PROMPT_KEYS,
         version_keys: tuple[str, ...] = DEFAULT_VERSION_KEYS,
         span_interval_seconds: float = 60.0,
+        identity_keys: tuple[str, ...] = identity.DEFAULT_IDENTITY,
     ) -> None:
         self._rules = rules
         self._prices = prices
@@ -69,7 +70,10 @@ class Mapper:
         self._version_keys = version_keys
         self._last_sample: dict[str, float] = {}
         self._last_metrics: dict[str, float] = {}
-        self.spans = SpanBook()
+        self._identity = identity_keys
+        # Keys a point may carry that change its agent (the rest come from the resource).
+        self._point_keys = frozenset(identity_keys)
+        self.spans = SpanBook(identity_keys)
         self._span_interval = span_interval_seconds
 
     def map(self, request: Any, now: float) -> MapResult:
@@ -77,7 +81,8 @@ class Mapper:
         result, tallies = MapResult(), {}
         for rm in request.resource_metrics:
             resource = to_dict(rm.resource.attributes)
-            ctx = _Resource(resource, identity.resource_agent_id(resource), stream_key(resource))
+            agent = identity.resource_agent_id(resource, self._identity)
+            ctx = _Resource(resource, agent, stream_key(resource))
             self._deltas.follow(ctx.key, now)
             for sm in rm.scope_metrics:
                 for metric in sm.metrics:
@@ -150,7 +155,11 @@ class Mapper:
 
     def _map_point(self, point, kind, name, rules, ctx, stream, cumulative, tallies, now) -> None:
         attrs = to_dict(point.attributes)
-        agent_id = identity.agent_id(attrs, ctx.agent_id)
+        agent_id = (
+            identity.agent_id(attrs, ctx.attrs, self._identity)
+            if self._point_keys.intersection(attrs)
+            else ctx.agent_id
+        )
         if agent_id is None:
             raise UnusablePoint("no agent identity (set service.name or gen_ai.agent.id)")
         if point.flags & NO_RECORDED_VALUE:

@@ -27,6 +27,7 @@ VITALS = (
     "cost",
     "price",
     "llm_calls",
+    "invocations",
     "time_to_first_token",
 )
 ERROR_KEYS = ("error.type", "rpc.jsonrpc.error_code")
@@ -97,6 +98,7 @@ class Tally:
         self.input = self.output = self.retries = self.tool_count = 0.0
         self.inference_calls = self.invocations = 0.0
         self.first_tokens = self.first_token_seconds = 0.0
+        self.answers: float | None = None  # LLM calls that ended with an answer (spans tell)
         self.coarse = False  # latency buckets too coarse to tell a p95
         self.cost: float | None = None
         self.latency_hist: dict[tuple[float, ...], list[int]] = {}
@@ -182,6 +184,9 @@ class Tally:
             self.tool_source = True
             self.tools, self.tool_errors = spans.tool_calls, spans.tool_errors
         self.retries = self.retries or spans.resends
+        self.invocations = self.invocations or spans.invocations
+        if spans.finishes_told:
+            self.answers = spans.finishes_told - spans.tool_turns
         self.labels.merge(spans.labels())
 
     def to_sample(
@@ -222,6 +227,9 @@ class Tally:
         values = self._latencies()
         if self.ops > 0:
             values["llm_calls"] = self.ops
+            load = self.invocations or self.answers
+            if load is not None:
+                values["invocations"] = load
         if self.input or self.output:
             values["input_tokens"] = self.input / per_op
             values["output_tokens"] = self.output / per_op

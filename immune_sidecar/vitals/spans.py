@@ -93,8 +93,9 @@ class SpanFigures:
 class SpanBook:
     """Span figures per agent, waiting for the agent's next sample."""
 
-    def __init__(self) -> None:
+    def __init__(self, identity_keys: tuple[str, ...] = identity.DEFAULT_IDENTITY) -> None:
         self._pending: dict[str, SpanFigures] = {}
+        self._identity = identity_keys
         self.unattributed = 0
 
     def take(self, request, now: float) -> list[str]:
@@ -102,15 +103,15 @@ class SpanBook:
         seen: list[str] = []
         for resource_spans in request.resource_spans:
             resource = to_dict(resource_spans.resource.attributes)
-            agent_id = identity.resource_agent_id(resource)
-            spans = [s for ss in resource_spans.scope_spans for s in ss.spans]
-            if agent_id is None:
-                self.unattributed += len(spans)
-                continue
-            figures = self._figures(agent_id, resource, now)
-            for span in spans:
-                figures.add(span, to_dict(span.attributes))
-            seen.append(agent_id)
+            for span in (s for ss in resource_spans.scope_spans for s in ss.spans):
+                attrs = to_dict(span.attributes)
+                agent_id = identity.agent_id(attrs, resource, self._identity)
+                if agent_id is None:
+                    self.unattributed += 1
+                    continue
+                self._figures(agent_id, resource, now).add(span, attrs)
+                if agent_id not in seen:
+                    seen.append(agent_id)
         return seen
 
     def drain(self, agent_id: str) -> SpanFigures | None:

@@ -17,12 +17,14 @@ FAULTS = {
     "error_rate_spike": {"error_share": 0.7},
     "cost_spike": {"model": "claude-opus-4"},  # same tokens, 100x the price
     "prompt_change": {"prompt_hash": "p-injected"},
-    "call_rate_spike": {"operations": 140},
 }
+# Judged against invocations or answers, which this metrics-only agent does not emit:
+# test_openai_v2 drives it through a stock instrumentation's spans.
+ELSEWHERE = {"call_rate_spike"}
 
 
 def test_every_anomaly_type_has_a_fault():
-    assert sorted(FAULTS) == sorted(ANOMALY_TYPES)
+    assert sorted(FAULTS) == sorted(set(ANOMALY_TYPES) - ELSEWHERE)
 
 
 def trained(sidecar, name: str, transport: str, seed: int = 7) -> SimAgent:

@@ -106,10 +106,15 @@ def test_a_tool_loop_seen_only_in_openai_v2_spans_is_caught_and_named(stream):
         assert sidecar.book.held(clock.now) == [], "a healthy run was quarantined"
         (record,) = sidecar.agents.records()  # its id: the SDK's service.instance.id
         assert record.latest is not None and record.labels.name == "openai-agent"
-        if stream:  # openai-v2 records no finish reason for streamed calls: tools unknown
-            assert "tool_calls" not in record.latest.values
-        else:  # one tool call per two LLM calls, from the spans' finish reasons
-            assert record.latest.values["tool_calls"] == pytest.approx(0.5)
+        if stream:
+            # openai-v2 records no finish reason for streamed calls: tool calls and the
+            # calls' load are unknown (absent, not 0), and no call-rate test runs.
+            assert not {"tool_calls", "invocations"} & set(record.latest.values)
+            assert record.latest.values["llm_calls"] == 2 * INVOCATIONS
+            return
+        # One tool call per two LLM calls, and one answer each, from the finish reasons.
+        assert record.latest.values["tool_calls"] == pytest.approx(0.5)
+        assert record.latest.values["invocations"] == INVOCATIONS
         assert record.labels.model == MODEL
         provider.loop = True
         for _ in range(15):
@@ -119,7 +124,7 @@ def test_a_tool_loop_seen_only_in_openai_v2_spans_is_caught_and_named(stream):
                 break
         (ejection,) = sidecar.book.held(clock.now)
         assert ejection.agent_id == record.agent_id
-        # Every reply asks for a tool: six times the calls, each ending in a tool call.
+        # Every reply asks for a tool: six times the calls, and none ends in an answer.
         assert "call_rate_spike" in ejection.anomaly_types
     finally:
         agent.close()

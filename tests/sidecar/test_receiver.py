@@ -17,7 +17,7 @@ TOOLS = "gen_ai.invoke_agent.tool_calls"
 
 
 def good_request(agent="raw-agent", value=3.0):
-    return gauge_request([({"gen_ai__agent__id": agent}, value)])
+    return gauge_request([({}, value)], service=agent)
 
 
 def metric(sidecar, name: str, **labels) -> float:
@@ -129,9 +129,8 @@ def test_wrong_path_and_method(sidecar):
 @pytest.mark.parametrize("value", [math.nan, math.inf, -5.0])
 def test_unusable_values_are_a_partial_success(trained, value):
     sidecar, before = trained
-    request = gauge_request(
-        [({"gen_ai__agent__id": "odd"}, value), ({"gen_ai__agent__id": "fine"}, 2.0)]
-    )
+    request = gauge_request([({}, value)], service="odd")
+    request.resource_metrics.extend(gauge_request([({}, 2.0)], service="fine").resource_metrics)
     code, _, _, raw = grpc_export(sidecar.ports["otlp_grpc"], request.SerializeToString())
     response = ExportMetricsServiceResponse.FromString(raw)
     assert code == grpc.StatusCode.OK
@@ -259,7 +258,8 @@ def test_a_flood_of_agent_ids_stays_bounded():
     # 100,000 ids against a cap of 200: a leak of 300 bytes per forgotten agent would show
     # (60,000 are forgotten between the two readings). The full million runs in
     # `make bench` (agent_flood); here it would take minutes on a slow CI machine.
-    sidecar = start_sidecar(max_agents=200)
+    # One process naming 20,000 agents on its points (the identity setting lets it).
+    sidecar = start_sidecar(max_agents=200, identity=("gen_ai.agent.id", "service.name"))
     # One request of 20,000 ids "id-@@-nnnnn"; each batch rewrites "@@" in the bytes.
     template = gauge_request(
         [({"gen_ai__agent__id": f"id-@@-{i:05d}"}, 1.0) for i in range(20_000)]

@@ -136,13 +136,37 @@ def test_delta_temporality_is_taken_as_is():
         assert sample.values["input_tokens"] == 100 * (interval + 1)
 
 
-def test_several_agents_in_one_request():
+def test_one_process_is_one_agent_whatever_its_points_call_themselves():
     agent, m = Instrumented(service="host"), mapper()
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    chat(ops, 1.0, **{"gen_ai.agent.name": "planner"})
+    chat(ops, 3.0, **{"gen_ai.agent.name": "tool-runner"})  # openai-v2's tool points do this
+    assert [s.agent_id for s in m.map(agent.export(), 1.0).samples] == ["host"]
+
+
+def test_replicas_with_one_agent_name_are_separate_agents():
+    """Two OpenLIT replicas with agent_context("planner"): one service, two instances."""
+    m = mapper()
+    for replica in ("replica-1", "replica-2"):
+        resource = Resource.create({"service.name": "planner-svc", "service.instance.id": replica})
+        reader = InMemoryMetricReader()
+        meter = MeterProvider(resource=resource, metric_readers=[reader]).get_meter("t")
+        chat(meter.create_histogram("gen_ai.client.operation.duration"), 1.0,
+             **{"gen_ai.agent.name": "planner"})  # fmt: skip
+        (sample,) = m.map(encode_metrics(reader.get_metrics_data()), 1.0).samples
+        assert sample.agent_id == replica
+
+
+def test_the_identity_setting_names_several_agents_in_one_process():
+    agent = Instrumented(service="host")
+    m = default_mapping()
+    keyed = Mapper(m.rules, m.prices, DeltaTracker(boot_ns=0), m.prompt_keys,
+                   identity_keys=("gen_ai.agent.id", "service.name"))  # fmt: skip
     ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
     chat(ops, 1.0, **{"gen_ai.agent.id": "planner"})
     chat(ops, 3.0, **{"gen_ai.agent.id": "coder"})
     chat(ops, 5.0, **{"gen_ai.agent.id": "coder"})
-    result = m.map(agent.export(), 1.0)
+    result = keyed.map(agent.export(), 1.0)
     latency = {s.agent_id: s.values["latency"] for s in result.samples}
     assert latency == {"planner": 1.0, "coder": 4.0}
 

@@ -15,10 +15,13 @@ import grpc
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from immune_sidecar.app import Sidecar
 from immune_sidecar.config import SidecarConfig
 from immune_sidecar.receiver.codec import PROTOBUF, count_points
+from immune_sidecar.receiver.signals import TRACES
 
 from .fleet import BenchAgent, fleet_requests
 
@@ -61,6 +64,58 @@ def ingest(agents: int = 100, intervals: int = 30) -> dict:
         "ingest_points_per_s_median": round(statistics.median(end_to_end)),
         "ingest_share_of_decode": round(max(end_to_end) / max(decode), 3),
     }
+
+
+def span_ingest(agents: int = 100, rounds: int = 20, calls: int = 20) -> dict:
+    """Spans through the real handler on one thread: each round, every agent exports one
+    interval's GenAI spans (an invoke_agent span, LLM calls half of which ask for a tool,
+    and their execute_tool spans), as the SDK's batch processor sends them."""
+    bodies = [_span_request(f"agent-{a:03d}", calls).SerializeToString() for a in range(agents)]
+    spans = sum(TRACES.count(ExportTraceServiceRequest.FromString(b)) for b in bodies)
+    sidecar = Sidecar(SidecarConfig(**LOOPBACK))
+    rss_before = _rss_mb(os.getpid())
+    handle, rates = sidecar.handler.handle, []
+    for _ in range(rounds):
+        rates.append(spans / _timed(lambda: [handle(b, PROTOBUF, "x", signal=TRACES)
+                                             for b in bodies]))  # fmt: skip
+    sidecar.runner.close()
+    return {
+        "agents": agents,
+        "spans_per_request": spans // agents,
+        "ingest_spans_per_s_best": round(max(rates)),
+        "ingest_spans_per_s_median": round(statistics.median(rates)),
+        "rss_growth_mb": round(_rss_mb(os.getpid()) - rss_before, 1),
+    }
+
+
+def _span_request(agent: str, calls: int) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.add(key="service.name").value.string_value = agent
+    spans = resource_spans.scope_spans.add().spans
+    spans.add(name="invoke_agent", attributes=[_kv("gen_ai.operation.name", "invoke_agent")])
+    for n in range(calls):
+        finish = "tool_calls" if n % 2 == 0 else "stop"
+        span = spans.add(name="chat gpt-4o-mini", start_time_unix_nano=n * 10**9,
+                         end_time_unix_nano=n * 10**9 + 8 * 10**8)  # fmt: skip
+        span.attributes.extend([
+            _kv("gen_ai.operation.name", "chat"), _kv("gen_ai.request.model", "gpt-4o-mini"),
+            _kv("gen_ai.response.finish_reasons", finish), _kv("gen_ai.usage.input_tokens", 800),
+            _kv("gen_ai.usage.output_tokens", 300),
+        ])  # fmt: skip
+        if finish == "tool_calls":
+            tool = [_kv("gen_ai.operation.name", "execute_tool"), _kv("gen_ai.tool.name", "search")]
+            spans.add(name="execute_tool search", attributes=tool)
+    return request
+
+
+def _kv(key: str, value):
+    kv = KeyValue(key=key)
+    if isinstance(value, str):
+        kv.value.string_value = value
+    else:
+        kv.value.int_value = value
+    return kv
 
 
 def _timed(work) -> float:
@@ -199,6 +254,7 @@ def run() -> dict:
     return {
         "cpu_reference": cpu_reference(),
         "ingest": ingest(),
+        "span_ingest": span_ingest(),
         "detection_latency": detection_latency(),
         "memory": resident_memory(),
         "agent_flood": agent_flood(),

@@ -4,9 +4,18 @@ Every label takes values from a fixed set (transports, outcomes, anomaly
 types, reasons), never from agent ids or metric names, so cardinality is bounded.
 """
 
+import functools
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 PREFIX = "immune_sidecar_"
+
+
+def _by_transport(registry: CollectorRegistry, name: str, what: str) -> Counter:
+    return Counter(
+        PREFIX + name, f"{what} by transport and outcome", ["transport", "outcome"],
+        registry=registry,
+    )  # fmt: skip
 
 
 class SidecarMetrics:
@@ -14,29 +23,12 @@ class SidecarMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.requests = Counter(
-            PREFIX + "requests",
-            "OTLP export requests by transport and outcome",
-            ["transport", "outcome"],
-            registry=registry,
-        )
-        self.points = Counter(
-            PREFIX + "points",
-            "OTLP data points by transport and outcome (accepted, refused)",
-            ["transport", "outcome"],
-            registry=registry,
-        )
-        self.spans = Counter(
-            PREFIX + "spans",
-            "OTLP spans by transport and outcome (accepted, refused)",
-            ["transport", "outcome"],
-            registry=registry,
-        )
-        self.log_records = Counter(
-            PREFIX + "log_records",
-            "OTLP log records by transport and outcome (accepted, refused); forwarded only",
-            ["transport", "outcome"],
-            registry=registry,
+        by_transport = functools.partial(_by_transport, registry)
+        self.requests = by_transport("requests", "OTLP export requests")
+        self.points = by_transport("points", "OTLP data points (accepted, refused)")
+        self.spans = by_transport("spans", "OTLP spans (accepted, refused)")
+        self.log_records = by_transport(
+            "log_records", "OTLP log records (accepted, refused); forwarded only"
         )
         self.unmapped_points = Counter(
             PREFIX + "unmapped_points",

@@ -16,6 +16,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from bench.evaluation.detection import SimClock
 from immune_sidecar.app import Sidecar
 from immune_sidecar.config import SidecarConfig
 from immune_sidecar.quarantine import EjectionPolicy
@@ -23,16 +24,6 @@ from immune_sidecar.quarantine import EjectionPolicy
 MODEL = "gpt-4o-mini"
 INVOCATIONS = 10  # per interval
 MAX_TURNS = 12  # the agent's own cap on turns per invocation
-
-
-class Clock:
-    """Simulated minutes for the sidecar (its thresholds are per 60 s interval)."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class InstrumentedAgent:
@@ -91,7 +82,8 @@ class InstrumentedAgent:
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "streaming"])
 def test_a_tool_loop_seen_only_in_openai_v2_spans_is_caught_and_named(stream):
-    clock = Clock()
+    clock = SimClock()  # simulated minutes: the sidecar's thresholds are per interval length
+    clock.now = 1_000_000.0
     held = EjectionPolicy(base_seconds=86_400, max_seconds=86_400, probation_seconds=0)
     sidecar = Sidecar(
         SidecarConfig(**LOOPBACK, max_requests_per_second=0, ejection=held, actuators=()), clock

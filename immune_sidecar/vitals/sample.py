@@ -185,6 +185,7 @@ class Tally:
             self.tools, self.tool_errors = spans.tool_calls, spans.tool_errors
         self.retries = self.retries or spans.resends
         self.invocations = self.invocations or spans.invocations
+        self.prompt_hash = self.prompt_hash or spans.prompt_hash
         if spans.finishes_told:
             self.answers = spans.finishes_told - spans.tool_turns
         self.labels.merge(spans.labels())

@@ -10,6 +10,8 @@ its next sample is cut, and fill in the vitals the agent's metrics lack
 """
 
 import dataclasses
+import hashlib
+import json
 from typing import Any
 
 from . import identity
@@ -23,6 +25,7 @@ TOOL_OPERATION, AGENT_OPERATION = "execute_tool", "invoke_agent"
 TOOL_FINISH = frozenset({"tool_calls", "tool_use", "function_call"})
 STATUS_ERROR = 2
 MAX_PENDING_AGENTS = 10_000
+MAX_MESSAGES_CHARS = 256 * 1024  # captured messages longer than this are not read
 
 
 @dataclasses.dataclass
@@ -43,6 +46,7 @@ class SpanFigures:
     model: str = ""
     provider: str = ""
     name: str = ""
+    prompt_hash: str = ""
     since: float = 0.0
 
     def labels(self) -> "Labels":
@@ -85,6 +89,7 @@ class SpanFigures:
         model = str(attrs.get("gen_ai.response.model") or attrs.get("gen_ai.request.model") or "")
         self.model = model or self.model
         self.provider = str(identity.first(attrs, identity.PROVIDER_KEYS) or self.provider)
+        self.prompt_hash = prompt_fingerprint(attrs) or self.prompt_hash
         tokens = self.tokens_by_model.setdefault(model, [0.0, 0.0])
         tokens[0] += float(attrs.get("gen_ai.usage.input_tokens") or 0)
         tokens[1] += float(attrs.get("gen_ai.usage.output_tokens") or 0)
@@ -135,3 +140,32 @@ class SpanBook:
             figures = self._pending[agent_id] = SpanFigures(since=now)
             figures.name = identity.agent_name({}, resource)
         return figures
+
+
+def prompt_fingerprint(attrs: dict[str, Any]) -> str:
+    """A hash of an LLM call's system prompt and tool definitions, where the
+    instrumentation captured them (opt-in content capture); '' otherwise. The text
+    itself is read only to be hashed, never kept."""
+    system = str(attrs.get("gen_ai.system_instructions") or "") or _system_text(
+        attrs.get("gen_ai.input.messages")
+    )
+    tools = str(attrs.get("gen_ai.tool.definitions") or "")
+    if not (system or tools):
+        return ""
+    return "fp-" + hashlib.sha256(f"{system}\x00{tools}".encode()).hexdigest()[:16]
+
+
+def _system_text(messages: Any) -> str:
+    if not isinstance(messages, str) or len(messages) > MAX_MESSAGES_CHARS:
+        return ""
+    try:
+        parsed = json.loads(messages)
+    except (ValueError, RecursionError):
+        return ""
+    parts = (
+        part.get("content", "")
+        for message in parsed if isinstance(parsed, list) and isinstance(message, dict)
+        if message.get("role") == "system"
+        for part in message.get("parts", ()) if isinstance(part, dict)
+    )  # fmt: skip
+    return "\n".join(str(p) for p in parts)

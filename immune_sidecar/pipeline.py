@@ -93,6 +93,8 @@ class Pipeline:
         self._metrics.samples.inc(len(result.samples))
         if result.unmapped:
             self._metrics.unmapped_points.inc(result.unmapped)
+        if result.coarse:
+            self._metrics.coarse_histograms.inc(result.coarse)
         if result.drift - self.drift:
             self.drift |= result.drift
             self._metrics.drift_metrics.set(len(self.drift))

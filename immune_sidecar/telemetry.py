@@ -30,6 +30,11 @@ class SidecarMetrics:
         self.log_records = by_transport(
             "log_records", "OTLP log records (accepted, refused); forwarded only"
         )
+        self.coarse_histograms = Counter(
+            PREFIX + "coarse_latency_samples",
+            "Samples whose latency buckets were too coarse to locate a p95 (none judged)",
+            registry=registry,
+        )
         self.unmapped_points = Counter(
             PREFIX + "unmapped_points",
             "Accepted points of metrics that feed no vital",

@@ -68,4 +68,12 @@ def _sample(sample) -> dict | None:
         "operations": sample.operations,
         "vitals": dict(sample.values),
         "prompt_hash": sample.prompt_hash,
+        # A latency with no p95: the histogram's buckets were too coarse to locate it.
+        "latency_buckets": _buckets(sample.values),
     }
+
+
+def _buckets(values) -> str:
+    if "latency" not in values:
+        return ""
+    return "fine" if "latency_median" in values else "too coarse for a p95 or median"

@@ -40,6 +40,7 @@ class MapResult:
     accepted: int = 0
     rejected: int = 0
     unmapped: int = 0
+    coarse: int = 0  # samples whose latency buckets were too coarse for a p95
     drift: set[str] = dataclasses.field(default_factory=set)
     reasons: list[str] = dataclasses.field(default_factory=list)
 
@@ -122,6 +123,7 @@ class Mapper:
         result.labels[agent_id] = tally.labels
         interval = now - self._last_sample.get(agent_id, now)
         sample = tally.to_sample(agent_id, now, interval, self._prices)
+        result.coarse += tally.coarse and sample is not None
         if sample is not None:
             self._last_sample[agent_id] = now
             result.samples.append(sample)

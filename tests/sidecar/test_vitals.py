@@ -327,7 +327,9 @@ def test_buckets_too_coarse_to_locate_the_p95_yield_no_p95():
     for seconds in (0.3, 0.5, 0.9, 1.4):
         chat(coarse, seconds)
         chat(exact, seconds)
-    blurred = only_sample(m.map(agent.export(), 1.0)).values
+    result = m.map(agent.export(), 1.0)
+    blurred = only_sample(result).values
+    assert result.coarse == 1  # counted (immune_sidecar_coarse_latency_samples_total)
     assert "latency_p95" not in blurred and "latency_median" not in blurred
     assert blurred["latency"] == pytest.approx(0.775)  # the mean still stands
     assert 0.9 < only_sample(m.map(fine.export(), 1.0)).values["latency_p95"] <= 2.56

@@ -7,6 +7,7 @@ tool on every turn, as a model stuck in a tool-call loop does.
 """
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +33,11 @@ class FakeOpenAI(ThreadingHTTPServer):
         self.calls = 0
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
+    def close(self) -> None:
+        """Stop serving and close the listening socket."""
+        self.shutdown()
+        self.server_close()
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_port}/v1"
@@ -39,6 +45,11 @@ class FakeOpenAI(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        # Headers and body go in two writes: without this, each reply waits for a delayed ACK.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

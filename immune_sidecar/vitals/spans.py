@@ -22,7 +22,9 @@ LLM_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "responses", "completion", "embeddings"}
 )
 TOOL_OPERATION, AGENT_OPERATION = "execute_tool", "invoke_agent"
-TOOL_FINISH = frozenset({"tool_calls", "tool_use", "function_call"})
+# Finish reasons that ask for tools (OpenAI "tool_calls", OpenLLMetry "tool_call",
+# Anthropic "tool_use"); matched as substrings of the recorded reasons.
+TOOL_FINISH = frozenset({"tool_call", "tool_use", "function_call"})
 STATUS_ERROR = 2
 MAX_PENDING_AGENTS = 10_000
 MAX_MESSAGES_CHARS = 256 * 1024  # captured messages longer than this are not read

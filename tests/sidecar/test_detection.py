@@ -19,7 +19,7 @@ FAULTS = {
     "prompt_change": {"prompt_hash": "p-injected"},
 }
 # Judged against invocations or answers, which this metrics-only agent does not emit:
-# test_openai_v2 drives it through a stock instrumentation's spans.
+# test_stock_openai drives it through a stock instrumentation's spans.
 ELSEWHERE = {"call_rate_spike"}
 
 

@@ -1,7 +1,9 @@
-"""The official ``opentelemetry-instrumentation-openai-v2`` around the real ``openai`` client,
-talking to a local provider that speaks OpenAI's wire format, exporting metrics and traces
-to a real sidecar over OTLP/gRPC. The instrumentation emits no tool metric: tool calls come
-from its spans' finish reasons, and a tool-call loop shows as a runaway call rate."""
+"""Stock instrumentations around the real ``openai`` client — the official
+``opentelemetry-instrumentation-openai-v2`` and OpenLLMetry's
+``opentelemetry-instrumentation-openai`` — talking to a local provider that speaks OpenAI's
+wire format, exporting metrics and traces to a real sidecar over OTLP/gRPC. Neither emits a
+tool metric: tool calls come from their spans' finish reasons, and a tool-call loop shows as
+a runaway call rate."""
 
 import pytest
 from conftest import LOOPBACK
@@ -9,7 +11,8 @@ from fake_openai import TOOL, FakeOpenAI
 from openai import OpenAI
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+from opentelemetry.instrumentation.openai import OpenAIInstrumentor as OpenLLMetry
+from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as OpenAIv2
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -30,7 +33,9 @@ class InstrumentedAgent:
     """An agent loop on the real openai client, instrumented by openai-v2, exporting to
     the sidecar: each ``interval`` runs a few invocations, then flushes spans and metrics."""
 
-    def __init__(self, provider: FakeOpenAI, sidecar: Sidecar, stream: bool = False) -> None:
+    def __init__(
+        self, provider: FakeOpenAI, sidecar: Sidecar, stream: bool = False, library=OpenAIv2
+    ) -> None:
         endpoint = f"127.0.0.1:{sidecar.ports['otlp_grpc']}"
         resource = Resource.create({"service.name": "openai-agent"})
         self.tracing = TracerProvider(resource=resource)
@@ -41,7 +46,7 @@ class InstrumentedAgent:
             OTLPMetricExporter(endpoint=endpoint, insecure=True), export_interval_millis=3_600_000
         )
         self.metering = MeterProvider(resource=resource, metric_readers=[reader])
-        self.instrumentor = OpenAIInstrumentor()
+        self.instrumentor = library()
         self.instrumentor.instrument(tracer_provider=self.tracing, meter_provider=self.metering)
         self.client = OpenAI(base_url=provider.base_url, api_key="test-key", max_retries=0)
         self.stream = stream
@@ -79,13 +84,15 @@ class InstrumentedAgent:
         return {"role": "assistant", "tool_calls": calls} if calls else {"role": "assistant"}
 
     def close(self) -> None:
+        self.client.close()
         self.instrumentor.uninstrument()
         self.tracing.shutdown()
         self.metering.shutdown()
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "streaming"])
-def test_a_tool_loop_seen_only_in_openai_v2_spans_is_caught_and_named(stream):
+@pytest.mark.parametrize("library", [OpenAIv2, OpenLLMetry], ids=["openai-v2", "openllmetry"])
+def test_a_tool_loop_seen_only_in_spans_is_caught_and_named(library, stream):
     clock = SimClock()  # simulated minutes: the sidecar's thresholds are per interval length
     clock.now = 1_000_000.0
     held = EjectionPolicy(base_seconds=86_400, max_seconds=86_400, probation_seconds=0)
@@ -94,7 +101,7 @@ def test_a_tool_loop_seen_only_in_openai_v2_spans_is_caught_and_named(stream):
     )
     sidecar.start()
     provider = FakeOpenAI()
-    agent = InstrumentedAgent(provider, sidecar, stream)
+    agent = InstrumentedAgent(provider, sidecar, stream, library)
     try:
         for _ in range(14):  # healthy: one tool call, then the answer
             agent.interval()
@@ -102,7 +109,7 @@ def test_a_tool_loop_seen_only_in_openai_v2_spans_is_caught_and_named(stream):
         assert sidecar.book.held(clock.now) == [], "a healthy run was quarantined"
         (record,) = sidecar.agents.records()  # its id: the SDK's service.instance.id
         assert record.latest is not None and record.labels.name == "openai-agent"
-        if stream:
+        if stream and library is OpenAIv2:
             # openai-v2 records no finish reason for streamed calls: tool calls and the
             # calls' load are unknown (absent, not 0), and no call-rate test runs.
             assert not {"tool_calls", "invocations"} & set(record.latest.values)
@@ -124,13 +131,15 @@ def test_a_tool_loop_seen_only_in_openai_v2_spans_is_caught_and_named(stream):
         assert "call_rate_spike" in ejection.anomaly_types
     finally:
         agent.close()
-        provider.shutdown()
+        provider.close()
         sidecar.stop()
 
 
-def test_a_new_system_prompt_in_captured_content_is_a_prompt_change(monkeypatch):
-    """With openai-v2's opt-in content capture, spans carry the messages; the sidecar keeps
-    only a hash of the system prompt (never its text), and a new one is a prompt change."""
+@pytest.mark.parametrize("library", [OpenAIv2, OpenLLMetry], ids=["openai-v2", "openllmetry"])
+def test_a_new_system_prompt_in_captured_content_is_a_prompt_change(library, monkeypatch):
+    """With content capture (opt-in for openai-v2, on by default in OpenLLMetry), spans carry
+    the messages; the sidecar keeps only a hash of the system prompt (never its text), and a
+    new one is a prompt change."""
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
     clock = SimClock()
@@ -141,7 +150,7 @@ def test_a_new_system_prompt_in_captured_content_is_a_prompt_change(monkeypatch)
     )
     sidecar.start()
     provider = FakeOpenAI()
-    agent = InstrumentedAgent(provider, sidecar)
+    agent = InstrumentedAgent(provider, sidecar, library=library)
     try:
         for _ in range(12):
             agent.interval()
@@ -157,5 +166,5 @@ def test_a_new_system_prompt_in_captured_content_is_a_prompt_change(monkeypatch)
         assert sidecar.agents.records()[0].latest.prompt_hash not in ("", learned)
     finally:
         agent.close()
-        provider.shutdown()
+        provider.close()
         sidecar.stop()

@@ -90,17 +90,26 @@ class InstrumentedAgent:
         self.metering.shutdown()
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["json", "streaming"])
-@pytest.mark.parametrize("library", [OpenAIv2, OpenLLMetry], ids=["openai-v2", "openllmetry"])
-def test_a_tool_loop_seen_only_in_spans_is_caught_and_named(library, stream):
-    clock = SimClock()  # simulated minutes: the sidecar's thresholds are per interval length
+@pytest.fixture
+def world():
+    """A sidecar on simulated minutes (its thresholds are per interval length) that holds
+    what it quarantines, and the local provider; both stopped afterwards."""
+    clock = SimClock()
     clock.now = 1_000_000.0
     held = EjectionPolicy(base_seconds=86_400, max_seconds=86_400, probation_seconds=0)
-    sidecar = Sidecar(
-        SidecarConfig(**LOOPBACK, max_requests_per_second=0, ejection=held, actuators=()), clock
-    )
+    config = SidecarConfig(**LOOPBACK, max_requests_per_second=0, ejection=held, actuators=())
+    sidecar = Sidecar(config, clock)
     sidecar.start()
     provider = FakeOpenAI()
+    yield clock, sidecar, provider
+    provider.close()
+    sidecar.stop()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "streaming"])
+@pytest.mark.parametrize("library", [OpenAIv2, OpenLLMetry], ids=["openai-v2", "openllmetry"])
+def test_a_tool_loop_seen_only_in_spans_is_caught_and_named(world, library, stream):
+    clock, sidecar, provider = world
     agent = InstrumentedAgent(provider, sidecar, stream, library)
     try:
         for _ in range(14):  # healthy: one tool call, then the answer
@@ -131,25 +140,16 @@ def test_a_tool_loop_seen_only_in_spans_is_caught_and_named(library, stream):
         assert "call_rate_spike" in ejection.anomaly_types
     finally:
         agent.close()
-        provider.close()
-        sidecar.stop()
 
 
 @pytest.mark.parametrize("library", [OpenAIv2, OpenLLMetry], ids=["openai-v2", "openllmetry"])
-def test_a_new_system_prompt_in_captured_content_is_a_prompt_change(library, monkeypatch):
+def test_a_new_system_prompt_in_captured_content_is_a_prompt_change(world, library, monkeypatch):
     """With content capture (opt-in for openai-v2, on by default in OpenLLMetry), spans carry
     the messages; the sidecar keeps only a hash of the system prompt (never its text), and a
     new one is a prompt change."""
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
-    clock = SimClock()
-    clock.now = 1_000_000.0
-    held = EjectionPolicy(base_seconds=86_400, max_seconds=86_400, probation_seconds=0)
-    sidecar = Sidecar(
-        SidecarConfig(**LOOPBACK, max_requests_per_second=0, ejection=held, actuators=()), clock
-    )
-    sidecar.start()
-    provider = FakeOpenAI()
+    clock, sidecar, provider = world
     agent = InstrumentedAgent(provider, sidecar, library=library)
     try:
         for _ in range(12):
@@ -166,5 +166,3 @@ def test_a_new_system_prompt_in_captured_content_is_a_prompt_change(library, mon
         assert sidecar.agents.records()[0].latest.prompt_hash not in ("", learned)
     finally:
         agent.close()
-        provider.close()
-        sidecar.stop()

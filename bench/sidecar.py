@@ -20,8 +20,8 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from immune_sidecar.app import Sidecar
 from immune_sidecar.config import SidecarConfig
-from immune_sidecar.receiver.codec import PROTOBUF, count_points
-from immune_sidecar.receiver.signals import TRACES
+from immune_sidecar.receiver.codec import PROTOBUF
+from immune_sidecar.receiver.signals import METRICS, TRACES
 
 from .fleet import BenchAgent, fleet_requests
 
@@ -47,7 +47,7 @@ def ingest(agents: int = 100, intervals: int = 30) -> dict:
     decode, end_to_end, points = [], [], 0
     parse, handle = ExportMetricsServiceRequest.FromString, sidecar.handler.handle
     for bodies in rounds[1:]:
-        n = sum(count_points(ExportMetricsServiceRequest.FromString(b)) for b in bodies)
+        n = sum(METRICS.count(ExportMetricsServiceRequest.FromString(b)) for b in bodies)
         points += n
         decode.append(n / _timed(lambda bodies=bodies: [parse(b) for b in bodies]))
         end_to_end.append(

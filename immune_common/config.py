@@ -155,14 +155,6 @@ def check_logging(level: str, fmt: str) -> None:
         raise ConfigError(f"log_format: expected one of {', '.join(LOG_FORMATS)}, got {fmt[:40]!r}")
 
 
-def at_least_one(settings: Any, keys: tuple[str, ...], prefix: str = "") -> None:
-    """Raise ConfigError naming the first of ``keys`` whose value on ``settings`` is below 1."""
-    for key in keys:
-        value = getattr(settings, key)
-        if value < 1:
-            raise ConfigError(f"{prefix}{key}: must be at least 1, got {value}")
-
-
 def split_address(address: str, key: str) -> tuple[str, int]:
     """Split ``host:port`` (``[v6]:port`` too), naming ``key`` when malformed."""
     host, sep, port = address.rpartition(":")

@@ -254,11 +254,7 @@ def kube_target(c: ActuatorConfig, environ: Mapping[str, str]) -> KubeTarget:
         except (ValueError, OSError) as exc:
             raise ConfigError(f"kubernetes actuator: {exc} (or set its url)") from None
         return dataclasses.replace(found, timeout_seconds=c.timeout_seconds)
-    try:
-        token = Path(c.token_file).read_text().strip() if c.token_file else ""
-    except OSError as exc:
-        raise ConfigError(f"kubernetes actuator token_file: cannot read {c.token_file}: "
-                          f"{exc.strerror}") from None  # fmt: skip
+    token = _secret(c.token_file, "kubernetes actuator token_file")
     check_pem(c.ca_file, "kubernetes actuator ca_file")
     pod = c.pod or environ.get("POD_NAME", "")
     return KubeTarget(c.url, c.namespace or "default", pod, token, c.ca_file, c.timeout_seconds)
@@ -266,13 +262,17 @@ def kube_target(c: ActuatorConfig, environ: Mapping[str, str]) -> KubeTarget:
 
 def control_token(c: SidecarConfig) -> str:
     """The link's bearer token as its file holds it now ('' without one)."""
-    if not c.control_token_file:
+    return _secret(c.control_token_file, "control_token_file")
+
+
+def _secret(path: str, key: str) -> str:
+    """A token file's content ('' without a file); ConfigError naming ``key`` when unreadable."""
+    if not path:
         return ""
     try:
-        return Path(c.control_token_file).read_text().strip()
+        return Path(path).read_text().strip()
     except OSError as exc:
-        path = c.control_token_file
-        raise ConfigError(f"control_token_file: cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None
 
 
 def control_credentials(c: SidecarConfig) -> grpc.ChannelCredentials | None:

@@ -132,8 +132,6 @@ class SidecarConfig:
             config.split_address(getattr(self, key), key)
         for i, actuator in enumerate(self.actuators):
             _check_actuator(actuator, f"actuators[{i}]")
-        positive = ("max_message_bytes", "max_in_flight", "max_agents", "max_streams")
-        config.at_least_one(self, (*positive, "forward_queue", "link_buffer"))
 
 
 def _check_actuator(actuator: ActuatorConfig, key: str) -> None:

@@ -23,24 +23,23 @@ class Gate:
     def check(self, context, method: str) -> Caller:
         """The caller of ``method``; Unauthenticated or PermissionDenied when refused."""
         metadata = list(context.invocation_metadata() or ())
-        if self._tokens is None:
-            principal = Principal(_actor(metadata), VIEWER if self._read_only else "")
-            if not self._read_only:
-                return Caller(principal.name)
-        else:
-            principal = self._tokens.identify(bearer(metadata))
+        if self._tokens is None and not self._read_only:
+            return Caller(_actor(metadata))
+        principal = self._principal(metadata)
         authorize(principal, method)
         return Caller(principal.name, principal.role)
 
     def who(self, context) -> str:
         """The caller's name as far as it can be told ('unknown caller' otherwise)."""
         try:
-            metadata = list(context.invocation_metadata() or ())
-            if self._tokens is None:
-                return _actor(metadata)
-            return self._tokens.identify(bearer(metadata)).name
+            return self._principal(list(context.invocation_metadata() or ())).name
         except ControlError:
             return "unknown caller"
+
+    def _principal(self, metadata: list[tuple[str, str]]) -> Principal:
+        if self._tokens is None:
+            return Principal(_actor(metadata), VIEWER)
+        return self._tokens.identify(bearer(metadata))
 
 
 def _actor(metadata: list[tuple[str, str]]) -> str:

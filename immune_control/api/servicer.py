@@ -38,10 +38,7 @@ def _rpc(method):
     @functools.wraps(method)
     async def wrapper(self, request, context):
         try:
-            _CALLER.set(await self._admit(context, method.__name__))
-            if isinstance(request, Unparsable):
-                request.refuse()
-            bounded(request)
+            _CALLER.set(await self._admit(request, context, method.__name__))
             return await method(self, request, context)
         except ControlError as exc:
             await self._abort(context, exc)
@@ -77,7 +74,7 @@ def _handler(servicer, method):
     make = (
         grpc.unary_stream_rpc_method_handler
         if method.server_streaming
-        else (grpc.unary_unary_rpc_method_handler)
+        else grpc.unary_unary_rpc_method_handler
     )
     return make(
         getattr(servicer, method.name),
@@ -139,14 +136,19 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
         self._on_refused = on_refused
         self._queries = Queries(control)
 
-    async def _admit(self, context, method: str) -> Caller:
-        """The gate's verdict; a refused change is audited too."""
+    async def _admit(self, request, context, method: str) -> Caller:
+        """The caller, once the gate let them in (a refused change is audited too) and the
+        request is a message within bounds."""
         try:
-            return self._gate.check(context, method)
+            caller = self._gate.check(context, method)
         except ControlError as exc:
             if NEEDS.get(method, READ) != READ:
                 await self._act(self._control.refused, method, exc.code, self._gate.who(context))
             raise
+        if isinstance(request, Unparsable):
+            request.refuse()
+        bounded(request)
+        return caller
 
     async def _abort(self, context, exc: ControlError) -> None:
         """End the call with the error's status, counting refusals by limit or permission."""
@@ -352,9 +354,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
     async def WatchEvents(self, request, context):
         """Stored events after ``after_sequence``, then every new one as it is stored."""
         try:
-            self._gate.check(context, "WatchEvents")
-            if isinstance(request, Unparsable):
-                request.refuse()
+            await self._admit(request, context, "WatchEvents")
         except ControlError as exc:
             await self._abort(context, exc)
         loop = asyncio.get_running_loop()

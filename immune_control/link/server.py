@@ -20,7 +20,7 @@ from immune.v1 import link_pb2, link_pb2_grpc
 from immune_common import wire
 from immune_common.ratelimit import TokenBucket
 
-from ..access import PermissionDenied
+from ..access import PermissionDenied, Unauthenticated
 from ..api import convert
 from ..commands import APPLY_ACTION, QUARANTINE, RELEASE, Command
 from ..control import Control
@@ -32,7 +32,9 @@ from .gate import LinkGate
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
-HANDLED_KEPT = 10_000  # message ids remembered per sidecar, so a repeat is a no-op
+# (sidecar, message id) pairs remembered, so a repeat is a no-op; one bound for all
+# sidecars, so ids of sidecars long gone (rescheduled pods) do not pile up.
+HANDLED_KEPT = 100_000
 
 
 class SessionTaken(ControlError):
@@ -104,7 +106,7 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
         self._on_message, self._on_refused = on_message, on_refused
         self._gate = gate or LinkGate(None, mutual=False)
         self._max_rate = max_rate
-        self._handled: dict[str, collections.OrderedDict[str, None]] = {}
+        self._handled: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
 
     async def Connect(self, request_iterator: AsyncIterator, context) -> AsyncIterator:
         """Hello first; then acks, reports and commands both ways until either side ends."""
@@ -165,7 +167,7 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
             identity = self._gate.identify(context, hello.sidecar_id)
             return self._sessions.open(hello.sidecar_id, identity), identity
         except ControlError as exc:
-            reason = _ADMISSION_REFUSALS.get(type(exc).__name__, "invalid")
+            reason = _ADMISSION_REFUSALS.get(type(exc), "invalid")
             self._on_refused(reason)
             log.warning("a link as sidecar %.64r refused: %s", hello.sidecar_id, exc)
             await context.abort(grpc.StatusCode[exc.code], str(exc))
@@ -196,8 +198,8 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
     async def _handle(self, sidecar: str, request, queue: asyncio.Queue) -> None:
         kind = request.WhichOneof("body")
         body = getattr(request, kind) if kind else None
-        handled = self._handled.setdefault(sidecar, collections.OrderedDict())
-        if request.message_id not in handled:
+        handled = (sidecar, request.message_id)
+        if handled not in self._handled:
             try:
                 await self._run(self._apply, sidecar, kind, body)
             except PermissionDenied as exc:
@@ -209,9 +211,16 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
             except ControlError as exc:
                 self._on_refused("invalid")
                 log.warning("sidecar %s sent an unusable %s (%s): dropped", sidecar, kind, exc)
-            _remember(handled, request.message_id)
+            self._remember(handled)
         if kind != "ack":
             queue.put_nowait(_ack([request.message_id]))
+
+    def _remember(self, handled: tuple[str, str]) -> None:
+        """Note a handled (sidecar, message id), the newest HANDLED_KEPT of them."""
+        if handled[1]:
+            self._handled[handled] = None
+            if len(self._handled) > HANDLED_KEPT:
+                self._handled.popitem(last=False)
 
     def _apply(self, sidecar: str, kind: str | None, body) -> None:
         """One message's effect, in one trip to the engine thread."""
@@ -354,14 +363,6 @@ def _ack(ids: list[str]) -> link_pb2.ConnectResponse:
     return link_pb2.ConnectResponse(message_id=uuid.uuid4().hex, ack=link_pb2.Ack(message_ids=ids))
 
 
-def _remember(handled: collections.OrderedDict, message_id: str) -> None:
-    """Note a handled message id (the newest HANDLED_KEPT), so a repeat is a no-op."""
-    if message_id:
-        handled[message_id] = None
-        if len(handled) > HANDLED_KEPT:
-            handled.popitem(last=False)
-
-
 def _refused(ids: list[str], reason: str) -> link_pb2.ConnectResponse:
     return link_pb2.ConnectResponse(
         message_id=uuid.uuid4().hex, refused=link_pb2.Refused(message_ids=ids, reason=reason)
@@ -370,9 +371,9 @@ def _refused(ids: list[str], reason: str) -> link_pb2.ConnectResponse:
 
 # Why a link was not admitted, by error, for immune_refused_total{where="link"}.
 _ADMISSION_REFUSALS = {
-    "Unauthenticated": "credential",
-    "PermissionDenied": "identity",
-    "SessionTaken": "session_taken",
+    Unauthenticated: "credential",
+    PermissionDenied: "identity",
+    SessionTaken: "session_taken",
 }
 
 

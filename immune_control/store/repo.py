@@ -24,6 +24,11 @@ AGENT_COLUMNS = (
 EVENT_COLUMNS = (
     "sequence, time, kind, incident_id, agent_id, actor, reason, from_state, to_state, message"
 )
+# A sidecar's commands it has not acked yet.
+_UNACKED = (
+    "FROM commands c WHERE sidecar_id = ? AND NOT EXISTS "
+    "(SELECT 1 FROM command_acks a WHERE a.id = c.id)"
+)
 
 
 class Store:
@@ -310,24 +315,13 @@ class Store:
         if not command_ids:
             return
         with self.db.transaction():
-            waiting = {
-                row[0]
-                for row in self.db.read(
-                    "SELECT id FROM commands c WHERE sidecar_id = ? AND NOT EXISTS "
-                    "(SELECT 1 FROM command_acks a WHERE a.id = c.id)",
-                    [sidecar_id],
-                )
-            }
+            waiting = {row[0] for row in self.db.read("SELECT id " + _UNACKED, [sidecar_id])}
             for command_id in waiting.intersection(command_ids):
                 self.db.stage("command_acks", (command_id, time))
 
     def unacked_commands(self, sidecar_id: str) -> list[Command]:
         """A sidecar's undelivered commands, oldest first (this change's own included)."""
-        rows = self.db.read(
-            "SELECT body FROM commands c WHERE sidecar_id = ? AND NOT EXISTS "
-            "(SELECT 1 FROM command_acks a WHERE a.id = c.id) ORDER BY create_time",
-            [sidecar_id],
-        )
+        rows = self.db.read("SELECT body " + _UNACKED + " ORDER BY create_time", [sidecar_id])
         return [Command(**json.loads(r[0])) for r in rows]
 
     def count(self, sql: str, params: Sequence = ()) -> int:

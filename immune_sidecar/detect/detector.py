@@ -70,7 +70,7 @@ class Detector:
         """The sudden and lasting thresholds for samples of this interval length (of count
         tests, whose CUSUM has a slack of its own, when ``counts``)."""
         s = self.settings
-        seconds = round(interval_seconds) if interval_seconds >= 1 else DEFAULT_INTERVAL
+        seconds = _whole_seconds(interval_seconds)
         slack = s.count_cusum_slack if counts else s.cusum_slack
         base = thresholds(s.false_alarms_per_1000_hours, len(TESTS), seconds, slack)
         return Thresholds(s.sigma_threshold or base.sudden, s.cusum_limit or base.lasting, slack)
@@ -111,12 +111,15 @@ class Detector:
             return frozenset(state.shifted) if state is not None else frozenset()
 
     def _limits_of(self, interval_seconds: float) -> _Limits:
-        limits = self._limits.get(interval_seconds)
+        # Keyed by the whole seconds the thresholds use: wall-clock intervals (60.0013 s)
+        # would otherwise miss the cache on nearly every sample.
+        seconds = _whole_seconds(interval_seconds)
+        limits = self._limits.get(seconds)
         if limits is None:
             if len(self._limits) > 1000:  # interval lengths come from the agents' clocks
                 self._limits.clear()
-            limits = _Limits(self.limits(interval_seconds), self.limits(interval_seconds, True))
-            self._limits[interval_seconds] = limits
+            limits = _Limits(self.limits(seconds), self.limits(seconds, True))
+            self._limits[seconds] = limits
         return limits
 
     def _anomalies(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits):
@@ -303,6 +306,11 @@ def _baselines(entries: dict[str, Any], s: BaselineSettings) -> dict[str, Baseli
         if base is not None:
             restored[vital] = base
     return restored
+
+
+def _whole_seconds(interval_seconds: float) -> int | float:
+    """The interval length thresholds are computed for (the default when unknown)."""
+    return round(interval_seconds) if interval_seconds >= 1 else DEFAULT_INTERVAL
 
 
 LEGACY_CALLS = 20.0  # calls per interval assumed for a baseline written before n was kept

@@ -97,11 +97,6 @@ def _list(obj: Any, *keys: str) -> list:
     return []
 
 
-def count_points(request) -> int:
-    """How many data points a metrics request carries."""
-    return METRICS.count(request)
-
-
 def gunzip(body: bytes, limit: int) -> bytes:
     """Decompress gzip without ever holding more than ``limit`` + 1 bytes."""
     inflater = zlib.decompressobj(wbits=31)

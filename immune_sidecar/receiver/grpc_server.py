@@ -9,10 +9,9 @@ import grpc
 from .codec import PROTOBUF
 from .errors import GRPC_CODES, ReceiveError, retry_info, status_proto
 from .handler import Handler
-from .signals import METRICS, SIGNALS, Signal, partial_response
+from .signals import SIGNALS, Signal, partial_response
 
 log = logging.getLogger(__name__)
-SERVICE = METRICS.service
 # gRPC refuses far larger messages itself; ours are measured and counted by the handler.
 HEADROOM_BYTES = 1024 * 1024
 

@@ -42,10 +42,11 @@ class _OtlpRequestHandler(QuietHandler):
             message = f"OTLP is received at {PATHS}"
             self.reply_json(HTTPStatus.NOT_FOUND, {"message": message})
             return
+        self._signal = signal  # whose counters this request's refusals go to
         media = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         encoding = MEDIA_TYPES.get(media, JSON)  # errors about an unknown type come as JSON
         try:
-            body, gzipped = self._read(media, signal)
+            body, gzipped = self._read(media)
             partial = self.otlp.handle(body, encoding, "http", gzipped, signal)
         except ReceiveError as exc:
             self._error(exc, encoding)
@@ -55,8 +56,7 @@ class _OtlpRequestHandler(QuietHandler):
     def do_GET(self) -> None:
         self.reply_json(HTTPStatus.METHOD_NOT_ALLOWED, {"message": f"use {PATHS}"})
 
-    def _read(self, media: str, signal: Signal) -> tuple[bytes, bool]:
-        self._signal = signal
+    def _read(self, media: str) -> tuple[bytes, bool]:
         body = self._chunked() if self.headers.get("Transfer-Encoding") else self._sized()
         if media not in MEDIA_TYPES:
             supported = " or ".join(MEDIA_TYPES)

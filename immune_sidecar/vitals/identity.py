@@ -7,7 +7,6 @@ from typing import Any, NamedTuple
 # is one agent, whatever names its points carry (they are labels); a process that runs
 # several logical agents puts gen_ai.agent.name first (the ``identity`` setting).
 DEFAULT_IDENTITY = ("service.instance.id", "k8s.pod.name", "service.name")
-RESOURCE_ID_KEYS = DEFAULT_IDENTITY
 MODEL_KEYS = ("gen_ai.response.model", "gen_ai.request.model")
 PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system")
 TOOL_KEY = "gen_ai.tool.name"

@@ -96,12 +96,10 @@ class Mapper:
 
     def map_spans(self, request: Any, now: float) -> MapResult:
         """Take an ``ExportTraceServiceRequest`` in; samples of agents that send only spans."""
-        result = MapResult(accepted=sum(len(ss.spans) for rs in request.resource_spans
-                                        for ss in rs.scope_spans))  # fmt: skip
+        result = MapResult()  # the handler counts the spans; none is refused here
         for agent_id in self.spans.take(request, now):
             if self._spans_alone(agent_id, now):
-                tally = Tally()
-                self._finish(agent_id, tally, now, result)
+                self._finish(agent_id, Tally(), now, result)
         return result
 
     def forget(self, agent_id: str) -> None:
@@ -158,9 +156,9 @@ class Mapper:
     def _map_point(self, point, kind, name, rules, ctx, stream, cumulative, tallies, now) -> None:
         attrs = to_dict(point.attributes)
         agent_id = (
-            identity.agent_id(attrs, ctx.attrs, self._identity)
-            if self._point_keys.intersection(attrs)
-            else ctx.agent_id
+            ctx.agent_id
+            if self._point_keys.isdisjoint(attrs)
+            else identity.agent_id(attrs, ctx.attrs, self._identity)
         )
         if agent_id is None:
             raise UnusablePoint("no agent identity (set service.name or gen_ai.agent.id)")

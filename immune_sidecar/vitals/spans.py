@@ -12,6 +12,7 @@ its next sample is cut, and fill in the vitals the agent's metrics lack
 import dataclasses
 import hashlib
 import json
+import math
 from typing import Any
 
 from . import identity
@@ -78,7 +79,7 @@ class SpanFigures:
             self.invocations += 1
         elif operation in LLM_OPERATIONS or attrs.get("gen_ai.request.model"):
             self._llm_call(span, attrs, failed)
-        self.resends += float(attrs.get("http.request.resend_count") or 0)
+        self.resends += _count(attrs, "http.request.resend_count")
 
     def _llm_call(self, span, attrs: dict[str, Any], failed: bool) -> None:
         self.llm_calls += 1
@@ -88,13 +89,13 @@ class SpanFigures:
         if reasons:
             self.finishes_told += 1
             self.tool_turns += any(reason in str(reasons) for reason in TOOL_FINISH)
-        model = str(attrs.get("gen_ai.response.model") or attrs.get("gen_ai.request.model") or "")
+        model = identity.first(attrs, identity.MODEL_KEYS) or ""
         self.model = model or self.model
         self.provider = str(identity.first(attrs, identity.PROVIDER_KEYS) or self.provider)
         self.prompt_hash = prompt_fingerprint(attrs) or self.prompt_hash
         tokens = self.tokens_by_model.setdefault(model, [0.0, 0.0])
-        tokens[0] += float(attrs.get("gen_ai.usage.input_tokens") or 0)
-        tokens[1] += float(attrs.get("gen_ai.usage.output_tokens") or 0)
+        tokens[0] += _count(attrs, "gen_ai.usage.input_tokens")
+        tokens[1] += _count(attrs, "gen_ai.usage.output_tokens")
 
 
 class SpanBook:
@@ -142,6 +143,16 @@ class SpanBook:
             figures = self._pending[agent_id] = SpanFigures(since=now)
             figures.name = identity.agent_name({}, resource)
         return figures
+
+
+def _count(attrs: dict[str, Any], key: str) -> float:
+    """A count an attribute gives: a finite number ≥ 0, else 0 (span attributes are the
+    agent's to write; one odd value must not cost the rest of the export)."""
+    try:
+        value = float(attrs.get(key) or 0)
+    except (TypeError, ValueError):
+        return 0.0
+    return value if math.isfinite(value) and value >= 0 else 0.0
 
 
 def prompt_fingerprint(attrs: dict[str, Any]) -> str:

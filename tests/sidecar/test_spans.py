@@ -27,3 +27,26 @@ def test_no_captured_content_or_unusable_content_gives_no_fingerprint():
         assert prompt_fingerprint({"gen_ai.input.messages": junk}) == ""
     huge = messages("x" * MAX_MESSAGES_CHARS)
     assert prompt_fingerprint(huge) == ""
+
+
+def test_odd_attribute_values_on_spans_count_as_nothing_and_lose_nothing():
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    from immune_sidecar.vitals.spans import SpanBook
+
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.add(key="service.name").value.string_value = "odd"
+    spans = resource_spans.scope_spans.add().spans
+    for value in ("many", "nan", "-5", "7"):
+        span = spans.add(name="chat")
+        for key, text in (("gen_ai.operation.name", "chat"), ("gen_ai.usage.input_tokens", value),
+                          ("http.request.resend_count", value)):  # fmt: skip
+            span.attributes.add(key=key).value.string_value = text
+    book = SpanBook()
+    assert book.take(request, 1.0) == ["odd"]
+    figures = book.drain("odd")
+    assert figures.llm_calls == 4  # every span counted
+    assert figures.tokens_by_model[""] == [7.0, 0.0] and figures.resends == 7.0

@@ -3,7 +3,9 @@ server-sent events), for driving the real ``openai`` client and stock instrument
 
 Its replies follow a script an agent loop can run on: ask for the ``search`` tool
 once, then answer once the tool's result is in; in ``loop`` mode it asks for the
-tool on every turn, as a model stuck in a tool-call loop does.
+tool on every turn, as a model stuck in a tool-call loop does. With ``failures`` set
+to n, the first n attempts of every call are refused with 429 (and a 1 ms
+``retry-after-ms``), so the client's retries succeed quickly: a retry storm.
 """
 
 import json
@@ -30,6 +32,7 @@ class FakeOpenAI(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.loop = False
+        self.failures = 0
         self.calls = 0
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -53,6 +56,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if int(self.headers.get("x-stainless-retry-count", 0)) < self.server.failures:
+            return self._refuse()
         self.server.calls += 1
         last = body["messages"][-1]["role"]
         wants_tool = self.server.loop or last != "tool"
@@ -67,6 +72,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _refuse(self) -> None:
+        data = json.dumps({"error": {"message": "Rate limit reached", "type": "requests",
+                                     "code": "rate_limit_exceeded"}}).encode()  # fmt: skip
+        self.send_response(429)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("retry-after-ms", "1")
         self.end_headers()
         self.wfile.write(data)
 

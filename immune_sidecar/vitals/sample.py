@@ -183,7 +183,7 @@ class Tally:
         if not (self.tools or self.tool_count) and spans.tells_tools:
             self.tool_source = True
             self.tools, self.tool_errors = spans.tool_calls, spans.tool_errors
-        self.retries = self.retries or spans.resends
+        self.retries = self.retries or spans.retries
         self.invocations = self.invocations or spans.invocations
         self.prompt_hash = self.prompt_hash or spans.prompt_hash
         if spans.finishes_told:

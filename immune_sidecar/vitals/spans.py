@@ -4,7 +4,9 @@ Stock instrumentations record every LLM call as a span (``gen_ai.operation.name`
 ``chat`` and the like) whose attributes say which model answered, how many
 tokens it took, why it finished (``tool_calls`` when the model asked for tools)
 and whether it failed (``error.type``); agent frameworks add ``execute_tool``
-and ``invoke_agent`` spans. The figures of one agent's spans wait here until
+and ``invoke_agent`` spans. An HTTP instrumentation beside them adds one client
+span per request under the LLM call that sent it: requests beyond the first are
+the SDK's retries. The figures of one agent's spans wait here until
 its next sample is cut, and fill in the vitals the agent's metrics lack
 (``Tally.fill``): metrics win where both speak, so nothing counts twice.
 """
@@ -13,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from typing import Any
 
 from . import identity
@@ -28,6 +31,12 @@ TOOL_OPERATION, AGENT_OPERATION = "execute_tool", "invoke_agent"
 TOOL_FINISH = frozenset({"tool_call", "tool_use", "function_call"})
 STATUS_ERROR = 2
 MAX_PENDING_AGENTS = 10_000
+MAX_TRACKED_SPANS = 10_000  # per agent and sample: LLM spans and HTTP requests' parents
+HTTP_METHOD_KEYS = ("http.request.method", "http.method")
+# The retry count the openai and anthropic SDKs send, as HTTP instrumentations record
+# it when told to capture that request header.
+RETRY_HEADER = "http.request.header.x-stainless-retry-count"
+_FIRST_NUMBER = re.compile(r"\d{1,9}")
 MAX_MESSAGES_CHARS = 256 * 1024  # captured messages longer than this are not read
 
 
@@ -43,7 +52,7 @@ class SpanFigures:
     tool_runs: float = 0.0  # execute_tool spans
     tool_errors: float = 0.0
     invocations: float = 0.0
-    resends: float = 0.0
+    resends: float = 0.0  # retries told by HTTP spans outside any LLM call
     tokens_by_model: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     tools: set[str] = dataclasses.field(default_factory=set)
     model: str = ""
@@ -51,6 +60,18 @@ class SpanFigures:
     name: str = ""
     prompt_hash: str = ""
     since: float = 0.0
+    _llm_spans: set[bytes] = dataclasses.field(default_factory=set)
+    # parent span id → [HTTP requests under it, of which marked as retries]
+    _requests: dict[bytes, list[float]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def retries(self) -> float:
+        """Retries: requests beyond the first under one LLM call, and requests an HTTP
+        instrumentation marked as resent elsewhere (or whose LLM span is yet to come)."""
+        return self.resends + sum(
+            max(0.0, sent - 1) if parent in self._llm_spans else marked
+            for parent, (sent, marked) in self._requests.items()
+        )
 
     def labels(self) -> "Labels":
         """What operators see of the agent, as its spans name it."""
@@ -79,10 +100,24 @@ class SpanFigures:
             self.invocations += 1
         elif operation in LLM_OPERATIONS or attrs.get("gen_ai.request.model"):
             self._llm_call(span, attrs, failed)
-        self.resends += _count(attrs, "http.request.resend_count")
+        elif any(key in attrs for key in HTTP_METHOD_KEYS):
+            self._http_request(span, attrs)
+
+    def _http_request(self, span, attrs: dict[str, Any]) -> None:
+        marked = float(_count(attrs, "http.request.resend_count") > 0 or _resent(attrs))
+        under = self._requests.get(span.parent_span_id)
+        if under is None and span.parent_span_id and len(self._requests) < MAX_TRACKED_SPANS:
+            under = self._requests[span.parent_span_id] = [0.0, 0.0]
+        if under is None:
+            self.resends += marked
+            return
+        under[0] += 1
+        under[1] += marked
 
     def _llm_call(self, span, attrs: dict[str, Any], failed: bool) -> None:
         self.llm_calls += 1
+        if len(self._llm_spans) < MAX_TRACKED_SPANS:
+            self._llm_spans.add(span.span_id)
         self.llm_errors += failed
         self.llm_seconds += max(0, span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
         reasons = attrs.get("gen_ai.response.finish_reasons")
@@ -153,6 +188,13 @@ def _count(attrs: dict[str, Any], key: str) -> float:
     except (TypeError, ValueError):
         return 0.0
     return value if math.isfinite(value) and value >= 0 else 0.0
+
+
+def _resent(attrs: dict[str, Any]) -> bool:
+    """Whether a captured retry-count header says the SDK resent (the header arrives as an
+    array of strings, which attributes.any_value gives as text)."""
+    found = _FIRST_NUMBER.search(str(attrs.get(RETRY_HEADER, ""))[:64])
+    return found is not None and int(found.group()) > 0
 
 
 def prompt_fingerprint(attrs: dict[str, Any]) -> str:

@@ -42,11 +42,80 @@ def test_odd_attribute_values_on_spans_count_as_nothing_and_lose_nothing():
     spans = resource_spans.scope_spans.add().spans
     for value in ("many", "nan", "-5", "7"):
         span = spans.add(name="chat")
-        for key, text in (("gen_ai.operation.name", "chat"), ("gen_ai.usage.input_tokens", value),
-                          ("http.request.resend_count", value)):  # fmt: skip
+        for key, text in (("gen_ai.operation.name", "chat"), ("gen_ai.usage.input_tokens", value)):
             span.attributes.add(key=key).value.string_value = text
+        http = spans.add(name="POST")
+        for key, text in (("http.request.method", "POST"), ("http.request.resend_count", value)):
+            http.attributes.add(key=key).value.string_value = text
     book = SpanBook()
     assert book.take(request, 1.0) == ["odd"]
     figures = book.drain("odd")
     assert figures.llm_calls == 4  # every span counted
-    assert figures.tokens_by_model[""] == [7.0, 0.0] and figures.resends == 7.0
+    assert figures.tokens_by_model[""] == [7.0, 0.0] and figures.retries == 1.0
+
+
+def _traces(*spans: dict):
+    """An export of one agent's spans, each given as {name, id, parent, attrs}."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.add(key="service.name").value.string_value = "a"
+    out = resource_spans.scope_spans.add().spans
+    for given in spans:
+        span = out.add(name=given["name"], span_id=given.get("id", b""))
+        span.parent_span_id = given.get("parent", b"")
+        for key, value in given["attrs"].items():
+            if isinstance(value, list):
+                array = span.attributes.add(key=key).value.array_value
+                for item in value:
+                    array.values.add().string_value = item
+            else:
+                span.attributes.add(key=key).value.string_value = value
+    return request
+
+
+CHAT = {"gen_ai.operation.name": "chat"}
+POST = {"http.request.method": "POST"}
+
+
+def _chat(span_id: bytes) -> dict:
+    return {"name": "chat", "id": span_id, "attrs": CHAT}
+
+
+def _request(span_id: bytes, parent: bytes = b"", **attrs) -> dict:
+    return {"name": "POST", "id": span_id, "parent": parent, "attrs": {**POST, **attrs}}
+
+
+def test_requests_beyond_the_first_under_one_llm_call_are_retries_whichever_comes_first():
+    from immune_sidecar.vitals.spans import SpanBook
+
+    book = SpanBook()
+    # Call 1: three requests (two retries), one exported before and two after its span.
+    book.take(_traces(_request(b"h1", b"c1")), 1.0)
+    calls = (_chat(b"c1"), _request(b"h2", b"c1"), _request(b"h3", b"c1"))
+    # Call 2: one request, no retry; a tool's two requests: not retries.
+    others = (_request(b"h4", b"c2"), _chat(b"c2"), _request(b"h5", b"t1"), _request(b"h6", b"t1"))
+    book.take(_traces(*calls, *others), 1.0)
+    assert book.drain("a").retries == 2.0
+
+
+def test_a_captured_sdk_retry_header_marks_a_request_as_a_retry():
+    from immune_sidecar.vitals.spans import RETRY_HEADER, SpanBook
+
+    book = SpanBook()
+    attempts = (_request(b"h%d" % n, **{RETRY_HEADER: [str(n)]}) for n in range(4))
+    book.take(_traces(*attempts), 1.0)
+    assert book.drain("a").retries == 3.0  # attempts 1, 2 and 3 were resends
+
+
+def test_tracking_requests_is_bounded_under_a_huge_fan_out():
+    from immune_sidecar.vitals.spans import MAX_TRACKED_SPANS, SpanBook
+
+    book = SpanBook()
+    many = (_request(b"h%d" % n, b"p%d" % n) for n in range(MAX_TRACKED_SPANS + 5_000))
+    book.take(_traces(*many), 1.0)
+    figures = book.drain("a")
+    assert len(figures._requests) == MAX_TRACKED_SPANS and figures.retries == 0

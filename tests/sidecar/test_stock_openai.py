@@ -5,12 +5,15 @@ wire format, exporting metrics and traces to a real sidecar over OTLP/gRPC. Neit
 tool metric: tool calls come from their spans' finish reasons, and a tool-call loop shows as
 a runaway call rate."""
 
+import openai.resources.chat.completions as chat
 import pytest
+import wrapt
 from conftest import LOOPBACK
 from fake_openai import TOOL, FakeOpenAI
 from openai import OpenAI
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor
 from opentelemetry.instrumentation.openai import OpenAIInstrumentor as OpenLLMetry
 from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as OpenAIv2
 from opentelemetry.sdk.metrics import MeterProvider
@@ -34,7 +37,12 @@ class InstrumentedAgent:
     the sidecar: each ``interval`` runs a few invocations, then flushes spans and metrics."""
 
     def __init__(
-        self, provider: FakeOpenAI, sidecar: Sidecar, stream: bool = False, library=OpenAIv2
+        self,
+        provider: FakeOpenAI,
+        sidecar: Sidecar,
+        stream: bool = False,
+        library=OpenAIv2,
+        max_retries: int = 0,
     ) -> None:
         endpoint = f"127.0.0.1:{sidecar.ports['otlp_grpc']}"
         resource = Resource.create({"service.name": "openai-agent"})
@@ -46,9 +54,13 @@ class InstrumentedAgent:
             OTLPMetricExporter(endpoint=endpoint, insecure=True), export_interval_millis=3_600_000
         )
         self.metering = MeterProvider(resource=resource, metric_readers=[reader])
-        self.instrumentor = library()
-        self.instrumentor.instrument(tracer_provider=self.tracing, meter_provider=self.metering)
-        self.client = OpenAI(base_url=provider.base_url, api_key="test-key", max_retries=0)
+        # The HTTP client's instrumentation beside the GenAI one: a span per request.
+        self.instrumentors = (library(), HTTPX2ClientInstrumentor())
+        for instrumentor in self.instrumentors:
+            instrumentor.instrument(tracer_provider=self.tracing, meter_provider=self.metering)
+        self.client = OpenAI(
+            base_url=provider.base_url, api_key="test-key", max_retries=max_retries
+        )
         self.stream = stream
         self.system = "You are a careful operations assistant."
 
@@ -85,9 +97,19 @@ class InstrumentedAgent:
 
     def close(self) -> None:
         self.client.close()
-        self.instrumentor.uninstrument()
+        for instrumentor in self.instrumentors:
+            instrumentor.uninstrument()
+        _strip_leftover_wrappers()
         self.tracing.shutdown()
         self.metering.shutdown()
+
+
+def _strip_leftover_wrappers() -> None:
+    """OpenLLMetry 0.62.4's ``uninstrument`` leaves its wrapper on the client's ``create``;
+    left there, its span would parent the next test's spans."""
+    for resource in (chat.Completions, chat.AsyncCompletions):
+        while isinstance(resource.__dict__["create"], wrapt.FunctionWrapper):
+            resource.create = resource.__dict__["create"].__wrapped__
 
 
 @pytest.fixture
@@ -164,5 +186,28 @@ def test_a_new_system_prompt_in_captured_content_is_a_prompt_change(world, libra
         (ejection,) = sidecar.book.held(clock.now)
         assert "prompt_change" in ejection.anomaly_types
         assert sidecar.agents.records()[0].latest.prompt_hash not in ("", learned)
+    finally:
+        agent.close()
+
+
+@pytest.mark.parametrize("library", [OpenAIv2, OpenLLMetry], ids=["openai-v2", "openllmetry"])
+def test_a_retry_storm_behind_successful_calls_is_caught_and_named(world, library):
+    """Neither GenAI library records the SDK's retries, and every call still succeeds; the
+    HTTP client's instrumentation puts each request under the call that sent it, and
+    requests beyond the first are retries."""
+    clock, sidecar, provider = world
+    agent = InstrumentedAgent(provider, sidecar, library=library, max_retries=2)
+    try:
+        for _ in range(14):
+            agent.interval()
+            clock.now += 60
+        assert sidecar.book.held(clock.now) == []
+        (record,) = sidecar.agents.records()
+        assert record.latest.values["retries"] == 0
+        provider.failures = 2  # every call now takes three requests
+        agent.interval()
+        assert sidecar.agents.records()[0].latest.values["retries"] == pytest.approx(2.0)
+        (ejection,) = sidecar.book.held(clock.now)
+        assert "high_retry_rate" in ejection.anomaly_types
     finally:
         agent.close()

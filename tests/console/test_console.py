@@ -154,6 +154,7 @@ def test_agent_page_draws_vitals_with_baseline_and_timeline(fleet, browser):
     labelled(browser, "vital tool_calls")
     # Looked up afresh on every poll: the chart redraws as vitals arrive.
     assert wait(browser).until(lambda d: d.execute_script(PAINTED_PIXELS) > 1000)
+    assert "too coarse" not in browser.find_element(By.TAG_NAME, "body").text  # fine buckets
     assert text_appears(browser, "incident.healed")
     assert text_appears(browser, "revoke tools")
 

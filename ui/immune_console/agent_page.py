@@ -3,7 +3,7 @@
 from immune_sdk import AsyncClient, ImmuneError, names
 from nicegui import ui
 
-from .charts import anomaly_marks, vital_chart, vitals_shown
+from .charts import anomaly_marks, latency_note, vital_chart, vitals_shown
 from .decide import APPROVE, HEAL, REJECT
 from .fleet import FleetView
 from .insights import MEMORY_COLUMNS, action_line, memory_rows
@@ -39,6 +39,7 @@ class AgentPage:
         self.charts: dict[str, ui.echart] = {}
         self.summary = ui.column().classes("w-full gap-1")
         with section("Vitals"):
+            self.note = ui.label("").classes("text-sm text-grey-8")
             self.vitals = ui.element("div").classes(
                 "w-full grid grid-cols-1 md:grid-cols-2 xl:grid-cols-3 gap-2"
             )
@@ -105,6 +106,7 @@ class AgentPage:
     def _vitals(self, found) -> None:
         baselines = {b.vital: b for b in found.baselines}
         samples = sorted(found.samples, key=lambda s: (s.time.seconds, s.time.nanos))
+        self.note.text = latency_note(samples)
         for vital in vitals_shown(samples):
             options = vital_chart(
                 vital, samples, baselines.get(vital), anomaly_marks(found.incidents, vital)

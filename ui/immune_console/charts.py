@@ -19,6 +19,18 @@ def vitals_shown(samples: Iterable) -> list[str]:
     return sorted({vital for s in samples for vital in s.values})
 
 
+def latency_note(samples: list) -> str:
+    """Why the newest sample with a latency has no p95 or median ('' when it has them): the
+    instrumentation's histogram buckets were too coarse to locate them."""
+    latest = next((s for s in reversed(samples) if "latency" in s.values), None)
+    if latest is None or "latency_median" in latest.values:
+        return ""
+    return (
+        "Latency buckets too coarse to locate a p95 or median (the instrumentation's "
+        "histogram boundaries): only the mean latency is shown and judged."
+    )
+
+
 def anomaly_marks(incidents: Iterable, vital: str) -> list[dict]:
     """One mark per anomaly of this vital: at the incident's detection, at the observed value."""
     return [

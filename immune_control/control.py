@@ -274,7 +274,7 @@ class Control:
             targets = [
                 i
                 for i in self.ledger.incidents.values()
-                if i.state in states and (not wanted or wanted & set(_agents(i)))
+                if i.state in states and (not wanted or wanted & set(i.members))
             ][:limit]
         return [self._one(method, decide, i, caller, reason) for i in targets]
 
@@ -399,7 +399,7 @@ class Control:
         queued = {c.agent_id for c in pending if c.kind == QUARANTINE}
         missing = []
         for incident in self.ledger.incidents.values():
-            for agent_id in _enforced(incident):
+            for agent_id in incident.held:
                 if agent_id in held or agent_id in queued:
                     continue
                 if self.ledger.sidecar_of(agent_id) == sidecar_id:
@@ -416,14 +416,3 @@ class Control:
             self.store.add_command(command, self.clock())
         return missing
 
-
-def _agents(incident: Incident) -> tuple[str, ...]:
-    return incident.affected_agent_ids if incident.fleet else (incident.agent_id,)
-
-
-def _enforced(incident: Incident) -> tuple[str, ...]:
-    if incident.fleet:
-        return tuple(a for a in incident.affected_agent_ids if a not in incident.waived_agent_ids)
-    if incident.quarantine_waived or incident.state == PROBATION:
-        return ()
-    return (incident.agent_id,)

@@ -19,6 +19,10 @@ class FailedPrecondition(ControlError):
     code = "FAILED_PRECONDITION"
 
 
+class IllegalTransition(FailedPrecondition):
+    """A move the incident lifecycle does not allow (DESIGN §5)."""
+
+
 class InvalidArgument(ControlError):
     """The request itself is malformed."""
 

@@ -238,9 +238,11 @@ class Healer:
         closed = self._close(action, outcome, why)
         incident = self._ledger.save_action(incident, closed)
         self._ledger.after_commit(lambda: self._memory.record(closed))
-        self._ledger.note(incident, f"action.{outcome}", f"{action.action} {outcome}: {why}")
-        if outcome == A_REINFECTED:
-            incident = dataclasses.replace(incident, state=HEALING)
+        kind, message = f"action.{outcome}", f"{action.action} {outcome}: {why}"
+        if incident.state == PROBATION:  # back from probation: the agent is held again
+            incident = self._ledger.transition(incident, HEALING, kind, message=message)
+        else:
+            self._ledger.note(incident, kind, message)
         return self.next(incident)
 
     def _close(self, action: HealingAction, outcome: str, detail: str) -> HealingAction:

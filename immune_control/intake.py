@@ -99,7 +99,7 @@ class Intake:
     def _again(self, incident: Incident, infection: Infection) -> Incident:
         if incident.state == PROBATION and not incident.fleet:
             return self.reinfected(incident, infection)
-        if infection.quarantined and _waived(incident, infection.agent_id):
+        if infection.quarantined and incident.waived(infection.agent_id):
             # A sidecar that lost the waiver (no state dir) held it again; the cap says serve.
             self._healer.quarantine(incident, infection.agent_id, False, "fleet quarantine cap")
         kinds = ", ".join(infection.types)
@@ -212,7 +212,7 @@ class Intake:
 
     def _join(self, fleet: Incident, agent_id: str, kind: str) -> Incident:
         own = self._ledger.open_for(agent_id)
-        waived = own.quarantine_waived if own is not None and not own.fleet else False
+        waived = own is not None and not own.fleet and own.waived(agent_id)
         if own is not None and not own.fleet:
             own = self._healer.cancel(own, f"merged into fleet incident {fleet.id}")
             self._ledger.transition(
@@ -237,9 +237,3 @@ class Intake:
         )
         return self._ledger.put(fleet)
 
-
-def _waived(incident: Incident, agent_id: str) -> bool:
-    """Whether the fleet cap waived this agent's quarantine in ``incident``."""
-    if incident.fleet:
-        return agent_id in incident.waived_agent_ids
-    return incident.quarantine_waived

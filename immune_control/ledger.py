@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator
 
 from .commands import Command, Courier
 from .config import ControlConfig
+from .errors import IllegalTransition
 from .events import EventLog
 from .model import (
-    DETECTED,
     HEALING,
     PROBATION,
+    TRANSITIONS,
     AgentInfo,
     AuditEntry,
     HealingAction,
@@ -114,7 +115,7 @@ class Ledger:
 
     def open_for(self, agent_id: str) -> Incident | None:
         """The agent's open incident (its own, or the fleet incident it belongs to)."""
-        pending = [i for i in self._pending.values() if agent_id in _agents_of(i)]
+        pending = [i for i in self._pending.values() if agent_id in i.members]
         if pending:
             return pending[-1] if pending[-1].open else None
         incident_id = self.by_agent.get(agent_id)
@@ -136,7 +137,12 @@ class Ledger:
         message: str = "",
         **changes,
     ) -> Incident:
-        """Move an incident to ``state``, storing the event that says so."""
+        """Move an incident to ``state``, storing the event that says so; a move the
+        lifecycle does not allow is an error, and nothing is written."""
+        if state not in TRANSITIONS[incident.state]:
+            raise IllegalTransition(
+                f"incident {incident.id} cannot move from {incident.state} to {state}"
+            )
         now = self.clock()
         updated = dataclasses.replace(incident, state=state, update_time=now, **changes)
         self.events.append(
@@ -226,13 +232,7 @@ class Ledger:
 
     def held(self) -> int:
         """Agents held in quarantine by control's decisions, as the current change sees it."""
-        count = 0
-        for incident in self.current():
-            if incident.fleet:
-                count += len(set(incident.affected_agent_ids) - set(incident.waived_agent_ids))
-            elif incident.state not in (DETECTED, PROBATION) and not incident.quarantine_waived:
-                count += 1
-        return count
+        return sum(len(incident.held) for incident in self.current())
 
     def agent_status(self, agent: AgentInfo, now: float) -> str:
         """Derived status: unreachable, healing, probation, quarantined, or as reported."""
@@ -243,8 +243,7 @@ class Ledger:
             return agent.reported_status
         if incident.state in (HEALING, PROBATION) and not incident.fleet:
             return incident.state
-        waived = incident.quarantine_waived or agent.id in incident.waived_agent_ids
-        return agent.reported_status if waived else "quarantined"
+        return agent.reported_status if incident.waived(agent.id) else "quarantined"
 
     def _silent(self, agent: AgentInfo, now: float, silence: float) -> bool:
         sidecar = self.sidecars.get(agent.sidecar_id)
@@ -267,7 +266,7 @@ class Ledger:
         self.events.publish()
 
     def _index(self, incident: Incident) -> None:
-        for agent_id in _agents_of(incident):
+        for agent_id in incident.members:
             if incident.open:
                 self.by_agent[agent_id] = incident.id
             elif self.by_agent.get(agent_id) == incident.id:
@@ -277,6 +276,3 @@ class Ledger:
         else:
             self.incidents.pop(incident.id, None)
 
-
-def _agents_of(incident: Incident) -> tuple[str, ...]:
-    return incident.affected_agent_ids if incident.fleet else (incident.agent_id,)

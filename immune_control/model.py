@@ -9,6 +9,23 @@ REJECTED, EXPIRED, EXHAUSTED = "rejected", "expired", "exhausted"
 DISMISSED, MERGED = "dismissed", "merged"
 CLOSED_STATES = frozenset({HEALED, DISMISSED, MERGED})
 WAITING_FOR_HUMAN = frozenset({PENDING, REJECTED, EXPIRED, EXHAUSTED})
+# The incident lifecycle (DESIGN §5): the states each state may move to. Any open incident
+# can be dismissed (a false positive) or merged into a fleet incident; a fleet incident is
+# released (healed) by approval. Healing → healing is the next action of the ladder.
+_ENDINGS = frozenset({DISMISSED, MERGED})
+TRANSITIONS: Mapping[str, frozenset[str]] = {
+    DETECTED: frozenset({QUARANTINED}) | _ENDINGS,
+    QUARANTINED: frozenset({PENDING, HEALING, EXHAUSTED}) | _ENDINGS,
+    PENDING: frozenset({HEALING, REJECTED, EXPIRED, HEALED}) | _ENDINGS,
+    REJECTED: frozenset({HEALING}) | _ENDINGS,
+    EXPIRED: frozenset({HEALING, REJECTED, HEALED}) | _ENDINGS,
+    EXHAUSTED: frozenset({HEALING}) | _ENDINGS,
+    HEALING: frozenset({HEALING, PROBATION, PENDING, EXHAUSTED}) | _ENDINGS,
+    PROBATION: frozenset({HEALED, HEALING}) | _ENDINGS,
+    HEALED: frozenset(),
+    DISMISSED: frozenset(),
+    MERGED: frozenset(),
+}
 
 AUTO, APPROVAL, HEAL_NOW, EXPIRY = "auto", "approval", "heal_now", "expiry"
 A_PENDING, A_APPLIED, A_SUCCEEDED = "pending", "applied", "succeeded"
@@ -185,6 +202,25 @@ class Incident:
     def open(self) -> bool:
         """Whether the incident still needs something done."""
         return self.state not in CLOSED_STATES
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The agents this incident is about: its own, or a fleet incident's affected ones."""
+        return self.affected_agent_ids if self.fleet else (self.agent_id,)
+
+    def waived(self, agent_id: str) -> bool:
+        """Whether the fleet cap waived this member's quarantine (recorded, not enforced)."""
+        if self.fleet:
+            return agent_id in self.waived_agent_ids
+        return self.quarantine_waived
+
+    @property
+    def held(self) -> tuple[str, ...]:
+        """The members control holds in quarantine: not waived, and neither still being
+        decided (detected) nor released to be watched (probation)."""
+        if not self.open or self.state in (DETECTED, PROBATION):
+            return ()
+        return tuple(a for a in self.members if not self.waived(a))
 
     @property
     def diagnosis(self) -> str:

@@ -79,7 +79,7 @@ class Sidecar:
         self.agents = AgentRegistry(config.max_agents, self._is_held, self._evicted)
         self.gate: ReadinessGate | None = None  # set when a readiness actuator is configured
         self.link: LinkClient | None = None
-        self.runner = ActuatorRunner(self._actuators(), on_done=self._acted)
+        self.runner = ActuatorRunner(self._actuators(), self._acted, clock)
         self.pipeline = Pipeline(
             self.mapper,
             self.detector,
@@ -103,36 +103,55 @@ class Sidecar:
         self.handler = Handler(consumer, limits, self._count, clock)
         self._servers: list = []
         self._stop_flush = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_loop, name="state-flush", daemon=True)
 
     def start(self) -> None:
-        """Bind and serve OTLP (gRPC, HTTP) and the admin endpoint."""
-        grpc_receiver = GrpcReceiver(self.handler, self.config.otlp_grpc)
-        http = http_receiver(self.handler, *split_address(self.config.otlp_http, "otlp_http"))
-        admin = admin_server(self._views(), *split_address(self.config.admin, "admin"))
-        self._servers = [grpc_receiver, http, admin]
-        for server in self._servers:
-            server.start()
-        self.ports = {"otlp_grpc": grpc_receiver.port, "otlp_http": http.port, "admin": admin.port}
-        threading.Thread(target=self._flush_loop, name="state-flush", daemon=True).start()
-        if self.link is not None:
-            self.link.start()
+        """Bind and serve OTLP (gRPC, HTTP) and the admin endpoint, and start every thread;
+        when a part fails to start, what had started is stopped again."""
+        try:
+            self._start()
+        except BaseException:
+            self._halt()
+            raise
         log.info(
             "listening: OTLP/gRPC %s, OTLP/HTTP %s, admin %s (state: %s)",
             *(_bound(getattr(self.config, k), p) for k, p in self.ports.items()),
             self.config.state_dir or "not kept; use --state-dir to survive restarts",
         )
 
+    def _start(self) -> None:
+        self.runner.start()
+        if self.forwarder:
+            self.forwarder.start()
+        c = self.config
+        grpc_receiver = self._serve(GrpcReceiver(self.handler, c.otlp_grpc))
+        http = self._serve(http_receiver(self.handler, *split_address(c.otlp_http, "otlp_http")))
+        admin = self._serve(admin_server(self._views(), *split_address(c.admin, "admin")))
+        self.ports = {"otlp_grpc": grpc_receiver.port, "otlp_http": http.port, "admin": admin.port}
+        self._flusher.start()
+        if self.link is not None:
+            self.link.start()
+
+    def _serve(self, server):
+        server.start()
+        self._servers.append(server)
+        return server
+
     def stop(self) -> None:
         """Stop serving, finish queued work and persist the baselines."""
+        self._halt()
+        self.save()
+
+    def _halt(self) -> None:
         self._stop_flush.set()
         for server in reversed(self._servers):
             server.stop()
+        self._servers.clear()
         if self.link is not None:
             self.link.stop()
         self.runner.close()
         if self.forwarder:
             self.forwarder.close()
-        self.save()
 
     def save(self) -> None:
         """Write the baselines to the state dir."""

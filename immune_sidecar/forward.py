@@ -73,6 +73,9 @@ class Forwarder:
         self._queue: queue.Queue[tuple[bytes, Signal] | None] = queue.Queue(maxsize=queue_size)
         self._metrics = metrics
         self._thread = threading.Thread(target=self._run, name="forward", daemon=True)
+
+    def start(self) -> None:
+        """Start sending; exports queued before wait for it."""
         self._thread.start()
 
     def consume(self, export: Export) -> Partial:
@@ -86,6 +89,8 @@ class Forwarder:
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop after the queued requests, waiting at most ``timeout`` seconds."""
+        if not self._thread.is_alive():
+            return
         try:
             self._queue.put(None, timeout=timeout)
         except queue.Full:

@@ -84,7 +84,8 @@ class LinkClient:
         """Close the stream; unacked reports stay on disk."""
         self._stop.set()
         self._send(None)
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)
 
     # hooks from the pipeline and the actuators
 
@@ -194,8 +195,8 @@ class LinkClient:
                 return
             if message:
                 yield message
-            for watch in self._probation.overdue(self._clock()):
-                self._probation_done(watch, healthy=watch.seen > 0)
+            for watch, passed in self._probation.overdue(self._clock()):
+                self._probation_done(watch, healthy=passed)
             yield from self._refused_due()
             if self.connected.is_set() and time.monotonic() >= next_health:
                 next_health = time.monotonic() + self._health_interval

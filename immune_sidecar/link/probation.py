@@ -15,6 +15,10 @@ class Watch:
     deadline: float
     seen: int = 0
 
+    def passed(self, timed_out: bool) -> bool:
+        """The one pass rule: ``needed`` clean samples; when time ran out first, any."""
+        return self.seen >= (1 if timed_out else self.needed)
+
 
 class Probation:
     """Watches by agent; each ends once, with a verdict the caller reports."""
@@ -35,7 +39,7 @@ class Probation:
             if watch is None:
                 return None
             watch.seen += 1
-            if watch.seen < watch.needed:
+            if not watch.passed(timed_out=False):
                 return None
             return self._watches.pop(agent_id)
 
@@ -44,10 +48,10 @@ class Probation:
         with self._lock:
             return self._watches.pop(agent_id, None)
 
-    def overdue(self, now: float) -> list[Watch]:
-        """End the watches whose time ran out."""
+    def overdue(self, now: float) -> list[tuple[Watch, bool]]:
+        """End the watches whose time ran out, each with whether it passed."""
         with self._lock:
             done = [w for w in self._watches.values() if now >= w.deadline]
             for watch in done:
                 del self._watches[watch.agent_id]
-            return done
+            return [(watch, watch.passed(timed_out=True)) for watch in done]

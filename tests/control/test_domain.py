@@ -307,3 +307,59 @@ def test_a_bulk_call_acts_on_at_most_the_limit_and_the_rest_wait(tmp_path):
     assert control.bulk("ApproveAll", Caller(), "", []) == []
     with pytest.raises(InvalidArgument, match="at most 2 agents per call, got 3"):
         control.bulk("RejectAll", Caller(), "", ["a0", "a1", "a2"])
+
+
+def test_a_reinfection_on_probation_is_an_event_from_probation_back_to_healing(tmp_path):
+    control, _, clock = make(tmp_path)
+    fleet_of(control, 1, clock)
+    incident = control.infection(infection("a0"))
+    first = control.ledger.get(incident.id).current_action
+    control.action_result(incident.id, first.id, True, "ok", False)
+    assert control.ledger.get(incident.id).state == "probation"
+    control.probation_result(incident.id, False, "tool_calls 14 vs 1")
+    events = control.store.events(incident_id=incident.id)
+    moves = [(e.from_state, e.to_state, e.kind) for e in events]
+    assert ("probation", "healing", "action.reinfected") in moves
+    assert moves[-1] == ("healing", "healing", "action.started")  # the ladder's next action
+    state = "detected"  # every event starts where the one before it ended
+    for from_state, to_state, kind in moves[1:]:
+        assert from_state == state, kind
+        state = to_state
+
+
+def test_a_move_the_lifecycle_does_not_allow_is_an_error_and_writes_nothing(tmp_path):
+    from immune_control.errors import IllegalTransition
+
+    control, _, clock = make(tmp_path)
+    fleet_of(control, 1, clock)
+    incident = control.infection(infection("a0"))
+    before = len(control.store.events(incident_id=incident.id))
+    refused = pytest.raises(IllegalTransition, match="cannot move from healing to rejected")
+    with refused, control.ledger.change():
+        control.ledger.transition(control.ledger.get(incident.id), "rejected", "x")
+    assert control.store.incident(incident.id).state == "healing"
+    assert len(control.store.events(incident_id=incident.id)) == before
+
+
+def test_every_state_of_the_lifecycle_has_its_moves_and_closed_ones_have_none():
+    from immune_sdk import names
+
+    from immune_control.model import CLOSED_STATES, TRANSITIONS
+
+    assert set(TRANSITIONS) == set(names.names(names.STATE))
+    assert all(not TRANSITIONS[s] for s in CLOSED_STATES)
+    assert all(set(moves) <= set(TRANSITIONS) for moves in TRANSITIONS.values())
+
+
+def test_which_agents_control_holds_is_one_rule():
+    from immune_control.model import Incident
+
+    def incident(state, **fields):
+        return Incident("i", "a", state, 1.0, (), (), 0.0, 0.0, **fields)
+
+    assert incident("quarantined").held == ("a",) and incident("healing").held == ("a",)
+    assert incident("detected").held == () and incident("probation").held == ()
+    assert incident("healed").held == () and incident("healing", quarantine_waived=True).held == ()
+    fleet = incident("pending_approval", fleet=True, affected_agent_ids=("a", "b", "c"),
+                     waived_agent_ids=("b",))  # fmt: skip
+    assert fleet.held == ("a", "c") and fleet.waived("b") and not fleet.waived("a")

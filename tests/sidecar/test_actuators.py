@@ -1,12 +1,14 @@
 """Actuators against a real local webhook server and a real program; dry-run; the runner."""
 
 import json
+import socket
 import sys
 import threading
 import time
 
 import pytest
 
+from bench.evaluation.detection import SimClock
 from immune_common.httpserve import BackgroundServer, QuietHandler
 from immune_sidecar.actuate import (
     APPLY_ACTION,
@@ -15,6 +17,7 @@ from immune_sidecar.actuate import (
     Command,
     CommandActuator,
     DryRun,
+    Outcome,
     WebhookActuator,
 )
 
@@ -134,6 +137,7 @@ def test_runner_applies_in_order_off_thread_and_on_schedule(hook_factory):
             finished.set()
 
     runner = ActuatorRunner([WebhookActuator(hook.url)], on_done=record)
+    runner.start()
     runner.submit_at(time.time() + 0.2, Command("release", "a"), lambda: True)
     runner.submit_at(time.time() + 0.1, Command("release", "b"), lambda: False)  # no longer due
     runner.submit(Command(QUARANTINE, "a"))
@@ -154,7 +158,81 @@ def test_healing_actions_skip_actuators_that_only_contain(hook_factory):
         [gate, DryRun(WebhookActuator(hook.url))],
         on_done=lambda c, o: (done.append((c.kind, [x.actuator for x in o])), finished.set()),
     )
+    runner.start()
     runner.submit(COMMAND)
     assert finished.wait(5)
     runner.close()
     assert done == [(APPLY_ACTION, [f"webhook {hook.url}"])]
+
+
+class Raising:
+    """An actuator that raises on its first command (a full disk, a bug) and then works."""
+
+    name, actions = "raising", frozenset({"revoke_tools"})
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def apply(self, command: Command) -> Outcome:
+        self.calls += 1
+        if self.calls == 1:
+            raise OSError(28, "No space left on device")
+        return Outcome(self.name, True, "done")
+
+
+def test_an_actuator_or_listener_that_raises_is_a_failed_outcome_and_the_worker_goes_on():
+    done, listened = [], threading.Event()
+
+    def record(command, outcomes):
+        done.append((command.agent_id, [(o.ok, o.message) for o in outcomes]))
+        if command.agent_id == "b":
+            raise OSError(28, "No space left on device")  # the outbox write, say
+        if command.agent_id == "c":
+            listened.set()
+
+    runner = ActuatorRunner([Raising()], on_done=record)
+    runner.start()
+    for agent in ("a", "b", "c"):
+        runner.submit(Command(QUARANTINE, agent))
+    assert listened.wait(5)
+    runner.close()
+    assert done[0] == ("a", [(False, "raised OSError: [Errno 28] No space left on device")])
+    assert done[1:] == [("b", [(True, "done")]), ("c", [(True, "done")])]
+
+
+def test_scheduled_commands_run_on_the_runners_clock_not_the_walls():
+    clock = SimClock()
+    clock.now = 1_000.0
+    released = threading.Event()
+    runner = ActuatorRunner([], on_done=lambda c, o: released.set(), clock=clock)
+    runner.start()
+    runner.submit_at(1_600.0, Command("release", "a"), lambda: True)
+    assert not released.wait(1.5)  # ten simulated minutes have not passed, however long we wait
+    clock.now = 1_600.0
+    assert released.wait(5)
+    runner.close()
+
+
+def test_a_start_that_fails_stops_what_it_had_bound(tmp_path):
+    from conftest import free_port
+
+    from immune_sidecar.app import Sidecar
+    from immune_sidecar.config import SidecarConfig
+
+    ports = [free_port(), free_port()]
+    before = set(threading.enumerate())
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        config = SidecarConfig(
+            otlp_grpc=f"127.0.0.1:{ports[0]}",
+            otlp_http=f"127.0.0.1:{ports[1]}",
+            admin=f"127.0.0.1:{busy.getsockname()[1]}",
+        )
+        sidecar = Sidecar(config)
+        with pytest.raises(OSError):
+            sidecar.start()
+    assert not set(threading.enumerate()) - before  # no thread left running
+    for port in ports:  # both OTLP ports are free again
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))

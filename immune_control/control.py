@@ -95,10 +95,10 @@ class Control:
         sidecar that reports it (see ``foreign``), so a Hello cannot squat one."""
         now = self.clock()
         with self.ledger.change():
-            self.store.ack_commands(sidecar_id, list(applied), now)
+            self.ledger.acked(sidecar_id, applied)
             self.store.save_sidecar(sidecar_id, version, now, now, None)
             self.ledger.sidecars[sidecar_id] = SidecarState(sidecar_id, version, now, now)
-            pending = self.store.unacked_commands(sidecar_id)
+            pending = self.ledger.unacked.of(sidecar_id)
             return pending + self._reconcile(sidecar_id, set(quarantined), pending)
 
     def foreign(self, sidecar_id: str, agent_ids: Iterable[str]) -> str:
@@ -209,7 +209,7 @@ class Control:
     def acked(self, sidecar_id: str, command_ids: list[str]) -> None:
         """Commands the sidecar confirmed (of those sent to it)."""
         with self.ledger.change():
-            self.store.ack_commands(sidecar_id, command_ids, self.clock())
+            self.ledger.acked(sidecar_id, command_ids)
 
     def tick(self) -> None:
         """Expire approvals, time out silent actions, store buffered samples."""
@@ -413,6 +413,5 @@ class Control:
                         )
                     )
         for command in missing:
-            self.store.add_command(command, self.clock())
+            self.ledger.keep(command)
         return missing
-

@@ -236,4 +236,3 @@ class Intake:
             fleet, "fleet.agent_added", f"{agent_id} shows {kind}; {state}", agent_id=agent_id
         )
         return self._ledger.put(fleet)
-

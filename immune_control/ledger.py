@@ -7,12 +7,13 @@ only see the change after it committed. A failed write leaves both as they were.
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
-from .commands import Command, Courier
+from .commands import Command, Courier, Unacked
 from .config import ControlConfig
 from .errors import IllegalTransition
 from .events import EventLog
@@ -60,6 +61,8 @@ class Ledger:
         self.by_agent: dict[str, str] = {}
         self.agents: dict[str, AgentInfo] = {a.id: a for a in store.agents()}
         self.sidecars: dict[str, SidecarState] = {}
+        self.unacked = Unacked(store.unacked_commands())
+        self._undo: list[Callable[[], None]] = []  # of in-memory changes, if a change fails
         self._audit_sequence = itertools.count(store.last_sequence("audit") + 1)
         self._pending: dict[str, Incident] = {}
         self._after: list[Callable[[], None]] = []
@@ -85,14 +88,17 @@ class Ledger:
                 self._pending.clear()
                 self._after.clear()
                 self.events.rewind(0)
+                self._rewind(0)
                 raise
             finally:
                 self._depth = 0
+            self._undo.clear()
             self._commit()
 
     @contextlib.contextmanager
     def _savepoint(self) -> Iterator[None]:
         pending, after, events = dict(self._pending), len(self._after), self.events.mark()
+        undo = len(self._undo)
         self._depth += 1
         try:
             with self.store.transaction():
@@ -101,9 +107,14 @@ class Ledger:
             self._pending = pending
             del self._after[after:]
             self.events.rewind(events)
+            self._rewind(undo)
             raise
         finally:
             self._depth -= 1
+
+    def _rewind(self, mark: int) -> None:
+        while len(self._undo) > mark:
+            self._undo.pop()()
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` once the current change has committed."""
@@ -176,8 +187,23 @@ class Ledger:
 
     def send(self, command: Command) -> None:
         """Keep a command for its sidecar in the current change; deliver it after commit."""
-        self.store.add_command(command, self.clock())
+        self.keep(command)
         self.after_commit(lambda: self.courier.deliver(command))
+
+    def keep(self, command: Command) -> None:
+        """Store a command until its sidecar acks it, in the current change."""
+        self.store.add_command(command, self.clock())
+        self.unacked.add(command)
+        self._undo.append(lambda: self.unacked.drop(command))
+
+    def acked(self, sidecar_id: str, command_ids: Iterable[str]) -> None:
+        """The sidecar's acks, in the current change: only its unacked commands count (an
+        ack of an unknown, acked or another sidecar's command changes nothing)."""
+        done = self.unacked.waiting(sidecar_id, command_ids)
+        self.store.ack_commands([c.id for c in done], self.clock())
+        for command in done:
+            self.unacked.drop(command)
+            self._undo.append(functools.partial(self.unacked.add, command))
 
     def sidecar_of(self, agent_id: str) -> str:
         """The sidecar that serves an agent ('' when unknown)."""
@@ -275,4 +301,3 @@ class Ledger:
             self.incidents[incident.id] = incident
         else:
             self.incidents.pop(incident.id, None)
-

@@ -25,10 +25,6 @@ EVENT_COLUMNS = (
     "sequence, time, kind, incident_id, agent_id, actor, reason, from_state, to_state, message"
 )
 # A sidecar's commands it has not acked yet.
-_UNACKED = (
-    "FROM commands c WHERE sidecar_id = ? AND NOT EXISTS "
-    "(SELECT 1 FROM command_acks a WHERE a.id = c.id)"
-)
 
 
 class Store:
@@ -309,19 +305,17 @@ class Store:
         row = (command.id, command.sidecar_id, command.agent_id, codec.dumps(command), time, None)
         self.db.stage("commands", row, key=command.id, replace=True)
 
-    def ack_commands(self, sidecar_id: str, command_ids: Sequence[str], time: float) -> None:
-        """Mark commands delivered; only this sidecar's unacked commands count (an ack of
-        an unknown, acked or another sidecar's command changes nothing)."""
-        if not command_ids:
-            return
-        with self.db.transaction():
-            waiting = {row[0] for row in self.db.read("SELECT id " + _UNACKED, [sidecar_id])}
-            for command_id in waiting.intersection(command_ids):
-                self.db.stage("command_acks", (command_id, time))
+    def ack_commands(self, command_ids: Sequence[str], time: float) -> None:
+        """Mark commands delivered (the caller has checked they were the acking sidecar's)."""
+        for command_id in command_ids:
+            self.db.stage("command_acks", (command_id, time))
 
-    def unacked_commands(self, sidecar_id: str) -> list[Command]:
-        """A sidecar's undelivered commands, oldest first (this change's own included)."""
-        rows = self.db.read("SELECT body " + _UNACKED + " ORDER BY create_time", [sidecar_id])
+    def unacked_commands(self) -> list[Command]:
+        """Every undelivered command, oldest first (read at start)."""
+        rows = self.db.query(
+            "SELECT body FROM commands c WHERE NOT EXISTS "
+            "(SELECT 1 FROM command_acks a WHERE a.id = c.id) ORDER BY create_time"
+        )
         return [Command(**json.loads(r[0])) for r in rows]
 
     def count(self, sql: str, params: Sequence = ()) -> int:

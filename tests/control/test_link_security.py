@@ -253,20 +253,33 @@ def test_two_infections_under_one_message_id_are_one(control):
         assert "twice-sent-too" not in concerned()
 
 
-def test_acks_count_only_for_commands_sent_to_that_sidecar(tmp_path):
-    db = Database(str(tmp_path / "acks.duckdb"))
-    store = Store(db)
-    try:
-        with store.transaction():
-            store.add_command(Command(QUARANTINE, "sc-1", "a", "i-1", id="cmd-1"), 1.0)
-        assert [c.id for c in store.unacked_commands("sc-1")] == ["cmd-1"]
-        store.ack_commands("sc-2", ["cmd-1", "never-sent"], 2.0)  # not sc-2's, and unknown
-        assert [c.id for c in store.unacked_commands("sc-1")] == ["cmd-1"]
-        assert store.count("SELECT count(*) FROM command_acks") == 0
-        store.ack_commands("sc-1", ["cmd-1"], 3.0)
-        assert store.unacked_commands("sc-1") == []
-    finally:
-        db.close()
+def test_acks_count_only_for_commands_sent_to_that_sidecar_and_survive_a_restart(tmp_path):
+    from immune_control.control import Control
+
+    config = ControlConfig(db=str(tmp_path / "acks.duckdb"))
+
+    def open_control() -> Control:
+        return Control(config, Store(Database(config.db_path)), Courierless(), lambda: 5.0)
+
+    control = open_control()
+    with control.ledger.change():
+        control.ledger.keep(Command(QUARANTINE, "sc-1", "a", "i-1", id="cmd-1"))
+    control.acked("sc-2", ["cmd-1", "never-sent"])  # not sc-2's, and unknown
+    assert [c.id for c in control.ledger.unacked.of("sc-1")] == ["cmd-1"]
+    assert control.store.count("SELECT count(*) FROM command_acks") == 0
+    control.store.db.close()
+    control = open_control()  # a restart: still waiting
+    assert [c.id for c in control.hello("sc-1", "t", [], [])] == ["cmd-1"]
+    control.acked("sc-1", ["cmd-1"])
+    control.store.db.close()
+    control = open_control()
+    assert control.hello("sc-1", "t", [], []) == []
+    control.store.db.close()
+
+
+class Courierless:
+    def deliver(self, command) -> None:
+        pass
 
 
 def test_an_open_link_beyond_loopback_is_a_config_error_unless_insecure_is_said(tmp_path):

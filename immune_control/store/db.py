@@ -42,7 +42,7 @@ class Database:
         self._depth = 0
         self._staged: dict[tuple[str, bool], dict[Hashable, tuple]] = {}
         self._undo: list[tuple[dict, Hashable, object]] = []
-        self._column_types: dict[str, list[str]] = {}
+        self._column_types: dict[str, tuple[list[str], list[str]]] = {}
         self._flushes = 0
         self._broken = False
         self._local = threading.local()
@@ -134,19 +134,25 @@ class Database:
             # One list per column, unnested together: binding a few lists is far cheaper
             # for DuckDB than parsing a VALUES list with a parameter per cell.
             columns = [list(c) for c in zip(*rows.values(), strict=True)]
-            types = self._types(table)
+            names, types = self._columns(table)
+            if replace:
+                # Every table's key is its first column. DELETE then INSERT costs DuckDB
+                # about half of what INSERT OR REPLACE does.
+                self._con.execute(
+                    f"DELETE FROM {table} WHERE {names[0]} IN (SELECT unnest(?::{types[0]}[]))",
+                    [columns[0]],
+                )
             select = ", ".join(f"unnest(?::{t}[])" for t in types)
-            verb = "INSERT OR REPLACE" if replace else "INSERT"
-            self._con.execute(f"{verb} INTO {table} SELECT {select}", columns)
+            self._con.execute(f"INSERT INTO {table} SELECT {select}", columns)
 
-    def _types(self, table: str) -> list[str]:
+    def _columns(self, table: str) -> tuple[list[str], list[str]]:
         if table not in self._column_types:
             rows = self._con.execute(
-                "SELECT data_type FROM information_schema.columns WHERE table_name = ? "
-                "ORDER BY ordinal_position",
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = ? ORDER BY ordinal_position",
                 [table],
             ).fetchall()
-            self._column_types[table] = [r[0] for r in rows]
+            self._column_types[table] = ([r[0] for r in rows], [r[1] for r in rows])
         return self._column_types[table]
 
     def _rollback(self) -> None:

@@ -70,7 +70,9 @@ def test_an_engine_batch_commits_once_and_answers_after_the_commit(tmp_path):
             return result
 
     engine = Engine(Counting)
-    engine.submit(gate.wait)  # holds the thread while the rest queues up
+    holding = threading.Event()
+    engine.submit(lambda: (holding.set(), gate.wait()))  # holds the thread...
+    assert holding.wait(10)  # ...once it runs, while the rest queues up
     futures = [engine.submit(feedback, db, f"i{n}") for n in range(20)]
     gate.set()
     for future in futures:

@@ -44,6 +44,23 @@ class SidecarState:
         return now - self.last_message_time > silence_seconds
 
 
+class AgentBook(dict[str, AgentInfo]):
+    """Known agents by id, and the ids each sidecar serves, kept in step on every write."""
+
+    def __init__(self, agents: Iterable[AgentInfo] = ()) -> None:
+        super().__init__()
+        self.by_sidecar: dict[str, set[str]] = {}
+        for agent in agents:
+            self[agent.id] = agent
+
+    def __setitem__(self, agent_id: str, agent: AgentInfo) -> None:
+        old = self.get(agent_id)
+        if old is not None and old.sidecar_id != agent.sidecar_id:
+            self.by_sidecar[old.sidecar_id].discard(agent_id)
+        self.by_sidecar.setdefault(agent.sidecar_id, set()).add(agent_id)
+        super().__setitem__(agent_id, agent)
+
+
 class Ledger:
     """Open incidents by id and agent, known agents and sidecars; one lock, one transaction."""
 
@@ -59,7 +76,7 @@ class Ledger:
         self.lock = threading.RLock()
         self.incidents: dict[str, Incident] = {}
         self.by_agent: dict[str, str] = {}
-        self.agents: dict[str, AgentInfo] = {a.id: a for a in store.agents()}
+        self.agents = AgentBook(store.agents())
         self.sidecars: dict[str, SidecarState] = {}
         self.unacked = Unacked(store.unacked_commands())
         self._undo: list[Callable[[], None]] = []  # of in-memory changes, if a change fails
@@ -68,6 +85,7 @@ class Ledger:
         self._after: list[Callable[[], None]] = []
         self._depth = 0
         self._reachable: tuple[tuple, int] = ((), 1)
+        self._held = 0  # agents the committed open incidents hold
         for incident in store.open_incidents(("healed", "dismissed", "merged")):
             self._index(incident)
 
@@ -241,15 +259,23 @@ class Ledger:
     def reachable_agents(self, now: float) -> int:
         """Agents whose sidecar still talks to control (at least 1, for shares).
 
-        Counting walks every agent, so the count is kept for the rest of the second:
-        silence is judged over tens of seconds, and a new agent or sidecar recounts.
+        Counted by sidecar, and kept for the rest of the second: silence is judged over
+        tens of seconds, and a new agent or sidecar recounts.
         """
         key = (math.floor(now), len(self.agents), len(self.sidecars))
         if self._reachable[0] != key:
-            silence = self.config.sidecar_silence_seconds
-            count = sum(1 for a in self.agents.values() if not self._silent(a, now, silence))
-            self._reachable = (key, max(1, count))
+            self._reachable = (key, max(1, self._count_reachable(now)))
         return self._reachable[1]
+
+    def _count_reachable(self, now: float) -> int:
+        silence, count = self.config.sidecar_silence_seconds, 0
+        for sidecar_id, agent_ids in self.agents.by_sidecar.items():
+            sidecar = self.sidecars.get(sidecar_id)
+            if sidecar is not None:
+                count += 0 if sidecar.silent(now, silence) else len(agent_ids)
+            else:  # not heard from since control started: each agent by when it was seen
+                count += sum(now - self.agents[a].last_seen <= silence for a in agent_ids)
+        return count
 
     def current(self) -> list[Incident]:
         """Every open incident as the current change sees it."""
@@ -257,8 +283,13 @@ class Ledger:
         return [i for i in merged.values() if i.open]
 
     def held(self) -> int:
-        """Agents held in quarantine by control's decisions, as the current change sees it."""
-        return sum(len(incident.held) for incident in self.current())
+        """Agents held in quarantine by control's decisions, as the current change sees it:
+        the committed count, adjusted by this change's versions of incidents."""
+        changed = sum(
+            len(i.held) - len(self.incidents[i.id].held if i.id in self.incidents else ())
+            for i in self._pending.values()
+        )
+        return self._held + changed
 
     def agent_status(self, agent: AgentInfo, now: float) -> str:
         """Derived status: unreachable, healing, probation, quarantined, or as reported."""
@@ -292,6 +323,8 @@ class Ledger:
         self.events.publish()
 
     def _index(self, incident: Incident) -> None:
+        old = self.incidents.get(incident.id)
+        self._held += len(incident.held) - len(old.held if old else ())
         for agent_id in incident.members:
             if incident.open:
                 self.by_agent[agent_id] = incident.id

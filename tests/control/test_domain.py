@@ -363,3 +363,18 @@ def test_which_agents_control_holds_is_one_rule():
     fleet = incident("pending_approval", fleet=True, affected_agent_ids=("a", "b", "c"),
                      waived_agent_ids=("b",))  # fmt: skip
     assert fleet.held == ("a", "c") and fleet.waived("b") and not fleet.waived("a")
+
+
+def test_the_counts_kept_for_the_fleet_cap_match_a_recount(tmp_path):
+    fleet = FleetSettings(min_fleet_size=1000, max_quarantined_share=0.5)  # 3 of 6
+    control, _, clock = make(tmp_path, fleet=fleet)
+    fleet_of(control, 6, clock)
+    for n in range(4):
+        control.infection(infection(f"a{n}", severity=9.0 if n % 2 else 3.0))
+    control.approve(("", "a1"), Caller("op", "operator"), "ok")
+    control.reject(("", "a3"), Caller("op", "operator"), "no")
+    ledger = control.ledger
+    assert ledger.held() == sum(len(i.held) for i in ledger.current()) == 3
+    assert ledger.reachable_agents(clock.now) == 6
+    clock.now += ControlConfig().sidecar_silence_seconds + 1  # the sidecar went quiet
+    assert ledger.reachable_agents(clock.now) == 1  # at least one, for shares

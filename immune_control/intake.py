@@ -149,7 +149,7 @@ class Intake:
             evidence=infection.evidence,
         )
         top = hypotheses[0]
-        self._ledger.put(incident)
+        self._ledger.create(incident)
         self._ledger.note(
             incident,
             "incident.detected",
@@ -204,7 +204,7 @@ class Intake:
             now,
             fleet=True,
         )
-        self._ledger.put(incident)
+        self._ledger.create(incident)
         self._ledger.note(
             incident, "fleet.detected", f"external cause suspected: {why}; no per-agent healing"
         )

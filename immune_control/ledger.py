@@ -82,6 +82,7 @@ class Ledger:
         self._undo: list[Callable[[], None]] = []  # of in-memory changes, if a change fails
         self._audit_sequence = itertools.count(store.last_sequence("audit") + 1)
         self._pending: dict[str, Incident] = {}
+        self._created: set[str] = set()  # ids of this change's new incidents
         self._after: list[Callable[[], None]] = []
         self._depth = 0
         self._reachable: tuple[tuple, int] = ((), 1)
@@ -104,6 +105,7 @@ class Ledger:
                     self._write()
             except BaseException:
                 self._pending.clear()
+                self._created.clear()
                 self._after.clear()
                 self.events.rewind(0)
                 self._rewind(0)
@@ -149,6 +151,11 @@ class Ledger:
             return pending[-1] if pending[-1].open else None
         incident_id = self.by_agent.get(agent_id)
         return self.incidents.get(incident_id) if incident_id else None
+
+    def create(self, incident: Incident) -> Incident:
+        """Keep a new incident (never stored before) in the current change."""
+        self._created.add(incident.id)
+        return self.put(incident)
 
     def put(self, incident: Incident) -> Incident:
         """Keep an incident's new version; the change writes its last version once, at the end."""
@@ -311,10 +318,11 @@ class Ledger:
     def _write(self) -> None:
         # An incident often moves through several states in one change; one row write each.
         for incident in self._pending.values():
-            self.store.save_incident(incident)
+            self.store.save_incident(incident, new=incident.id in self._created)
 
     def _commit(self) -> None:
         pending, self._pending = self._pending, {}
+        self._created.clear()
         after, self._after = self._after, []
         for incident in pending.values():
             self._index(incident)

@@ -39,8 +39,9 @@ class Store:
 
     # incidents and actions
 
-    def save_incident(self, incident: Incident) -> None:
-        """Insert or replace an incident and its actions."""
+    def save_incident(self, incident: Incident, new: bool = False) -> None:
+        """Insert or replace an incident and its actions (``new``: none of them is stored
+        yet, so nothing is replaced — cheaper for DuckDB)."""
         i = incident
         row = (
             i.id,
@@ -61,12 +62,12 @@ class Store:
             codec.dumps(i.waived_agent_ids),
         )
         with self.db.transaction():
-            self.db.stage("incidents", row, key=i.id, replace=True)
+            self.db.stage("incidents", row, key=i.id, replace=not new)
             for action in i.actions:
-                self.save_action(action)
+                self.save_action(action, new)
 
-    def save_action(self, a: HealingAction) -> None:
-        """Insert or replace one healing action."""
+    def save_action(self, a: HealingAction, new: bool = False) -> None:
+        """Insert or replace one healing action (``new``: not stored yet)."""
         row = (
             a.id,
             a.incident_id,
@@ -84,7 +85,7 @@ class Store:
             a.dry_run,
             a.command_id,
         )
-        self.db.stage("actions", row, key=a.id, replace=True)
+        self.db.stage("actions", row, key=a.id, replace=not new)
 
     def incident(self, incident_id: str) -> Incident | None:
         """One incident with its actions and feedback, or None."""
@@ -303,7 +304,7 @@ class Store:
     def add_command(self, command: Command, time: float) -> None:
         """Keep a command until its sidecar acks it."""
         row = (command.id, command.sidecar_id, command.agent_id, codec.dumps(command), time, None)
-        self.db.stage("commands", row, key=command.id, replace=True)
+        self.db.stage("commands", row, key=command.id)  # a new id every time: no replace
 
     def ack_commands(self, command_ids: Sequence[str], time: float) -> None:
         """Mark commands delivered (the caller has checked they were the acking sidecar's)."""

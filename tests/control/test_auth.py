@@ -39,7 +39,10 @@ def call(stub, method, authorization: str | None) -> grpc.StatusCode:
     request = getattr(api, method.input_type.name)()
     metadata = [("authorization", authorization)] if authorization is not None else []
     try:
-        answer = getattr(stub, method.name)(request, metadata=metadata, timeout=5)
+        # A stream the caller may watch stays open: a short deadline ends it (a refusal
+        # comes back at once, long before it).
+        timeout = 0.5 if method.server_streaming else 5
+        answer = getattr(stub, method.name)(request, metadata=metadata, timeout=timeout)
         if method.server_streaming:
             next(iter(answer), None)
     except grpc.RpcError as exc:

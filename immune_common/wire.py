@@ -10,6 +10,8 @@ from typing import Protocol
 from google.protobuf import duration_pb2, timestamp_pb2
 from immune.v1 import common_pb2 as pb
 
+from immune_common import vocab
+
 
 class AnomalyLike(Protocol):
     """The fields of an anomaly on either side of the link."""
@@ -58,7 +60,7 @@ def duration(value: float) -> duration_pb2.Duration:
 def anomaly(a: AnomalyLike) -> pb.Anomaly:
     """An anomaly as its message."""
     return pb.Anomaly(
-        type=pb.AnomalyType.Value("ANOMALY_TYPE_" + a.type.upper()),
+        type=vocab.number(pb.AnomalyType, a.type),
         vital=a.vital,
         observed=a.observed,
         baseline=a.baseline,

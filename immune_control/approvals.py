@@ -2,13 +2,14 @@
 
 import dataclasses
 
+from immune_common.vocab import DIAGNOSES
+
 from .diagnosis import Diagnoser
 from .errors import FailedPrecondition, InvalidArgument
 from .healing import Healer
 from .ledger import Ledger
 from .model import (
     APPROVAL,
-    DIAGNOSES,
     DISMISSED,
     EXHAUSTED,
     EXPIRED,

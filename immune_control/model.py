@@ -34,25 +34,6 @@ A_CANCELLED = "cancelled"
 COUNTED_OUTCOMES = frozenset({A_SUCCEEDED, A_FAILED, A_REINFECTED, A_TIMED_OUT})
 FINISHED_OUTCOMES = COUNTED_OUTCOMES | {A_CANCELLED}
 
-DIAGNOSES = (
-    "prompt_drift",
-    "prompt_injection",
-    "infinite_loop",
-    "tool_instability",
-    "memory_corruption",
-    "cost_overrun",
-    "external_cause",
-    "unknown",
-)
-ACTIONS = (
-    "reset_memory",
-    "rollback_prompt",
-    "reduce_autonomy",
-    "revoke_tools",
-    "reset_agent",
-    "clone_agent",
-)
-
 
 @dataclasses.dataclass(frozen=True)
 class Anomaly:

@@ -3,8 +3,9 @@
 import dataclasses
 from collections.abc import Iterable, Mapping
 
+from immune_common.vocab import ACTIONS, DIAGNOSES
+
 from .errors import InvalidArgument
-from .model import ACTIONS, DIAGNOSES
 
 DEFAULT_LADDERS: Mapping[str, tuple[str, ...]] = {
     "prompt_drift": ("reset_memory", "rollback_prompt", "reduce_autonomy", "reset_agent"),

@@ -16,6 +16,7 @@ import random
 import statistics
 from collections.abc import Callable, Iterable
 
+from immune_common.vocab import ACTIONS
 from immune_control.config import HealingSettings
 from immune_control.diagnosis import Diagnoser
 from immune_control.healing import choose
@@ -23,7 +24,6 @@ from immune_control.memory import ImmuneMemory
 from immune_control.model import (
     A_REINFECTED,
     A_SUCCEEDED,
-    ACTIONS,
     AUTO,
     HEALING,
     Anomaly,

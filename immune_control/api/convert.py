@@ -2,7 +2,7 @@
 
 from immune.v1 import common_pb2 as pb
 
-from immune_common import severity
+from immune_common import severity, vocab
 from immune_common.wire import anomaly, sample, seconds, timestamp
 
 from ..errors import InvalidArgument
@@ -10,29 +10,18 @@ from ..memory import MemoryEntry
 from ..model import Anomaly, Event, HealingAction, Incident, Infection, Sample
 from ..policies import Policy
 
-PREFIXES = {
-    pb.AgentStatus: "AGENT_STATUS_",
-    pb.AnomalyType: "ANOMALY_TYPE_",
-    pb.Diagnosis: "DIAGNOSIS_",
-    pb.Action: "ACTION_",
-    pb.IncidentState: "INCIDENT_STATE_",
-    pb.Trigger: "TRIGGER_",
-    pb.ActionOutcome: "ACTION_OUTCOME_",
-}
-
 
 def to_enum(enum, name: str) -> int:
     """A lower-case domain name to its enum number (0 for empty)."""
-    if not name:
-        return 0
-    return enum.Value(PREFIXES[enum] + name.upper())
+    return vocab.number(enum, name) if name else 0
 
 
 def from_enum(enum, number: int, what: str) -> str:
     """An enum number to its lower-case domain name; unknown or unspecified is an error."""
-    if number == 0 or number not in enum.values():
+    name = vocab.name(enum, number)
+    if not name:
         raise InvalidArgument(f"{what}: {number} is not a known value")
-    return enum.Name(number)[len(PREFIXES[enum]) :].lower()
+    return name
 
 
 def action(a: HealingAction) -> pb.HealingAction:

@@ -17,7 +17,7 @@ import grpc
 from immune.v1 import common_pb2 as pb
 from immune.v1 import link_pb2, link_pb2_grpc
 
-from immune_common import wire
+from immune_common import vocab, wire
 from immune_common.ratelimit import TokenBucket
 
 from ..access import PermissionDenied, Unauthenticated
@@ -378,4 +378,4 @@ _ADMISSION_REFUSALS = {
 
 
 def _status(number: int) -> str:
-    return pb.AgentStatus.Name(number)[len("AGENT_STATUS_") :].lower() if number else ""
+    return vocab.name(pb.AgentStatus, number)

@@ -5,14 +5,6 @@ import uuid
 from typing import Protocol
 
 QUARANTINE, RELEASE, APPLY_ACTION = "quarantine", "release", "apply_action"
-ACTIONS = (
-    "reset_memory",
-    "rollback_prompt",
-    "reduce_autonomy",
-    "revoke_tools",
-    "reset_agent",
-    "clone_agent",
-)
 
 
 @dataclasses.dataclass(frozen=True)

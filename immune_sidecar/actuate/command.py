@@ -11,7 +11,9 @@ import os
 import subprocess
 from collections.abc import Sequence
 
-from .base import ACTIONS, Command, Outcome
+from immune_common.vocab import ACTIONS
+
+from .base import Command, Outcome
 
 
 class CommandActuator:

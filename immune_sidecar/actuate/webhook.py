@@ -12,7 +12,9 @@ import time
 import urllib.error
 import urllib.request
 
-from .base import ACTIONS, Command, Outcome
+from immune_common.vocab import ACTIONS
+
+from .base import Command, Outcome
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 

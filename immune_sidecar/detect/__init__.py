@@ -6,10 +6,9 @@ from .baseline import BaselineSettings, LevelBaseline, PromptBaseline, RateBasel
 from .budget import Thresholds, thresholds
 from .detector import Detector
 from .evidence import TESTS, VITAL_ANOMALY
-from .infection import ANOMALY_TYPES, Anomaly, Infection
+from .infection import Anomaly, Infection
 
 __all__ = [
-    "ANOMALY_TYPES",
     "TESTS",
     "VITAL_ANOMALY",
     "Anomaly",

@@ -5,19 +5,6 @@ import uuid
 
 from ..vitals import VitalSample
 
-ANOMALY_TYPES = (
-    "token_spike",
-    "input_token_spike",
-    "output_token_spike",
-    "latency_spike",
-    "tool_explosion",
-    "high_retry_rate",
-    "error_rate_spike",
-    "cost_spike",
-    "prompt_change",
-    "call_rate_spike",
-)
-
 
 @dataclasses.dataclass(frozen=True)
 class Anomaly:

@@ -2,6 +2,7 @@
 
 from immune.v1 import common_pb2 as pb
 
+from immune_common import vocab
 from immune_common.wire import anomaly, sample, timestamp
 
 from ..detect import Infection
@@ -31,4 +32,4 @@ def infection(i: Infection, sidecar_id: str, quarantined: bool) -> pb.Infection:
 
 def action_name(number: int) -> str:
     """An Action enum number to the actuators' action name."""
-    return pb.Action.Name(number)[len("ACTION_") :].lower()
+    return vocab.name(pb.Action, number)

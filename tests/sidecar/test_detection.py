@@ -4,7 +4,7 @@ import pytest
 from agent_sim import Profile, SimAgent
 from conftest import get_json
 
-from immune_sidecar.detect import ANOMALY_TYPES
+from immune_common.vocab import ANOMALY_TYPES
 
 TRAINING_INTERVALS = 12
 FAULTS = {

@@ -14,7 +14,6 @@ from prometheus_client import CollectorRegistry
 from immune_common.config import ConfigError, split_address
 from immune_common.tls import channel_credentials, check_pem
 
-from . import views
 from .actuate import (
     Actuator,
     ActuatorRunner,
@@ -32,12 +31,13 @@ from .config import ActuatorConfig, SidecarConfig
 from .detect import Detector
 from .detect.shared import SharedShifts
 from .forward import Forwarder, Tee, sender_for
-from .link import LinkClient
+from .link import LinkClient, LinkSettings
 from .pipeline import Pipeline
 from .quarantine import QUARANTINED, QuarantineBook
 from .receiver import GrpcReceiver, Handler, Limits, http_receiver
 from .state import StateDir
 from .telemetry import SidecarMetrics
+from .views import AgentViews
 from .vitals import DeltaTracker, Mapper
 from .vitals.mapping_file import load_mapping
 
@@ -89,6 +89,9 @@ class Sidecar:
             self.metrics,
             clock,
             SharedShifts(config.detection.shared_shift_share),
+        )
+        self.views = AgentViews(
+            self.agents, self.detector, self.book, lambda: self.pipeline.drift, clock
         )
         self.link = self._link()
         self._gauges()
@@ -206,20 +209,21 @@ class Sidecar:
         control_token(c)  # a missing token or certificate file is a config error at start
         for key in ("control_ca_file", "control_cert_file", "control_key_file"):
             check_pem(getattr(c, key), key)
+        settings = LinkSettings(
+            c.control, c.sidecar_id, c.link_buffer, c.link_backoff_seconds,
+            c.link_max_backoff_seconds,
+        )  # fmt: skip
         link = LinkClient(
-            c.control,
-            c.sidecar_id,
-            self.state,
-            c.link_buffer,
-            self.book,
-            self.runner,
-            self.agents,
-            lambda agent_id: views.status(self, agent_id),
-            (c.link_backoff_seconds, c.link_max_backoff_seconds),
-            self.clock,
-            functools.partial(control_credentials, c),
-            self.adopt,
+            settings,
+            state=self.state,
+            book=self.book,
+            runner=self.runner,
+            agents=self.agents,
+            status_of=self.views.status,
+            clock=self.clock,
+            credentials=functools.partial(control_credentials, c),
             token=functools.partial(control_token, c),
+            adopt=self.adopt,
         )
         self.pipeline.add_listener(link.on_infection)
         self.pipeline.add_clean_listener(link.on_clean)
@@ -254,8 +258,8 @@ class Sidecar:
         ready = self.gate.verdict if self.gate else lambda: (True, {"status": "ready"})
         return AdminViews(
             ready,
-            lambda: views.agents(self),
-            lambda agent_id: views.agent(self, agent_id),
+            self.views.agents,
+            self.views.agent,
             self.metrics.registry,
         )
 

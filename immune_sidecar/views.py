@@ -1,55 +1,66 @@
 """JSON views of the served agents, for ``/v1/agents``."""
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection
 
-from .agents import AgentRecord
-from .quarantine import HEALTHY
-
-if TYPE_CHECKING:
-    from .app import Sidecar
+from .agents import AgentRecord, AgentRegistry
+from .detect import Detector
+from .quarantine import HEALTHY, QuarantineBook
 
 
-def agents(sidecar: "Sidecar") -> dict:
-    """Every served agent, most recently seen first, and the metrics that fed nothing."""
-    now = sidecar.clock()
-    records = reversed(sidecar.agents.records())
-    return {
-        "agents": [_agent(sidecar, r, now) for r in records],
-        "schema_drift": sorted(sidecar.pipeline.drift),
-        "evicted_agents": sidecar.agents.evicted,
-    }
+class AgentViews:
+    """What the sidecar shows of its agents, from the registry, the detector's baselines
+    and the quarantine book."""
 
+    def __init__(
+        self,
+        agents: AgentRegistry,
+        detector: Detector,
+        book: QuarantineBook,
+        drift: Callable[[], Collection[str]],
+        clock: Callable[[], float],
+    ) -> None:
+        self._agents, self._detector, self._book = agents, detector, book
+        self._drift, self._clock = drift, clock
 
-def agent(sidecar: "Sidecar", agent_id: str) -> dict | None:
-    """One agent's view, or None when it is not served here."""
-    record = sidecar.agents.get(agent_id)
-    return None if record is None else _agent(sidecar, record, sidecar.clock())
+    def agents(self) -> dict:
+        """Every served agent, most recently seen first, and the metrics that fed nothing."""
+        now = self._clock()
+        return {
+            "agents": [self._agent(r, now) for r in reversed(self._agents.records())],
+            "schema_drift": sorted(self._drift()),
+            "evicted_agents": self._agents.evicted,
+        }
 
+    def agent(self, agent_id: str) -> dict | None:
+        """One agent's view, or None when it is not served here."""
+        record = self._agents.get(agent_id)
+        return None if record is None else self._agent(record, self._clock())
 
-def _agent(sidecar: "Sidecar", record: AgentRecord, now: float) -> dict:
-    baselines = sidecar.detector.baselines(record.agent_id)
-    ejection = sidecar.book.get(record.agent_id)
-    return {
-        "agent_id": record.agent_id,
-        **record.labels.to_json(),
-        "status": _status(ejection.state(now) if ejection else HEALTHY, baselines),
-        "first_seen": record.first_seen,
-        "last_seen": record.last_seen,
-        "samples": record.samples,
-        "latest": _sample(record.latest),
-        "baselines": baselines,
-        "recent_anomalies": [
-            {"time": seen.time, **vars(seen.anomaly)} for seen in reversed(record.anomalies)
-        ],
-        "quarantine": ejection.to_json() if ejection else None,
-    }
+    def status(self, agent_id: str) -> str:
+        """learning, healthy, quarantined or probation."""
+        return _status(self._state(agent_id, self._clock()), self._detector.baselines(agent_id))
 
+    def _state(self, agent_id: str, now: float) -> str:
+        ejection = self._book.get(agent_id)
+        return ejection.state(now) if ejection else HEALTHY
 
-def status(sidecar: "Sidecar", agent_id: str) -> str:
-    """learning, healthy, quarantined or probation."""
-    ejection = sidecar.book.get(agent_id)
-    state = ejection.state(sidecar.clock()) if ejection else HEALTHY
-    return _status(state, sidecar.detector.baselines(agent_id))
+    def _agent(self, record: AgentRecord, now: float) -> dict:
+        ejection = self._book.get(record.agent_id)
+        baselines = self._detector.baselines(record.agent_id)
+        return {
+            "agent_id": record.agent_id,
+            **record.labels.to_json(),
+            "status": _status(self._state(record.agent_id, now), baselines),
+            "first_seen": record.first_seen,
+            "last_seen": record.last_seen,
+            "samples": record.samples,
+            "latest": _sample(record.latest),
+            "baselines": baselines,
+            "recent_anomalies": [
+                {"time": seen.time, **vars(seen.anomaly)} for seen in reversed(record.anomalies)
+            ],
+            "quarantine": ejection.to_json() if ejection else None,
+        }
 
 
 def _status(state: str, baselines: dict) -> str:

@@ -1,5 +1,5 @@
 """The sidecar's side of the link to control."""
 
-from .client import LinkClient
+from .client import LinkClient, LinkSettings
 
-__all__ = ["LinkClient"]
+__all__ = ["LinkClient", "LinkSettings"]

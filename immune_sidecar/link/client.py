@@ -6,6 +6,7 @@ live only. Commands from control are carried out once (their ids are
 remembered across restarts) and acked.
 """
 
+import dataclasses
 import logging
 import queue
 import random
@@ -37,35 +38,45 @@ TICK = 0.2
 REFUSED_RETRY_SECONDS = 30.0  # a report control refused is offered again this much later
 
 
+@dataclasses.dataclass(frozen=True)
+class LinkSettings:
+    """Where control listens, who this sidecar is, and how the link keeps going."""
+
+    target: str
+    sidecar_id: str = ""  # the host name when empty
+    buffer: int = 10_000  # reports kept on disk while control is away
+    backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 15.0
+
+
 class LinkClient:
     """Keeps one Connect stream open to control and carries out its commands."""
 
     def __init__(
         self,
-        target: str,
-        sidecar_id: str,
+        settings: LinkSettings,
+        *,
         state: StateDir,
-        buffer: int,
         book: QuarantineBook,
         runner: ActuatorRunner,
         agents: AgentRegistry,
         status_of: Callable[[str], str],
-        backoff: tuple[float, float] = (0.5, 15.0),
         clock: Callable[[], float] = time.time,
         credentials: Callable[[], grpc.ChannelCredentials | None] = lambda: None,
-        adopt: Callable[[str], None] = lambda agent_id: None,
         token: Callable[[], str] = lambda: "",
+        adopt: Callable[[str], None] = lambda agent_id: None,
     ) -> None:
-        self.target = target
-        self.sidecar_id = sidecar_id or socket.gethostname()
+        self.target = settings.target
+        self.sidecar_id = settings.sidecar_id or socket.gethostname()
+        self._settings = settings
         self._book, self._runner, self._agents = book, runner, agents
-        self._status_of, self._backoff, self._clock = status_of, backoff, clock
+        self._status_of, self._clock = status_of, clock
         # Called for every connection, so rotated certificate files are picked up.
         self._credentials = credentials
         self._adopt = adopt  # a false positive: the agent's baselines take its level
         self._token = token  # read for every connection, like the certificates
         self._refused: dict[str, float] = {}  # message id → when to offer it again
-        self.outbox = Outbox(state, buffer)
+        self.outbox = Outbox(state, settings.buffer)
         self._probation = Probation()
         self._live: queue.Queue | None = None
         self._lock = threading.Lock()
@@ -130,11 +141,11 @@ class LinkClient:
     # the stream
 
     def _run(self) -> None:
-        delay = self._backoff[0]
+        delay = self._settings.backoff_seconds
         while not self._stop.is_set():
             try:
                 self._session()
-                delay = self._backoff[0]
+                delay = self._settings.backoff_seconds
             except grpc.RpcError as exc:
                 log.warning(
                     "link to control %s: %s; retrying in %.1fs",
@@ -151,7 +162,7 @@ class LinkClient:
                 with self._lock:
                     self._live = None
             self._stop.wait(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, self._backoff[1])
+            delay = min(delay * 2, self._settings.max_backoff_seconds)
 
     def _channel(self) -> grpc.Channel:
         credentials = self._credentials()

@@ -6,9 +6,7 @@ from collections.abc import Sequence
 from .control import Control
 from .errors import NotFound
 from .memory import MemoryEntry
-from .model import A_SUCCEEDED, COUNTED_OUTCOMES, AgentInfo, Event, Incident, Sample
-
-COUNTED = ", ".join(f"'{o}'" for o in sorted(COUNTED_OUTCOMES))
+from .model import AgentInfo, Event, Incident, Sample
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,17 +90,15 @@ class Queries:
         for v in views:
             by_status[v.status] = by_status.get(v.status, 0) + 1
         open_states = [i.state for i in self._ledger.incidents.values()]
-        count = self._store.count
-        finished = count(f"SELECT count(*) FROM actions WHERE outcome IN ({COUNTED})")
-        won = count("SELECT count(*) FROM actions WHERE outcome = ?", [A_SUCCEEDED])
+        infections, healed, finished, won = self._store.totals()
         silence = self._control.config.sidecar_silence_seconds
         return Stats(
             len(views),
             by_status,
             sum(v.info.samples for v in views),
-            count("SELECT count(*) FROM infections"),
+            infections,
             len(open_states),
-            count("SELECT count(*) FROM incidents WHERE state = 'healed' AND NOT fleet"),
+            healed,
             won / finished if finished else 0.0,
             open_states.count("pending_approval"),
             open_states.count("rejected"),

@@ -21,20 +21,14 @@ class StoreCollector(Collector):
         incidents = GaugeMetricFamily(
             "immune_incidents", "Incidents by state and diagnosis", labels=["state", "diagnosis"]
         )
-        for state, diagnosis, count in self._ledger.store.db.query(
-            "SELECT state, coalesce(json_extract_string(hypotheses, "
-            "'$[' || hypothesis_index || '].diagnosis'), 'unknown'), count(*) "
-            "FROM incidents GROUP BY ALL"
-        ):
+        for state, diagnosis, count in self._ledger.store.incident_counts():
             incidents.add_metric([state, diagnosis], count)
         actions = GaugeMetricFamily(
             "immune_healing_actions",
             "Healing actions by action and outcome",
             labels=["action", "outcome"],
         )
-        for action, outcome, count in self._ledger.store.db.query(
-            "SELECT action, outcome, count(*) FROM actions GROUP BY ALL"
-        ):
+        for action, outcome, count in self._ledger.store.action_counts():
             actions.add_metric([action, outcome], count)
         yield incidents
         yield actions

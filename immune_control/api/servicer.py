@@ -15,12 +15,12 @@ from immune.v1 import control_pb2_grpc
 
 from immune_common import wire
 
+from .. import convert
 from ..access import NEEDS, READ
 from ..control import Caller, Control
 from ..errors import ControlError, InvalidArgument, LimitExceeded
 from ..queries import Queries
 from ..store import StoreError
-from . import convert
 from .gate import Gate
 
 log = logging.getLogger(__name__)

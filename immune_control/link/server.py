@@ -20,8 +20,8 @@ from immune.v1 import link_pb2, link_pb2_grpc
 from immune_common import vocab, wire
 from immune_common.ratelimit import TokenBucket
 
+from .. import convert
 from ..access import PermissionDenied, Unauthenticated
-from ..api import convert
 from ..commands import APPLY_ACTION, QUARANTINE, RELEASE, Command
 from ..control import Control
 from ..errors import ControlError

@@ -4,7 +4,17 @@ import json
 from collections.abc import Iterable, Sequence
 
 from ..commands import Command
-from ..model import AgentInfo, AuditEntry, Event, Feedback, HealingAction, Incident, Sample
+from ..model import (
+    A_SUCCEEDED,
+    COUNTED_OUTCOMES,
+    AgentInfo,
+    AuditEntry,
+    Event,
+    Feedback,
+    HealingAction,
+    Incident,
+    Sample,
+)
 from . import codec
 from .db import Database
 
@@ -318,6 +328,31 @@ class Store:
             "(SELECT 1 FROM command_acks a WHERE a.id = c.id) ORDER BY create_time"
         )
         return [Command(**json.loads(r[0])) for r in rows]
+
+    def incident_counts(self) -> list[tuple[str, str, int]]:
+        """Stored incidents by state and current diagnosis: (state, diagnosis, count)."""
+        return self.db.query(
+            "SELECT state, coalesce(json_extract_string(hypotheses, "
+            "'$[' || hypothesis_index || '].diagnosis'), 'unknown'), count(*) "
+            "FROM incidents GROUP BY ALL"
+        )
+
+    def action_counts(self) -> list[tuple[str, str, int]]:
+        """Stored healing actions by action and outcome: (action, outcome, count)."""
+        return self.db.query("SELECT action, outcome, count(*) FROM actions GROUP BY ALL")
+
+    def totals(self) -> tuple[int, int, int, int]:
+        """Infections recorded, agent incidents healed, actions finished (counted in immune
+        memory), and of those the ones that cured."""
+        counted = sorted(COUNTED_OUTCOMES)
+        row = self.db.query(
+            "SELECT (SELECT count(*) FROM infections), "
+            "(SELECT count(*) FROM incidents WHERE state = 'healed' AND NOT fleet), "
+            f"(SELECT count(*) FROM actions WHERE outcome IN ({_marks(counted)})), "
+            "(SELECT count(*) FROM actions WHERE outcome = ?)",
+            [*counted, A_SUCCEEDED],
+        )[0]
+        return tuple(int(n or 0) for n in row)
 
     def count(self, sql: str, params: Sequence = ()) -> int:
         """A single integer from a counting query."""

@@ -5,10 +5,10 @@ from immune.v1 import common_pb2 as pb
 from immune_common import severity, vocab
 from immune_common.wire import anomaly, sample, seconds, timestamp
 
-from ..errors import InvalidArgument
-from ..memory import MemoryEntry
-from ..model import Anomaly, Event, HealingAction, Incident, Infection, Sample
-from ..policies import Policy
+from .errors import InvalidArgument
+from .memory import MemoryEntry
+from .model import Anomaly, Event, HealingAction, Incident, Infection, Sample
+from .policies import Policy
 
 
 def to_enum(enum, name: str) -> int:

@@ -6,8 +6,8 @@ is ``read_only`` (TLS without tokens: reachable from elsewhere, nobody known).
 """
 
 from ..access import VIEWER, Principal, TokenBook, authorize, bearer
-from ..control import Caller
 from ..errors import ControlError, InvalidArgument
+from .decisions import Caller
 
 ACTOR_KEY = "x-immune-actor"
 MAX_ACTOR_CHARS = 128

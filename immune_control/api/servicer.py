@@ -17,10 +17,11 @@ from immune_common import wire
 
 from .. import convert
 from ..access import NEEDS, READ
-from ..control import Caller, Control
+from ..control import Control
 from ..errors import ControlError, InvalidArgument, LimitExceeded
 from ..queries import Queries
 from ..store import StoreError
+from .decisions import Caller, Decisions
 from .gate import Gate
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
         self._gate = gate or Gate()
         self._on_refused = on_refused
         self._queries = Queries(control)
+        self._decisions = Decisions(control)
 
     async def _admit(self, request, context, method: str) -> Caller:
         """The caller, once the gate let them in (a refused change is audited too) and the
@@ -143,7 +145,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
             caller = self._gate.check(context, method)
         except ControlError as exc:
             if NEEDS.get(method, READ) != READ:
-                await self._act(self._control.refused, method, exc.code, self._gate.who(context))
+                await self._act(self._decisions.refused, method, exc.code, self._gate.who(context))
             raise
         if isinstance(request, Unparsable):
             request.refuse()
@@ -201,14 +203,14 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
     @_rpc
     async def ApproveHealing(self, request, context):
         done = await self._act(
-            self._control.approve, _target(request), _CALLER.get(), request.reason
+            self._decisions.approve, _target(request), _CALLER.get(), request.reason
         )
         return api.ApproveHealingResponse(incident=convert.incident(done))
 
     @_rpc
     async def RejectHealing(self, request, context):
         done = await self._act(
-            self._control.reject, _target(request), _CALLER.get(), request.reason
+            self._decisions.reject, _target(request), _CALLER.get(), request.reason
         )
         return api.RejectHealingResponse(incident=convert.incident(done))
 
@@ -216,7 +218,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
     async def HealNow(self, request, context):
         action = convert.from_enum(pb.Action, request.action, "action") if request.action else ""
         done = await self._act(
-            self._control.heal_now, _target(request), _CALLER.get(), request.reason, action
+            self._decisions.heal_now, _target(request), _CALLER.get(), request.reason, action
         )
         return api.HealNowResponse(incident=convert.incident(done))
 
@@ -277,7 +279,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
             convert.from_enum(pb.Action, a, f"policy.actions[{n}]") for n, a in enumerate(p.actions)
         ]
         done = await self._act(
-            self._control.upsert_policy, diagnosis, actions, _CALLER.get(), request.reason
+            self._decisions.upsert_policy, diagnosis, actions, _CALLER.get(), request.reason
         )
         return api.UpsertPolicyResponse(policy=convert.policy(done))
 
@@ -307,7 +309,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
             else ""
         )
         f = await self._act(
-            self._control.feedback,
+            self._decisions.feedback,
             request.incident_id,
             request.false_positive,
             cause,
@@ -385,7 +387,7 @@ class ControlServicer(control_pb2_grpc.ControlServiceServicer):
 
     async def _bulk(self, method: str, request, context) -> list[api.BulkResult]:
         results = await self._act(
-            self._control.bulk, method, _CALLER.get(), request.reason, list(request.agent_ids)
+            self._decisions.bulk, method, _CALLER.get(), request.reason, list(request.agent_ids)
         )
         return [
             api.BulkResult(

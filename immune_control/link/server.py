@@ -29,6 +29,7 @@ from ..model import AgentInfo
 from ..store import StoreError
 from . import bounds
 from .gate import LinkGate
+from .reports import SidecarReports
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -88,7 +89,7 @@ class Sessions:
 
 
 class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
-    """SidecarLinkService.Connect: a thin adapter over Control."""
+    """SidecarLinkService.Connect: a thin adapter over the sidecar reports."""
 
     def __init__(
         self,
@@ -101,7 +102,7 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
         gate: LinkGate | None = None,
         max_rate: float = 1000.0,
     ) -> None:
-        self._control, self._sessions, self._engine = control, sessions, engine
+        self._reports, self._sessions, self._engine = SidecarReports(control), sessions, engine
         self._health_interval = health_interval
         self._on_message, self._on_refused = on_message, on_refused
         self._gate = gate or LinkGate(None, mutual=False)
@@ -121,7 +122,7 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
         queue, identity = await self._admit(hello, context)
         try:
             pending = await self._run(
-                self._control.hello,
+                self._reports.hello,
                 sidecar,
                 hello.version,
                 hello.quarantined_agent_ids,
@@ -154,7 +155,7 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
 
     async def _disconnected(self, sidecar: str) -> None:
         try:
-            await self._run(self._control.disconnected, sidecar)
+            await self._run(self._reports.disconnected, sidecar)
         except StoreError as exc:
             log.error("sidecar %s disconnected, but that cannot be stored: %s", sidecar, exc)
         else:
@@ -224,7 +225,7 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
 
     def _apply(self, sidecar: str, kind: str | None, body) -> None:
         """One message's effect, in one trip to the engine thread."""
-        self._control.heard(sidecar)
+        self._reports.heard(sidecar)
         bounds.check(kind, body)
         why = self._may_not(sidecar, kind, body)
         if why:
@@ -236,17 +237,17 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
     def _may_not(self, sidecar: str, kind: str | None, body) -> str:
         """Why this sidecar may not send this message ('' when it may)."""
         if kind in ("action_result", "probation_result"):
-            return self._control.answerable(sidecar, body.incident_id, body.agent_id)
+            return self._reports.answerable(sidecar, body.incident_id, body.agent_id)
         if kind == "agent_seen":
-            return self._control.foreign(sidecar, [body.agent.id])
+            return self._reports.foreign(sidecar, [body.agent.id])
         if kind == "infection":
-            return self._control.foreign(sidecar, [body.infection.agent_id])
+            return self._reports.foreign(sidecar, [body.infection.agent_id])
         if kind == "health":
-            return self._control.foreign(sidecar, [v.agent_id for v in body.agents])
+            return self._reports.foreign(sidecar, [v.agent_id for v in body.agents])
         return ""
 
     def _on_ack(self, sidecar: str, body) -> None:
-        self._control.acked(sidecar, list(body.message_ids))
+        self._reports.acked(sidecar, list(body.message_ids))
 
     def _on_agent_seen(self, sidecar: str, body) -> None:
         a = body.agent
@@ -263,13 +264,13 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
             wire.seconds(a.first_seen_time),
             wire.seconds(a.last_seen_time),
         )
-        self._control.agent_seen(info)
+        self._reports.agent_seen(info)
 
     def _on_infection(self, sidecar: str, body) -> None:
-        self._control.infection(convert.from_infection(body.infection, sidecar))
+        self._reports.infection(convert.from_infection(body.infection, sidecar))
 
     def _on_action_result(self, sidecar: str, body) -> None:
-        self._control.action_result(
+        self._reports.action_result(
             body.incident_id,
             body.action_id,
             body.ok,
@@ -283,7 +284,7 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
             if body.healthy
             else ", ".join(convert.from_anomaly(a).describe() for a in body.infection.anomalies)
         )
-        self._control.probation_result(body.incident_id, body.healthy, detail or "re-infected")
+        self._reports.probation_result(body.incident_id, body.healthy, detail or "re-infected")
 
     def _on_health(self, sidecar: str, body) -> None:
         vitals = [
@@ -295,7 +296,7 @@ class LinkServicer(link_pb2_grpc.SidecarLinkServiceServicer):
             )
             for v in body.agents
         ]
-        self._control.health(sidecar, vitals)
+        self._reports.health(sidecar, vitals)
 
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._engine, fn, *args)

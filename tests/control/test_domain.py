@@ -4,10 +4,12 @@ import dataclasses
 
 import pytest
 
+from immune_control.api.decisions import Caller, Decisions
 from immune_control.config import ApprovalSettings, ControlConfig, Limits
-from immune_control.control import Caller, Control
+from immune_control.control import Control
 from immune_control.errors import FailedPrecondition, InvalidArgument, NotFound
 from immune_control.fleet import FleetSettings
+from immune_control.link.reports import SidecarReports
 from immune_control.model import AgentInfo, Anomaly, Infection
 from immune_control.store import Database, Store
 
@@ -30,11 +32,25 @@ class Clock:
         return self.now
 
 
+class Domain:
+    """Control's core with both of its callers' sides, the link's reports and the API's
+    decisions, driven here without their transports."""
+
+    def __init__(self, control: Control) -> None:
+        self._parts = (SidecarReports(control), Decisions(control), control)
+
+    def __getattr__(self, name: str):
+        for part in self._parts:
+            if hasattr(part, name):
+                return getattr(part, name)
+        raise AttributeError(name)
+
+
 def make(tmp_path, clock=None, **overrides):
     clock, courier = clock or Clock(), Recorder()
     config = ControlConfig(db=str(tmp_path / "c.duckdb"), **overrides)
     control = Control(config, Store(Database(config.db_path)), courier, clock)
-    return control, courier, clock
+    return Domain(control), courier, clock
 
 
 def fleet_of(control, n, clock):

@@ -255,11 +255,13 @@ def test_two_infections_under_one_message_id_are_one(control):
 
 def test_acks_count_only_for_commands_sent_to_that_sidecar_and_survive_a_restart(tmp_path):
     from immune_control.control import Control
+    from immune_control.link.reports import SidecarReports
 
     config = ControlConfig(db=str(tmp_path / "acks.duckdb"))
 
-    def open_control() -> Control:
-        return Control(config, Store(Database(config.db_path)), Courierless(), lambda: 5.0)
+    def open_control() -> SidecarReports:
+        store = Store(Database(config.db_path))
+        return SidecarReports(Control(config, store, Courierless(), lambda: 5.0))
 
     control = open_control()
     with control.ledger.change():

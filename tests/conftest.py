@@ -1,23 +1,8 @@
 """Shared fixtures: an in-process sidecar on real loopback ports."""
 
-import json
-import socket
-import urllib.error
-import urllib.request
-
 import pytest
 
-from immune_sidecar.app import Sidecar
-from immune_sidecar.config import SidecarConfig
-
-LOOPBACK = {"otlp_grpc": "127.0.0.1:0", "otlp_http": "127.0.0.1:0", "admin": "127.0.0.1:0"}
-
-
-def start_sidecar(**overrides) -> Sidecar:
-    """A started sidecar on free loopback ports."""
-    sidecar = Sidecar(SidecarConfig(**{**LOOPBACK, **overrides}))
-    sidecar.start()
-    return sidecar
+from tests.support.sidecar import start_sidecar
 
 
 @pytest.fixture
@@ -26,22 +11,6 @@ def sidecar():
     running = start_sidecar()
     yield running
     running.stop()
-
-
-def get_json(port: int, path: str) -> tuple[int, dict]:
-    """GET a JSON document from a local port: (status, body)."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pytest_addoption(parser):

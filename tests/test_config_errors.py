@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import free_port
 
 from immune_control import __main__ as control_main
 from immune_control.config import ApprovalSettings, ControlConfig, HealingSettings, Limits
@@ -22,6 +21,7 @@ from immune_sidecar import __main__ as sidecar_main
 from immune_sidecar.config import ActuatorConfig, SidecarConfig
 from immune_sidecar.detect import BaselineSettings
 from immune_sidecar.quarantine import EjectionPolicy
+from tests.support.sidecar import free_port
 
 
 def outside(low, high):

@@ -1,65 +1,29 @@
 """The console in headless Chromium against a real control, sidecar and SDK agents on loopback."""
 
-import os
-import ssl
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
-from conftest import free_port
-from control.harness import FAULT, rig, run_control, wait_for
-from immune_sdk import Client, names
+from immune_sdk import Client
 from selenium.webdriver.common.by import By
 
 from immune_control.config import ControlConfig
 from immune_control.fleet import FleetSettings
-
-from .browser import (
+from tests.support.browser import (
     chromium,
     labelled,
     open_dialog,
     open_page,
-    press,
     text_appears,
     type_into,
     wait,
 )
+from tests.support.console import ConsoleProcess, confirm, state
+from tests.support.control import FAULT, rig, run_control, wait_for
+from tests.support.sidecar import free_port
+
 from .conftest import ARTIFACTS
 
 AGENTS = [f"con-{i}" for i in range(6)]
-
-
-class ConsoleProcess:
-    """immune-console as its own process, as operators run it."""
-
-    def __init__(self, control: str, operator: str = "dana", *extra: str, https: bool = False):
-        self.port = free_port()
-        self.url = f"{'https' if https else 'http'}://127.0.0.1:{self.port}"
-        argv = ["--control", control, "--listen", f"127.0.0.1:{self.port}", "--operator", operator]
-        argv += extra
-        self._context = ssl._create_unverified_context() if https else None
-        # NiceGUI switches to its own test mode when it sees pytest's variable.
-        env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-        self.process = subprocess.Popen([sys.executable, "-m", "immune_console", *argv], env=env)
-        assert wait_for(self._answers, timeout=120), "the console did not start"
-
-    def _answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url, timeout=2, context=self._context) as reply:
-                return reply.status == 200
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
-
-
-def state(client: Client, agent_id: str) -> str:
-    """The state name of the agent's newest incident."""
-    return names.name(names.STATE, client.incidents(agent_id=agent_id)[0].state)
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +61,6 @@ def decide(browser, button: str, reason: str = "") -> None:
     open_dialog(browser, button)
     type_into(browser, ".q-dialog input", reason)
     confirm(browser)
-
-
-def confirm(browser) -> None:
-    """Click the dialog's last button (its confirmation) and wait for the dialog to close."""
-    press(browser, "Confirm")
-    wait(browser).until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".q-dialog"))
 
 
 @pytest.mark.timeout(600)  # every decision waits on a real browser, console and control

@@ -6,11 +6,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from control.harness import start_control
 from selenium.webdriver.common.by import By
 
-from .browser import chromium, open_page
-from .test_console import ConsoleProcess
+from tests.support.browser import chromium, open_page
+from tests.support.console import ConsoleProcess
+from tests.support.control import start_control
 
 HANDSHAKE = "/_nicegui_ws/socket.io/?EIO=4&transport=polling"
 

@@ -2,15 +2,22 @@
 session cookie is secure, and the audit log in the console and in control names who."""
 
 import pytest
-from control.harness import FAULT, rig, wait_for
 from immune_sdk import Client
 from immune_sdk import certs as devca
 from selenium.webdriver.common.by import By
 
 from immune_control.access import hash_token
-
-from .browser import chromium, labelled, open_page, press, text_appears, type_into, wait
-from .test_console import ConsoleProcess, confirm, state
+from tests.support.browser import (
+    chromium,
+    labelled,
+    open_page,
+    press,
+    text_appears,
+    type_into,
+    wait,
+)
+from tests.support.console import ConsoleProcess, confirm, state
+from tests.support.control import FAULT, rig, wait_for
 
 TOKENS = {"console": "t-console", "dana": "t-dana", "val": "t-val", "sc-1": "t-link"}
 ROLES = {"console": "viewer", "dana": "operator", "val": "viewer", "sc-1": "sidecar"}

@@ -7,8 +7,7 @@ from immune.v1 import control_pb2 as api
 from immune.v1 import control_pb2_grpc
 
 from immune_control.access import GRANTS, NEEDS, ROLES, hash_token
-
-from .harness import start_control
+from tests.support.control import start_control
 
 SERVICE = api.DESCRIPTOR.services_by_name["ControlService"]
 TOKENS = {role: f"token-of-the-{role}" for role in ROLES}

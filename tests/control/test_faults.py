@@ -10,12 +10,11 @@ import sys
 import time
 
 import pytest
-from conftest import free_port, get_json
 from immune.v1 import common_pb2 as pb
 from immune_sdk import Client, FailedPrecondition, Unavailable
 
-from .harness import FAULT, rig, start_control, wait_for
-from .test_link import ControlProcess
+from tests.support.control import FAULT, ControlProcess, rig, start_control, wait_for
+from tests.support.sidecar import free_port, get_json
 
 S = pb.IncidentState
 # Probation is long: its clock runs on the sidecar while control restarts, which on a loaded
@@ -115,7 +114,7 @@ class SidecarProcess:
 
 
 def test_sidecar_killed_while_its_agent_is_quarantined_keeps_it_held(tmp_path):
-    from agent_sim import Profile, SimAgent
+    from tests.support.agents import Profile, SimAgent
 
     control = start_control(str(tmp_path / "c.duckdb"), threshold=0.0, sidecar_silence_seconds=2.0)
     client = Client(target=f"127.0.0.1:{control.port}", actor="ops")

@@ -5,7 +5,7 @@ import pytest
 from immune.v1 import common_pb2 as pb
 from immune.v1 import control_pb2 as api
 
-from .harness import FAULT, rig, wait_for
+from tests.support.control import FAULT, rig, wait_for
 
 S = pb.IncidentState
 

@@ -10,9 +10,7 @@ from immune.v1 import control_pb2_grpc, link_pb2, link_pb2_grpc
 
 from immune_control.access import hash_token
 from immune_control.config import Limits
-
-from .harness import start_control
-from .test_link import scrape
+from tests.support.control import scrape, start_control
 
 OPERATOR = [("authorization", "Bearer op-token")]
 

@@ -1,64 +1,27 @@
 """Control killed mid-healing, and the link cut while infections arrive: nothing lost."""
 
 import dataclasses
-import os
 import signal
-import subprocess
-import sys
 import time
-import urllib.request
 
 import grpc
-from conftest import free_port
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from immune.v1 import common_pb2 as pb
 from immune.v1 import control_pb2 as api
-from prometheus_client.parser import text_string_to_metric_families
 
-from .harness import FAULT, rig, run_control, start_control, wait_for
+from tests.support.control import (
+    FAULT,
+    ControlProcess,
+    rig,
+    run_control,
+    scrape,
+    start_control,
+    wait_for,
+)
+from tests.support.sidecar import free_port
 
 S = pb.IncidentState
-CONFIG = """
-health_interval_seconds: 0.3
-approval: {threshold: 11}
-healing: {action_timeout_seconds: 30, probation_samples: 2, probation_timeout_seconds: 30}
-"""
-
-
-class ControlProcess:
-    """immune-control as its own process, so it can be SIGKILLed."""
-
-    def __init__(self, db: str, port: int, settings: str = CONFIG) -> None:
-        self.port = port
-        config = f"{db}.yaml"
-        with open(config, "w") as out:
-            out.write(settings)
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "immune_control",
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--metrics",
-                "",
-                "--db",
-                db,
-                "--config",
-                config,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=dict(os.environ),
-        )
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            grpc.channel_ready_future(channel).result(timeout=60)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(20)
 
 
 def incidents(r, agent):
@@ -203,17 +166,6 @@ def test_health_reflection_and_unknown_ids(tmp_path):
             assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT
     finally:
         r.close()
-
-
-def scrape(app) -> dict[tuple, float]:
-    """Control's Prometheus metrics as {(sample name, sorted labels): value}."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{app.metrics_port}/metrics") as reply:
-        text = reply.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 def test_bulk_calls_report_each_incident_and_watch_streams_events(tmp_path):

@@ -14,8 +14,7 @@ from immune.v1 import link_pb2, link_pb2_grpc
 from immune_sdk import Client
 
 from immune_control.access import hash_token
-
-from .harness import start_control
+from tests.support.control import start_control
 
 FUZZ = settings(
     max_examples=40,

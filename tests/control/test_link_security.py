@@ -18,9 +18,7 @@ from immune_control.commands import QUARANTINE, Command
 from immune_control.config import ControlConfig
 from immune_control.store import Database, Store
 from immune_sidecar.link import client as link_client
-
-from .harness import rig, start_control, wait_for
-from .test_link import scrape
+from tests.support.control import rig, scrape, start_control, wait_for
 
 TOKENS = {"op": ("operator", "op-token"), "sc-1": ("sidecar", "sc1-token"),
           "sc-*": ("sidecar", "fleet-token"), "sc-2": ("sidecar", "sc2-token")}  # fmt: skip

@@ -9,7 +9,6 @@ import time
 
 import grpc
 import pytest
-from conftest import start_sidecar
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from immune.v1 import common_pb2 as pb
@@ -18,9 +17,8 @@ from immune_sdk import Client, Options, PermissionDenied
 from immune_sdk import certs as devca
 
 from immune_control.access import hash_token
-
-from .harness import start_control, wait_for
-from .test_link import scrape
+from tests.support.control import scrape, start_control, wait_for
+from tests.support.sidecar import start_sidecar
 
 TOKEN = "operator-token"
 DER = Encoding.DER

@@ -7,9 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import free_port
-from control.harness import wait_for
 from immune_sdk import Client, names
+
+from tests.support.control import wait_for
+from tests.support.sidecar import free_port
 
 AGENTS = 8
 THRESHOLD = 7.0  # the demo's approval threshold

@@ -8,9 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from control.harness import FAULT, rig, wait_for
 from immune_sdk import AsyncClient, Client, FailedPrecondition, NotFound, Unavailable
 from immune_sdk.cli import main as immunectl
+
+from tests.support.control import FAULT, rig, wait_for
 
 
 @pytest.fixture(scope="module")

@@ -214,10 +214,9 @@ def test_scheduled_commands_run_on_the_runners_clock_not_the_walls():
 
 
 def test_a_start_that_fails_stops_what_it_had_bound(tmp_path):
-    from conftest import free_port
-
     from immune_sidecar.app import Sidecar
     from immune_sidecar.config import SidecarConfig
+    from tests.support.sidecar import free_port
 
     ports = [free_port(), free_port()]
     before = set(threading.enumerate())

@@ -8,8 +8,8 @@ import subprocess
 import sys
 import time
 
-from agent_sim import Profile, SimAgent
-from conftest import get_json, start_sidecar
+from tests.support.agents import Profile, SimAgent
+from tests.support.sidecar import get_json, start_sidecar
 
 LISTEN = re.compile(r"OTLP/gRPC [\d.]+:(\d+), OTLP/HTTP [\d.]+:(\d+), admin [\d.]+:(\d+)")
 

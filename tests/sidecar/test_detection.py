@@ -1,10 +1,10 @@
 """An SDK-instrumented agent exports real OTLP; each of the nine faults gets it quarantined."""
 
 import pytest
-from agent_sim import Profile, SimAgent
-from conftest import get_json
 
 from immune_common.vocab import ANOMALY_TYPES
+from tests.support.agents import Profile, SimAgent
+from tests.support.sidecar import get_json
 
 TRAINING_INTERVALS = 12
 FAULTS = {

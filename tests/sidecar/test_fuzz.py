@@ -10,8 +10,6 @@ import math
 
 import grpc
 import pytest
-from agent_sim import Profile
-from conftest import get_json, start_sidecar
 from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,11 +19,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
-from otlp_raw import grpc_export, http_post
 
 from immune_demo.emitter import Emitter
-
-from .test_receiver import _rss_mb
+from tests.support.agents import Profile
+from tests.support.otlp import grpc_export, http_post
+from tests.support.sidecar import get_json, rss_mb, start_sidecar
 
 GRPC_OK = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT}
 HTTP_OK = {200, 400}
@@ -49,7 +47,7 @@ METRICS = [
 @pytest.fixture(scope="module")
 def sidecar():
     running = start_sidecar(max_requests_per_second=0, max_message_bytes=256 * 1024, max_agents=500)
-    running.rss_at_start = _rss_mb()
+    running.rss_at_start = rss_mb()
     yield running
     running.stop()
 
@@ -272,4 +270,4 @@ def test_the_sidecar_is_up_and_bounded_after_the_fuzzing(sidecar):
         assert grpc_export(sidecar.ports["otlp_grpc"], body)[0] == grpc.StatusCode.OK
     assert get_json(sidecar.ports["admin"], "/healthz")[0] == 200
     assert len(sidecar.agents.records()) <= 500
-    assert _rss_mb() - sidecar.rss_at_start < 100
+    assert rss_mb() - sidecar.rss_at_start < 100

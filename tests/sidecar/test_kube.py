@@ -1,15 +1,15 @@
 """The Kubernetes actuator against a local API server that speaks the real REST wire format."""
 
 import pytest
-from agent_sim import Profile, SimAgent
-from conftest import start_sidecar
-from control.harness import wait_for
 
 from immune_common.config import ConfigError
 from immune_sidecar.actuate import APPLY_ACTION, QUARANTINE, RELEASE, Command
 from immune_sidecar.actuate.kube import KubernetesActuator, KubeTarget, PodApi
 from immune_sidecar.app import Sidecar
 from immune_sidecar.config import ActuatorConfig, SidecarConfig
+from tests.support.agents import Profile, SimAgent
+from tests.support.control import wait_for
+from tests.support.sidecar import start_sidecar
 
 from .kube_api import FakeKubeApi, pod
 

@@ -1,8 +1,6 @@
 """Standalone ejection timing, state derived from time, and survival across restarts."""
 
 import pytest
-from agent_sim import Profile, SimAgent
-from conftest import get_json, start_sidecar
 
 from immune_sidecar.config import ActuatorConfig
 from immune_sidecar.quarantine import (
@@ -12,6 +10,8 @@ from immune_sidecar.quarantine import (
     EjectionPolicy,
     QuarantineBook,
 )
+from tests.support.agents import Profile, SimAgent
+from tests.support.sidecar import get_json, start_sidecar
 
 POLICY = EjectionPolicy(base_seconds=30, max_seconds=100, probation_seconds=60)
 

@@ -5,24 +5,20 @@ import math
 
 import grpc
 import pytest
-from agent_sim import Profile, SimAgent
-from conftest import get_json, start_sidecar
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
-from otlp_raw import gauge_request, grpc_export, http_post, json_body
+
+from tests.support.agents import Profile, SimAgent
+from tests.support.otlp import gauge_request, grpc_export, http_post, json_body
+from tests.support.sidecar import get_json, metric, rss_mb, start_sidecar
 
 TOOLS = "gen_ai.invoke_agent.tool_calls"
 
 
 def good_request(agent="raw-agent", value=3.0):
     return gauge_request([({}, value)], service=agent)
-
-
-def metric(sidecar, name: str, **labels) -> float:
-    value = sidecar.metrics.registry.get_sample_value(name, labels)
-    return value or 0.0
 
 
 @pytest.fixture
@@ -272,7 +268,7 @@ def test_a_flood_of_agent_ids_stays_bounded():
             code, *_ = grpc_export(sidecar.ports["otlp_grpc"], body, timeout=120)
             assert code == grpc.StatusCode.OK
             if batch in (1, 4):
-                rss.append(_rss_mb())
+                rss.append(rss_mb())
         assert len(sidecar.agents) == 200
         assert sidecar.agents.evicted == 99_800
         assert metric(sidecar, "immune_sidecar_agents_evicted_total") == 99_800
@@ -282,12 +278,6 @@ def test_a_flood_of_agent_ids_stays_bounded():
         assert get_json(sidecar.ports["admin"], "/v1/agents/id-00-00000")[0] == 404
     finally:
         sidecar.stop()
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        line = next(x for x in status if x.startswith("VmRSS"))
-    return int(line.split()[1]) / 1024
 
 
 def raw_http(port: int, head: str, body: bytes = b"", then: bytes = b"") -> list[bytes]:

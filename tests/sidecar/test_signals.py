@@ -7,7 +7,6 @@ import time
 
 import grpc
 import pytest
-from conftest import get_json, start_sidecar
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogs
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpans
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogs
@@ -18,9 +17,9 @@ from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from otlp_raw import http_post
 
-from .test_receiver import _rss_mb, metric
+from tests.support.otlp import http_post
+from tests.support.sidecar import get_json, metric, rss_mb, start_sidecar
 
 TRACE_SERVICE = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -130,7 +129,7 @@ def test_a_hundred_thousand_spans_with_missing_parents_in_one_request_stay_bound
                 name="execute_tool search", trace_id=b"t" * 16, span_id=n.to_bytes(8, "big")
             )
             span.parent_span_id = b"missing!"
-        before = _rss_mb()
+        before = rss_mb()
         target = f"127.0.0.1:{sidecar.ports['otlp_grpc']}"
         big = [("grpc.max_send_message_length", 32 << 20)]
         with grpc.insecure_channel(target, options=big) as channel:
@@ -139,6 +138,6 @@ def test_a_hundred_thousand_spans_with_missing_parents_in_one_request_stay_bound
             metric(sidecar, "immune_sidecar_spans_total", transport="grpc", outcome="accepted")
             == 100_000
         )
-        assert _rss_mb() - before < 150
+        assert rss_mb() - before < 150
     finally:
         sidecar.stop()

@@ -8,8 +8,6 @@ a runaway call rate."""
 import openai.resources.chat.completions as chat
 import pytest
 import wrapt
-from conftest import LOOPBACK
-from fake_openai import TOOL, FakeOpenAI
 from openai import OpenAI
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -26,6 +24,8 @@ from bench.evaluation.detection import SimClock
 from immune_sidecar.app import Sidecar
 from immune_sidecar.config import SidecarConfig
 from immune_sidecar.quarantine import EjectionPolicy
+from tests.support.fake_openai import TOOL, FakeOpenAI
+from tests.support.sidecar import LOOPBACK
 
 MODEL = "gpt-4o-mini"
 INVOCATIONS = 10  # per interval

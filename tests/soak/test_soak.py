@@ -13,9 +13,10 @@ import sys
 import time
 
 import pytest
-from conftest import free_port
-from control.harness import wait_for
 from immune_sdk import Client
+
+from tests.support.control import wait_for
+from tests.support.sidecar import free_port
 
 AGENTS = 100
 # Immune's own errors; the simulated agents' exporters log theirs under opentelemetry.*.

@@ -3,19 +3,25 @@ whose admin endpoint really changes its behaviour when an action cures it."""
 
 import dataclasses
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
-from agent_sim import Profile, SimAgent
-from conftest import start_sidecar
 from immune.v1 import control_pb2 as api
 from immune.v1 import control_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
 
 from immune_control.app import ControlApp
 from immune_control.config import ApprovalSettings, ControlConfig, HealingSettings
 from immune_sidecar.config import ActuatorConfig
+from tests.support.agents import Profile, SimAgent
+from tests.support.sidecar import start_sidecar
 
 FAULT = Profile(tool_calls=12)
 
@@ -157,3 +163,56 @@ def wait_for(predicate, timeout: float = 20.0, pause: float = 0.1):
             return value
         time.sleep(pause)
     return predicate()
+
+
+CONFIG = """
+health_interval_seconds: 0.3
+approval: {threshold: 11}
+healing: {action_timeout_seconds: 30, probation_samples: 2, probation_timeout_seconds: 30}
+"""
+
+
+class ControlProcess:
+    """immune-control as its own process, so it can be SIGKILLed."""
+
+    def __init__(self, db: str, port: int, settings: str = CONFIG) -> None:
+        self.port = port
+        config = f"{db}.yaml"
+        with open(config, "w") as out:
+            out.write(settings)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "immune_control",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--metrics",
+                "",
+                "--db",
+                db,
+                "--config",
+                config,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ),
+        )
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=60)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(20)
+
+
+def scrape(app) -> dict[tuple, float]:
+    """Control's Prometheus metrics as {(sample name, sorted labels): value}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{app.metrics_port}/metrics") as reply:
+        text = reply.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }

@@ -6,10 +6,9 @@ speak the real link protocol over gRPC on loopback.
 
 import asyncio
 import os
-import socket
+import random
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -20,6 +19,9 @@ from immune.v1 import common_pb2 as pb
 from immune.v1 import control_pb2 as api
 from immune.v1 import control_pb2_grpc, link_pb2, link_pb2_grpc
 
+from tests.support.control import ControlProcess
+from tests.support.sidecar import free_port
+
 CONFIG = """
 approval: {threshold: 5.0, ttl_seconds: 86400}
 healing: {max_auto_attempts_per_hour: 1000, action_timeout_seconds: 3600}
@@ -27,36 +29,9 @@ fleet: {correlation_share: 1.0, min_fleet_size: 1000000, max_quarantined_share: 
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _control(folder: str) -> tuple[subprocess.Popen, int]:
-    port, config = _free_port(), os.path.join(folder, "control.yaml")
-    with open(config, "w") as out:
-        out.write(CONFIG)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "immune_control",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--metrics",
-            "",
-            "--db",
-            os.path.join(folder, "c.duckdb"),
-            "--config",
-            config,
-            "--log-level",
-            "warning",
-        ],
-    )
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        grpc.channel_ready_future(channel).result(timeout=60)
-    return proc, port
+    running = ControlProcess(os.path.join(folder, "c.duckdb"), free_port(), CONFIG)
+    return running.proc, running.port
 
 
 def _rss_mb(pid: int) -> float:
@@ -92,6 +67,7 @@ class SimSidecar:
         self.sent: dict[str, float] = {}
         self.latencies: list[float] = []
         self.commands = 0
+        self.healths = 0
         self.welcomed = asyncio.Event()
 
     async def run(self, stub) -> None:
@@ -121,6 +97,20 @@ class SimSidecar:
                         ack=link_pb2.Ack(message_ids=[response.message_id]),
                     )
                 )
+
+    async def health(self, every: float, stop: asyncio.Event) -> None:
+        """Send Health for every agent every ``every`` seconds, as a sidecar does."""
+        agents = [link_pb2.AgentVitals(agent_id=a, status=pb.AGENT_STATUS_HEALTHY, samples_total=1)
+                  for a in self.agents]  # fmt: skip
+        await asyncio.sleep(random.uniform(0, every))
+        while not stop.is_set():
+            self.out.put_nowait(
+                link_pb2.ConnectRequest(
+                    message_id=uuid.uuid4().hex, health=link_pb2.Health(agents=agents)
+                )
+            )
+            self.healths += 1
+            await asyncio.sleep(every)
 
     def report(self, message) -> None:
         self.sent[message.message_id] = time.perf_counter()
@@ -237,6 +227,76 @@ async def _approvals(port: int, count: int) -> dict:
     }
 
 
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _scale(pid: int, port: int, sidecars: int, per: int, every: float, rate: float):
+    # A connection per 50 sidecars: more streams on one connection than the server lets
+    # run at once make the client's own sends fail (INTERNAL from the gRPC core).
+    n = max(1, sidecars // 50)
+    channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(n)]
+    sims = [SimSidecar(f"sc-{i}", [f"sc-{i}-a{j}" for j in range(per)]) for i in range(sidecars)]
+    started = time.perf_counter()
+    tasks = [
+        asyncio.ensure_future(s.run(link_pb2_grpc.SidecarLinkServiceStub(channels[i % n])))
+        for i, s in enumerate(sims)
+    ]
+    await asyncio.wait([asyncio.ensure_future(s.welcomed.wait()) for s in sims], timeout=120)
+    figures = {"hellos_per_s": round(sidecars / (time.perf_counter() - started))}
+    stop = asyncio.Event()
+    beats = [asyncio.ensure_future(s.health(every, stop)) for s in sims]
+    await asyncio.sleep(every)  # every sidecar has spoken once; now a steady load
+    cpu, wall = _cpu_seconds(pid), time.perf_counter()
+    chosen = random.Random(7).sample(sims, min(500, sidecars))
+    for sim in chosen:  # mild infections: each decided and an action sent
+        sim.report(_infection(sim.agents[0], 3.0))
+        await asyncio.sleep(1 / rate)
+    deadline = time.perf_counter() + 60
+    while any(s.sent and not t.done() for s, t in zip(sims, tasks, strict=True) if s in chosen):
+        if time.perf_counter() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    latencies = sorted(x for s in chosen for x in s.latencies)
+    figures |= {
+        "streams_failed": sum(t.done() for t in tasks),
+        "infections_unanswered": sum(len(s.sent) for s in chosen),
+        "health_messages_per_s": round(sidecars / every),
+        "control_cpu_share": round((_cpu_seconds(pid) - cpu) / (time.perf_counter() - wall), 2),
+        "infections": len(latencies),
+        "decision_p50_ms": round(statistics.median(latencies) * 1e3, 2),
+        "decision_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1e3, 2),
+    }
+    stop.set()
+    for sim in sims:
+        sim.out.put_nowait(None)
+    await asyncio.gather(*tasks, *beats, return_exceptions=True)
+    for channel in channels:
+        await channel.close()
+    return figures
+
+
+def scale(sidecars: int = 10_000, per: int = 10, every: float = 10.0, rate: float = 50.0):
+    """Where one control stops: ``sidecars`` × ``per`` agents linked, each sidecar sending
+    health every ``every`` seconds, 500 infections at ``rate``/s among them."""
+    with tempfile.TemporaryDirectory() as folder:
+        proc, port = _control(folder)
+        try:
+            figures = asyncio.run(_scale(proc.pid, port, sidecars, per, every, rate))
+            figures |= {"sidecars": sidecars, "agents": sidecars * per}
+            figures["control_rss_mb"] = round(_rss_mb(proc.pid), 1)
+        finally:
+            proc.terminate()
+            proc.wait(60)
+    return figures
+
+
 def run() -> dict:
     """Every control benchmark."""
-    return {"control link fleet": link_fleet(), "control approve": approve_latency()}
+    return {
+        "control link fleet": link_fleet(),
+        "control approve": approve_latency(),
+        "control scale": scale(),
+    }

@@ -245,7 +245,11 @@ async def _scale(pid: int, port: int, sidecars: int, per: int, every: float, rat
         for i, s in enumerate(sims)
     ]
     await asyncio.wait([asyncio.ensure_future(s.welcomed.wait()) for s in sims], timeout=120)
-    figures = {"hellos_per_s": round(sidecars / (time.perf_counter() - started))}
+    welcomed = sum(s.welcomed.is_set() for s in sims)
+    figures = {
+        "welcomed": welcomed,
+        "hellos_per_s_until_all_or_120s": round(welcomed / (time.perf_counter() - started)),
+    }
     stop = asyncio.Event()
     beats = [asyncio.ensure_future(s.health(every, stop)) for s in sims]
     await asyncio.sleep(every)  # every sidecar has spoken once; now a steady load

@@ -67,7 +67,6 @@ class SimSidecar:
         self.sent: dict[str, float] = {}
         self.latencies: list[float] = []
         self.commands = 0
-        self.healths = 0
         self.welcomed = asyncio.Event()
 
     async def run(self, stub) -> None:
@@ -109,7 +108,6 @@ class SimSidecar:
                     message_id=uuid.uuid4().hex, health=link_pb2.Health(agents=agents)
                 )
             )
-            self.healths += 1
             await asyncio.sleep(every)
 
     def report(self, message) -> None:
@@ -234,9 +232,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 async def _scale(pid: int, port: int, sidecars: int, per: int, every: float, rate: float):
-    # A connection per 50 sidecars: more streams on one connection than the server lets
-    # run at once make the client's own sends fail (INTERNAL from the gRPC core).
-    n = max(1, sidecars // 50)
+    n = max(1, sidecars // 50)  # connections, each carrying up to 50 sidecars' streams
     channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(n)]
     sims = [SimSidecar(f"sc-{i}", [f"sc-{i}-a{j}" for j in range(per)]) for i in range(sidecars)]
     started = time.perf_counter()
@@ -254,12 +250,13 @@ async def _scale(pid: int, port: int, sidecars: int, per: int, every: float, rat
     beats = [asyncio.ensure_future(s.health(every, stop)) for s in sims]
     await asyncio.sleep(every)  # every sidecar has spoken once; now a steady load
     cpu, wall = _cpu_seconds(pid), time.perf_counter()
-    chosen = random.Random(7).sample(sims, min(500, sidecars))
+    picked = random.Random(7).sample(range(sidecars), min(500, sidecars))
+    chosen = [sims[i] for i in picked]
     for sim in chosen:  # mild infections: each decided and an action sent
         sim.report(_infection(sim.agents[0], 3.0))
         await asyncio.sleep(1 / rate)
     deadline = time.perf_counter() + 60
-    while any(s.sent and not t.done() for s, t in zip(sims, tasks, strict=True) if s in chosen):
+    while any(sims[i].sent and not tasks[i].done() for i in picked):
         if time.perf_counter() > deadline:
             break
         await asyncio.sleep(0.05)

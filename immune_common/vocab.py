@@ -33,5 +33,3 @@ def names(enum: EnumTypeWrapper) -> tuple[str, ...]:
 ACTIONS = names(pb.Action)
 DIAGNOSES = names(pb.Diagnosis)
 ANOMALY_TYPES = names(pb.AnomalyType)
-INCIDENT_STATES = names(pb.IncidentState)
-AGENT_STATUSES = names(pb.AgentStatus)

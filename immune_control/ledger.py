@@ -281,7 +281,7 @@ class Ledger:
             if sidecar is not None:
                 count += 0 if sidecar.silent(now, silence) else len(agent_ids)
             else:  # not heard from since control started: each agent by when it was seen
-                count += sum(now - self.agents[a].last_seen <= silence for a in agent_ids)
+                count += sum(not self._silent(self.agents[a], now, silence) for a in agent_ids)
         return count
 
     def current(self) -> list[Incident]:

@@ -4,7 +4,7 @@ from collections.abc import Callable, Collection
 
 from .agents import AgentRecord, AgentRegistry
 from .detect import Detector
-from .quarantine import HEALTHY, QuarantineBook
+from .quarantine import HEALTHY, Ejection, QuarantineBook
 
 
 class AgentViews:
@@ -38,11 +38,8 @@ class AgentViews:
 
     def status(self, agent_id: str) -> str:
         """learning, healthy, quarantined or probation."""
-        return _status(self._state(agent_id, self._clock()), self._detector.baselines(agent_id))
-
-    def _state(self, agent_id: str, now: float) -> str:
         ejection = self._book.get(agent_id)
-        return ejection.state(now) if ejection else HEALTHY
+        return _status(_state(ejection, self._clock()), self._detector.baselines(agent_id))
 
     def _agent(self, record: AgentRecord, now: float) -> dict:
         ejection = self._book.get(record.agent_id)
@@ -50,7 +47,7 @@ class AgentViews:
         return {
             "agent_id": record.agent_id,
             **record.labels.to_json(),
-            "status": _status(self._state(record.agent_id, now), baselines),
+            "status": _status(_state(ejection, now), baselines),
             "first_seen": record.first_seen,
             "last_seen": record.last_seen,
             "samples": record.samples,
@@ -61,6 +58,10 @@ class AgentViews:
             ],
             "quarantine": ejection.to_json() if ejection else None,
         }
+
+
+def _state(ejection: Ejection | None, now: float) -> str:
+    return ejection.state(now) if ejection else HEALTHY
 
 
 def _status(state: str, baselines: dict) -> str:

@@ -64,7 +64,7 @@ class SidecarReports:
             known = self.ledger.agents.get(agent_id)
         if incident is None:
             return ""  # stale answers are ignored downstream anyway
-        if agent_id not in (incident.agent_id, *incident.affected_agent_ids):
+        if agent_id not in incident.members:
             return f"incident {incident_id} does not concern agent {agent_id}"
         if known is None or known.sidecar_id != sidecar_id:
             return f"agent {agent_id} is not served by sidecar {sidecar_id}"

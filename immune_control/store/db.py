@@ -42,7 +42,7 @@ class Database:
         self._depth = 0
         self._staged: dict[tuple[str, bool], dict[Hashable, tuple]] = {}
         self._undo: list[tuple[dict, Hashable, object]] = []
-        self._column_types: dict[str, tuple[list[str], list[str]]] = {}
+        self._columns_of: dict[str, tuple[list[str], list[str]]] = {}
         self._flushes = 0
         self._broken = False
         self._local = threading.local()
@@ -146,14 +146,14 @@ class Database:
             self._con.execute(f"INSERT INTO {table} SELECT {select}", columns)
 
     def _columns(self, table: str) -> tuple[list[str], list[str]]:
-        if table not in self._column_types:
+        if table not in self._columns_of:
             rows = self._con.execute(
                 "SELECT column_name, data_type FROM information_schema.columns "
                 "WHERE table_name = ? ORDER BY ordinal_position",
                 [table],
             ).fetchall()
-            self._column_types[table] = ([r[0] for r in rows], [r[1] for r in rows])
-        return self._column_types[table]
+            self._columns_of[table] = ([r[0] for r in rows], [r[1] for r in rows])
+        return self._columns_of[table]
 
     def _rollback(self) -> None:
         self._staged.clear()

@@ -135,7 +135,7 @@ class Insights:
         with ui.dialog() as dialog, ui.card().classes("w-[32rem] max-w-full"):
             ui.label(f"Healing ladder for {words(diagnosis)}").classes("text-base font-medium")
             ui.label("Actions are tried in the order chosen.").classes("text-sm text-grey-7")
-            chosen = ui.select(list(names.names(names.ACTION)), multiple=True, value=ladder)
+            chosen = ui.select(names.names(names.ACTION), multiple=True, value=ladder)
             chosen.props("use-chips").classes("w-full")
             reason = ui.input("Reason").props("maxlength=500").classes("w-full")
             with ui.row().classes("w-full justify-end"):

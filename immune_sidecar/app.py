@@ -3,6 +3,7 @@
 import dataclasses
 import functools
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +32,7 @@ from .config import ActuatorConfig, SidecarConfig
 from .detect import Detector
 from .detect.shared import SharedShifts
 from .forward import Forwarder, Tee, sender_for
+from .gate import Gate, GateActuator, GateMetrics, Meter, Policy, build_routes
 from .link import LinkClient, LinkSettings
 from .pipeline import Pipeline
 from .quarantine import QUARANTINED, QuarantineBook
@@ -43,6 +45,7 @@ from .vitals.mapping_file import load_mapping
 
 log = logging.getLogger(__name__)
 BASELINES, QUARANTINE = "baselines", "quarantine"
+TICK_SECONDS = 1.0
 
 
 class Sidecar:
@@ -77,8 +80,9 @@ class Sidecar:
             config.identity,
         )
         self.agents = AgentRegistry(config.max_agents, self._is_held, self._evicted)
-        self.gate: ReadinessGate | None = None  # set when a readiness actuator is configured
+        self.readiness: ReadinessGate | None = None  # set when a readiness actuator is configured
         self.link: LinkClient | None = None
+        self.gate, self._gate_policy = self._egress(environ)
         self.runner = ActuatorRunner(self._actuators(), self._acted, clock)
         self.pipeline = Pipeline(
             self.mapper,
@@ -116,10 +120,12 @@ class Sidecar:
         except BaseException:
             self._halt()
             raise
+        c = self.config
         log.info(
-            "listening: OTLP/gRPC %s, OTLP/HTTP %s, admin %s (state: %s)",
-            *(_bound(getattr(self.config, k), p) for k, p in self.ports.items()),
-            self.config.state_dir or "not kept; use --state-dir to survive restarts",
+            "listening: OTLP/gRPC %s, OTLP/HTTP %s, admin %s, gate %s (state: %s)",
+            *(_bound(getattr(c, k), self.ports[k]) for k in ("otlp_grpc", "otlp_http", "admin")),
+            _bound(c.gate.listen, self.ports["gate"]) if self.gate else "off",
+            c.state_dir or "not kept; use --state-dir to survive restarts",
         )
 
     def _start(self) -> None:
@@ -131,6 +137,7 @@ class Sidecar:
         http = self._serve(http_receiver(self.handler, *split_address(c.otlp_http, "otlp_http")))
         admin = self._serve(admin_server(self._views(), *split_address(c.admin, "admin")))
         self.ports = {"otlp_grpc": grpc_receiver.port, "otlp_http": http.port, "admin": admin.port}
+        self.ports["gate"] = self._serve(self.gate).port if self.gate else 0
         self._flusher.start()
         if self.link is not None:
             self.link.start()
@@ -161,8 +168,17 @@ class Sidecar:
         self.state.write(BASELINES, self.detector.snapshot())
 
     def _flush_loop(self) -> None:
-        while not self._stop_flush.wait(self.config.state_flush_seconds):
-            self.save()
+        """Judge the agents whose calls and spans waited long enough, every second; save
+        the baselines every ``state_flush_seconds``."""
+        saved = time.monotonic()
+        while not self._stop_flush.wait(TICK_SECONDS):
+            try:
+                self.pipeline.tick()
+            except Exception:  # one bad tick must not end the baselines' saving
+                log.exception("judging the agents due a sample failed")
+            if time.monotonic() - saved >= self.config.state_flush_seconds:
+                self.save()
+                saved = time.monotonic()
 
     def adopt(self, agent_id: str) -> None:
         """An operator called the agent's infection a false positive: its level is normal."""
@@ -240,13 +256,18 @@ class Sidecar:
         return Forwarder(sender, self.config.forward_queue, self.metrics)
 
     def _actuators(self) -> list[Actuator]:
-        return [self._actuator(c) for c in self.config.actuators]
+        actuators = [self._actuator(c) for c in self.config.actuators]
+        if self.gate and not any(c.kind == "gate" for c in self.config.actuators):
+            actuators.append(self._actuator(ActuatorConfig(kind="gate")))
+        return actuators
 
     def _actuator(self, c: ActuatorConfig) -> Actuator:
         if c.kind == "readiness":
-            self.gate = ReadinessGate(self.book, c.dry_run, self.clock)
-            return self.gate
-        if c.kind == "webhook":
+            self.readiness = ReadinessGate(self.book, c.dry_run, self.clock)
+            return self.readiness
+        if c.kind == "gate":
+            actuator = GateActuator(self.gate, self._gate_policy, self.config.gate)
+        elif c.kind == "webhook":
             actuator = WebhookActuator(c.url, c.timeout_seconds, c.retries)
         elif c.kind == "kubernetes":
             actuator = KubernetesActuator(PodApi(kube_target(c, self.environ)), self.clock)
@@ -254,8 +275,18 @@ class Sidecar:
             actuator = CommandActuator(c.command, c.timeout_seconds)
         return DryRun(actuator) if c.dry_run else actuator
 
+    def _egress(self, environ: Mapping[str, str] | None) -> tuple[Gate | None, Policy | None]:
+        settings = self.config.gate
+        if not settings.enabled:
+            return None, None
+        table = build_routes(settings, environ)  # a missing key is a config error at start
+        policy = Policy(self.book, settings, self.clock)
+        meter = Meter(GateMetrics(self.metrics.registry), self.mapper.calls, self.clock)
+        agent_id = settings.agent or self.config.sidecar_id or socket.gethostname()
+        return Gate(settings, table, policy, meter, agent_id), policy
+
     def _views(self) -> AdminViews:
-        ready = self.gate.verdict if self.gate else lambda: (True, {"status": "ready"})
+        ready = self.readiness.verdict if self.readiness else lambda: (True, {"status": "ready"})
         return AdminViews(
             ready,
             self.views.agents,

@@ -9,15 +9,17 @@ from immune_common import config
 from immune_common.config import Range
 
 from .detect import BaselineSettings
+from .gate.settings import GateSettings
 from .quarantine import EjectionPolicy
 
-ACTUATOR_KINDS = ("readiness", "webhook", "command", "kubernetes")
+ACTUATOR_KINDS = ("readiness", "webhook", "command", "kubernetes", "gate")
 FORWARD_SCHEMES = ("grpc://", "http://", "https://")
 
 
 @dataclasses.dataclass(frozen=True)
 class ActuatorConfig:
-    """One actuator: ``readiness``, ``webhook`` (url), ``command`` (argv) or ``kubernetes``.
+    """One actuator: ``readiness``, ``webhook`` (url), ``command`` (argv), ``kubernetes``
+    or ``gate`` (the egress gate; added by itself when the gate is configured).
 
     For ``kubernetes``, ``url`` is the API server (empty: the one the pod runs in),
     ``pod`` and ``namespace`` name the agent's pod (empty: this pod, from the
@@ -71,6 +73,8 @@ class SidecarConfig:
     detection: BaselineSettings = dataclasses.field(default_factory=BaselineSettings)
     ejection: EjectionPolicy = dataclasses.field(default_factory=EjectionPolicy)
     actuators: tuple[ActuatorConfig, ...] = (ActuatorConfig(),)
+    # The egress gate: the agent's LLM and MCP calls through the sidecar (off without listen).
+    gate: GateSettings = dataclasses.field(default_factory=GateSettings)
     # Control's link address (HOST:PORT); empty runs standalone.
     control: str = ""
     # TLS to control: its CA (empty: the system's roots, when control_tls is set) and,
@@ -132,6 +136,8 @@ class SidecarConfig:
             config.split_address(getattr(self, key), key)
         for i, actuator in enumerate(self.actuators):
             _check_actuator(actuator, f"actuators[{i}]")
+            if actuator.kind == "gate" and not self.gate.enabled:
+                raise config.ConfigError(f"actuators[{i}]: a gate actuator needs gate.listen")
 
 
 def _check_actuator(actuator: ActuatorConfig, key: str) -> None:

@@ -63,14 +63,22 @@ class Pipeline:
             result = self._mapper.map_spans(export.request, now)
         else:
             result = self._mapper.map(export.request, now)
+        self._take(result, export.received, now)
+        return Partial(result.rejected, "; ".join(result.reasons))
+
+    def tick(self) -> None:
+        """Judge the agents whose spans or gate calls waited long enough with no metrics."""
+        now = self._clock()
+        self._take(self._mapper.map_due(now), now, now)
+
+    def _take(self, result: MapResult, received: float, now: float) -> None:
         samples = {s.agent_id: s for s in result.samples}
         for agent_id, labels in result.labels.items():
             # Seen first, judged next: an agent the cap evicts takes its fresh state along.
             self._agents.seen(agent_id, labels, now)
             if agent_id in samples:
-                self._judge(samples[agent_id], export.received, now)
+                self._judge(samples[agent_id], received, now)
         self._note(result)
-        return Partial(result.rejected, "; ".join(result.reasons))
 
     def _judge(self, sample: VitalSample, received: float, now: float) -> None:
         learn = self._book.state(sample.agent_id, now) == HEALTHY

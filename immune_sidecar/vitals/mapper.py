@@ -1,9 +1,10 @@
 """Turns one OTLP metrics export into vital samples, one per agent; spans fill them in.
 
 An agent's spans wait (``SpanBook``) for its next metrics export, whose sample
-they complete. An agent that sends spans and no metrics gets a sample from its
-spans alone once they have waited ``span_interval_seconds`` and no metrics
-export has come for half as long again.
+they complete; so do the calls the egress gate saw it make (a book of their own,
+filling in what metrics and spans did not say). An agent that sends no metrics
+gets a sample from its spans and calls alone once they have waited
+``span_interval_seconds`` and no metrics export has come for half as long again.
 """
 
 import dataclasses
@@ -75,6 +76,7 @@ class Mapper:
         # Keys a point may carry that change its agent (the rest come from the resource).
         self._point_keys = frozenset(identity_keys)
         self.spans = SpanBook(identity_keys)
+        self.calls = SpanBook(identity_keys)  # what the egress gate saw
         self._span_interval = span_interval_seconds
 
     def map(self, request: Any, now: float) -> MapResult:
@@ -102,22 +104,34 @@ class Mapper:
                 self._finish(agent_id, Tally(), now, result)
         return result
 
+    def map_due(self, now: float) -> MapResult:
+        """Samples of agents without metrics whose spans or gate calls have waited long
+        enough (called on a timer: the gate's calls come with no export to cut them)."""
+        result = MapResult()
+        for agent_id in {*self.calls.waiting(), *self.spans.waiting()}:
+            if self._spans_alone(agent_id, now):
+                self._finish(agent_id, Tally(), now, result)
+        return result
+
     def forget(self, agent_id: str) -> None:
         """Drop per-agent state of an evicted agent."""
         self._last_sample.pop(agent_id, None)
         self._last_metrics.pop(agent_id, None)
         self.spans.forget(agent_id)
+        self.calls.forget(agent_id)
 
     def _spans_alone(self, agent_id: str, now: float) -> bool:
-        waiting = self.spans.waiting_since(agent_id)
+        books = (self.spans, self.calls)
+        since = [s for b in books if (s := b.waiting_since(agent_id)) is not None]
         metrics = self._last_metrics.get(agent_id)
         quiet = metrics is None or now - metrics >= 1.5 * self._span_interval
-        return waiting is not None and now - waiting >= self._span_interval and quiet
+        return bool(since) and now - min(since) >= self._span_interval and quiet
 
     def _finish(self, agent_id: str, tally: Tally, now: float, result: MapResult) -> None:
-        spans = self.spans.drain(agent_id)
-        if spans is not None:
-            tally.fill(spans)
+        for book in (self.spans, self.calls):
+            figures = book.drain(agent_id)
+            if figures is not None:
+                tally.fill(figures)
         result.labels[agent_id] = tally.labels
         interval = now - self._last_sample.get(agent_id, now)
         sample = tally.to_sample(agent_id, now, interval, self._prices)

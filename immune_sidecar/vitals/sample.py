@@ -184,9 +184,14 @@ class Tally:
             self.tool_source = True
             self.tools, self.tool_errors = spans.tool_calls, spans.tool_errors
         self.retries = self.retries or spans.retries
+        if not self.first_tokens and spans.first_chunks:
+            self.first_tokens, self.first_token_seconds = (
+                spans.first_chunks,
+                spans.first_chunk_seconds,
+            )
         self.invocations = self.invocations or spans.invocations
         self.prompt_hash = self.prompt_hash or spans.prompt_hash
-        if spans.finishes_told:
+        if spans.finishes_told and self.answers is None:
             self.answers = spans.finishes_told - spans.tool_turns
         self.labels.merge(spans.labels())
 

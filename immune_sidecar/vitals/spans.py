@@ -40,6 +40,23 @@ _FIRST_NUMBER = re.compile(r"\d{1,9}")
 MAX_MESSAGES_CHARS = 256 * 1024  # captured messages longer than this are not read
 
 
+@dataclasses.dataclass(frozen=True)
+class LlmCall:
+    """One LLM call as a span or the egress gate saw it."""
+
+    seconds: float
+    failed: bool = False
+    model: str = ""
+    provider: str = ""
+    input_tokens: float = 0.0
+    output_tokens: float = 0.0
+    finish_told: bool = False  # whether the call said why it finished
+    asked_tools: bool = False  # it finished asking for tools
+    prompt_hash: str = ""
+    first_chunk_seconds: float | None = None  # streamed calls: time to the first chunk
+    resent: bool = False  # the client sent it again after a failure (a retry)
+
+
 @dataclasses.dataclass
 class SpanFigures:
     """One agent's span figures since its last sample."""
@@ -53,6 +70,8 @@ class SpanFigures:
     tool_errors: float = 0.0
     invocations: float = 0.0
     resends: float = 0.0  # retries told by HTTP spans outside any LLM call
+    first_chunks: float = 0.0
+    first_chunk_seconds: float = 0.0
     tokens_by_model: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     tools: set[str] = dataclasses.field(default_factory=set)
     model: str = ""
@@ -93,9 +112,7 @@ class SpanFigures:
         operation = str(attrs.get("gen_ai.operation.name", ""))
         failed = span.status.code == STATUS_ERROR or bool(attrs.get("error.type"))
         if operation == TOOL_OPERATION:
-            self.tool_runs += 1
-            self.tool_errors += failed
-            self.tools.add(str(attrs.get("gen_ai.tool.name", "")) or "unnamed")
+            self.add_tool_run(str(attrs.get("gen_ai.tool.name", "")), failed)
         elif operation == AGENT_OPERATION:
             self.invocations += 1
         elif operation in LLM_OPERATIONS or attrs.get("gen_ai.request.model"):
@@ -115,22 +132,46 @@ class SpanFigures:
         under[1] += marked
 
     def _llm_call(self, span, attrs: dict[str, Any], failed: bool) -> None:
-        self.llm_calls += 1
         if len(self._llm_spans) < MAX_TRACKED_SPANS:
             self._llm_spans.add(span.span_id)
-        self.llm_errors += failed
-        self.llm_seconds += max(0, span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
         reasons = attrs.get("gen_ai.response.finish_reasons")
-        if reasons:
-            self.finishes_told += 1
-            self.tool_turns += any(reason in str(reasons) for reason in TOOL_FINISH)
-        model = identity.first(attrs, identity.MODEL_KEYS) or ""
-        self.model = model or self.model
-        self.provider = str(identity.first(attrs, identity.PROVIDER_KEYS) or self.provider)
-        self.prompt_hash = prompt_fingerprint(attrs) or self.prompt_hash
-        tokens = self.tokens_by_model.setdefault(model, [0.0, 0.0])
-        tokens[0] += _count(attrs, "gen_ai.usage.input_tokens")
-        tokens[1] += _count(attrs, "gen_ai.usage.output_tokens")
+        self.add_llm_call(
+            LlmCall(
+                seconds=max(0, span.end_time_unix_nano - span.start_time_unix_nano) / 1e9,
+                failed=failed,
+                model=identity.first(attrs, identity.MODEL_KEYS) or "",
+                provider=str(identity.first(attrs, identity.PROVIDER_KEYS) or ""),
+                input_tokens=_count(attrs, "gen_ai.usage.input_tokens"),
+                output_tokens=_count(attrs, "gen_ai.usage.output_tokens"),
+                finish_told=bool(reasons),
+                asked_tools=bool(reasons) and any(r in str(reasons) for r in TOOL_FINISH),
+                prompt_hash=prompt_fingerprint(attrs),
+            )
+        )
+
+    def add_llm_call(self, call: LlmCall) -> None:
+        """Account one LLM call."""
+        self.llm_calls += 1
+        self.llm_errors += call.failed
+        self.llm_seconds += call.seconds
+        self.finishes_told += call.finish_told
+        self.tool_turns += call.asked_tools
+        self.resends += call.resent
+        self.model = call.model or self.model
+        self.provider = call.provider or self.provider
+        self.prompt_hash = call.prompt_hash or self.prompt_hash
+        tokens = self.tokens_by_model.setdefault(call.model, [0.0, 0.0])
+        tokens[0] += call.input_tokens
+        tokens[1] += call.output_tokens
+        if call.first_chunk_seconds is not None:
+            self.first_chunks += 1
+            self.first_chunk_seconds += call.first_chunk_seconds
+
+    def add_tool_run(self, tool: str, failed: bool) -> None:
+        """Account one tool execution."""
+        self.tool_runs += 1
+        self.tool_errors += failed
+        self.tools.add(tool or "unnamed")
 
 
 class SpanBook:
@@ -156,6 +197,14 @@ class SpanBook:
                 if agent_id not in seen:
                     seen.append(agent_id)
         return seen
+
+    def figures(self, agent_id: str, now: float) -> SpanFigures:
+        """The agent's figures waiting for its next sample, to add to (the gate's calls)."""
+        return self._figures(agent_id, {}, now)
+
+    def waiting(self) -> list[str]:
+        """The agents with figures waiting."""
+        return list(self._pending)
 
     def drain(self, agent_id: str) -> SpanFigures | None:
         """The agent's figures since its last sample, forgotten here."""

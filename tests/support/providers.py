@@ -26,7 +26,7 @@ class Provider:
 
     def __init__(self, chunks: int = 4, chunk_delay: float = 0.0) -> None:
         self.chunks, self.chunk_delay = chunks, chunk_delay
-        self.first_delay = 0.0  # before the first chunk (the model thinking)
+        self.first_delay = 0.0  # before answering (the model thinking)
         self.loop = False
         self.failures = 0
         self.requests: list[tuple[str, dict, dict]] = []
@@ -76,6 +76,7 @@ class Provider:
         if retry < self.failures:
             return body, False
         self.requests.append((request.path, dict(request.headers), body))
+        await asyncio.sleep(self.first_delay)
         return body, True
 
     def _wants_tool(self, body: dict, answered: bool) -> bool:
@@ -85,7 +86,6 @@ class Provider:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         try:
-            await asyncio.sleep(self.first_delay)
             for i, event in enumerate(events):
                 if i and self.chunk_delay:
                     await asyncio.sleep(self.chunk_delay)

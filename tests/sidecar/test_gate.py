@@ -536,9 +536,9 @@ def test_two_routes_on_one_path_and_a_gate_actuator_without_a_gate_are_refused()
     openai_route = RouteConfig(kind="openai")
     with pytest.raises(ConfigError, match="already served"):
         GateSettings(listen="127.0.0.1:0", routes=(openai_route, openai_route))
-    GateSettings(listen="127.0.0.1:0", routes=(openai_route,
-                                               RouteConfig(kind="openai", prefix="/local")))  # fmt: skip
-    with pytest.raises(ConfigError, match="needs gate.listen"):
+    local = RouteConfig(kind="openai", prefix="/local")
+    GateSettings(listen="127.0.0.1:0", routes=(openai_route, local))
+    with pytest.raises(ConfigError, match=r"needs gate\.listen"):
         SidecarConfig(**LOOPBACK, actuators=(ActuatorConfig(kind="gate"),))
 
 

@@ -357,6 +357,7 @@ def test_revoke_named_tools_filters_mcp_and_refuses_their_calls(
             ("call", "search", {"q": "x"}),
         )
         assert tools == ["search", "slow_report"]
+        assert "3 records match" in allowed.content[0].text
         assert isinstance(refused, MCPError) and refused.error.code == -32602
         assert "revoked" in refused.error.message
         assert mcp_upstream.calls[before:] == ["search"]

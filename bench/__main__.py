@@ -4,16 +4,18 @@ import json
 import logging
 import sys
 
-from . import control, machine, sidecar
+from . import control, gate, machine, sidecar
 
 
 def main() -> int:
-    """Print the figures (``python -m bench [sidecar|control] [--json]``)."""
+    """Print the figures (``python -m bench [sidecar|gate|control] [--json]``)."""
     logging.disable(logging.WARNING)
     only = [a for a in sys.argv[1:] if not a.startswith("-")]
     figures = machine.run()
     if not only or "sidecar" in only:
         figures |= sidecar.run()
+    if not only or "gate" in only:
+        figures |= gate.run()
     if not only or "control" in only:
         figures |= control.run()
     figures |= {"machine after": machine.run()["machine"]}

@@ -139,10 +139,11 @@ class Provider:
         else:
             for piece in self._pieces():
                 yield chunk({"content": piece})
-        yield chunk({}, choice["finish_reason"])
+        # The finish, the usage asked for and the end leave together, as providers send them.
+        tail = [chunk({}, choice["finish_reason"])]
         if (body.get("stream_options") or {}).get("include_usage"):
-            yield _data({**base, "choices": [], "usage": reply["usage"]})
-        yield b"data: [DONE]\n\n"
+            tail.append(_data({**base, "choices": [], "usage": reply["usage"]}))
+        yield b"".join([*tail, b"data: [DONE]\n\n"])
 
     # OpenAI Responses
 

@@ -1,0 +1,155 @@
+"""The egress gate's cost: the same local upstream called directly and through a sidecar's
+gate in the same run (1 and 16 concurrent streams), its throughput per core, and its memory.
+
+The upstream (tests.support.providers) and the sidecar each run in a process of their own;
+the load comes from this one (aiohttp). A stream is 50 chunks 4 ms apart, like a 200-token
+answer at 50 tokens a second per chunk of four.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import aiohttp
+
+CHUNKS, CHUNK_DELAY = 50, 0.004
+BODY = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "You are careful. " * 60},
+                                             {"role": "user", "content": "How are the systems?"}]}  # fmt: skip
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def _upstream():
+    code = (
+        "import sys; from tests.support.providers import Provider; "
+        f"p = Provider(chunks={CHUNKS}, chunk_delay={CHUNK_DELAY}); print(p.port, flush=True); "
+        "sys.stdin.read()"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        yield int(process.stdout.readline())
+    finally:
+        process.stdin.close()
+        process.wait(10)
+
+
+@contextlib.contextmanager
+def _sidecar(upstream_port: int | None):
+    with tempfile.TemporaryDirectory() as tmp:
+        config = f"{tmp}/sidecar.yaml"
+        gate = {"listen": "127.0.0.1:0", "agent": "bench-agent",
+                "routes": [{"kind": "openai", "upstream": f"http://127.0.0.1:{upstream_port}"}]}  # fmt: skip
+        with open(config, "w") as f:
+            json.dump({"gate": gate} if upstream_port else {}, f)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "immune_sidecar", "--otlp-grpc", "127.0.0.1:0",
+             "--otlp-http", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--config", config],
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            line = process.stderr.readline()
+            found = re.search(r"gate [\d.]+:(\d+)", line)
+            threading.Thread(target=process.stderr.read, daemon=True).start()
+            yield process.pid, int(found.group(1)) if found else 0
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+async def _stream(session: aiohttp.ClientSession, url: str) -> tuple[float, float]:
+    """One streamed chat call: (seconds to its end, seconds to its first chunk)."""
+    started = time.perf_counter()
+    first = None
+    body = {**BODY, "stream": True}
+    async with session.post(url, json=body, headers={"Authorization": "Bearer x"}) as response:
+        async for _ in response.content.iter_any():
+            if first is None:
+                first = time.perf_counter()
+    return time.perf_counter() - started, first - started
+
+
+async def _streams(base: str, concurrency: int, rounds: int) -> tuple[list, list]:
+    url = base + "/v1/chat/completions"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        await _stream(session, url)  # connections warm
+        totals, firsts = [], []
+        for _ in range(rounds):
+            done = await asyncio.gather(*(_stream(session, url) for _ in range(concurrency)))
+            totals += [t for t, _ in done]
+            firsts += [f for _, f in done]
+    return totals, firsts
+
+
+async def _requests(base: str, concurrency: int, count: int) -> float:
+    """Non-streamed calls at ``concurrency``; calls a second."""
+    url = base + "/v1/chat/completions"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def worker(n: int) -> None:
+            for _ in range(n):
+                async with session.post(url, json=BODY) as response:
+                    await response.read()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(count // concurrency) for _ in range(concurrency)))
+        return count / (time.perf_counter() - started)
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        line = next(x for x in status if x.startswith("VmRSS"))
+    return round(int(line.split()[1]) / 1024, 1)
+
+
+def _q(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def _added(direct: list[float], gated: list[float]) -> dict:
+    return {
+        "p50": round((_q(gated, 0.5) - _q(direct, 0.5)) * 1000, 2),
+        "p99": round((_q(gated, 0.99) - _q(direct, 0.99)) * 1000, 2),
+    }
+
+
+def run() -> dict:
+    """The gate's figures."""
+    figures: dict = {}
+    with _upstream() as port, _sidecar(port) as (pid, gate_port), _sidecar(None) as (bare, _):
+        time.sleep(0.5)
+        figures["sidecar_rss_without_gate_mb"] = _rss_mb(bare)
+        figures["sidecar_rss_with_gate_idle_mb"] = _rss_mb(pid)
+        direct, gated = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{gate_port}"
+        for concurrency, rounds in ((1, 60), (16, 12)):
+            d_total, d_first = asyncio.run(_streams(direct, concurrency, rounds))
+            g_total, g_first = asyncio.run(_streams(gated, concurrency, rounds))
+            added, first = _added(d_total, g_total), _added(d_first, g_first)
+            figures[f"streams_x{concurrency}_added_ms"] = f"p50 {added['p50']}, p99 {added['p99']}"
+            figures[f"streams_x{concurrency}_added_first_chunk_ms"] = (
+                f"p50 {first['p50']}, p99 {first['p99']}"
+            )
+            figures[f"streams_x{concurrency}_direct_p50_ms"] = round(_q(d_total, 0.5) * 1000, 1)
+        figures["direct_requests_per_s_x16"] = round(asyncio.run(_requests(direct, 16, 2000)))
+        cpu = _cpu_seconds(pid)
+        rate = asyncio.run(_requests(gated, 16, 2000))
+        figures["gate_requests_per_s_x16"] = round(rate)
+        figures["gate_requests_per_cpu_second"] = round(2000 / (_cpu_seconds(pid) - cpu))
+        figures["sidecar_rss_with_gate_after_mb"] = _rss_mb(pid)
+        figures["rss_added_by_gate_mb"] = round(_rss_mb(pid) - _rss_mb(bare), 1)
+    return {"gate": figures}

@@ -21,8 +21,8 @@ import time
 import aiohttp
 
 CHUNKS, CHUNK_DELAY = 50, 0.004
-BODY = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "You are careful. " * 60},
-                                             {"role": "user", "content": "How are the systems?"}]}  # fmt: skip
+SYSTEM = {"role": "system", "content": "You are careful. " * 60}
+BODY = {"model": "gpt-4o-mini", "messages": [SYSTEM, {"role": "user", "content": "How are you?"}]}
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -47,8 +47,8 @@ def _upstream():
 def _sidecar(upstream_port: int | None):
     with tempfile.TemporaryDirectory() as tmp:
         config = f"{tmp}/sidecar.yaml"
-        gate = {"listen": "127.0.0.1:0", "agent": "bench-agent",
-                "routes": [{"kind": "openai", "upstream": f"http://127.0.0.1:{upstream_port}"}]}  # fmt: skip
+        route = {"kind": "openai", "upstream": f"http://127.0.0.1:{upstream_port}"}
+        gate = {"listen": "127.0.0.1:0", "agent": "bench-agent", "routes": [route]}
         with open(config, "w") as f:
             json.dump({"gate": gate} if upstream_port else {}, f)
         process = subprocess.Popen(

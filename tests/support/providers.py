@@ -19,6 +19,9 @@ import uvicorn
 from aiohttp import web
 
 TEXT = "All systems nominal."
+OPENAI_LIMITED = {
+    "error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}
+}
 
 
 class Provider:
@@ -105,15 +108,7 @@ class Provider:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body, served = await self._take(request)
         if not served:
-            return _refuse(
-                {
-                    "error": {
-                        "message": "Rate limit reached",
-                        "type": "requests",
-                        "code": "rate_limit_exceeded",
-                    }
-                }
-            )
+            return _refuse(OPENAI_LIMITED)
         answered = body["messages"][-1].get("role") == "tool"
         tool = self._wants_tool(body, answered)
         reply = _chat_reply(body, tool, self.calls)
@@ -150,15 +145,7 @@ class Provider:
     async def _responses(self, request: web.Request) -> web.StreamResponse:
         body, served = await self._take(request)
         if not served:
-            return _refuse(
-                {
-                    "error": {
-                        "message": "Rate limit reached",
-                        "type": "requests",
-                        "code": "rate_limit_exceeded",
-                    }
-                }
-            )
+            return _refuse(OPENAI_LIMITED)
         items = body.get("input") if isinstance(body.get("input"), list) else []
         answered = bool(items) and items[-1].get("type") == "function_call_output"
         reply = _response(body, self._wants_tool(body, answered), self.calls)

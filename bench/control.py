@@ -22,6 +22,8 @@ from immune.v1 import control_pb2_grpc, link_pb2, link_pb2_grpc
 from tests.support.control import ControlProcess
 from tests.support.sidecar import free_port
 
+from .proc import cpu_seconds, rss_mb
+
 CONFIG = """
 approval: {threshold: 5.0, ttl_seconds: 86400}
 healing: {max_auto_attempts_per_hour: 1000, action_timeout_seconds: 3600}
@@ -32,12 +34,6 @@ fleet: {correlation_share: 1.0, min_fleet_size: 1000000, max_quarantined_share: 
 def _control(folder: str) -> tuple[subprocess.Popen, int]:
     running = ControlProcess(os.path.join(folder, "c.duckdb"), free_port(), CONFIG)
     return running.proc, running.port
-
-
-def _rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        line = next(x for x in f if x.startswith("VmRSS"))
-    return int(line.split()[1]) / 1024
 
 
 def _infection(agent: str, severity: float) -> link_pb2.ConnectRequest:
@@ -165,7 +161,7 @@ def link_fleet(sidecars: int = 1000, per: int = 10, rate: float = 200.0) -> dict
         try:
             figures = asyncio.run(_fleet(port, sidecars, per, rate))
             figures["sidecars"], figures["agents"] = sidecars, sidecars * per
-            figures["control_rss_mb"] = round(_rss_mb(proc.pid), 1)
+            figures["control_rss_mb"] = rss_mb(proc.pid)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -193,7 +189,7 @@ def approve_latency(stored: int = 100_000, approvals: int = 200) -> dict:
         try:
             return asyncio.run(_approvals(port, approvals)) | {
                 "stored_incidents": stored,
-                "control_rss_mb": round(_rss_mb(proc.pid), 1),
+                "control_rss_mb": rss_mb(proc.pid),
             }
         finally:
             proc.terminate()
@@ -225,12 +221,6 @@ async def _approvals(port: int, count: int) -> dict:
     }
 
 
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _scale(pid: int, port: int, sidecars: int, per: int, every: float, rate: float):
     n = max(1, sidecars // 50)  # connections, each carrying up to 50 sidecars' streams
     channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(n)]
@@ -249,7 +239,7 @@ async def _scale(pid: int, port: int, sidecars: int, per: int, every: float, rat
     stop = asyncio.Event()
     beats = [asyncio.ensure_future(s.health(every, stop)) for s in sims]
     await asyncio.sleep(every)  # every sidecar has spoken once; now a steady load
-    cpu, wall = _cpu_seconds(pid), time.perf_counter()
+    cpu, wall = cpu_seconds(pid), time.perf_counter()
     picked = random.Random(7).sample(range(sidecars), min(500, sidecars))
     chosen = [sims[i] for i in picked]
     for sim in chosen:  # mild infections: each decided and an action sent
@@ -265,7 +255,7 @@ async def _scale(pid: int, port: int, sidecars: int, per: int, every: float, rat
         "streams_failed": sum(t.done() for t in tasks),
         "infections_unanswered": sum(len(s.sent) for s in chosen),
         "health_messages_per_s": round(sidecars / every),
-        "control_cpu_share": round((_cpu_seconds(pid) - cpu) / (time.perf_counter() - wall), 2),
+        "control_cpu_share": round((cpu_seconds(pid) - cpu) / (time.perf_counter() - wall), 2),
         "infections": len(latencies),
         "decision_p50_ms": round(statistics.median(latencies) * 1e3, 2),
         "decision_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1e3, 2),
@@ -287,7 +277,7 @@ def scale(sidecars: int = 10_000, per: int = 10, every: float = 10.0, rate: floa
         try:
             figures = asyncio.run(_scale(proc.pid, port, sidecars, per, every, rate))
             figures |= {"sidecars": sidecars, "agents": sidecars * per}
-            figures["control_rss_mb"] = round(_rss_mb(proc.pid), 1)
+            figures["control_rss_mb"] = rss_mb(proc.pid)
         finally:
             proc.terminate()
             proc.wait(60)

@@ -9,7 +9,6 @@ answer at 50 tokens a second per chunk of four.
 import asyncio
 import contextlib
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -20,10 +19,11 @@ import time
 
 import aiohttp
 
+from .proc import cpu_seconds, rss_mb
+
 CHUNKS, CHUNK_DELAY = 50, 0.004
 SYSTEM = {"role": "system", "content": "You are careful. " * 60}
 BODY = {"model": "gpt-4o-mini", "messages": [SYSTEM, {"role": "user", "content": "How are you?"}]}
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -105,18 +105,6 @@ async def _requests(base: str, concurrency: int, count: int) -> float:
         return count / (time.perf_counter() - started)
 
 
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def _rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        line = next(x for x in status if x.startswith("VmRSS"))
-    return round(int(line.split()[1]) / 1024, 1)
-
-
 def _q(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
@@ -133,8 +121,8 @@ def run() -> dict:
     figures: dict = {}
     with _upstream() as port, _sidecar(port) as (pid, gate_port), _sidecar(None) as (bare, _):
         time.sleep(0.5)
-        figures["sidecar_rss_without_gate_mb"] = _rss_mb(bare)
-        figures["sidecar_rss_with_gate_idle_mb"] = _rss_mb(pid)
+        figures["sidecar_rss_without_gate_mb"] = rss_mb(bare)
+        figures["sidecar_rss_with_gate_idle_mb"] = rss_mb(pid)
         direct, gated = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{gate_port}"
         for concurrency, rounds in ((1, 60), (16, 12)):
             d_total, d_first = asyncio.run(_streams(direct, concurrency, rounds))
@@ -146,10 +134,10 @@ def run() -> dict:
             )
             figures[f"streams_x{concurrency}_direct_p50_ms"] = round(_q(d_total, 0.5) * 1000, 1)
         figures["direct_requests_per_s_x16"] = round(asyncio.run(_requests(direct, 16, 2000)))
-        cpu = _cpu_seconds(pid)
+        cpu = cpu_seconds(pid)
         rate = asyncio.run(_requests(gated, 16, 2000))
         figures["gate_requests_per_s_x16"] = round(rate)
-        figures["gate_requests_per_cpu_second"] = round(2000 / (_cpu_seconds(pid) - cpu))
-        figures["sidecar_rss_with_gate_after_mb"] = _rss_mb(pid)
-        figures["rss_added_by_gate_mb"] = round(_rss_mb(pid) - _rss_mb(bare), 1)
+        figures["gate_requests_per_cpu_second"] = round(2000 / (cpu_seconds(pid) - cpu))
+        figures["sidecar_rss_with_gate_after_mb"] = rss_mb(pid)
+        figures["rss_added_by_gate_mb"] = round(rss_mb(pid) - rss_mb(bare), 1)
     return {"gate": figures}

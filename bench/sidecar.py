@@ -24,6 +24,7 @@ from immune_sidecar.receiver.codec import PROTOBUF
 from immune_sidecar.receiver.signals import METRICS, TRACES
 
 from .fleet import BenchAgent, fleet_requests
+from .proc import rss_mb
 
 LOOPBACK = {
     "otlp_grpc": "127.0.0.1:0",
@@ -73,7 +74,7 @@ def span_ingest(agents: int = 100, rounds: int = 20, calls: int = 20) -> dict:
     bodies = [_span_request(f"agent-{a:03d}", calls).SerializeToString() for a in range(agents)]
     spans = sum(TRACES.count(ExportTraceServiceRequest.FromString(b)) for b in bodies)
     sidecar = Sidecar(SidecarConfig(**LOOPBACK))
-    rss_before = _rss_mb(os.getpid())
+    rss_before = rss_mb(os.getpid())
     handle, rates = sidecar.handler.handle, []
     for _ in range(rounds):
         rates.append(spans / _timed(lambda: [handle(b, PROTOBUF, "x", signal=TRACES)
@@ -84,7 +85,7 @@ def span_ingest(agents: int = 100, rounds: int = 20, calls: int = 20) -> dict:
         "spans_per_request": spans // agents,
         "ingest_spans_per_s_best": round(max(rates)),
         "ingest_spans_per_s_median": round(statistics.median(rates)),
-        "rss_growth_mb": round(_rss_mb(os.getpid()) - rss_before, 1),
+        "rss_growth_mb": round(rss_mb(os.getpid()) - rss_before, 1),
     }
 
 
@@ -169,7 +170,7 @@ def resident_memory(agents: int = 100, intervals: int = 40) -> dict:
             for agent in fleet:
                 export(agent.interval(), timeout=10)
             if step in (intervals // 2, intervals - 1):
-                readings.append(_rss_mb(pid))
+                readings.append(rss_mb(pid))
         channel.close()
     return {
         "agents": agents,
@@ -195,7 +196,7 @@ def agent_flood(ids: int = 1_000_000, max_agents: int = 1000) -> dict:
         for n in range(ids // batch):
             export(raw.replace(b"@@@", b"%03d" % n), timeout=600)
             if (n + 1) * batch in (100_000, ids):
-                rss[(n + 1) * batch] = _rss_mb(pid)
+                rss[(n + 1) * batch] = rss_mb(pid)
         seconds = time.perf_counter() - started
     return {
         "ids": ids,
@@ -237,12 +238,6 @@ def _names(probe: http.client.HTTPConnection, agent_id: str) -> bool:
     response = probe.getresponse()
     body = json.loads(response.read())
     return any(q["agent_id"] == agent_id for q in body["quarantined"])
-
-
-def _rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        line = next(x for x in status if x.startswith("VmRSS"))
-    return round(int(line.split()[1]) / 1024, 1)
 
 
 def _ms(seconds: float) -> float:

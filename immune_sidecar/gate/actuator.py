@@ -38,7 +38,7 @@ class GateActuator:
         return Outcome(self.name, True, f"refusing its LLM and MCP calls; {ended} in flight ended")
 
     def _restrict(self, command: Command) -> Outcome:
-        restriction = self._policy.restrict(command.agent_id, command.action, command.incident_id)
+        restriction = self._policy.restrict(command.agent_id, command.action)
         until = time.strftime("%H:%M:%S", time.gmtime(restriction.until))
         return Outcome(self.name, True, f"{self._describe(command.action)} until {until} UTC")
 

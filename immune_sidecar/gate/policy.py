@@ -24,7 +24,6 @@ class Restriction:
     action: str
     since: float
     until: float
-    incident_id: str = ""
 
     def active(self, now: float) -> bool:
         """Whether it is in force at ``now``."""
@@ -73,12 +72,10 @@ class Policy:
                 wait,
             )
 
-    def restrict(self, agent_id: str, action: str, incident_id: str = "") -> Restriction:
+    def restrict(self, agent_id: str, action: str) -> Restriction:
         """Put ``action`` in force on the agent for ``restriction_seconds`` from now."""
         now = self._clock()
-        restriction = Restriction(
-            action, now, now + self._settings.restriction_seconds, incident_id
-        )
+        restriction = Restriction(action, now, now + self._settings.restriction_seconds)
         with self._lock:
             held = dict(self._restrictions.get(agent_id, {}))
             held[action] = restriction
@@ -86,11 +83,6 @@ class Policy:
             if action == REDUCE_AUTONOMY:
                 self._buckets.pop(agent_id, None)
         return restriction
-
-    def restrictions(self, agent_id: str) -> list[Restriction]:
-        """The agent's restrictions in force now."""
-        now = self._clock()
-        return [r for r in self._restrictions.get(agent_id, {}).values() if r.active(now)]
 
     def note_incident(self, agent_id: str, incident_id: str) -> None:
         """Remember the incident a quarantine command named (refusals name it)."""

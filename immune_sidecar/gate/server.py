@@ -249,7 +249,7 @@ class Gate:
                 _check_calls(found, rules.revoke.revoked)
         except GateError as error:
             self._meter.refused(route.label, error)
-            return _mcp_refusal(found if error.kind != Refusal.MALFORMED else [], error)
+            return _mcp_refusal(found, error)  # none found when the body is no JSON-RPC
         requests = mcp.requests(found)
         calls = {m["id"]: t for m in requests if (t := mcp.called_tool(m)) is not None}
         lists = {m["id"] for m in requests if m.get("method") == "tools/list"}
@@ -364,10 +364,7 @@ class Gate:
     def _failed(self, route: Route, shape: Callable[[GateError], bytes], error: GateError):
         self._meter.metrics.upstream_errors.labels(route.label, error.code).inc()
         log.warning("%s: %s", route.label, error.message)
-        return web.Response(
-            status=error.status, body=shape(error), headers=error.headers(),
-            content_type="application/json",
-        )  # fmt: skip
+        return _error_response(error, shape(error))
 
 
 async def _body(request: web.Request) -> bytes:
@@ -398,11 +395,16 @@ def _check_calls(found: list[dict], revoked: Callable[[str], bool]) -> None:
             )
 
 
-def _refusal(dialect: Dialect, error: GateError) -> web.Response:
+def _error_response(error: GateError, body: bytes, status: int | None = None) -> web.Response:
+    """A JSON error answer with the error's status (or ``status``) and retry hints."""
     return web.Response(
-        status=error.status, body=dialect.error_body(error), headers=error.headers(),
+        status=status or error.status, body=body, headers=error.headers(),
         content_type="application/json",
     )  # fmt: skip
+
+
+def _refusal(dialect: Dialect, error: GateError) -> web.Response:
+    return _error_response(error, dialect.error_body(error))
 
 
 def _mcp_refusal(found: list[dict], error: GateError) -> web.Response:
@@ -412,10 +414,7 @@ def _mcp_refusal(found: list[dict], error: GateError) -> web.Response:
     if mcp.requests(found):
         return web.Response(body=mcp.answer(found, error), content_type="application/json")
     status = 400 if error.kind is Refusal.MALFORMED else error.status
-    body = json.dumps(mcp.error(None, error)).encode()
-    return web.Response(
-        status=status, body=body, headers=error.headers(), content_type="application/json"
-    )
+    return _error_response(error, json.dumps(mcp.error(None, error)).encode(), status)
 
 
 def _mcp_terminal(ids: list) -> Terminal:

@@ -2,8 +2,11 @@
 gate in the same run (1 and 16 concurrent streams), its throughput per core, and its memory.
 
 The upstream (tests.support.providers) and the sidecar each run in a process of their own;
-the load comes from this one (aiohttp). A stream is 50 chunks 4 ms apart, like a 200-token
-answer at 50 tokens a second per chunk of four.
+the load comes from this one (aiohttp). A stream is 50 chunks 4 ms apart on the model's
+clock, like a 200-token answer at 50 tokens a second per chunk of four. N concurrent
+streams are N workers, started evenly over one stream's length, each calling back to back
+and alternating direct and gated calls, so both paths see the same machine; the burst
+figure starts N streams in the same instant instead (the gate then takes them one by one).
 """
 
 import asyncio
@@ -22,6 +25,8 @@ import aiohttp
 from .proc import cpu_seconds, rss_mb
 
 CHUNKS, CHUNK_DELAY = 50, 0.004
+STREAM_SECONDS = CHUNKS * CHUNK_DELAY
+PATH = "/v1/chat/completions"
 SYSTEM = {"role": "system", "content": "You are careful. " * 60}
 BODY = {"model": "gpt-4o-mini", "messages": [SYSTEM, {"role": "user", "content": "How are you?"}]}
 
@@ -78,21 +83,38 @@ async def _stream(session: aiohttp.ClientSession, url: str) -> tuple[float, floa
     return time.perf_counter() - started, first - started
 
 
-async def _streams(base: str, concurrency: int, rounds: int) -> tuple[list, list]:
-    url = base + "/v1/chat/completions"
+async def _alternating(direct: str, gated: str, concurrency: int, calls: int) -> dict:
+    """Each worker's calls alternate direct and gated; timings by path."""
+    found: dict[str, list] = {direct: [], gated: []}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        await _stream(session, url)  # connections warm
-        totals, firsts = [], []
+        for base in found:
+            await _stream(session, base + PATH)  # connections warm
+
+        async def worker(k: int) -> None:
+            await asyncio.sleep(k * STREAM_SECONDS / concurrency)
+            for i in range(calls):
+                pair = (direct, gated) if (i + k) % 2 else (gated, direct)
+                for base in pair:
+                    found[base].append(await _stream(session, base + PATH))
+
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    return found
+
+
+async def _burst(base: str, concurrency: int, rounds: int) -> list[float]:
+    """Times to the first chunk of ``concurrency`` streams started together."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        await asyncio.gather(*(_stream(session, base + PATH) for _ in range(concurrency)))
+        firsts = []
         for _ in range(rounds):
-            done = await asyncio.gather(*(_stream(session, url) for _ in range(concurrency)))
-            totals += [t for t, _ in done]
-            firsts += [f for _, f in done]
-    return totals, firsts
+            calls = (_stream(session, base + PATH) for _ in range(concurrency))
+            firsts += [f for _, f in await asyncio.gather(*calls)]
+    return firsts
 
 
 async def _requests(base: str, concurrency: int, count: int) -> float:
     """Non-streamed calls at ``concurrency``; calls a second."""
-    url = base + "/v1/chat/completions"
+    url = base + PATH
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
         async def worker(n: int) -> None:
@@ -124,15 +146,17 @@ def run() -> dict:
         figures["sidecar_rss_without_gate_mb"] = rss_mb(bare)
         figures["sidecar_rss_with_gate_idle_mb"] = rss_mb(pid)
         direct, gated = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{gate_port}"
-        for concurrency, rounds in ((1, 60), (16, 12)):
-            d_total, d_first = asyncio.run(_streams(direct, concurrency, rounds))
-            g_total, g_first = asyncio.run(_streams(gated, concurrency, rounds))
+        for concurrency, calls in ((1, 60), (16, 12)):
+            found = asyncio.run(_alternating(direct, gated, concurrency, calls))
+            (d_total, d_first), (g_total, g_first) = (zip(*found[b], strict=True) for b in found)
             added, first = _added(d_total, g_total), _added(d_first, g_first)
             figures[f"streams_x{concurrency}_added_ms"] = f"p50 {added['p50']}, p99 {added['p99']}"
             figures[f"streams_x{concurrency}_added_first_chunk_ms"] = (
                 f"p50 {first['p50']}, p99 {first['p99']}"
             )
             figures[f"streams_x{concurrency}_direct_p50_ms"] = round(_q(d_total, 0.5) * 1000, 1)
+        burst = _added(asyncio.run(_burst(direct, 16, 8)), asyncio.run(_burst(gated, 16, 8)))
+        figures["burst_x16_added_first_chunk_ms"] = f"p50 {burst['p50']}, p99 {burst['p99']}"
         figures["direct_requests_per_s_x16"] = round(asyncio.run(_requests(direct, 16, 2000)))
         cpu = cpu_seconds(pid)
         rate = asyncio.run(_requests(gated, 16, 2000))

@@ -323,20 +323,31 @@ class Gate:
 
     async def _relay(self, request, upstream, transform, terminal: Terminal):
         """Relay an event stream; (response, time of the first chunk, outcome or '')."""
-        response = web.StreamResponse(status=upstream.status, headers=_answer_headers(upstream))
-        await response.prepare(request)
+        response = _Relayed(status=upstream.status, headers=_answer_headers(upstream))
+        writer = await response.prepare(request)
         splitter, first, outcome = sse.EventSplitter(), None, ""
-        gauge = self._meter.metrics.streams
+        content, gauge = upstream.content, self._meter.metrics.streams
         gauge.inc()
         try:
-            async for chunk in upstream.content.iter_any():
-                if first is None:
-                    first = time.perf_counter()
-                out = [kept for event in splitter.feed(chunk) if (kept := transform(event))]
+            chunk = content.read_nowait()  # what came with the headers leaves with them
+            if not chunk:
+                writer.send_headers()
+                chunk = await content.readany()
+            while chunk:
+                first = first or time.perf_counter()
+                out = b"".join(kept for event in splitter.feed(chunk) if (kept := transform(event)))
+                if content.at_eof():  # the last piece and the end leave together
+                    await response.write_eof(out + splitter.rest)
+                    break
                 if out:
-                    await response.write(b"".join(out))
-            if splitter.rest:
-                await response.write(splitter.rest)
+                    await response.write(out)
+                else:
+                    writer.send_headers()
+                chunk = await content.readany()
+            else:
+                writer.send_headers()
+                if splitter.rest:
+                    await response.write(splitter.rest)
         except asyncio.CancelledError:
             error = self._was_cut(asyncio.current_task())
             if error is None:
@@ -393,6 +404,13 @@ def _check_calls(found: list[dict], revoked: Callable[[str], bool]) -> None:
             raise GateError(
                 Refusal.REVOKED_TOOL, f"tool {tool!r} is revoked for this agent while it heals"
             )
+
+
+class _Relayed(web.StreamResponse):
+    """A relayed answer whose headers wait for its first piece, so that both leave in one
+    packet (a stream's headers alone cost the agent a wake-up for nothing)."""
+
+    _send_headers_immediately = False
 
 
 def _error_response(error: GateError, body: bytes, status: int | None = None) -> web.Response:

@@ -163,6 +163,17 @@ def test_anthropic_calls_pass_with_the_sidecars_key(world, provider):
     assert figures.tokens_by_model["claude"] == [240.0, 60.0]
 
 
+def test_a_streams_headers_reach_the_agent_before_the_models_first_chunk(world, provider):
+    # The upstream answers its headers and holds the first event until the client has them;
+    # a gate that held the headers for the first chunk would let the client time out.
+    provider.hold = threading.Event()
+    client = openai_client(world, timeout=3.0, max_retries=0)
+    stream = client.chat.completions.create(model=MODEL, messages=ASK, stream=True)
+    provider.hold.set()
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text.startswith(TEXT) and provider.calls == 1
+
+
 def test_mcp_passes_through_and_its_tool_calls_are_vitals(world, mcp_upstream):
     before = len(mcp_upstream.calls)
     tools, result = mcp_call(world, ("list",), ("call", "search", {"q": "x"}))

@@ -7,6 +7,8 @@ result is in (``loop``: on every turn, as a model stuck in a tool-call loop does
 answer in text, streamed in ``chunks`` pieces ``chunk_delay`` seconds apart. With
 ``failures`` = n, the first n attempts of a call are refused with 429 (``retry-after-ms``
 1). Every request that reaches it is kept in ``requests`` (path, headers, JSON body).
+Streams are paced on the model's clock (event i at i × ``chunk_delay``), so a late
+wake-up of the upstream's loop does not add up over the stream.
 """
 
 import asyncio
@@ -30,6 +32,7 @@ class Provider:
     def __init__(self, chunks: int = 4, chunk_delay: float = 0.0) -> None:
         self.chunks, self.chunk_delay = chunks, chunk_delay
         self.first_delay = 0.0  # before answering (the model thinking)
+        self.hold: threading.Event | None = None  # set: a stream's first event waits for it
         self.loop = False
         self.failures = 0
         self.requests: list[tuple[str, dict, dict]] = []
@@ -88,10 +91,14 @@ class Provider:
     async def _stream(self, request, events) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
+        loop = asyncio.get_running_loop()
+        if self.hold is not None:
+            await loop.run_in_executor(None, self.hold.wait, 10)
+        started = loop.time()
         try:
             for i, event in enumerate(events):
                 if i and self.chunk_delay:
-                    await asyncio.sleep(self.chunk_delay)
+                    await asyncio.sleep(started + i * self.chunk_delay - loop.time())
                 await response.write(event)
         except (asyncio.CancelledError, ConnectionResetError):
             self.disconnects += 1

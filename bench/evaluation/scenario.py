@@ -285,7 +285,7 @@ def _episode(agent: Agent, kind: str, onset: int, end: int, magnitude: float, sh
     if kind == "prompt_drift":
         return Episode(agent.name, kind, onset, end, math.inf, "step")
     if kind == "cost_spike":
-        model, magnitude = _pricier(agent, magnitude)
+        model, magnitude = _pricier(agent, magnitude, onset)
         return Episode(agent.name, kind, onset, end, magnitude, "step", model)
     if shape == "creep":  # its magnitude is the σ it reaches before it ends
         vital = SCALED[kind][1]
@@ -296,18 +296,21 @@ def _episode(agent: Agent, kind: str, onset: int, end: int, magnitude: float, sh
     return Episode(agent.name, kind, onset, end, magnitude, shape)
 
 
-def _pricier(agent: Agent, wanted: float) -> tuple[str, float]:
+def _pricier(agent: Agent, wanted: float, onset: int) -> tuple[str, float]:
     """The model whose price moves cost closest to ``wanted`` σ, and the σ it moves it.
 
-    Only models at least ``price_jump`` times as dear count: a move to a model of about the
-    same price is an upgrade (the benign model changes), not a cost spike."""
-    base = PRICES.price(agent.traits.model)
+    Only models at least ``price_jump`` times as dear as the one in use at ``onset`` (after
+    a benign upgrade, its successor) count: a move to a model of about the same price is an
+    upgrade (the benign model changes), not a cost spike."""
     t = agent.traits
+    upgraded = agent.model_change is not None and agent.model_change <= onset
+    base, now = PRICES.price(t.model), PRICES.price(agent.successor if upgraded else t.model)
     unit = agent.means["cost"] / (t.input_tokens * base[0] + t.output_tokens * base[1])
+    current = unit * (t.input_tokens * now[0] + t.output_tokens * now[1])
+    sigma = agent.sigmas["cost"] * current / agent.means["cost"]  # the spread scales with price
     options = {}
     for model, price in DEFAULT_PRICES.items():
         cost = unit * (t.input_tokens * price[0] + t.output_tokens * price[1])
-        size = (cost - agent.means["cost"]) / agent.sigmas["cost"]
-        if cost >= PRICE_JUMP * agent.means["cost"]:
-            options[model] = size
+        if cost >= PRICE_JUMP * current:
+            options[model] = (cost - current) / sigma
     return min(options.items(), key=lambda kv: abs(math.log(kv[1] / wanted)))

@@ -63,9 +63,13 @@ class BaselineSettings:
     count_floor: float = 0.3
     # CUSUM slack in z (shifts of about twice this are what it is tuned to catch): per-call
     # levels drift with load and time of day, so they take more; counts are skewed (a 3σ
-    # rise of a small count is a z of about 2), so they take less.
+    # rise of a count is a z of about 2), so they take less.
     cusum_slack: float = 1.5
     count_cusum_slack: float = 0.75
+    # A count of under RELATIVE_FROM events an interval adds likelihood ratios instead (a
+    # z-score of a count of one or two says little), tuned to a rise of this many standard
+    # deviations of the interval's count.
+    count_shift: float = 3.0
     # Agents' noise has heavier tails than a normal law (stragglers, cache misses, bursts):
     # z-scores are read as Student's t with this many degrees of freedom.
     tail_dof: float = 30.0
@@ -100,6 +104,7 @@ class BaselineSettings:
         "count_floor": (0.0, 100.0),
         "cusum_slack": (0.0, 100.0),
         "count_cusum_slack": (0.0, 100.0),
+        "count_shift": (0.1, 100.0),
         "tail_dof": (1.0, 1e6),
         "price_jump": (1.01, 1000.0),
         "prompt_change_sigma": (0.1, 1000.0),
@@ -202,10 +207,10 @@ class _Streaming:
             return ADOPT_ALPHA, True
         return alpha, False
 
-    def accumulate(self, z: float, slack: float, limit: float) -> bool:
-        """Add a sample's z beyond the slack (at most half the limit: one sample alone never
-        reaches it); whether the sum reached the limit."""
-        self.excess = max(0.0, self.excess + min(z - slack, limit / 2))
+    def accumulate(self, step: float, limit: float) -> bool:
+        """Add a sample's step (at most half the limit: one sample alone never reaches it);
+        whether the sum reached the limit."""
+        self.excess = max(0.0, self.excess + min(step, limit / 2))
         return self.excess >= limit
 
     def drifting(self, limit: float) -> bool:
@@ -241,6 +246,10 @@ class LevelBaseline(_Streaming):
         ``floor`` is the smallest spread on the log scale the vital is granted."""
         t = (_log(value) - self.mu) / math.sqrt(self.variance(calls, floor))
         return student_z(t, s.tail_dof)
+
+    def step(self, z: float, value: float, calls: float, s: BaselineSettings) -> float:
+        """What an interval adds to the CUSUM: its z beyond the slack."""
+        return z - s.cusum_slack
 
     def typical(self) -> float:
         """The baseline on the vital's own scale (its geometric mean)."""
@@ -308,7 +317,7 @@ class RateBaseline(_Streaming):
         interval's count, so a few rare events do not make a count look wildly dispersed;
         and below RELATIVE_FROM events an interval, a spread relative to the rate cannot be
         told from Poisson noise, so the excess is taken as proportional (quasi-Poisson)."""
-        typical = self.events / max(1.0, min(float(self.n), 1.0 / s.rate_alpha))
+        typical = self._typical_count(s)
         prior = (COUNT_PRIOR, typical, typical * typical)
         excess = self.fit.variance(mean, mean * mean, prior, larger=typical >= RELATIVE_FROM)
         return mean + max((s.count_floor * mean) ** 2, excess)
@@ -318,6 +327,26 @@ class RateBaseline(_Streaming):
         mean = self.rate() * exposure
         t = dispersed_poisson_z(count, mean, self.count_variance(mean, s))
         return student_z(t, s.tail_dof)
+
+    def by_likelihood(self, s: BaselineSettings) -> bool:
+        """Whether the CUSUM adds likelihood ratios (a typical interval holds under
+        RELATIVE_FROM events) rather than z-scores beyond the slack."""
+        return self._typical_count(s) < RELATIVE_FROM
+
+    def step(self, z: float, count: float, exposure: float, s: BaselineSettings) -> float:
+        """What an interval adds to the CUSUM: z beyond the slack, or for a small count the
+        log-likelihood ratio of its count under a rate risen by ``count_shift`` standard
+        deviations of the interval's count against the baseline's rate (counts taken as
+        Poisson scaled by their dispersion φ = variance / mean)."""
+        if not self.by_likelihood(s):
+            return z - s.count_cusum_slack
+        mean = self.rate() * exposure
+        variance = self.count_variance(mean, s)
+        ratio = 1.0 + s.count_shift * math.sqrt(variance) / mean
+        return (count * math.log(ratio) - mean * (ratio - 1.0)) * mean / variance
+
+    def _typical_count(self, s: BaselineSettings) -> float:
+        return self.events / max(1.0, min(float(self.n), 1.0 / s.rate_alpha))
 
     def adopt(self, count: float, exposure: float) -> None:
         """Make this interval's rate the new normal; the next samples settle it."""

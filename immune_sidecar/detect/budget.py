@@ -3,17 +3,20 @@
 A healthy agent may be quarantined at most ``per_1000_hours`` times per 1,000
 hours. The budget is split evenly across the tests (one per judged vital),
 and each test's share in half: one half for the *sudden* test (one interval
-far out), the other for the *lasting* one (a one-sided CUSUM on the same
-z-scores). Per interval of ``interval_seconds``, each of the 2·T tests may
-fire with probability
+far out), the other for the *lasting* one (a one-sided CUSUM). Per interval
+of ``interval_seconds``, each of the 2·T tests may fire with probability
 
     p = per_1000_hours / 1000 · interval_seconds / 3600 / (2·T)
 
 The sudden threshold is the normal quantile z = Φ⁻¹(1 − p). The CUSUM limit
-``h`` gives an in-control average run length of 1/p intervals by Siegmund's
-approximation for N(0, 1) steps with slack k:
+``h`` gives an in-control average run length (ARL₀) of at least 1/p intervals:
 
-    ARL₀ ≈ (exp(2k·b) − 2k·b − 1) / (2k²),   b = h + 1.166
+- a per-call level's CUSUM adds z-scores beyond a slack k; by Siegmund's
+  approximation for N(0, 1) steps, ARL₀ ≈ (exp(2k·b) − 2k·b − 1) / (2k²),
+  b = h + 1.166;
+- a count's CUSUM adds log-likelihood ratios, for which ARL₀ ≥ e^h (each
+  restart is a sequential test that crosses h with probability at most e^−h),
+  so h = ln(1/p).
 """
 
 import dataclasses
@@ -27,23 +30,26 @@ SIEGMUND = 1.166
 
 @dataclasses.dataclass(frozen=True)
 class Thresholds:
-    """What a z-score must reach at once, and what a CUSUM sum (of z beyond ``slack``) must."""
+    """What a z-score must reach at once, and what a CUSUM sum must reach."""
 
     sudden: float
     lasting: float
-    slack: float
 
 
 @functools.lru_cache(maxsize=256)
-def thresholds(per_1000_hours: float, tests: int, interval_seconds: float, slack: float):
-    """The thresholds for an interval length (cached; intervals repeat)."""
+def thresholds(
+    per_1000_hours: float, tests: int, interval_seconds: float, slack: float | None
+) -> Thresholds:
+    """The thresholds for an interval length (cached; intervals repeat). ``slack``: the
+    z a level's CUSUM step leaves out; None for a CUSUM of log-likelihood ratios."""
     per_interval = per_1000_hours / 1000.0 * interval_seconds / 3600.0
     each = min(0.5, per_interval / (2 * max(1, tests)))
-    return Thresholds(z_of_p(each), cusum_limit(1.0 / each, slack), slack)
+    lasting = math.log(1.0 / each) if slack is None else cusum_limit(1.0 / each, slack)
+    return Thresholds(z_of_p(each), max(0.5, lasting))
 
 
 def cusum_limit(arl: float, slack: float) -> float:
-    """The CUSUM limit h whose in-control run length is ``arl`` intervals."""
+    """The limit h of a CUSUM of z − ``slack`` whose in-control run length is ``arl``."""
     lo, hi = 0.0, 200.0
     for _ in range(80):
         b = (lo + hi) / 2

@@ -35,13 +35,17 @@ RelearnListener = Callable[[str, str], None]
 
 
 class _Limits(NamedTuple):
-    """One interval length's thresholds: per-call levels' and counts' (their CUSUMs differ)."""
+    """One interval length's thresholds: per-call levels', counts' and small counts' (their
+    CUSUMs differ: z beyond two slacks, and likelihood ratios)."""
 
     level: Thresholds
     count: Thresholds
+    likelihood: Thresholds
 
-    def of(self, test: VitalTest) -> Thresholds:
-        return self.count if test.baseline is RateBaseline else self.level
+    def of(self, base: Baseline, s: BaselineSettings) -> Thresholds:
+        if not isinstance(base, RateBaseline):
+            return self.level
+        return self.likelihood if base.by_likelihood(s) else self.count
 
 
 class _AgentState:
@@ -66,14 +70,14 @@ class Detector:
         self._agents: dict[str, _AgentState] = {}
         self._lock = threading.Lock()
 
-    def limits(self, interval_seconds: float = DEFAULT_INTERVAL, counts: bool = False):
-        """The sudden and lasting thresholds for samples of this interval length (of count
-        tests, whose CUSUM has a slack of its own, when ``counts``)."""
+    def limits(self, interval_seconds: float = DEFAULT_INTERVAL, counts: str = ""):
+        """The sudden and lasting thresholds for samples of this interval length (``counts``:
+        "z" for count tests' CUSUM of z-scores, "likelihood" for their likelihood ratios)."""
         s = self.settings
         seconds = _whole_seconds(interval_seconds)
-        slack = s.count_cusum_slack if counts else s.cusum_slack
+        slack = {"": s.cusum_slack, "z": s.count_cusum_slack, "likelihood": None}[counts]
         base = thresholds(s.false_alarms_per_1000_hours, len(TESTS), seconds, slack)
-        return Thresholds(s.sigma_threshold or base.sudden, s.cusum_limit or base.lasting, slack)
+        return Thresholds(s.sigma_threshold or base.sudden, s.cusum_limit or base.lasting)
 
     def observe(self, sample: VitalSample, learn: bool = True) -> Infection | None:
         """Judge a sample; learn from it only if it is normal and ``learn`` is set."""
@@ -118,7 +122,7 @@ class Detector:
         if limits is None:
             if len(self._limits) > 1000:  # interval lengths come from the agents' clocks
                 self._limits.clear()
-            limits = _Limits(self.limits(seconds), self.limits(seconds, True))
+            limits = _Limits(*(self.limits(seconds, c) for c in ("", "z", "likelihood")))
             self._limits[seconds] = limits
         return limits
 
@@ -126,7 +130,7 @@ class Detector:
         found: dict[str, Anomaly] = {}
         state.shifted = set()
         for test, observation in seen:
-            anomaly = self._judge(state, test, observation, limits.of(test))
+            anomaly = self._judge(state, test, observation, limits)
             if anomaly is not None and anomaly.sigma > found.get(anomaly.type, _NONE).sigma:
                 found[anomaly.type] = anomaly
         prompt = self._prompt_anomaly(state, sample)
@@ -134,16 +138,18 @@ class Detector:
             found[prompt.type] = prompt
         return tuple(sorted(found.values(), key=lambda a: -a.sigma))
 
-    def _judge(self, state: _AgentState, test: VitalTest, seen: Observation, limits: Thresholds):
+    def _judge(self, state: _AgentState, test: VitalTest, seen: Observation, every: _Limits):
         s = self.settings
         base = state.vitals.get(test.vital)
         if base is None or not base.learned(s):
-            return self._guard(state, test, seen, limits)
+            return self._guard(state, test, seen, every.level)
+        limits = every.of(base, s)
         z = base.z(seen.value, seen.exposure, self._floor(test, limits), s)
         if z >= SHIFT_Z:
             state.shifted.add(test.vital)
         judged = test.lasting and base.n >= s.lasting_after
-        lasting = judged and base.accumulate(z, limits.slack, limits.lasting)
+        step = base.step(z, seen.value, seen.exposure, s) if judged else 0.0
+        lasting = judged and base.accumulate(step, limits.lasting)
         once = z >= limits.sudden and test.vital not in s.lasting_only
         if not (once or lasting):
             return None
@@ -187,7 +193,7 @@ class Detector:
             base = state.vitals.get(test.vital)
             if base is None:
                 base = state.vitals[test.vital] = test.baseline()
-            if not base.drifting(limits.of(test).lasting):
+            if not base.drifting(limits.of(base, s).lasting):
                 base.learn(observation.value, observation.exposure, s)
         state.prompt.learn(sample.prompt_hash, sample.version)
         if state.previous and all(b.learned(s) for b in state.vitals.values()):

@@ -149,6 +149,23 @@ def test_counts_and_price_are_named_by_their_own_anomaly(vital, value, anomaly):
     assert found is not None and found.anomalies[0].type == anomaly
 
 
+@pytest.mark.parametrize(("calls", "storm"), [(20, 0.15), (10, 0.2)])
+def test_a_small_count_that_rises_a_few_fold_is_caught_as_it_lasts(calls, storm):
+    # 0.03 retries a call: 0.6 an interval rising to 3, or 0.3 to 2 (three of the count's
+    # standard deviations). No interval is far out alone, and a z-score of a count of one or
+    # two says little; the CUSUM of likelihood ratios adds them up within a few intervals.
+    detector, rng, found = trained(), random.Random(21), None
+    for at in range(30):
+        calls, values, attempts = healthy(rng, calls)
+        values["retries"] = _poisson(rng, storm * calls) / calls
+        found = detector.observe(sample("a", 100 + at, calls, values, attempts, prompt_hash="p"))
+        if found is not None:
+            break
+    assert found is not None and found.anomalies[0].type == "high_retry_rate"
+    assert max(a.sigma for a in found.anomalies) < detector.limits().sudden  # lasting, not once
+    assert stream(trained(), "a", random.Random(22), 300) == []  # and at its normal, silence
+
+
 def test_a_sibling_model_at_a_similar_price_is_no_cost_spike():
     assert first_alarm(trained(), "a", 60, price=1.25) is None
 

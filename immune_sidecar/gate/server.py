@@ -190,7 +190,7 @@ class Gate:
     async def _llm(self, request, route: Route, dialect: Dialect, agent_id: str, task):
         started = time.perf_counter()
         try:
-            body = await _body(request)
+            body = await self._read(request, task)
             payload = _json_object(body)
             rules = self._policy.rules(agent_id)
             self._policy.admit(agent_id, rules)
@@ -242,7 +242,7 @@ class Gate:
         started = time.perf_counter()
         found: list[dict] = []
         try:
-            body = await _body(request)
+            body = await self._read(request, task)
             found = mcp.messages(body) if request.method == "POST" else []
             rules = self._policy.rules(agent_id)
             if rules.revoke is not None:
@@ -282,6 +282,16 @@ class Gate:
             for request_id, tool in calls.items() or [(None, None)]:
                 failed = reader.failed.get(request_id, outcome != "ok")
                 self._meter.mcp(call, tool, failed)
+
+    async def _read(self, request: web.Request, task: asyncio.Task) -> bytes:
+        """The request's body; the quarantine's refusal when it came while the body did."""
+        try:
+            return await _body(request)
+        except asyncio.CancelledError:
+            error = self._was_cut(task)
+            if error is None:
+                raise
+            raise error from None
 
     # Upstream
 

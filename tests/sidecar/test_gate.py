@@ -122,6 +122,10 @@ def heal(sidecar, action: str, agent_id: str = AGENT) -> None:
     return outcome
 
 
+def requests_in_flight(sidecar) -> int:
+    return sum(len(calls) for calls in sidecar.gate._calls.values())
+
+
 def requests_counted(sidecar, route: str, outcome: str) -> float:
     return metric(sidecar, "immune_gate_requests_total", route=route, outcome=outcome)
 
@@ -235,6 +239,23 @@ def test_quarantine_refuses_mcp_calls_with_a_jsonrpc_error(world, mcp_upstream):
     assert isinstance(result, MCPError) and result.error.code == -32001
     assert "quarantined" in result.error.message
     assert mcp_upstream.calls[before:] == []
+
+
+def test_a_quarantine_while_the_body_is_still_coming_is_answered_not_dropped(world, provider):
+    body = json.dumps({"model": MODEL, "messages": ASK}).encode()
+    with socket.create_connection(("127.0.0.1", world.ports["gate"]), timeout=10) as conn:
+        head = (
+            f"POST /v1/chat/completions HTTP/1.1\r\nHost: gate\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        conn.sendall(head.encode() + body[:10])  # the rest never comes
+        deadline = time.time() + 5
+        while requests_in_flight(world) == 0 and time.time() < deadline:
+            time.sleep(0.01)
+        quarantine(world)
+        answer = conn.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 403") and "agent_quarantined" in answer
+    assert provider.calls == 0
 
 
 def test_release_lets_calls_through_again(world, provider):

@@ -148,7 +148,8 @@ def run() -> dict:
         direct, gated = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{gate_port}"
         for concurrency, calls in ((1, 60), (16, 12)):
             found = asyncio.run(_alternating(direct, gated, concurrency, calls))
-            (d_total, d_first), (g_total, g_first) = (zip(*found[b], strict=True) for b in found)
+            d_total, d_first = zip(*found[direct], strict=True)
+            g_total, g_first = zip(*found[gated], strict=True)
             added, first = _added(d_total, g_total), _added(d_first, g_first)
             figures[f"streams_x{concurrency}_added_ms"] = f"p50 {added['p50']}, p99 {added['p99']}"
             figures[f"streams_x{concurrency}_added_first_chunk_ms"] = (

@@ -354,8 +354,7 @@ class Gate:
                 else:
                     writer.send_headers()
                 chunk = await content.readany()
-            else:
-                writer.send_headers()
+            else:  # the headers are out: with a piece, or before waiting for one
                 if splitter.rest:
                     await response.write(splitter.rest)
         except asyncio.CancelledError:

@@ -346,17 +346,15 @@ class Gate:
             while chunk:
                 first = first or time.perf_counter()
                 out = b"".join(kept for event in splitter.feed(chunk) if (kept := transform(event)))
-                if content.at_eof():  # the last piece and the end leave together
-                    await response.write_eof(out + splitter.rest)
-                    break
                 if out:
                     await response.write(out)
                 else:
                     writer.send_headers()
                 chunk = await content.readany()
-            else:  # the headers are out: with a piece, or before waiting for one
-                if splitter.rest:
-                    await response.write(splitter.rest)
+            # The end of the answer is left to aiohttp, after the call is recorded: an agent
+            # that has its whole answer may close at once, and the call must not be cut then.
+            if splitter.rest:
+                await response.write(splitter.rest)
         except asyncio.CancelledError:
             error = self._was_cut(asyncio.current_task())
             if error is None:

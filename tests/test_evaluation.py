@@ -42,6 +42,16 @@ def test_a_perfect_detector_scores_one_and_a_silent_one_scores_zero_recall():
     assert silent.types == () and all(k.right_type_recall == 0.0 for k in silent.kinds)
 
 
+def test_a_drift_shorter_than_its_ramp_is_scored_by_the_size_it_reached():
+    scenario = dataclasses.replace(generate(5, 4, 10), episodes=())
+    agent = scenario.agents[0].name
+    short = Episode(agent, "latency_storm", 100, 115, 5.0, "drift")  # half its 30-interval ramp
+    full = Episode(agent, "latency_storm", 200, 240, 5.0, "drift")
+    assert (short.reached, full.reached) == (2.5, 5.0)
+    scored = scoring.score(dataclasses.replace(scenario, episodes=(short, full)), [])
+    assert (scored.episodes, scored.big_episodes) == (2, 1)
+
+
 def test_alarms_on_healthy_agents_are_false_quarantines_per_healthy_hour():
     scenario = dataclasses.replace(generate(5, 4, 10), episodes=())
     agent = scenario.agents[0].name

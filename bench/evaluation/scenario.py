@@ -66,6 +66,14 @@ class Episode:
         """The anomaly types that name this fault."""
         return BY_NAME[self.kind].expected
 
+    @property
+    def reached(self) -> float:
+        """The largest size the fault shows before it ends (σ): a drift shorter than its
+        ramp never reaches its magnitude, and is scored by what it reached, as a creep is."""
+        if self.shape == "drift":
+            return self.magnitude * min(1.0, (self.end - self.onset) / RAMP)
+        return self.magnitude
+
     def magnitude_at(self, index: int) -> float:
         """The fault's size in the given interval, after its shape (σ; creep: see factor_at)."""
         step = index - self.onset

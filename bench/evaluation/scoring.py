@@ -141,7 +141,7 @@ def score(scenario: Scenario, alarms: Iterable[Alarm], grace: int = GRACE) -> De
     held = [a for a in alarms if not a.shared]
     true, false = _split(scenario, held, grace)
     first = _first_alarms(true)
-    big = [e for e in scenario.episodes if e.magnitude >= BIG]
+    big = [e for e in scenario.episodes if e.reached >= BIG]
     delays = {e: first[e].index - e.onset + 1 for e in big if e in first}
     healthy = _healthy_intervals(scenario, grace) * scenario.interval_seconds / 3600
     return DetectionScore(
@@ -152,7 +152,7 @@ def score(scenario: Scenario, alarms: Iterable[Alarm], grace: int = GRACE) -> De
         len(big),
         len(delays),
         tuple(delays.values()),
-        tuple(d for e, d in delays.items() if e.shape == "step" and e.magnitude >= LARGE_STEP),
+        tuple(d for e, d in delays.items() if e.shape == "step" and e.reached >= LARGE_STEP),
         tuple(first[e].index - e.onset + 1 for e in first if e.shape == "creep"),
         len(false),
         len(alarms) - len(held),
@@ -249,8 +249,8 @@ def _type_scores(true, false) -> tuple[TypeScore, ...]:
 
 
 def _kind_scores(big: list[Episode], true) -> tuple[KindScore, ...]:
-    caught = {e for _, e in true if e.magnitude >= BIG}
-    named = {e for a, e in true if e.magnitude >= BIG and set(a.types) & e.expected}
+    caught = {e for _, e in true if e.reached >= BIG}
+    named = {e for a, e in true if e.reached >= BIG and set(a.types) & e.expected}
     kinds = sorted({e.kind for e in big})
     return tuple(
         KindScore(k, *(sum(e.kind == k for e in group) for group in (big, caught, named)))

@@ -2,10 +2,11 @@
 
 Two kinds, one contract (``z``, ``learn``, ``adopt``, ``to_json``):
 
-- ``LevelBaseline`` — a per-call mean (latency, tokens, price) on a log scale,
+- ``LevelBaseline`` — a per-call mean (latency, tokens) on a log scale,
   since per-call latencies and token counts are log-normal-ish. Its variance
   is ``τ² + b/n`` for an interval of n calls: τ² the drift between intervals
   (time of day, cache mixes), b the spread of single calls averaged over n.
+  ``PriceBaseline`` is one for the price per token, judged by its jumps.
 - ``RateBaseline`` — events per exposure (tool calls per call, retries per
   call, errors per attempt), judged as an over-dispersed Poisson count:
   variance ``φ·m + τ²·m²`` for an expected count m, φ ≥ 1.
@@ -36,6 +37,7 @@ FIT_WINSOR = 4.0  # residuals are clipped here for the spread; a count beyond is
 COUNT_CLIP_Z = 3.09  # counts are clipped at their 0.999 quantile before they are learned
 COUNT_PRIOR = 20.0  # intervals of plain Poisson behaviour a count's over-dispersion starts from
 RELATIVE_FROM = 5.0  # events in a typical interval before a relative spread is told apart
+LASTING_EVENTS = 5.0  # events a count's baseline remembers before its lasting test runs
 MAD_TO_SIGMA = 1.4826
 WELL_POSED = 0.05  # the two variance terms are told apart only past this correlation slack
 ADOPT_SAMPLES, ADOPT_ALPHA = 10, 0.3  # after an adopted level, samples that settle it quickly
@@ -181,6 +183,10 @@ class _Streaming:
         """Whether enough samples were seen for detection to run."""
         return self.n >= s.min_samples
 
+    def settled(self, s: BaselineSettings) -> bool:
+        """Whether the baseline is sure enough of its level for small lasting shifts."""
+        return self.n >= s.lasting_after
+
     def learn(self, value: float, exposure: float, s: BaselineSettings) -> None:
         """Take a normal interval in: fitted robustly once ``min_samples`` are in, then
         followed."""
@@ -237,8 +243,18 @@ class LevelBaseline(_Streaming):
         return _log(value)
 
     def variance(self, calls: float, floor: float) -> float:
-        """The variance of the log of an interval's mean over ``calls`` calls."""
-        return max(self.fit.variance(1.0, 1.0 / max(calls, 1.0)), floor * floor)
+        """The variance of the log of an interval's mean over ``calls`` calls.
+
+        Fewer calls than the agent's intervals usually hold is an extrapolation of the
+        fit, and a fit over a narrow range of calls tells the per-call term badly (it
+        may give a single call the spread of a busy interval): there, the variance at
+        the usual calls is taken to grow at least as a mean's does, as 1/n."""
+        per_call = 1.0 / max(calls, 1.0)
+        fitted = self.fit.variance(1.0, per_call)
+        usual = self._usual_per_call()
+        if per_call > usual:
+            fitted = max(fitted, self.fit.variance(1.0, usual) * per_call / usual)
+        return max(fitted, floor * floor)
 
     def z(self, value: float, calls: float, floor: float, s: BaselineSettings) -> float:
         """How far above normal ``value`` lies for an interval of ``calls`` calls.
@@ -248,8 +264,18 @@ class LevelBaseline(_Streaming):
         return student_z(t, s.tail_dof)
 
     def step(self, z: float, value: float, calls: float, s: BaselineSettings) -> float:
-        """What an interval adds to the CUSUM: its z beyond the slack."""
-        return z - s.cusum_slack
+        """What an interval adds to the CUSUM: its z beyond the slack, for an interval of
+        fewer calls than usual weighed down as a likelihood ratio would (w·z − k·w², w the
+        interval's standard deviation relative to a usual one's): a few calls are weak
+        evidence, but a shift that lasts through an agent's quiet hours still adds up."""
+        usual = self._usual_per_call()
+        weight = math.sqrt(self.variance(1.0 / usual, 0.0) / self.variance(calls, 0.0))
+        weight = min(1.0, weight) if weight == weight else 1.0
+        return weight * z - s.cusum_slack * weight * weight
+
+    def _usual_per_call(self) -> float:
+        """1/n of the agent's usual interval (the fit's mean of 1/n)."""
+        return self.fit.sums[1] / self.fit.sums[0] if self.fit.sums[0] > 0 else 1.0
 
     def typical(self) -> float:
         """The baseline on the vital's own scale (its geometric mean)."""
@@ -289,6 +315,25 @@ class LevelBaseline(_Streaming):
                    list(data["warmup"]), float(data["excess"]), int(data["fresh"]))  # fmt: skip
 
 
+class PriceBaseline(LevelBaseline):
+    """The price per token of the models an agent uses: a step function of the model, with
+    no per-call noise, judged by the ratio of a jump alone (``floor`` carries it).
+
+    A move to a cheaper model is the new level at once, so a later move to a dearer one
+    is measured from the price the agent actually paid, not from a memory of an older one."""
+
+    __slots__ = ()
+    kind = "price"
+
+    def z(self, value: float, calls: float, floor: float, s: BaselineSettings) -> float:
+        """The rise on the log scale in units of ``floor`` (no straggler tails to allow for)."""
+        return (_log(value) - self.mu) / math.sqrt(self.variance(calls, floor))
+
+    def _follow(self, y: float, calls: float, s: BaselineSettings) -> None:
+        super()._follow(y, calls, s)
+        self.mu = min(self.mu, y)
+
+
 class RateBaseline(_Streaming):
     """Events per unit of exposure, with count variance φ·m + τ²·m² (φ ≥ 1)."""
 
@@ -308,6 +353,20 @@ class RateBaseline(_Streaming):
     def typical(self) -> float:
         """The baseline on the vital's own scale (events per unit)."""
         return self.events / self.exposure if self.exposure > 0 else 0.0
+
+    def settled(self, s: BaselineSettings) -> bool:
+        """Also: LASTING_EVENTS events remembered. A rate told from fewer is uncertain by
+        more than the rises the lasting test is tuned to (and an agent's first rare events,
+        in clumps, would be fought rather than learned)."""
+        return super().settled(s) and self.events >= LASTING_EVENTS
+
+    def rate_bound(self) -> float:
+        """The highest rate the events seen make plausible: the upper 0.999 bound of a
+        Poisson mean given the remembered events (Wilson's form), per unit of exposure."""
+        z2 = COUNT_CLIP_Z * COUNT_CLIP_Z
+        events = max(self.events, 0.0)
+        upper = events + z2 / 2 + COUNT_CLIP_Z * math.sqrt(events + z2 / 4)
+        return upper / max(self.exposure, 1e-9)
 
     def count_variance(self, mean: float, s: BaselineSettings) -> float:
         """The variance of a count whose expectation is ``mean``: Poisson's, plus the excess
@@ -365,21 +424,29 @@ class RateBaseline(_Streaming):
     def _follow(self, count: float, exposure: float, s: BaselineSettings) -> None:
         mean = self.rate() * exposure
         variance = self.count_variance(mean, s)
-        if dispersed_poisson_z(count, mean, variance) > FIT_WINSOR:
+        # What is too far out to learn is judged against the highest rate the events seen
+        # allow: against the estimate alone, a rare event's clumps (three retries to every
+        # failure) look impossible to a young rate, are never learned, and it stays too low.
+        likely = self.rate_bound() * exposure
+        if dispersed_poisson_z(count, likely, self.count_variance(likely, s)) > FIT_WINSOR:
             return  # a shift the young baseline missed is neither its rate nor its spread
-        clipped = self._add_residual(count, mean, variance, 1.0 - s.spread_alpha)
+        clipped = self._add_residual(count, mean, variance, 1.0 - s.spread_alpha, likely)
         alpha, _ = self._step(s.rate_alpha)
         keep = 1.0 - alpha
         self.events = self.events * keep + clipped
         self.exposure = self.exposure * keep + exposure
 
-    def _add_residual(self, count: float, mean: float, variance: float, keep: float) -> float:
-        """Feed the spread fit; the count clipped at its 0.999 quantile (what the rate learns).
+    def _add_residual(
+        self, count: float, mean: float, variance: float, keep: float, likely: float = 0.0
+    ) -> float:
+        """Feed the spread fit; the count clipped at the 0.999 quantile of the ``likely``
+        mean (what the rate learns; at least ``mean``).
 
         Clipped, not dropped: dropping every rare second event would bias a small rate low
         and read its own Poisson noise as over-dispersion."""
         dispersion = variance / max(mean, 1e-12)
-        clipped = min(count, dispersion * poisson_quantile(mean / dispersion, COUNT_CLIP_Z))
+        top = max(mean, likely) / dispersion
+        clipped = min(count, dispersion * poisson_quantile(top, COUNT_CLIP_Z))
         self.fit.add(mean, mean * mean, (clipped - mean) ** 2 - mean, keep)  # excess over Poisson
         return clipped
 
@@ -397,7 +464,7 @@ class RateBaseline(_Streaming):
                    int(data["fresh"]))  # fmt: skip
 
 
-Baseline = LevelBaseline | RateBaseline
+Baseline = LevelBaseline | PriceBaseline | RateBaseline
 
 
 def _log(value: float) -> float:

@@ -17,7 +17,14 @@ from typing import Any, NamedTuple
 from immune_common.severity import severity
 
 from ..vitals import VitalSample
-from .baseline import Baseline, BaselineSettings, LevelBaseline, PromptBaseline, RateBaseline
+from .baseline import (
+    Baseline,
+    BaselineSettings,
+    LevelBaseline,
+    PriceBaseline,
+    PromptBaseline,
+    RateBaseline,
+)
 from .budget import Thresholds, thresholds
 from .evidence import TESTS, Observation, VitalTest
 from .infection import Anomaly, Infection
@@ -27,10 +34,12 @@ log = logging.getLogger(__name__)
 EVIDENCE_SAMPLES = 5
 DEFAULT_INTERVAL = 60.0
 GUARD_FACTOR = 2.0  # the old baselines' sudden threshold during a re-learn, × the usual
-KINDS: dict[str, type[LevelBaseline] | type[RateBaseline]] = {
+KINDS: dict[str, type[LevelBaseline] | type[PriceBaseline] | type[RateBaseline]] = {
     LevelBaseline.kind: LevelBaseline,
+    PriceBaseline.kind: PriceBaseline,
     RateBaseline.kind: RateBaseline,
 }
+JUMP_INCLUDED = 1.0 - 1e-9  # a price rise of exactly ``price_jump`` is a jump
 RelearnListener = Callable[[str, str], None]
 
 
@@ -147,7 +156,7 @@ class Detector:
         z = base.z(seen.value, seen.exposure, self._floor(test, limits), s)
         if z >= SHIFT_Z:
             state.shifted.add(test.vital)
-        judged = test.lasting and base.n >= s.lasting_after
+        judged = test.lasting and base.settled(s)
         step = base.step(z, seen.value, seen.exposure, s) if judged else 0.0
         lasting = judged and base.accumulate(step, limits.lasting)
         once = z >= limits.sudden and test.vital not in s.lasting_only
@@ -168,7 +177,7 @@ class Detector:
     def _floor(self, test: VitalTest, limits: Thresholds) -> float:
         if test.lasting:
             return self.settings.level_floor
-        return math.log(self.settings.price_jump) / limits.sudden
+        return math.log(self.settings.price_jump) / limits.sudden * JUMP_INCLUDED
 
     def _prompt_anomaly(self, state: _AgentState, sample: VitalSample) -> Anomaly | None:
         s = self.settings
@@ -308,10 +317,20 @@ def _state_json(state: _AgentState) -> dict[str, Any]:
 def _baselines(entries: dict[str, Any], s: BaselineSettings) -> dict[str, Baseline]:
     restored = {}
     for vital, data in entries.items():
-        base = KINDS[data["kind"]].from_json(data) if "kind" in data else _legacy(vital, data, s)
+        base = _restored(vital, data) if "kind" in data else _legacy(vital, data, s)
         if base is not None:
             restored[vital] = base
     return restored
+
+
+def _restored(vital: str, data: dict[str, Any]) -> Baseline:
+    """A baseline from its state, of its test's kind where that refines the stored one (a
+    price stored as a plain level by earlier versions)."""
+    kind = KINDS[data["kind"]]
+    test = next((t for t in TESTS if t.vital == vital), None)
+    if test is not None and issubclass(test.baseline, kind):
+        kind = test.baseline
+    return kind.from_json(data)
 
 
 def _whole_seconds(interval_seconds: float) -> int | float:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ..vitals import VitalSample
-from .baseline import LevelBaseline, RateBaseline
+from .baseline import LevelBaseline, PriceBaseline, RateBaseline
 
 
 class Observation(NamedTuple):
@@ -71,7 +71,7 @@ class VitalTest:
     vital: str
     anomaly: str
     read: Callable[[VitalSample], Observation | None]
-    baseline: type[LevelBaseline] | type[RateBaseline]
+    baseline: type[LevelBaseline] | type[PriceBaseline] | type[RateBaseline]
     # Price: judged by its jump at once only (a sibling model at a similar price is no spike).
     lasting: bool = True
 
@@ -84,7 +84,7 @@ TESTS: tuple[VitalTest, ...] = (
     VitalTest("tool_calls", "tool_explosion", _count_per_call("tool_calls"), RateBaseline),
     VitalTest("retries", "high_retry_rate", _count_per_call("retries"), RateBaseline),
     VitalTest("error_rate", "error_rate_spike", _errors, RateBaseline),
-    VitalTest("price", "cost_spike", _per_call("price"), LevelBaseline, lasting=False),
+    VitalTest("price", "cost_spike", _per_call("price"), PriceBaseline, lasting=False),
     VitalTest("llm_calls", "call_rate_spike", _calls, RateBaseline),
     VitalTest(
         "time_to_first_token", "latency_spike", _per_call("time_to_first_token"), LevelBaseline

@@ -326,3 +326,59 @@ def test_a_young_agent_s_count_storm_is_caught_at_once_and_never_learned(vital):
     for at in range(11, 15):  # missed or not, the storm never becomes the agent's normal
         detector.observe(interval(at, True), learn=True)
     assert detector.observe(interval(15, True)) is not None
+
+
+@pytest.mark.parametrize("failures", [0.01, 0.02])
+def test_a_rare_count_that_comes_in_clumps_is_learned_not_fought(failures):
+    """Failures are rare (one in five to ten intervals) and the client retries each three
+    times: retries come in clumps of three. A rate learned from quiet first intervals must
+    learn the clumps rather than take them for a storm (and, alarmed, never learn them)."""
+    detector, rng, alarms = Detector(BaselineSettings()), random.Random(32), []
+    for at in range(1500):
+        calls, values, attempts = healthy(rng, rng.randint(5, 12), errors=0.0)
+        values["retries"] = 3 * _poisson(rng, failures * calls) / calls
+        found = detector.observe(sample("a", at, calls, values, attempts, prompt_hash="p"))
+        alarms += [found.types] if found is not None else []
+    assert alarms == []
+    assert 0.5 <= detector.baselines("a")["retries"]["mean"] / (3 * failures) <= 1.5
+
+
+def test_fewer_calls_than_usual_are_judged_with_at_least_a_means_spread():
+    """Intervals of 5 to 40 calls whose level moves between intervals but not with their
+    calls: the fit cannot tell a single call's spread, so one call is granted at least the
+    usual interval's variance times its calls (as a mean's grows), not a busy interval's."""
+    s, base, rng = BaselineSettings(), LevelBaseline(), random.Random(35)
+    for _ in range(300):
+        base.learn(math.exp(rng.gauss(0.0, 0.1)), rng.randint(5, 40), s)
+    assert base.variance(1, 0.0) >= 10 * base.variance(20, 0.0)
+    assert base.z(1.5 * base.typical(), 1, s.level_floor, s) < 2.0  # 4 when given τ alone
+    assert base.z(1.5 * base.typical(), 20, s.level_floor, s) > 3.5
+
+
+def test_a_shift_that_lasts_through_quiet_hours_is_caught_from_its_few_calls():
+    """A busy agent (15 to 25 calls) goes quiet. Each interval of one or two calls is weak
+    evidence, but 1.8× slower calls interval after interval add up: the lasting test weighs
+    each interval by its calls (unweighed, z minus the slack stays near 0)."""
+    detector, rng = Detector(BaselineSettings()), random.Random(33)
+    for at in range(100):
+        calls, values, attempts = healthy(rng, rng.randint(15, 25))
+        assert detector.observe(sample("a", at, calls, values, attempts, prompt_hash="p")) is None
+    for at in range(60):
+        calls, values, attempts = healthy(rng, rng.randint(1, 2))
+        slower(values, 1.8)
+        if detector.observe(sample("a", 100 + at, calls, values, attempts, prompt_hash="p")):
+            assert at >= 2  # not from one call
+            return
+    pytest.fail("1.8× slower calls through 60 quiet intervals went unseen")
+
+
+def test_a_dearer_model_after_a_cheaper_one_is_judged_by_the_price_in_use():
+    """A move to a model at 80% of the price, then (soon after) to one 1.5× that: a cost
+    spike, though only 1.2× the price the agent paid before the first move."""
+    detector, rng = trained(), random.Random(34)
+    for at, price in enumerate([0.48] * 10 + [0.72] * 3):
+        calls, values, attempts = healthy(rng, 20)
+        values["price"] = price
+        found = detector.observe(sample("a", 100 + at, calls, values, attempts, prompt_hash="p"))
+        assert (found is not None) == (at >= 10), at
+    assert found.types == ("cost_spike",)

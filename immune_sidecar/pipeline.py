@@ -124,8 +124,9 @@ class Pipeline:
             return
         reason = ", ".join(_describe(a) for a in infection.anomalies)
         ejection = self._book.eject(
-            infection.agent_id, reason, infection.types, infection.severity, infection.id, now
-        )
+            infection.agent_id, reason, infection.alarmed_types, infection.severity,
+            infection.id, now,
+        )  # fmt: skip
         self._last_hold = now
         self._metrics.detection_seconds.observe(max(0.0, self._clock() - received))
         log.warning(
@@ -214,7 +215,7 @@ def _shifted_vitals(infection: Infection) -> set[str]:
     """The vitals a shared shift must cover; none when the prompt changed (never shared)."""
     if "prompt_change" in infection.types:
         return set()
-    return {a.vital for a in infection.anomalies}
+    return {a.vital for a in infection.anomalies if a.alarmed}
 
 
 def _describe(anomaly) -> str:

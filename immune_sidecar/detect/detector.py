@@ -136,22 +136,32 @@ class Detector:
         return limits
 
     def _anomalies(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits):
+        """What alarmed, joined (when something did) by the vitals whose lasting sum is half
+        way to its limit: evidence building beside an alarm is part of the same infection
+        (an error storm's failures alarm late beside the retries that follow them)."""
         found: dict[str, Anomaly] = {}
+        building: dict[str, Anomaly] = {}
         state.shifted = set()
         for test, observation in seen:
-            anomaly = self._judge(state, test, observation, limits)
-            if anomaly is not None and anomaly.sigma > found.get(anomaly.type, _NONE).sigma:
-                found[anomaly.type] = anomaly
+            anomaly, alarmed = self._judge(state, test, observation, limits)
+            into = found if alarmed else building
+            if anomaly is not None and anomaly.sigma > into.get(anomaly.type, _NONE).sigma:
+                into[anomaly.type] = anomaly
         prompt = self._prompt_anomaly(state, sample)
         if prompt is not None:
             found[prompt.type] = prompt
+        if found:
+            found = building | found
         return tuple(sorted(found.values(), key=lambda a: -a.sigma))
 
     def _judge(self, state: _AgentState, test: VitalTest, seen: Observation, every: _Limits):
+        """The vital's anomaly and whether it alarmed (an anomaly that did not is one
+        building: its lasting sum half way to the limit)."""
         s = self.settings
         base = state.vitals.get(test.vital)
         if base is None or not base.learned(s):
-            return self._guard(state, test, seen, every.level)
+            guarded = self._guard(state, test, seen, every.level)
+            return guarded, guarded is not None
         limits = every.of(base, s)
         z = base.z(seen.value, seen.exposure, self._floor(test, limits), s)
         if z >= SHIFT_Z:
@@ -160,9 +170,13 @@ class Detector:
         step = base.step(z, seen.value, seen.exposure, s) if judged else 0.0
         lasting = judged and base.accumulate(step, limits.lasting)
         once = z >= limits.sudden and test.vital not in s.lasting_only
-        if not (once or lasting):
-            return None
-        return Anomaly(test.anomaly, test.vital, _shown(seen, test), base.typical(), round(z, 2))
+        if not (once or lasting or base.drifting(limits.lasting)):
+            return None, False
+        alarmed = once or lasting
+        shown, typical = _shown(seen, test), base.typical()
+        return Anomaly(
+            test.anomaly, test.vital, shown, typical, round(z, 2), alarmed=alarmed
+        ), alarmed
 
     def _guard(self, state: _AgentState, test: VitalTest, seen: Observation, limits: Thresholds):
         """While a deploy is re-learned, the old baseline still catches the overwhelming."""

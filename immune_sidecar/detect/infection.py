@@ -17,6 +17,8 @@ class Anomaly:
     sigma: float
     observed_label: str = ""
     baseline_label: str = ""
+    # False: evidence building beside an alarm (its lasting sum half way), not an alarm.
+    alarmed: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,3 +38,8 @@ class Infection:
     def types(self) -> tuple[str, ...]:
         """The anomaly types, most deviant first."""
         return tuple(a.type for a in self.anomalies)
+
+    @property
+    def alarmed_types(self) -> tuple[str, ...]:
+        """The types of the anomalies that alarmed (not those building beside them)."""
+        return tuple(dict.fromkeys(a.type for a in self.anomalies if a.alarmed))

@@ -382,3 +382,26 @@ def test_a_dearer_model_after_a_cheaper_one_is_judged_by_the_price_in_use():
         found = detector.observe(sample("a", 100 + at, calls, values, attempts, prompt_hash="p"))
         assert (found is not None) == (at >= 10), at
     assert found.types == ("cost_spike",)
+
+
+def test_an_error_storm_whose_failures_are_retried_is_named_by_its_errors_too():
+    """The client retries every failure three times, so an error storm moves the retries
+    three times as far as the errors: the retries alarm first, and the errors, their sum
+    half way by then, join the infection as evidence building beside it."""
+    detector, rng = Detector(BaselineSettings()), random.Random(36)
+
+    def interval(at: int, errors: float):
+        calls, values, attempts = healthy(rng, 20, errors=errors)
+        failed = round(values["error_rate"] * attempts)
+        values["retries"] = (_poisson(rng, 0.02 * calls) + 3 * failed) / calls
+        return sample("a", at, calls, values, attempts, prompt_hash="p")
+
+    for at in range(100):
+        assert detector.observe(interval(at, 0.01)) is None
+    for at in range(100, 140):
+        found = detector.observe(interval(at, 0.08))
+        if found is not None:
+            break
+    assert found is not None and found.alarmed_types == ("high_retry_rate",)
+    assert "error_rate_spike" in found.types
+    assert not next(a for a in found.anomalies if a.type == "error_rate_spike").alarmed

@@ -71,7 +71,7 @@ class BaselineSettings:
     # A count of under RELATIVE_FROM events an interval adds likelihood ratios instead (a
     # z-score of a count of one or two says little), tuned to a rise of this many standard
     # deviations of the interval's count.
-    count_shift: float = 3.0
+    count_shift: float = 1.5
     # Agents' noise has heavier tails than a normal law (stragglers, cache misses, bursts):
     # z-scores are read as Student's t with this many degrees of freedom.
     tail_dof: float = 30.0

@@ -166,6 +166,23 @@ def test_a_small_count_that_rises_a_few_fold_is_caught_as_it_lasts(calls, storm)
     assert stream(trained(), "a", random.Random(22), 300) == []  # and at its normal, silence
 
 
+def test_a_small_count_that_lasts_at_under_three_times_its_rate_is_caught():
+    """0.6 retries an interval rising to 1.6: the likelihood ratios are tuned to a rise of
+    1.5 standard deviations of the count (tuned to 3, such a rise adds almost nothing)."""
+    caught = []
+    for seed in range(40, 44):
+        detector, rng = Detector(BaselineSettings()), random.Random(seed)
+        for at in range(360):
+            calls, values, attempts = healthy(rng, 20)
+            if at >= 300:
+                values["retries"] = _poisson(rng, 0.08 * 20) / 20
+            found = detector.observe(sample("a", at, calls, values, attempts, prompt_hash="p"))
+            if found is not None:
+                caught.append((at >= 300) and found.types[0])
+                break
+    assert caught.count("high_retry_rate") >= 3, caught
+
+
 def test_a_sibling_model_at_a_similar_price_is_no_cost_spike():
     assert first_alarm(trained(), "a", 60, price=1.25) is None
 

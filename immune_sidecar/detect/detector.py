@@ -66,7 +66,7 @@ class _AgentState:
         self.prompt = PromptBaseline()
         self.evidence: collections.deque[VitalSample] = collections.deque(maxlen=EVIDENCE_SAMPLES)
         self.flagged: tuple[str, ...] = ()  # the vitals of the latest infection
-        self.shifted: set[str] = set()  # the vitals of the latest sample at SHIFT_Z or more
+        self.shifted: set[str] = set()  # the vitals at SHIFT_Z or more, or half way
 
 
 class Detector:
@@ -118,7 +118,8 @@ class Detector:
         return Infection(sample.agent_id, sample.time, value, anomalies, evidence)
 
     def shifted(self, agent_id: str) -> frozenset[str]:
-        """The vitals the agent's latest sample showed at ``SHIFT_Z`` or more above normal."""
+        """The vitals the agent's latest sample showed at ``SHIFT_Z`` or more above normal, or
+        whose lasting sum is half way to its limit."""
         with self._lock:
             state = self._agents.get(agent_id)
             return frozenset(state.shifted) if state is not None else frozenset()
@@ -164,11 +165,11 @@ class Detector:
             return guarded, guarded is not None
         limits = every.of(base, s)
         z = base.z(seen.value, seen.exposure, self._floor(test, limits), s)
-        if z >= SHIFT_Z:
-            state.shifted.add(test.vital)
         judged = test.lasting and base.settled(s)
         step = base.step(z, seen.value, seen.exposure, s) if judged else 0.0
         lasting = judged and base.accumulate(step, limits.lasting)
+        if z >= SHIFT_Z or base.drifting(limits.lasting):
+            state.shifted.add(test.vital)  # this interval high, or the last ones on the whole
         once = z >= limits.sudden and test.vital not in s.lasting_only
         if not (once or lasting or base.drifting(limits.lasting)):
             return None, False

@@ -3,7 +3,8 @@
 A provider slowing down, or a network hiccup, moves every agent that uses it
 in the same interval. Each agent's detector would see its own anomaly; the
 sidecar instead notes, for every sample, which vitals lie ``SHIFT_Z`` or more
-above normal (a healthy agent's do one interval in six), and when at least
+above normal (a healthy agent's do one interval in six) or have a lasting sum
+half way to its limit, and when at least
 ``share`` of the agents that reported in the last interval (and
 ``min_agents`` of them) shifted the same vital, an infection of that vital
 alone is a *shared shift*: reported, not held.

@@ -264,6 +264,24 @@ def test_a_shift_most_agents_share_is_reported_not_held():
     assert sidecar.book.held(clock[0]) == []  # the first ones held were let go
 
 
+def test_a_vital_whose_sum_is_half_way_counts_as_shifted_for_a_shared_shift():
+    """A fleet-wide slowdown too small for one interval shows in each agent's sum more than
+    in its latest z: an agent whose latency sum is still half way to the limit counts as
+    shifted even in an interval at its normal level."""
+    trained_once = trained()
+    typical = trained_once.baselines("a")["latency"]["mean"]
+    limit = trained_once.limits().lasting
+    for excess, shifted in ((0.9 * limit, True), (0.0, False)):
+        state = trained_once.snapshot()
+        state["a"]["vitals"]["latency"]["excess"] = excess
+        detector = Detector(BaselineSettings())
+        detector.restore(state)
+        calls, values, attempts = healthy(random.Random(38), 20)
+        values["latency"] = values["latency_median"] = typical
+        assert detector.observe(sample("a", 100, calls, values, attempts, prompt_hash="p")) is None
+        assert ("latency" in detector.shifted("a")) is shifted
+
+
 def test_baselines_and_sums_survive_the_state_file_and_older_state_files_load():
     detector = trained()
     first_alarm(detector, "a", 2, latency=1.3)  # some CUSUM sum

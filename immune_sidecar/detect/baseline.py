@@ -268,9 +268,9 @@ class LevelBaseline(_Streaming):
         fewer calls than usual weighed down as a likelihood ratio would (w·z − k·w², w the
         interval's standard deviation relative to a usual one's): a few calls are weak
         evidence, but a shift that lasts through an agent's quiet hours still adds up."""
-        usual = self._usual_per_call()
-        weight = math.sqrt(self.variance(1.0 / usual, 0.0) / self.variance(calls, 0.0))
-        weight = min(1.0, weight) if weight == weight else 1.0
+        floor = s.level_floor
+        usual = self.variance(1.0 / self._usual_per_call(), floor)
+        weight = min(1.0, math.sqrt(usual / self.variance(calls, floor)))
         return weight * z - s.cusum_slack * weight * weight
 
     def _usual_per_call(self) -> float:

@@ -168,10 +168,11 @@ class Detector:
         judged = test.lasting and base.settled(s)
         step = base.step(z, seen.value, seen.exposure, s) if judged else 0.0
         lasting = judged and base.accumulate(step, limits.lasting)
-        if z >= SHIFT_Z or base.drifting(limits.lasting):
+        drifting = base.drifting(limits.lasting)
+        if z >= SHIFT_Z or drifting:
             state.shifted.add(test.vital)  # this interval high, or the last ones on the whole
         once = z >= limits.sudden and test.vital not in s.lasting_only
-        if not (once or lasting or base.drifting(limits.lasting)):
+        if not (once or lasting or drifting):
             return None, False
         alarmed = once or lasting
         shown, typical = _shown(seen, test), base.typical()

@@ -440,3 +440,16 @@ def test_an_error_storm_whose_failures_are_retried_is_named_by_its_errors_too():
     assert found is not None and found.alarmed_types == ("high_retry_rate",)
     assert "error_rate_spike" in found.types
     assert not next(a for a in found.anomalies if a.type == "error_rate_spike").alarmed
+
+
+def test_a_perfectly_flat_vital_is_judged_against_its_floor():
+    """A vital that never moved (a fixed prompt's input tokens) has no spread at all: its
+    lasting test weighs intervals against the floor instead of dividing by nothing."""
+    detector = Detector(BaselineSettings())
+    for at in range(60):
+        values = {"latency": 1.0, "latency_median": 1.0, "input_tokens": 800.0}
+        found = detector.observe(sample("a", at, 10 + at % 3, values, 10.0, prompt_hash="p"))
+        assert found is None
+    values = {"latency": 1.0, "latency_median": 1.0, "input_tokens": 2000.0}
+    found = detector.observe(sample("a", 60, 10, values, 10.0, prompt_hash="p"))
+    assert found is not None and found.types == ("input_token_spike",)

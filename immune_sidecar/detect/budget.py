@@ -14,9 +14,10 @@ The sudden threshold is the normal quantile z = Φ⁻¹(1 − p). The CUSUM limi
 - a per-call level's CUSUM adds z-scores beyond a slack k; by Siegmund's
   approximation for N(0, 1) steps, ARL₀ ≈ (exp(2k·b) − 2k·b − 1) / (2k²),
   b = h + 1.166;
-- a count's CUSUM adds log-likelihood ratios, for which ARL₀ ≥ e^h (each
-  restart is a sequential test that crosses h with probability at most e^−h),
-  so h = ln(1/p).
+- a small count's CUSUM adds log-likelihood ratios for a rise of δ standard
+  deviations of its count, δ·(z − δ/2) for a normal count: the CUSUM of z − δ/2
+  scaled by δ, so its limit is δ times that one's (slack δ/2) — tighter than
+  Wald's bound ln(1/p), which ignores the overshoot (about 1.6 nats at δ = 1.5).
 """
 
 import dataclasses
@@ -38,13 +39,14 @@ class Thresholds:
 
 @functools.lru_cache(maxsize=256)
 def thresholds(
-    per_1000_hours: float, tests: int, interval_seconds: float, slack: float | None
+    per_1000_hours: float, tests: int, interval_seconds: float, slack: float, scale: float = 1.0
 ) -> Thresholds:
     """The thresholds for an interval length (cached; intervals repeat). ``slack``: the
-    z a level's CUSUM step leaves out; None for a CUSUM of log-likelihood ratios."""
+    z a CUSUM step leaves out; ``scale``: what its steps are multiplied by (δ for the
+    likelihood ratios of a rise of δ, with slack δ/2)."""
     per_interval = per_1000_hours / 1000.0 * interval_seconds / 3600.0
     each = min(0.5, per_interval / (2 * max(1, tests)))
-    lasting = math.log(1.0 / each) if slack is None else cusum_limit(1.0 / each, slack)
+    lasting = scale * cusum_limit(1.0 / each, slack)
     return Thresholds(z_of_p(each), max(0.5, lasting))
 
 

@@ -84,8 +84,10 @@ class Detector:
         "z" for count tests' CUSUM of z-scores, "likelihood" for their likelihood ratios)."""
         s = self.settings
         seconds = _whole_seconds(interval_seconds)
-        slack = {"": s.cusum_slack, "z": s.count_cusum_slack, "likelihood": None}[counts]
-        base = thresholds(s.false_alarms_per_1000_hours, len(TESTS), seconds, slack)
+        shift = s.count_shift
+        slack, scale = {"": (s.cusum_slack, 1.0), "z": (s.count_cusum_slack, 1.0),
+                        "likelihood": (shift / 2, shift)}[counts]  # fmt: skip
+        base = thresholds(s.false_alarms_per_1000_hours, len(TESTS), seconds, slack, scale)
         return Thresholds(s.sigma_threshold or base.sudden, s.cusum_limit or base.lasting)
 
     def observe(self, sample: VitalSample, learn: bool = True) -> Infection | None:

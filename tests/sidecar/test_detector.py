@@ -307,6 +307,14 @@ def test_thresholds_follow_the_budget_and_the_interval_length():
     assert thresholds(5.0, len(TESTS), 60, 1.0).sudden < at_60.sudden
 
 
+def test_a_small_counts_likelihood_limit_is_the_scaled_gaussian_one_under_walds_bound():
+    detector = Detector(BaselineSettings())
+    shift, each = detector.settings.count_shift, 0.2 / 1000 / 60 / (2 * len(TESTS))
+    ratios, plain = detector.limits(60, "likelihood"), thresholds(0.2, len(TESTS), 60, shift / 2)
+    assert ratios.lasting == pytest.approx(shift * plain.lasting)
+    assert 12.0 < ratios.lasting < math.log(1 / each)
+
+
 def test_severity_is_monotone_and_follows_the_documented_formula():
     assert severity([], 4.9) == 0.0
     assert [severity([z], 4.9) for z in (2.5, 4.9, 10, 20)] == [2.4, 3.6, 5.4, 7.7]

@@ -66,7 +66,7 @@ class BaselineSettings:
     # CUSUM slack in z (shifts of about twice this are what it is tuned to catch): per-call
     # levels drift with load and time of day, so they take more; counts are skewed (a 3σ
     # rise of a count is a z of about 2), so they take less.
-    cusum_slack: float = 1.5
+    cusum_slack: float = 1.25
     count_cusum_slack: float = 0.75
     # A count of under RELATIVE_FROM events an interval adds likelihood ratios instead (a
     # z-score of a count of one or two says little), tuned to a rise of this many standard

@@ -26,7 +26,7 @@ from .baseline import (
     RateBaseline,
 )
 from .budget import Thresholds, thresholds
-from .evidence import TESTS, Observation, VitalTest
+from .evidence import TEST_OF, TESTS, Observation, VitalTest
 from .infection import Anomaly, Infection
 from .shared import SHIFT_Z
 
@@ -345,7 +345,7 @@ def _restored(vital: str, data: dict[str, Any]) -> Baseline:
     """A baseline from its state, of its test's kind where that refines the stored one (a
     price stored as a plain level by earlier versions)."""
     kind = KINDS[data["kind"]]
-    test = next((t for t in TESTS if t.vital == vital), None)
+    test = TEST_OF.get(vital)
     if test is not None and issubclass(test.baseline, kind):
         kind = test.baseline
     return kind.from_json(data)
@@ -361,7 +361,7 @@ LEGACY_CALLS = 20.0  # calls per interval assumed for a baseline written before 
 
 def _legacy(vital: str, data: dict[str, Any], s: BaselineSettings) -> Baseline | None:
     """A baseline from the mean/variance state of earlier versions, learned as it was."""
-    test = next((t for t in TESTS if t.vital == vital), None)
+    test = TEST_OF.get(vital)
     mean, var, n = float(data["mean"]), float(data["var"]), int(data["n"])
     if test is None or n < s.min_samples or mean <= 0:
         return None  # not judged any more (latency_p95), or not learned yet: learn afresh

@@ -91,3 +91,4 @@ TESTS: tuple[VitalTest, ...] = (
     ),
 )
 VITAL_ANOMALY = {t.vital: t.anomaly for t in TESTS}
+TEST_OF = {t.vital: t for t in TESTS}

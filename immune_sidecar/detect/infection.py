@@ -42,4 +42,4 @@ class Infection:
     @property
     def alarmed_types(self) -> tuple[str, ...]:
         """The types of the anomalies that alarmed (not those building beside them)."""
-        return tuple(dict.fromkeys(a.type for a in self.anomalies if a.alarmed))
+        return tuple(a.type for a in self.anomalies if a.alarmed)

@@ -52,6 +52,27 @@ def test_a_drift_shorter_than_its_ramp_is_scored_by_the_size_it_reached():
     assert (scored.episodes, scored.big_episodes) == (2, 1)
 
 
+def test_the_creep_bound_is_when_a_test_knowing_the_creep_would_see_it():
+    fleet = generate(5, 4, 10)
+    agent = dataclasses.replace(fleet.agents[0], means={"latency": 2.0}, sigmas={"latency": 0.1})
+    scenario = dataclasses.replace(fleet, agents=(agent, *fleet.agents[1:]), episodes=())
+    creep = Episode(agent.name, "latency_storm", 100, 160, 20.0, "creep")
+    # σ is 5% of the level, so the creep is t σ after t intervals: Σt² = 1, 5, 14, 30, 55
+    bound = [scoring.creep_bound(scenario, creep, z) for z in (1.0, 3.5, 5.4, 7.4)]
+    assert bound == [1.0, 3.0, 4.0, 5.0]
+    capped = dataclasses.replace(creep, ceiling=1.05)  # one σ, and no more, for 60 intervals
+    assert scoring.creep_bound(scenario, capped, 7.0) == 49.0
+    assert scoring.creep_bound(scenario, capped, 8.0) == math.inf
+    noisier = dataclasses.replace(agent, sigmas={"latency": 0.2})
+    slower = dataclasses.replace(scenario, agents=(noisier, *scenario.agents[1:]))
+    assert scoring.creep_bound(slower, creep, 5.4) == 7.0  # Σt²/4: 22.75 at 6, 35 at 7
+    injection = dataclasses.replace(creep, kind="prompt_injection")
+    assert scoring.creep_bound(scenario, injection, 5.4) == 1.0
+    caught = scoring.score(dataclasses.replace(scenario, episodes=(creep,)),
+                           [Alarm(agent.name, 107, ("latency_spike",), 3.0)])  # fmt: skip
+    assert caught.creep_delays == (8,) and caught.creep_bounds == (4.0,)
+
+
 def test_alarms_on_healthy_agents_are_false_quarantines_per_healthy_hour():
     scenario = dataclasses.replace(generate(5, 4, 10), episodes=())
     agent = scenario.agents[0].name

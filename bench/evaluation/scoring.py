@@ -14,8 +14,11 @@ import math
 import statistics
 from collections.abc import Iterable
 
+from immune_sidecar.detect import BaselineSettings
+from immune_sidecar.detect.stats import z_of_p
+
 from .detection import Alarm
-from .scenario import Episode, Scenario
+from .scenario import SCALED, Episode, Scenario
 
 GRACE = 5
 BIG = 3.0  # σ: the faults the recall target is about
@@ -80,6 +83,7 @@ class DetectionScore:
     delays: tuple[int, ...]  # intervals to detect, per detected big episode
     step_delays: tuple[int, ...]  # the same, for faults ≥ LARGE_STEP σ that begin at full size
     creep_delays: tuple[int, ...]  # the same, for faults that grow 5% per interval
+    creep_bounds: tuple[float, ...]  # for the same faults, the soonest any test could
     false_alarms: int
     shared_shifts: int
     healthy_agent_hours: float
@@ -127,6 +131,11 @@ class DetectionScore:
         """Median intervals to detect a fault that grows 5% of the level per interval."""
         return _median(self.creep_delays)
 
+    @property
+    def median_creep_bound(self) -> float:
+        """The median, over the same creeping faults, of ``creep_bound``."""
+        return _median(self.creep_bounds)
+
     def delay_quantile(self, q: float) -> float:
         """The ``q`` quantile of intervals to detect."""
         if not self.delays:
@@ -135,8 +144,14 @@ class DetectionScore:
         return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
-def score(scenario: Scenario, alarms: Iterable[Alarm], grace: int = GRACE) -> DetectionScore:
-    """Score one run's alarms."""
+def score(
+    scenario: Scenario,
+    alarms: Iterable[Alarm],
+    grace: int = GRACE,
+    budget: float = BaselineSettings().false_alarms_per_1000_hours,
+) -> DetectionScore:
+    """Score one run's alarms (``budget``: the detector's false alarms per 1,000 hours, which
+    sets the creep bound's threshold)."""
     alarms = list(alarms)
     held = [a for a in alarms if not a.shared]
     true, false = _split(scenario, held, grace)
@@ -144,6 +159,8 @@ def score(scenario: Scenario, alarms: Iterable[Alarm], grace: int = GRACE) -> De
     big = [e for e in scenario.episodes if e.reached >= BIG]
     delays = {e: first[e].index - e.onset + 1 for e in big if e in first}
     healthy = _healthy_intervals(scenario, grace) * scenario.interval_seconds / 3600
+    creeps = [e for e in first if e.shape == "creep"]
+    threshold = z_of_p(budget / 1000 * scenario.interval_seconds / 3600)
     return DetectionScore(
         _type_scores(true, false),
         _kind_scores(big, true),
@@ -153,7 +170,8 @@ def score(scenario: Scenario, alarms: Iterable[Alarm], grace: int = GRACE) -> De
         len(delays),
         tuple(delays.values()),
         tuple(d for e, d in delays.items() if e.shape == "step" and e.reached >= LARGE_STEP),
-        tuple(first[e].index - e.onset + 1 for e in first if e.shape == "creep"),
+        tuple(first[e].index - e.onset + 1 for e in creeps),
+        tuple(creep_bound(scenario, e, threshold) for e in creeps),
         len(false),
         len(alarms) - len(held),
         healthy,
@@ -170,10 +188,31 @@ def pool(scores: list[DetectionScore]) -> DetectionScore:
         types,
         kinds,
         add("episodes"), add("detected"), add("big_episodes"), add("big_detected"),
-        join("delays"), join("step_delays"), join("creep_delays"),
+        join("delays"), join("step_delays"), join("creep_delays"), join("creep_bounds"),
         add("false_alarms"), add("shared_shifts"), add("healthy_agent_hours"),
         scores[0].interval_seconds,
     )  # fmt: skip
+
+
+def creep_bound(scenario: Scenario, episode: Episode, threshold: float) -> float:
+    """The interval by which a test knowing a creep's onset, slope and σ exactly would
+    reach ``threshold`` (inf: not before the fault ends), spending the whole false-alarm
+    budget on that one test.
+
+    Such a test is the matched filter Σ sₜ·zₜ / √Σ sₜ², sₜ the creep's size in σ t
+    intervals in; its mean is √Σ sₜ², and no test at the same false-alarm rate has more
+    power at any t. A new prompt (an injection) shows at once."""
+    if episode.kind not in SCALED or episode.kind == "prompt_injection":
+        return 1.0
+    vital = SCALED[episode.kind][1]
+    agent = next(a for a in scenario.agents if a.name == episode.agent)
+    unit = agent.sigmas[vital] / max(agent.means[vital], 1e-9)  # σ as a share of the level
+    power = 0.0
+    for t in range(1, episode.end - episode.onset + 1):
+        power += ((episode.factor_at(episode.onset + t - 1) - 1.0) / unit) ** 2
+        if power >= threshold * threshold:
+            return float(t)
+    return math.inf
 
 
 def wilson(successes: int, trials: int) -> tuple[float, float]:

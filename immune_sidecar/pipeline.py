@@ -81,12 +81,14 @@ class Pipeline:
         self._note(result)
 
     def _judge(self, sample: VitalSample, received: float, now: float) -> None:
-        learn = self._book.state(sample.agent_id, now) == HEALTHY
-        infection = self._detector.observe(sample, learn=learn)
+        state = self._book.state(sample.agent_id, now)
+        window = sample.interval_seconds or DEFAULT_WINDOW
+        infection = self._detector.observe(
+            sample, state == HEALTHY, self._explained(state == QUARANTINED, now, window)
+        )
         shifted = self._detector.shifted(sample.agent_id)
         self._shifts.note(sample.agent_id, now, shifted)
         self._agents.sampled(sample, infection.anomalies if infection else ())
-        window = sample.interval_seconds or DEFAULT_WINDOW
         if shifted and self._book.standalone and self._last_hold >= now - window:
             self._release_shared(now, window)
         if infection is not None:
@@ -96,6 +98,11 @@ class Pipeline:
             return
         for listener in self._clean_listeners:
             listener(sample)
+
+    def _explained(self, held: bool, now: float, window: float) -> frozenset[str]:
+        """The vitals whose shift has a known cause: all of a held agent's (the fault it is
+        held for: its sums start afresh on release), those the fleet shares a shift of."""
+        return ALL_VITALS if held else self._shifts.explaining(now, window)
 
     def _note(self, result: MapResult) -> None:
         self._metrics.samples.inc(len(result.samples))
@@ -140,6 +147,7 @@ class Pipeline:
         """Report a shared shift without holding (its sample already freed the interval's
         holds of the same shift, in ``_judge``)."""
         self._metrics.shared_shifts.inc()
+        self._shifts.report(_shifted_vitals(infection), now)
         reason = "shared shift: " + ", ".join(_describe(a) for a in infection.anomalies)
         reported = Ejection(infection.agent_id, reason, infection.types, infection.severity,
                             infection.id, now, now, 0, waived=True)  # fmt: skip
@@ -206,6 +214,7 @@ class Pipeline:
 
 
 DEFAULT_WINDOW = 60.0
+ALL_VITALS = frozenset(VITAL_ANOMALY)
 ANOMALY_VITALS = {
     kind: tuple(v for v, k in VITAL_ANOMALY.items() if k == kind) for kind in VITAL_ANOMALY.values()
 }

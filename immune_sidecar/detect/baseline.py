@@ -40,6 +40,7 @@ RELATIVE_FROM = 5.0  # events in a typical interval before a relative spread is 
 LASTING_EVENTS = 5.0  # events a count's baseline remembers before its lasting test runs
 MAD_TO_SIGMA = 1.4826
 WELL_POSED = 0.05  # the two variance terms are told apart only past this correlation slack
+MAX_WEIGHT = 4.0  # the most an interval's precision weighs in a level's learning, × the usual
 ADOPT_SAMPLES, ADOPT_ALPHA = 10, 0.3  # after an adopted level, samples that settle it quickly
 
 
@@ -228,7 +229,11 @@ class _Streaming:
 
 
 class LevelBaseline(_Streaming):
-    """A per-call mean on a log scale, with variance τ² + b/n."""
+    """A per-call mean on a log scale, with variance τ² + b/n.
+
+    The level follows each interval by its precision relative to the agent's usual
+    interval's, as a weighted mean would: an agent busy for an hour, then idle but for a
+    call or two, has the level of its busy hours, not of its many near-empty intervals."""
 
     __slots__ = ("excess", "fit", "fresh", "mu", "n", "warmup")
     kind = "level"
@@ -268,10 +273,13 @@ class LevelBaseline(_Streaming):
         fewer calls than usual weighed down as a likelihood ratio would (w·z − k·w², w the
         interval's standard deviation relative to a usual one's): a few calls are weak
         evidence, but a shift that lasts through an agent's quiet hours still adds up."""
-        floor = s.level_floor
-        usual = self.variance(1.0 / self._usual_per_call(), floor)
-        weight = min(1.0, math.sqrt(usual / self.variance(calls, floor)))
+        weight = min(1.0, math.sqrt(self._precision(calls, s.level_floor)))
         return weight * z - s.cusum_slack * weight * weight
+
+    def _precision(self, calls: float, floor: float) -> float:
+        """An interval's precision relative to the agent's usual interval's."""
+        usual = self.variance(1.0 / self._usual_per_call(), floor)
+        return usual / self.variance(calls, floor)
 
     def _usual_per_call(self) -> float:
         """1/n of the agent's usual interval (the fit's mean of 1/n)."""
@@ -301,7 +309,11 @@ class LevelBaseline(_Streaming):
         self.fit.add(1.0, 1.0 / max(calls, 1.0), clipped * clipped, 1.0 - s.spread_alpha)
         alpha, settling = self._step(s.alpha)
         if settling or abs(residual) <= WINSOR * sd:  # a far value tells of the spread
-            self.mu += alpha * residual
+            self.mu += alpha * (1.0 if settling else self._weight(calls, s)) * residual
+
+    def _weight(self, calls: float, s: BaselineSettings) -> float:
+        """How much an interval moves the level: by its precision (at most MAX_WEIGHT)."""
+        return min(MAX_WEIGHT, self._precision(calls, s.level_floor))
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
@@ -332,6 +344,11 @@ class PriceBaseline(LevelBaseline):
     def _follow(self, y: float, calls: float, s: BaselineSettings) -> None:
         super()._follow(y, calls, s)
         self.mu = min(self.mu, y)
+
+    def _weight(self, calls: float, s: BaselineSettings) -> float:
+        """Every interval alike: an interval's calls all pay the same price, so more of
+        them tell it no better."""
+        return 1.0
 
 
 class RateBaseline(_Streaming):
@@ -382,8 +399,13 @@ class RateBaseline(_Streaming):
         return mean + max((s.count_floor * mean) ** 2, excess)
 
     def z(self, count: float, exposure: float, floor: float, s: BaselineSettings) -> float:
-        """How far above normal ``count`` events in ``exposure`` lie (no floor: φ ≥ 1 is one)."""
-        mean = self.rate() * exposure
+        """How far above normal ``count`` events in ``exposure`` lie (no floor: φ ≥ 1 is one).
+
+        Until LASTING_EVENTS events are remembered, normal is the highest rate they make
+        plausible (``rate_bound``): a young rate's first events, two failures retried three
+        times each, would otherwise be many z from a rate of half an event."""
+        rate = self.rate() if self.events >= LASTING_EVENTS else self.rate_bound()
+        mean = rate * exposure
         t = dispersed_poisson_z(count, mean, self.count_variance(mean, s))
         return student_z(t, s.tail_dof)
 

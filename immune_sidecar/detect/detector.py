@@ -11,7 +11,7 @@ import collections
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, NamedTuple
 
 from immune_common.severity import severity
@@ -90,8 +90,15 @@ class Detector:
         base = thresholds(s.false_alarms_per_1000_hours, len(TESTS), seconds, slack, scale)
         return Thresholds(s.sigma_threshold or base.sudden, s.cusum_limit or base.lasting)
 
-    def observe(self, sample: VitalSample, learn: bool = True) -> Infection | None:
-        """Judge a sample; learn from it only if it is normal and ``learn`` is set."""
+    def observe(
+        self, sample: VitalSample, learn: bool = True, explained: Collection[str] = ()
+    ) -> Infection | None:
+        """Judge a sample; learn from it only if it is normal and ``learn`` is set.
+
+        ``explained``: vitals whose shift has a known cause already (the fault the agent
+        is held for; a shift the fleet shares). Their lasting sums start afresh after the
+        sample and they are not learned: what built them must not carry into the time
+        after it, nor become the agent's normal."""
         limits = self._limits_of(sample.interval_seconds)
         seen = [
             (test, test.read(sample)) for test in TESTS if test.vital not in self.settings.ignore
@@ -108,9 +115,12 @@ class Detector:
             anomalies = self._anomalies(state, sample, seen, limits)
             if not anomalies:
                 if learn:
-                    self._learn(state, sample, seen, limits)
+                    unexplained = [(t, o) for t, o in seen if t.vital not in explained]
+                    self._learn(state, sample, unexplained, limits)
             else:
                 self._alarmed(state, anomalies)
+            if explained:
+                _restart_sums(state, explained)
             evidence = tuple(state.evidence)
         if deploy and self._on_relearn is not None:
             self._on_relearn(sample.agent_id, "deploy")
@@ -210,8 +220,7 @@ class Detector:
         return Anomaly("prompt_change", "prompt_hash", 1.0, 0.0, sigma, sample.prompt_hash, usual)
 
     def _alarmed(self, state: _AgentState, anomalies: tuple[Anomaly, ...]) -> None:
-        for base in state.vitals.values():  # the alarm is raised; sums start afresh
-            base.excess = 0.0
+        _restart_sums(state)  # the alarm is raised
         state.flagged = tuple(a.vital for a in anomalies)
 
     def _learn(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits) -> None:
@@ -255,8 +264,7 @@ class Detector:
                 if test.vital in state.flagged and seen is not None and base is not None:
                     base.adopt(seen.value, seen.exposure)
                     adopted.append(test.vital)
-            for base in state.vitals.values():
-                base.excess = 0.0
+            _restart_sums(state)
             if "prompt_hash" in state.flagged and latest.prompt_hash:
                 state.prompt.known.setdefault(latest.prompt_hash, 1)
                 adopted.append("prompt_hash")
@@ -315,6 +323,13 @@ class Detector:
 
 
 _NONE = Anomaly("", "", 0.0, 0.0, -math.inf)
+
+
+def _restart_sums(state: _AgentState, vitals: Collection[str] | None = None) -> None:
+    """The agent's lasting sums (of ``vitals``, else all) start afresh."""
+    for vital, base in state.vitals.items():
+        if vitals is None or vital in vitals:
+            base.excess = 0.0
 
 
 def _shown(seen: Observation, test: VitalTest) -> float:

@@ -7,12 +7,15 @@ above normal (a healthy agent's do one interval in six) or have a lasting sum
 half way to its limit, and when at least
 ``share`` of the agents that reported in the last interval (and
 ``min_agents`` of them) shifted the same vital, an infection of that vital
-alone is a *shared shift*: reported, not held.
+alone is a *shared shift*: reported, not held. Once reported, and for as long as
+it holds (up to ``LINGER`` intervals after the last report), the vital's shift is
+*explained*: the cause is known.
 """
 
 import threading
 
 SHIFT_Z = 1.0
+LINGER = 30  # intervals a reported shared shift is looked for after its last report
 
 
 class SharedShifts:
@@ -21,6 +24,7 @@ class SharedShifts:
     def __init__(self, share: float = 0.5, min_agents: int = 5) -> None:
         self._share, self._min = share, min_agents
         self._latest: dict[str, tuple[float, frozenset[str]]] = {}
+        self._reported: dict[str, float] = {}  # vital → when last reported shared
         self._lock = threading.Lock()
 
     def note(self, agent_id: str, now: float, shifted: frozenset[str]) -> None:
@@ -41,3 +45,15 @@ class SharedShifts:
             recent = [s for t, s in self._latest.values() if t >= now - window]
         needed = max(self._min, self._share * len(recent))
         return all(sum(v in s for s in recent) >= needed for v in vitals)
+
+    def report(self, vitals: set[str], now: float) -> None:
+        """Note that a shift of ``vitals`` was reported shared at ``now``."""
+        with self._lock:
+            self._reported.update(dict.fromkeys(vitals, now))
+
+    def explaining(self, now: float, window: float) -> frozenset[str]:
+        """The vitals reported shared lately and still shared now."""
+        with self._lock:
+            since = now - LINGER * window
+            lately = [v for v, at in self._reported.items() if at >= since]
+        return frozenset(v for v in lately if self.shared({v}, now, window))

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from immune_sidecar.detect import BaselineSettings, Detector, LevelBaseline, severity, thresholds
-from immune_sidecar.detect.evidence import TESTS
+from immune_sidecar.detect.evidence import TESTS, VITAL_ANOMALY
 from immune_sidecar.quarantine import HEALTHY, QUARANTINED, QuarantineBook
 from immune_sidecar.vitals import VitalSample
 
@@ -264,6 +264,63 @@ def test_a_shift_most_agents_share_is_reported_not_held():
     assert sidecar.book.held(clock[0]) == []  # the first ones held were let go
 
 
+def test_sums_do_not_build_while_held_nor_from_a_shift_the_fleet_shares():
+    """In the sidecar: an agent held for an error storm, and agents slowed with the whole
+    fleet, end each sample with those sums at zero (what built them is explained already,
+    and would otherwise carry into the healthy time after it), and learn no slowdown."""
+    from immune_sidecar.app import Sidecar
+    from immune_sidecar.config import SidecarConfig
+    from immune_sidecar.quarantine import EjectionPolicy
+
+    clock, year = [0.0], 365 * 86400.0
+    held = EjectionPolicy(base_seconds=year, max_seconds=year, probation_seconds=0.0)
+    sidecar = Sidecar(SidecarConfig(ejection=held, actuators=(), max_requests_per_second=0),
+                      clock=lambda: clock[0])  # fmt: skip
+    rng, sums = random.Random(8), []
+    try:
+        for at in range(80):
+            clock[0] = at * 60.0
+            for agent in range(8):
+                storm = agent == 0 and at >= 60
+                calls, values, attempts = healthy(rng, 20, errors=0.3 if storm else 0.01)
+                if agent > 0 and at >= 60:
+                    slower(values, 3.0 if at < 62 else 1.7)  # the provider, for everyone
+                sidecar.pipeline._judge(sample(f"a{agent}", at, calls, values, attempts,
+                                               prompt_hash="p"), clock[0], clock[0])  # fmt: skip
+            state = sidecar.detector.snapshot()
+            if at == 59:
+                before = [sidecar.detector.baselines(f"a{n}")["latency"]["mean"] for n in range(8)]
+            sums = [state[f"a{n}"]["vitals"]["latency"]["excess"] for n in range(1, 8)]
+            assert at < 61 or sums == [0.0] * 7, (at, str(sums))
+            assert at < 61 or all(b["excess"] == 0.0 for b in state["a0"]["vitals"].values())
+    finally:
+        sidecar.runner.close()
+    assert [e.agent_id for e in sidecar.book.held(clock[0])] == ["a0"]
+    after = [sidecar.detector.baselines(f"a{n}")["latency"]["mean"] for n in range(8)]
+    assert after == pytest.approx(before, rel=0.01)  # nor is the slowdown learned
+
+
+def test_a_shared_shift_explains_a_vital_while_it_holds_after_its_report():
+    from immune_sidecar.detect.shared import LINGER, SharedShifts
+
+    shifts, latency = SharedShifts(min_agents=2), frozenset({"latency"})
+    for agent in "abc":
+        shifts.note(agent, 0.0, latency | {"retries"} if agent == "a" else latency)
+    assert shifts.explaining(0.0, 60.0) == frozenset()  # shared, but never reported
+    shifts.report({"latency", "retries"}, 0.0)
+    assert shifts.explaining(0.0, 60.0) == latency  # the retries of one agent are no shift
+    later = LINGER * 60.0
+    for agent in "abc":
+        shifts.note(agent, later, latency)
+    assert shifts.explaining(later, 60.0) == latency
+    assert shifts.explaining(later + 60.0, 60.0) == frozenset()  # the report is too old
+    shifts.note("a", later + 120, latency)
+    shifts.note("b", later + 120, frozenset())
+    shifts.note("c", later + 120, frozenset())
+    shifts.report({"latency"}, later + 120)
+    assert shifts.explaining(later + 120, 60.0) == frozenset()  # no longer shared
+
+
 def test_a_vital_whose_sum_is_half_way_counts_as_shifted_for_a_shared_shift():
     """A fleet-wide slowdown too small for one interval shows in each agent's sum more than
     in its latest z: an agent whose latency sum is still half way to the limit counts as
@@ -371,6 +428,24 @@ def test_a_young_agent_s_count_storm_is_caught_at_once_and_never_learned(vital):
     assert detector.observe(interval(15, True)) is not None
 
 
+def test_a_young_rate_s_first_clump_is_judged_by_the_rate_its_events_allow():
+    """Fifteen quiet intervals, then two failures retried three times each: six retries in
+    nine calls is far from half an event in 150 calls, but not from the highest rate no
+    event in 150 calls makes plausible. A storm (one retry a call) still alarms."""
+    detector, rng = Detector(BaselineSettings()), random.Random(43)
+
+    def interval(at: int, retries: float):
+        calls, values, attempts = healthy(rng, 10 if retries < 1 else 15, errors=0.0)
+        values["retries"] = retries
+        return sample("a", at, calls, values, attempts, prompt_hash="p")
+
+    for at in range(15):
+        assert detector.observe(interval(at, 0.0)) is None
+    assert detector.observe(interval(15, 0.6)) is None
+    storm = detector.observe(interval(16, 1.0))
+    assert storm is not None and storm.types == ("high_retry_rate",)
+
+
 @pytest.mark.parametrize("failures", [0.01, 0.02])
 def test_a_rare_count_that_comes_in_clumps_is_learned_not_fought(failures):
     """Failures are rare (one in five to ten intervals) and the client retries each three
@@ -413,6 +488,52 @@ def test_a_shift_that_lasts_through_quiet_hours_is_caught_from_its_few_calls():
             assert at >= 2  # not from one call
             return
     pytest.fail("1.8× slower calls through 60 quiet intervals went unseen")
+
+
+def test_a_batch_agent_slower_when_busy_is_judged_by_its_busy_level():
+    """Busy for 50 intervals (50 to 70 calls, each 25% slower under load), then idle for 70
+    but for a call or three: the level follows each interval by its precision, so it is
+    the busy hours' level. Counted by intervals, the idle ones would pull it down and every
+    busy spell would start as a lasting latency shift."""
+    detector, rng, alarms = Detector(BaselineSettings()), random.Random(41), []
+    for at in range(1440):
+        busy = at % 120 < 50
+        calls, values, attempts = healthy(rng, rng.randint(50, 70) if busy else rng.randint(1, 3))
+        slower(values, 1.25 if busy else 1.0)
+        found = detector.observe(sample("a", at, calls, values, attempts, prompt_hash="p"))
+        alarms += [at] if found else []
+    assert alarms == []
+    # Counted by intervals the level would be 1.25^(50/120) ≈ 1.10, even after 70 idle ones.
+    assert detector.baselines("a")["latency"]["mean"] > 1.12
+
+
+def _tail_alarms(storm: int, held: bool) -> list[int]:
+    """A rare error storm (six failures, then two an interval) of ``storm`` intervals; the
+    agent is held from its first alarm to the storm's end, then errs a little more than it
+    used to (1, 1, 0 failures). ``held``: whether its vitals are explained while it is held.
+    Returns the tail's intervals that alarmed."""
+    detector, rng = Detector(BaselineSettings()), random.Random(17)
+    counts = [6] + [2] * (storm - 1) + [1, 1, 0] * 4
+    alarms, quarantined = [], False
+    for at in range(100 + len(counts)):
+        calls, values, attempts = healthy(rng, 20, errors=0.005)
+        if at >= 100:
+            values["error_rate"] = counts[at - 100] / attempts
+        quarantined = quarantined and at < 100 + storm
+        explained = VITAL_ANOMALY if quarantined and held else ()
+        found = detector.observe(sample("a", at, calls, values, attempts, prompt_hash="p"),
+                                 not quarantined, explained)  # fmt: skip
+        quarantined = quarantined or found is not None
+        alarms += [at - 100 - storm] if found and at >= 100 + storm else []
+    return alarms
+
+
+def test_a_fault_s_lasting_sums_are_not_carried_past_its_quarantine():
+    """What a held agent shows is the fault already contained: its sums do not build, so the
+    sum a storm built while held does not turn the first slightly high intervals after its
+    release into a new quarantine."""
+    assert all(_tail_alarms(storm, held=True) == [] for storm in range(6, 20))
+    assert any(_tail_alarms(storm, held=False) for storm in range(6, 20))
 
 
 def test_a_dearer_model_after_a_cheaper_one_is_judged_by_the_price_in_use():

@@ -399,13 +399,8 @@ class RateBaseline(_Streaming):
         return mean + max((s.count_floor * mean) ** 2, excess)
 
     def z(self, count: float, exposure: float, floor: float, s: BaselineSettings) -> float:
-        """How far above normal ``count`` events in ``exposure`` lie (no floor: φ ≥ 1 is one).
-
-        Until LASTING_EVENTS events are remembered, normal is the highest rate they make
-        plausible (``rate_bound``): a young rate's first events, two failures retried three
-        times each, would otherwise be many z from a rate of half an event."""
-        rate = self.rate() if self.events >= LASTING_EVENTS else self.rate_bound()
-        mean = rate * exposure
+        """How far above normal ``count`` events in ``exposure`` lie (no floor: φ ≥ 1 is one)."""
+        mean = self.rate() * exposure
         t = dispersed_poisson_z(count, mean, self.count_variance(mean, s))
         return student_z(t, s.tail_dof)
 

@@ -428,24 +428,6 @@ def test_a_young_agent_s_count_storm_is_caught_at_once_and_never_learned(vital):
     assert detector.observe(interval(15, True)) is not None
 
 
-def test_a_young_rate_s_first_clump_is_judged_by_the_rate_its_events_allow():
-    """Fifteen quiet intervals, then two failures retried three times each: six retries in
-    nine calls is far from half an event in 150 calls, but not from the highest rate no
-    event in 150 calls makes plausible. A storm (one retry a call) still alarms."""
-    detector, rng = Detector(BaselineSettings()), random.Random(43)
-
-    def interval(at: int, retries: float):
-        calls, values, attempts = healthy(rng, 10 if retries < 1 else 15, errors=0.0)
-        values["retries"] = retries
-        return sample("a", at, calls, values, attempts, prompt_hash="p")
-
-    for at in range(15):
-        assert detector.observe(interval(at, 0.0)) is None
-    assert detector.observe(interval(15, 0.6)) is None
-    storm = detector.observe(interval(16, 1.0))
-    assert storm is not None and storm.types == ("high_retry_rate",)
-
-
 @pytest.mark.parametrize("failures", [0.01, 0.02])
 def test_a_rare_count_that_comes_in_clumps_is_learned_not_fought(failures):
     """Failures are rare (one in five to ten intervals) and the client retries each three

@@ -54,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     stack = Stack(config)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C and SIGTERM stop the demo alike, also when it was started with SIGINT ignored
+    # (as a shell's background job is, and everything it starts).
+    for stopping in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stopping, lambda *_: stop.set())
     try:
         stack.start()
         names = [a.name for a in stack.agents]
@@ -64,8 +67,6 @@ def main(argv: list[str] | None = None) -> int:
         fleet = DemoFleet(stack.agents, strikes, args.interval)
         intervals = round(args.duration / args.interval) if args.duration else 0
         fleet.run(stop, intervals)
-    except KeyboardInterrupt:
-        pass
     finally:
         print("stopping…", flush=True)
         stack.stop()

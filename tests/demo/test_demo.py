@@ -21,9 +21,14 @@ def start_demo(tmp_path, port: int) -> subprocess.Popen:
     argv += ["--duration", "600", "--no-console", "--data-dir", str(tmp_path / "demo")]
     argv += ["--control-port", str(port), "--metrics-port", str(free_port())]
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    # Its own session, so that a failed test can take down the whole stack with it.
+    # Its own session, so that a failed test can take down the whole stack with it; started
+    # with SIGINT ignored, as a shell's background job is, and Ctrl-C must still stop it.
     argv = [sys.executable, "-m", "immune_demo", *argv]
-    return subprocess.Popen(argv, env=env, start_new_session=True)
+    return subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=_ignore_sigint)
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def newest(client: Client, agent: str):

@@ -103,6 +103,10 @@ class Agent:
     deploy_latency: float = 1.0
     deploy_tokens: float = 1.0
 
+    def relative_sigma(self, vital: str) -> float:
+        """The vital's healthy σ as a share of its healthy mean."""
+        return self.sigmas[vital] / max(self.means[vital], 1e-9)
+
 
 @dataclasses.dataclass(frozen=True)
 class Scenario:
@@ -297,7 +301,7 @@ def _episode(agent: Agent, kind: str, onset: int, end: int, magnitude: float, sh
         return Episode(agent.name, kind, onset, end, magnitude, "step", model)
     if shape == "creep":  # its magnitude is the σ it reaches before it ends
         vital = SCALED[kind][1]
-        unit = agent.sigmas[vital] / max(agent.means[vital], 1e-9)
+        unit = agent.relative_sigma(vital)
         ceiling = 1.0 + magnitude * unit
         reached = min(ceiling, 1.0 + CREEP * (end - onset))
         return Episode(agent.name, kind, onset, end, (reached - 1) / unit, shape, ceiling=ceiling)

@@ -206,7 +206,7 @@ def creep_bound(scenario: Scenario, episode: Episode, threshold: float) -> float
         return 1.0
     vital = SCALED[episode.kind][1]
     agent = next(a for a in scenario.agents if a.name == episode.agent)
-    unit = agent.sigmas[vital] / max(agent.means[vital], 1e-9)  # σ as a share of the level
+    unit = agent.relative_sigma(vital)
     power = 0.0
     for t in range(1, episode.end - episode.onset + 1):
         power += ((episode.factor_at(episode.onset + t - 1) - 1.0) / unit) ** 2

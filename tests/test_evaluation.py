@@ -11,7 +11,14 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 
 from bench.evaluation import detection, fleet, healing, scoring
 from bench.evaluation.detection import Alarm
-from bench.evaluation.scenario import WARMUP, Episode, generate
+from bench.evaluation.scenario import (
+    SCALED,
+    WARMUP,
+    Episode,
+    generate,
+    healthy_spread,
+    interval_vitals,
+)
 from bench.evaluation.workload import HEALTHY, Effect, Recorder, SdkRecorder, draw
 from immune_sidecar.app import Sidecar
 from immune_sidecar.config import SidecarConfig
@@ -50,6 +57,39 @@ def test_a_drift_shorter_than_its_ramp_is_scored_by_the_size_it_reached():
     assert (short.reached, full.reached) == (2.5, 5.0)
     scored = scoring.score(dataclasses.replace(scenario, episodes=(short, full)), [])
     assert (scored.episodes, scored.big_episodes) == (2, 1)
+
+
+@pytest.fixture(scope="module")
+def retrying_agent():
+    """An agent whose client retries every failure twice: most of its retries are those."""
+    fleet = generate(5, 4, 10)
+    traits = dataclasses.replace(fleet.agents[0].traits, retry_rate=0.01, error_rate=0.03,
+                                 retries_per_error=2, idle_share=0.0)  # fmt: skip
+    means, sigmas = healthy_spread(traits, random.Random(1), samples=20_000)
+    agent = dataclasses.replace(fleet.agents[0], traits=traits, means=means, sigmas=sigmas,
+                                deploy=None, model_change=None)  # fmt: skip
+    return dataclasses.replace(fleet, agents=(agent,), episodes=())
+
+
+def _mean_during(scenario, episode: Episode, vital: str, draws: int = 4000) -> float:
+    agent, rng = scenario.agents[0], random.Random(2)
+    effect = dataclasses.replace(scenario, episodes=(episode,)).effect(agent, episode.end - 1)
+    intervals = (draw(agent.traits, effect, rng.uniform(0, 86_400), rng) for _ in range(draws))
+    return sum(interval_vitals(ops, agent.traits)[vital] for ops in intervals) / draws
+
+
+@pytest.mark.parametrize("kind", sorted(SCALED))
+def test_a_fault_moves_its_vital_by_the_sigma_it_is_labelled_with(retrying_agent, kind):
+    # Retries a client makes after failures are not the retry storm's to scale, and a
+    # failed call makes no tool calls: both once made faults other than their labels.
+    agent, vital = retrying_agent.agents[0], SCALED[kind][1]
+    step = Episode(agent.name, kind, 100, 140, 4.0, "step")
+    shift = (_mean_during(retrying_agent, step, vital) - agent.means[vital]) / agent.sigmas[vital]
+    assert shift == pytest.approx(4.0, rel=0.1)
+    creep = Episode(agent.name, kind, 100, 140, 8.0, "creep", ceiling=1.5)
+    assert _mean_during(retrying_agent, creep, vital) / agent.means[vital] == pytest.approx(
+        1.5, rel=0.06
+    )
 
 
 def test_the_creep_bound_is_when_a_test_knowing_the_creep_would_see_it():

@@ -180,8 +180,25 @@ def _fault_effect(agent: Agent, episode: Episode, index: int, healthy: Effect) -
         else:
             size = episode.magnitude_at(index) * agent.sigmas[vital]
             factor = 1.0 + size / max(agent.means[vital], 1e-9)
-        changes[field] = getattr(healthy, field) * factor
+        changes[field] = getattr(healthy, field) * _field_factor(agent.traits, field, factor)
     return dataclasses.replace(healthy, **changes)
+
+
+def _field_factor(traits: Traits, field: str, factor: float) -> float:
+    """The factor on ``field`` that moves the mean of the vital it drives by ``factor``.
+
+    Most vitals are in proportion to their field. Retries are not when the client retries
+    each failure (the field drives only the other retries), nor is the error rate (a failed
+    call makes no tool calls, so more failures also shrink what the rate is a share of)."""
+    if field == "retry_rate":
+        from_failures = traits.retries_per_error * traits.error_rate
+        return 1.0 + (factor - 1.0) * (traits.retry_rate + from_failures) / traits.retry_rate
+    if field == "error_rate":
+        tools = traits.tool_rate * (1.0 + traits.burst_share * (traits.burst_factor - 1.0))
+        share = factor * traits.error_rate / (1.0 + tools * (1.0 - traits.error_rate))
+        failing = share * (1.0 + tools) / (1.0 + share * tools)  # the inverse of the line above
+        return failing / traits.error_rate
+    return factor
 
 
 def generate(

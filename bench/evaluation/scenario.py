@@ -272,7 +272,7 @@ def _regimes(rng: random.Random, t: Traits) -> Traits:
 
 
 def healthy_spread(
-    traits: Traits, rng: random.Random, samples: int = 400
+    traits: Traits, rng: random.Random, samples: int = 2000
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Mean and σ of each vital over healthy intervals at random times of day."""
     draws = (draw(traits, HEALTHY, rng.uniform(0, 86_400), rng) for _ in range(samples))

@@ -36,6 +36,7 @@ WINSOR = 2.5  # values beyond this many standard deviations do not move the leve
 FIT_WINSOR = 4.0  # residuals are clipped here for the spread; a count beyond is not learned
 COUNT_CLIP_Z = 3.09  # counts are clipped at their 0.999 quantile before they are learned
 COUNT_PRIOR = 20.0  # intervals of plain Poisson behaviour a count's over-dispersion starts from
+PRIOR_EVENTS = 10.0  # ... and at least this many events' worth, for a rare count
 RELATIVE_FROM = 5.0  # events in a typical interval before a relative spread is told apart
 LASTING_EVENTS = 5.0  # events a count's baseline remembers before its lasting test runs
 MAD_TO_SIGMA = 1.4826
@@ -389,12 +390,15 @@ class RateBaseline(_Streaming):
         """The variance of a count whose expectation is ``mean``: Poisson's, plus the excess
         the agent showed (at least ``count_floor``, a share of the rate, between intervals).
 
-        The excess starts from COUNT_PRIOR intervals of plain Poisson behaviour at a typical
-        interval's count, so a few rare events do not make a count look wildly dispersed;
-        and below RELATIVE_FROM events an interval, a spread relative to the rate cannot be
-        told from Poisson noise, so the excess is taken as proportional (quasi-Poisson)."""
+        The excess starts from plain Poisson behaviour at a typical interval's count, as
+        much of it as COUNT_PRIOR intervals or PRIOR_EVENTS events hold, whichever is more:
+        how a rare count's events clump, its first few cannot tell (one pair taken for a
+        spread would halve the evidence of every later event). And below RELATIVE_FROM
+        events an interval, a spread relative to the rate cannot be told from Poisson
+        noise, so the excess is taken as proportional (quasi-Poisson)."""
         typical = self._typical_count(s)
-        prior = (COUNT_PRIOR, typical, typical * typical)
+        weight = max(COUNT_PRIOR, min(PRIOR_EVENTS / max(typical, 1e-9), 1e6))
+        prior = (weight, typical, typical * typical)
         excess = self.fit.variance(mean, mean * mean, prior, larger=typical >= RELATIVE_FROM)
         return mean + max((s.count_floor * mean) ** 2, excess)
 

@@ -443,6 +443,27 @@ def test_a_rare_count_that_comes_in_clumps_is_learned_not_fought(failures):
     assert 0.5 <= detector.baselines("a")["retries"]["mean"] / (3 * failures) <= 1.5
 
 
+def test_a_rare_count_s_one_pair_of_events_does_not_make_it_look_dispersed():
+    """One failure in a thousand calls; one interval with two failures (the first of a
+    storm, or chance), then eight times the rate. Of over-dispersion a few events tell
+    nothing: taken as a spread, the pair would halve every later failure's evidence and
+    most storms would pass unseen (3 of 20 caught within 40 intervals; with the spread
+    started from ten events' worth of Poisson behaviour, 12)."""
+    caught = 0
+    for seed in range(20):
+        detector, rng = Detector(BaselineSettings()), random.Random(seed)
+        for at in range(640):
+            calls, values, attempts = healthy(rng, 20, errors=0.001)
+            if at >= 600:
+                failures = 2 if at == 600 else _poisson(rng, 0.008 * attempts)
+                values["error_rate"] = failures / attempts
+            found = detector.observe(sample("a", at, calls, values, attempts, prompt_hash="p"))
+            if found is not None:
+                caught += at > 600 and found.types == ("error_rate_spike",)
+                break
+    assert caught >= 9
+
+
 def test_fewer_calls_than_usual_are_judged_with_at_least_a_means_spread():
     """Intervals of 5 to 40 calls whose level moves between intervals but not with their
     calls: the fit cannot tell a single call's spread, so one call is granted at least the

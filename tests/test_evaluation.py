@@ -49,6 +49,22 @@ def test_a_perfect_detector_scores_one_and_a_silent_one_scores_zero_recall():
     assert silent.types == () and all(k.right_type_recall == 0.0 for k in silent.kinds)
 
 
+def test_faults_are_scored_by_the_calls_their_agent_made_in_them_too():
+    fleet = generate(5, 4, 10)
+    # Idle the first 40% of each two-hour cycle (48 intervals), then busy.
+    traits = dataclasses.replace(fleet.agents[0].traits, idle_share=0.4, phase=0.0)
+    agent = dataclasses.replace(fleet.agents[0], traits=traits)
+    quiet = Episode(agent.name, "latency_storm", 121, 160, 5.0, "step")
+    busy = Episode(agent.name, "latency_storm", 170, 230, 5.0, "step")
+    scenario = dataclasses.replace(fleet, agents=(agent,), episodes=(quiet, busy))
+    assert scenario.calls_during(quiet) == pytest.approx(0.03 * traits.operations)
+    assert scenario.calls_during(busy) > 3
+    caught = scoring.score(scenario, [Alarm(agent.name, 171, ("latency_spike",), 5.0)])
+    bands = [(b.kind, b.episodes, b.detected) for b in caught.bands]
+    assert bands == [("3 or more", 1, 1), ("under 1", 1, 0)]
+    assert scoring.pool([caught, caught]).bands[1] == scoring.KindScore("under 1", 2, 0, 0)
+
+
 def test_a_drift_shorter_than_its_ramp_is_scored_by_the_size_it_reached():
     scenario = dataclasses.replace(generate(5, 4, 10), episodes=())
     agent = scenario.agents[0].name

@@ -50,7 +50,7 @@ def _detection(args) -> None:
     print(f"Detection, default configuration ({settings.false_alarms_per_1000_hours:g} false "
           f"quarantines per 1,000 agent-hours designed): {args.agents} agents × {args.hours:g} h "
           "per seed")  # fmt: skip
-    rows, pooled = [], {}
+    rows, pooled, by_seed = [], {}, {}
     for label, seeds in (("tuned", args.tuned), ("held-out", args.held_out)):
         scores = []
         for seed in seeds:
@@ -60,16 +60,18 @@ def _detection(args) -> None:
             scores.append(scoring.score(scenario, found, budget=budget))
             rows.append(_row(f"{seed} ({label})", scores[-1]))
         if scores:
-            pooled[label] = scoring.pool(scores)
+            pooled[label], by_seed[label] = scoring.pool(scores), scores
             rows.append(_row(f"all {label}", pooled[label]))
     _table(["seed", "agent-h", "faults", "false", "false/1000 h (95%)", "recall ≥3σ (95%)", "TTD",
             "step ≥5σ TTD", "5%/interval TTD (bound)", "p90 TTD", "shared"], rows)  # fmt: skip
     for label, s in pooled.items():
-        print(f"\n  {label} seeds: faults ≥3σ by kind, and alarms by the anomaly they name")
+        print(f"\n  {label} seeds: faults ≥3σ by kind; alarms by the anomaly they name; faults "
+              "≥3σ by the calls an interval their agent made")  # fmt: skip
+        lowest = _lowest_right_type(by_seed[label])
         _table(
-            ["fault", "faults", "recall", "right-type recall"],
-            [[k.kind, str(k.episodes), f"{k.recall:.3f}", f"{k.right_type_recall:.3f}"]
-             for k in s.kinds],
+            ["fault", "faults", "recall", "right-type recall", "lowest seed"],
+            [[k.kind, str(k.episodes), f"{k.recall:.3f}", f"{k.right_type_recall:.3f}",
+              f"{lowest[k.kind]:.3f}"] for k in s.kinds],
             indent=4,
         )  # fmt: skip
         _table(
@@ -77,6 +79,22 @@ def _detection(args) -> None:
             [[t.anomaly, str(t.alarms), f"{t.precision:.3f}"] for t in s.types],
             indent=4,
         )  # fmt: skip
+        bands = {b.kind: b for b in s.bands}
+        _table(
+            ["calls an interval", "faults", "recall"],
+            [[band, str(bands[band].episodes), f"{bands[band].recall:.3f}"]
+             for _, band in scoring.CALL_BANDS if band in bands],
+            indent=4,
+        )  # fmt: skip
+
+
+def _lowest_right_type(scores: list[scoring.DetectionScore]) -> dict[str, float]:
+    """Per fault kind, the lowest right-type recall of any one seed."""
+    lowest: dict[str, float] = {}
+    for s in scores:
+        for k in s.kinds:
+            lowest[k.kind] = min(lowest.get(k.kind, 1.0), k.right_type_recall)
+    return lowest
 
 
 def _row(label: str, s: scoring.DetectionScore) -> list[str]:

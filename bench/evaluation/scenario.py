@@ -18,7 +18,7 @@ from immune_demo.kinds import KINDS
 from immune_sidecar.detect import BaselineSettings
 from immune_sidecar.vitals.prices import DEFAULT_PRICES, PriceTable
 
-from .workload import HEALTHY, Effect, Operation, Traits, draw
+from .workload import HEALTHY, Effect, Operation, Traits, draw, load
 
 INTERVAL_SECONDS = 60.0
 WARMUP = 90  # intervals before the first fault, so baselines can learn
@@ -163,6 +163,13 @@ class Scenario:
             if onset <= index < end:
                 changes["latency"] = changes.get("latency", 1.0) * factor
         return dataclasses.replace(HEALTHY, **changes)
+
+    def calls_during(self, episode: Episode) -> float:
+        """The calls an interval its agent is expected to make over the fault's span (a
+        batch agent's idle phase: a call every few intervals, or none)."""
+        traits = next(a.traits for a in self.agents if a.name == episode.agent)
+        ends = ((i + 1) * self.interval_seconds for i in range(episode.onset, episode.end))
+        return statistics.fmean(traits.operations * load(traits, at) for at in ends)
 
     def slowed(self, index: int, grace: int = 0) -> bool:
         """Whether a fleet-wide slowdown is under way (or ended at most ``grace`` before)."""

@@ -23,6 +23,8 @@ from .scenario import SCALED, Episode, Scenario
 GRACE = 5
 BIG = 3.0  # σ: the faults the recall target is about
 LARGE_STEP = 5.0  # σ: the step faults the "detected at once" target is about
+# The calls an interval a fault's agent made (expected), banded: a fault shows only in calls.
+CALL_BANDS = ((0.0, "under 1"), (1.0, "1 to 3"), (3.0, "3 or more"))
 Z95 = 1.959964
 
 
@@ -47,7 +49,8 @@ class TypeScore:
 
 @dataclasses.dataclass(frozen=True)
 class KindScore:
-    """How faults ≥ BIG σ of one kind were caught, and whether by the anomaly that names them."""
+    """How faults ≥ BIG σ of one group (their kind, or their calls' band) were caught, and
+    whether by the anomaly that names them."""
 
     kind: str
     episodes: int
@@ -76,6 +79,7 @@ class DetectionScore:
 
     types: tuple[TypeScore, ...]
     kinds: tuple[KindScore, ...]
+    bands: tuple[KindScore, ...]  # the same, by the calls an interval the agent made
     episodes: int
     detected: int
     big_episodes: int
@@ -163,7 +167,8 @@ def score(
     threshold = z_of_p(budget / 1000 * scenario.interval_seconds / 3600)
     return DetectionScore(
         _type_scores(true, false),
-        _kind_scores(big, true),
+        _group_scores(big, true, lambda e: e.kind),
+        _group_scores(big, true, lambda e: _band(scenario.calls_during(e))),
         len(scenario.episodes),
         len(first),
         len(big),
@@ -181,12 +186,12 @@ def score(
 
 def pool(scores: list[DetectionScore]) -> DetectionScore:
     """Several runs' scores as one."""
-    types, kinds = _pooled(s.types for s in scores), _pooled(s.kinds for s in scores)
     add = lambda field: sum(getattr(s, field) for s in scores)  # noqa: E731
     join = lambda field: tuple(d for s in scores for d in getattr(s, field))  # noqa: E731
     return DetectionScore(
-        types,
-        kinds,
+        _pooled(s.types for s in scores),
+        _pooled(s.kinds for s in scores),
+        _pooled(s.bands for s in scores),
         add("episodes"), add("detected"), add("big_episodes"), add("big_detected"),
         join("delays"), join("step_delays"), join("creep_delays"), join("creep_bounds"),
         add("false_alarms"), add("shared_shifts"), add("healthy_agent_hours"),
@@ -287,14 +292,18 @@ def _type_scores(true, false) -> tuple[TypeScore, ...]:
     )
 
 
-def _kind_scores(big: list[Episode], true) -> tuple[KindScore, ...]:
+def _group_scores(big: list[Episode], true, key) -> tuple[KindScore, ...]:
     caught = {e for _, e in true if e.reached >= BIG}
     named = {e for a, e in true if e.reached >= BIG and set(a.types) & e.expected}
-    kinds = sorted({e.kind for e in big})
+    keys = {e: key(e) for e in big}
     return tuple(
-        KindScore(k, *(sum(e.kind == k for e in group) for group in (big, caught, named)))
-        for k in kinds
+        KindScore(k, *(sum(keys[e] == k for e in group) for group in (big, caught, named)))
+        for k in sorted(set(keys.values()))
     )
+
+
+def _band(calls: float) -> str:
+    return next(label for low, label in reversed(CALL_BANDS) if calls >= low)
 
 
 def _pooled(groups):

@@ -9,6 +9,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 
+from bench.evaluation import __main__ as evaluation_main
 from bench.evaluation import detection, fleet, healing, scoring
 from bench.evaluation.detection import Alarm
 from bench.evaluation.scenario import (
@@ -222,3 +223,14 @@ def test_the_quarantine_cap_keeps_most_of_the_fleet_serving_through_a_shared_out
     # Control holds at most 30% of 10 (3), false alarms included; without a cap all 8 struck.
     assert capped.lowest >= 7 / 10, capped.serving
     assert uncapped.lowest <= 2 / 10, uncapped.serving
+
+
+def test_the_detection_tables_print_every_column_the_targets_are_read_from(capsys):
+    argv = ["detection", "--tuned", "3", "--held-out", "4", "--agents", "6", "--hours", "6"]
+    assert evaluation_main.main([*argv, "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    for column in ("false/1000 h (95%)", "recall ≥3σ (95%)", "5%/interval TTD (bound)"):
+        assert out.count(column) == 1, column
+    for column in ("right-type recall  lowest seed", "alarms  precision", "calls an interval  "):
+        assert out.count(column) == 2, column  # tuned seeds' and held-out seeds'
+    assert "all tuned" in out and "all held-out" in out

@@ -141,6 +141,36 @@ def test_alarms_on_healthy_agents_are_false_quarantines_per_healthy_hour():
     assert (latency.precision, latency.alarms) == (0.0, 10)
 
 
+def test_an_idle_agent_s_silence_after_a_fault_is_not_grace_spent():
+    scenario = dataclasses.replace(generate(5, 4, 10), episodes=())
+    agent = scenario.agents[0].name
+    fault = Episode(agent, "token_explosion", 100, 130, 5.0, "step")
+    scenario = dataclasses.replace(scenario, episodes=(fault,))
+    late = Alarm(agent, 138, ("input_token_spike",), 2.0)  # 8 intervals after; grace is 5
+    assert scoring.score(scenario, [late]).false_alarms == 1
+    first_call_since = dataclasses.replace(late, quiet=6)  # silent from interval 132 on
+    scored = scoring.score(scenario, [first_call_since])
+    assert (scored.false_alarms, scored.detected) == (0, 1)
+
+
+def test_an_alarm_notes_the_intervals_its_agent_was_silent_before_it():
+    base = generate(5, 4, 6)
+    traits = dataclasses.replace(base.agents[0].traits, idle_share=0.6, operations=3.0)
+    agent = dataclasses.replace(base.agents[0], traits=traits, deploy=None, model_change=None)
+    scenario = dataclasses.replace(base, agents=(agent,), episodes=())
+    jumpy = BaselineSettings(sigma_threshold=1.0, min_samples=3)  # alarms at every rise
+    alarms = detection.run(scenario, {"jumpy": jumpy})["jumpy"]
+    rng, calls = random.Random(f"{scenario.seed}:{agent.name}"), []
+    for index in range(scenario.intervals):  # the same draws the run made
+        now = (index + 1) * scenario.interval_seconds
+        calls.append(len(draw(traits, scenario.effect(agent, index), now, rng)))
+    for alarm in alarms:
+        before = calls[: alarm.index]
+        since_last_call = next((i for i, c in enumerate(reversed(before)) if c), len(before))
+        assert alarm.quiet == since_last_call, alarm
+    assert any(a.quiet > 0 for a in alarms)
+
+
 def test_the_fast_otlp_builder_reads_as_the_sdk_s_own_export():
     """The evaluation builds OTLP bytes itself for speed; a sidecar must read exactly what the
     OpenTelemetry SDK's recording and encoder would have sent for the same work."""

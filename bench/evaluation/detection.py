@@ -38,6 +38,9 @@ class Alarm:
     severity: float
     # A shared shift: reported as one outside cause, the agent not held.
     shared: bool = False
+    # Intervals just before this one in which the agent made no calls: an idle agent's
+    # sidecar hears of a fault's end only with its next call.
+    quiet: int = 0
 
 
 class SimClock:
@@ -60,12 +63,12 @@ class Bench:
         )
         self.sidecar = Sidecar(config, clock=clock)
         self.alarms: list[Alarm] = []
-        self.index = 0
+        self.index = self.quiet = 0
         self.sidecar.pipeline.add_listener(self._alarm)
 
     def _alarm(self, infection: Infection, ejection: Ejection) -> None:
         self.alarms.append(Alarm(infection.agent_id, self.index, infection.types,
-                                 infection.severity, infection.shared))  # fmt: skip
+                                 infection.severity, infection.shared, self.quiet))  # fmt: skip
 
     def settle(self, now: float) -> None:
         """Mark shared the interval's alarms whose agents a shared shift set free."""
@@ -120,10 +123,11 @@ def run_agents(
     benches = {name: Bench(settings, clock) for name, settings in configs.items()}
     recorders = {a.name: Recorder(a.name) for a in agents}
     rngs = {a.name: random.Random(f"{scenario.seed}:{a.name}") for a in agents}
+    quiet = dict.fromkeys(names, 0)
     try:
         for index in range(scenario.intervals):
             clock.now = (index + 1) * scenario.interval_seconds
-            _interval(scenario, agents, index, clock.now, benches, recorders, rngs)
+            _interval(scenario, agents, index, clock.now, benches, recorders, rngs, quiet)
     finally:
         for bench in benches.values():
             bench.close()
@@ -132,14 +136,15 @@ def run_agents(
     return {name: bench.alarms for name, bench in benches.items()}
 
 
-def _interval(scenario, agents, index, now, benches, recorders, rngs) -> None:
+def _interval(scenario, agents, index, now, benches, recorders, rngs, quiet) -> None:
     for agent in agents:
         effect = scenario.effect(agent, index)
         ops = draw(agent.traits, effect, now, rngs[agent.name])
         body = recorders[agent.name].export(agent.traits, effect, ops, now)
         for bench in benches.values():
-            bench.index = index
+            bench.index, bench.quiet = index, quiet[agent.name]
             bench.feed(body)
+        quiet[agent.name] = 0 if ops else quiet[agent.name] + 1
 
     def still_faulty(agent_id: str) -> bool:
         now_and_next = (scenario.episode_at(agent_id, i) for i in (index, index + 1))

@@ -1,7 +1,8 @@
 """Detection scores from alarms against a scenario's ground truth, with 95% intervals.
 
 An alarm is true when it falls in a fault episode of its agent (or within
-``grace`` intervals after it ends, while the agent's figures settle); every
+``grace`` intervals after it ends, while the agent's figures settle, not counting
+intervals in which the agent made no calls); every
 other alarm that held the agent is a false quarantine of a healthy agent. A
 shared shift (most agents moving the same vital at once) holds nobody and is
 counted apart. An episode is detected by its first true alarm; its time to
@@ -267,7 +268,9 @@ def _split(scenario: Scenario, alarms: Iterable[Alarm], grace: int):
     true: list[tuple[Alarm, Episode]] = []
     false: list[Alarm] = []
     for alarm in alarms:
-        episode = scenario.episode_at(alarm.agent, alarm.index, grace)
+        # Grace counts the intervals in which the agent made calls: its silence after a
+        # fault is no time in which its figures could settle.
+        episode = scenario.episode_at(alarm.agent, alarm.index - alarm.quiet, grace)
         if episode is None:
             false.append(alarm)
         else:

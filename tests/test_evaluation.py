@@ -151,6 +151,10 @@ def test_an_idle_agent_s_silence_after_a_fault_is_not_grace_spent():
     first_call_since = dataclasses.replace(late, quiet=6)  # silent from interval 132 on
     scored = scoring.score(scenario, [first_call_since])
     assert (scored.false_alarms, scored.detected) == (0, 1)
+    at_once = Alarm(agent, 100, ("input_token_spike",), 9.0, quiet=20)  # silent before it
+    assert scoring.score(scenario, [at_once]).median_delay == 1
+    healthy = Alarm(agent, 160, ("input_token_spike",), 2.0, quiet=20)  # 30 after, silent 20
+    assert scoring.score(scenario, [healthy]).false_alarms == 1
 
 
 def test_an_alarm_notes_the_intervals_its_agent_was_silent_before_it():

@@ -270,7 +270,9 @@ def _split(scenario: Scenario, alarms: Iterable[Alarm], grace: int):
     for alarm in alarms:
         # Grace counts the intervals in which the agent made calls: its silence after a
         # fault is no time in which its figures could settle.
-        episode = scenario.episode_at(alarm.agent, alarm.index - alarm.quiet, grace)
+        episode = scenario.episode_at(alarm.agent, alarm.index) or scenario.episode_at(
+            alarm.agent, alarm.index - alarm.quiet, grace
+        )
         if episode is None:
             false.append(alarm)
         else:

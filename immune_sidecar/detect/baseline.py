@@ -332,8 +332,11 @@ class PriceBaseline(LevelBaseline):
     """The price per token of the models an agent uses: a step function of the model, with
     no per-call noise, judged by the ratio of a jump alone (``floor`` carries it).
 
-    A move to a cheaper model is the new level at once, so a later move to a dearer one
-    is measured from the price the agent actually paid, not from a memory of an older one."""
+    Every price learned is the new level at once — a cheaper model's, and a dearer one's
+    that was no jump (a sibling upgrade) — so a later move is measured from the price the
+    agent actually paid. Followed slowly, a sibling's price left a gap that was learned
+    as spread for hours, and hid a real jump. The spread learns what changes from one
+    interval to the next (an agent mixing models)."""
 
     __slots__ = ()
     kind = "price"
@@ -344,7 +347,7 @@ class PriceBaseline(LevelBaseline):
 
     def _follow(self, y: float, calls: float, s: BaselineSettings) -> None:
         super()._follow(y, calls, s)
-        self.mu = min(self.mu, y)
+        self.mu = y
 
     def _weight(self, calls: float, s: BaselineSettings) -> float:
         """Every interval alike: an interval's calls all pay the same price, so more of

@@ -551,6 +551,32 @@ def test_a_dearer_model_after_a_cheaper_one_is_judged_by_the_price_in_use():
     assert found.types == ("cost_spike",)
 
 
+def test_a_dearer_model_after_a_sibling_upgrade_is_judged_by_the_sibling_s_price():
+    """A sibling model 1.25× the price (benign), then, two hours on, one 1.6× the
+    sibling's: a cost spike at once. Followed slowly, the sibling's price left a gap that
+    was learned as spread for two hours, and the spike was never seen."""
+    detector, rng = trained(), random.Random(35)
+    for at, price in enumerate([0.6] * 100 + [0.75] * 120 + [1.2] * 3):
+        calls, values, attempts = healthy(rng, rng.randint(3, 30))
+        values["price"] = price
+        found = detector.observe(sample("a", 100 + at, calls, values, attempts, prompt_hash="p"))
+        assert (found is not None) == (at >= 220), at
+    assert found.types == ("cost_spike",)
+
+
+def test_an_agent_mixing_two_models_is_no_cost_spike_as_the_mix_moves():
+    """Calls split at random between a model and one four times the price: an interval's
+    price per token moves up to 4× from the last; its spread is learned, not alarmed."""
+    for seed in range(2):
+        detector, rng = Detector(BaselineSettings()), random.Random(seed)
+        for at in range(1500):
+            calls, values, attempts = healthy(rng, rng.randint(3, 30))
+            cheap = rng.random()
+            values["price"] = 0.6 * cheap + 2.4 * (1 - cheap)
+            found = detector.observe(sample("a", at, calls, values, attempts, prompt_hash="p"))
+            assert found is None or "cost_spike" not in found.types, at
+
+
 def test_an_error_storm_whose_failures_are_retried_is_named_by_its_errors_too():
     """The client retries every failure three times, so an error storm moves the retries
     three times as far as the errors: the retries alarm first, and the errors, their sum

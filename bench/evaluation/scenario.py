@@ -18,7 +18,7 @@ from immune_demo.kinds import KINDS
 from immune_sidecar.detect import BaselineSettings
 from immune_sidecar.vitals.prices import DEFAULT_PRICES, PriceTable
 
-from .workload import HEALTHY, Effect, Operation, Traits, draw, load
+from .workload import HEALTHY, Effect, Operation, Traits, draw, load, mean_tool_rate
 
 INTERVAL_SECONDS = 60.0
 WARMUP = 90  # intervals before the first fault, so baselines can learn
@@ -164,10 +164,14 @@ class Scenario:
                 changes["latency"] = changes.get("latency", 1.0) * factor
         return dataclasses.replace(HEALTHY, **changes)
 
+    def agent(self, name: str) -> Agent:
+        """The named agent."""
+        return next(a for a in self.agents if a.name == name)
+
     def calls_during(self, episode: Episode) -> float:
         """The calls an interval its agent is expected to make over the fault's span (a
         batch agent's idle phase: a call every few intervals, or none)."""
-        traits = next(a.traits for a in self.agents if a.name == episode.agent)
+        traits = self.agent(episode.agent).traits
         ends = ((i + 1) * self.interval_seconds for i in range(episode.onset, episode.end))
         return statistics.fmean(traits.operations * load(traits, at) for at in ends)
 
@@ -201,7 +205,7 @@ def _field_factor(traits: Traits, field: str, factor: float) -> float:
         from_failures = traits.retries_per_error * traits.error_rate
         return 1.0 + (factor - 1.0) * (traits.retry_rate + from_failures) / traits.retry_rate
     if field == "error_rate":
-        tools = traits.tool_rate * (1.0 + traits.burst_share * (traits.burst_factor - 1.0))
+        tools = mean_tool_rate(traits)
         share = factor * traits.error_rate / (1.0 + tools * (1.0 - traits.error_rate))
         failing = share * (1.0 + tools) / (1.0 + share * tools)  # the inverse of the line above
         return failing / traits.error_rate

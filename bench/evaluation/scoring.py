@@ -211,8 +211,7 @@ def creep_bound(scenario: Scenario, episode: Episode, threshold: float) -> float
     if episode.kind not in SCALED or episode.kind == "prompt_injection":
         return 1.0
     vital = SCALED[episode.kind][1]
-    agent = next(a for a in scenario.agents if a.name == episode.agent)
-    unit = agent.relative_sigma(vital)
+    unit = scenario.agent(episode.agent).relative_sigma(vital)
     power = 0.0
     for t in range(1, episode.end - episode.onset + 1):
         power += ((episode.factor_at(episode.onset + t - 1) - 1.0) / unit) ** 2

@@ -111,6 +111,11 @@ def context(traits: Traits, at: float, interval_seconds: float = 60.0) -> float:
     return 1.0 + traits.sawtooth_growth * step / traits.sawtooth_intervals
 
 
+def mean_tool_rate(traits: Traits) -> float:
+    """Tool calls a healthy call makes on average, its bursts included (as ``draw`` makes them)."""
+    return traits.tool_rate * (1.0 + traits.burst_share * (traits.burst_factor - 1.0))
+
+
 def draw(traits: Traits, effect: Effect, at: float, rng: random.Random) -> list[Operation]:
     """The operations of the interval that ends at ``at`` (none for an idle interval)."""
     busy = load(traits, at)

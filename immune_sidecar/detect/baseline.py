@@ -304,13 +304,19 @@ class LevelBaseline(_Streaming):
             self.fit.add(1.0, 1.0 / max(calls, 1.0), residual * residual, 1.0)
 
     def _follow(self, y: float, calls: float, s: BaselineSettings) -> None:
+        residual, sd = self._learn_spread(y, calls, s)
+        alpha, settling = self._step(s.alpha)
+        if settling or abs(residual) <= WINSOR * sd:  # a far value tells of the spread
+            self.mu += alpha * (1.0 if settling else self._weight(calls, s)) * residual
+
+    def _learn_spread(self, y: float, calls: float, s: BaselineSettings) -> tuple[float, float]:
+        """Take the interval's residual from the level into the spread (clipped); the
+        residual, and the standard deviation it was judged by."""
         sd = math.sqrt(self.variance(calls, s.level_floor))
         residual = y - self.mu
         clipped = max(-FIT_WINSOR * sd, min(FIT_WINSOR * sd, residual))
         self.fit.add(1.0, 1.0 / max(calls, 1.0), clipped * clipped, 1.0 - s.spread_alpha)
-        alpha, settling = self._step(s.alpha)
-        if settling or abs(residual) <= WINSOR * sd:  # a far value tells of the spread
-            self.mu += alpha * (1.0 if settling else self._weight(calls, s)) * residual
+        return residual, sd
 
     def _weight(self, calls: float, s: BaselineSettings) -> float:
         """How much an interval moves the level: by its precision (at most MAX_WEIGHT)."""
@@ -346,13 +352,8 @@ class PriceBaseline(LevelBaseline):
         return (_log(value) - self.mu) / math.sqrt(self.variance(calls, floor))
 
     def _follow(self, y: float, calls: float, s: BaselineSettings) -> None:
-        super()._follow(y, calls, s)
+        self._learn_spread(y, calls, s)
         self.mu = y
-
-    def _weight(self, calls: float, s: BaselineSettings) -> float:
-        """Every interval alike: an interval's calls all pay the same price, so more of
-        them tell it no better."""
-        return 1.0
 
 
 class RateBaseline(_Streaming):

@@ -29,7 +29,7 @@ from .actuate.kube import KubernetesActuator, KubeTarget, PodApi, in_cluster
 from .admin import AdminViews, admin_server
 from .agents import AgentRegistry
 from .config import ActuatorConfig, SidecarConfig
-from .detect import Detector
+from .detect import BaselineSettings, Detector
 from .detect.shared import SharedShifts
 from .forward import Forwarder, Tee, sender_for
 from .gate import Gate, GateActuator, GateMetrics, Meter, Policy, build_routes
@@ -67,7 +67,7 @@ class Sidecar:
         policy = None if config.control else config.ejection
         self.book = QuarantineBook(policy, on_change=self._save_quarantine)
         self.state.restore(QUARANTINE, [], self.book.restore)
-        self.detector = Detector(config.detection, on_relearn=self._relearned)
+        self.detector = Detector(_detection(config), on_relearn=self._relearned)
         self.state.restore(BASELINES, {}, self.detector.restore)
         mapping = load_mapping(config.mapping)
         self.mapper = Mapper(
@@ -334,3 +334,11 @@ def control_credentials(c: SidecarConfig) -> grpc.ChannelCredentials | None:
     if not (c.control_tls or c.control_ca_file):
         return None
     return channel_credentials(c.control_ca_file, c.control_cert_file, c.control_key_file)
+
+
+def _detection(config: SidecarConfig) -> BaselineSettings:
+    """The detection settings: with control, a lasting shift becomes the agent's normal only
+    when an operator says so (a false positive), never after its repeated ejections."""
+    if not config.control:
+        return config.detection
+    return dataclasses.replace(config.detection, relearn_after_ejections=0)

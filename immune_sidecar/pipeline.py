@@ -37,8 +37,6 @@ class Pipeline:
         self._book, self._runner, self._metrics = book, runner, metrics
         self._clock = clock
         self._shifts = shifts or SharedShifts()
-        # Standalone: agent → (its lone anomaly type, ejections in a row, the last one's time).
-        self._streaks: dict[str, tuple[str, int, float]] = {}
         # When the latest local hold began: a shared shift frees only holds of its interval,
         # so without a recent one there is nothing to scan the quarantine book for.
         self._last_hold = float("-inf")
@@ -127,8 +125,6 @@ class Pipeline:
             for listener in self._listeners:
                 listener(infection, self._book.get(infection.agent_id))
             return
-        if self._outlived(infection, now):
-            return
         reason = ", ".join(_describe(a) for a in infection.anomalies)
         ejection = self._book.eject(
             infection.agent_id, reason, infection.alarmed_types, infection.severity,
@@ -173,33 +169,7 @@ class Pipeline:
 
     def forget(self, agent_id: str) -> None:
         """Drop the per-agent state of an evicted agent."""
-        self._streaks.pop(agent_id, None)
         self._shifts.forget(agent_id)
-
-    def _outlived(self, infection: Infection, now: float) -> bool:
-        """Standalone, the same lone anomaly ejected again and again (each within
-        ``relearn_window_seconds`` of the last) becomes the agent's new normal."""
-        s = self._detector.settings
-        kinds = set(infection.types)
-        lone = len(kinds) == 1 and "prompt_change" not in kinds
-        if not self._book.standalone or s.relearn_after_ejections <= 0 or not lone:
-            self._streaks.pop(infection.agent_id, None)
-            return False
-        kind = infection.types[0]
-        last, count, at = self._streaks.get(infection.agent_id, (kind, 0, now))
-        count = count + 1 if last == kind and now - at <= s.relearn_window_seconds else 1
-        needed = s.relearn_after_ejections
-        if count < needed:
-            self._streaks[infection.agent_id] = (kind, count, now)
-            return False
-        self._streaks.pop(infection.agent_id, None)
-        adopted = self._detector.adopt(infection.agent_id)
-        self._metrics.relearns.labels("lasting_shift").inc()
-        log.warning(
-            "%s: %s came back after %d ejections with nothing else wrong; adopted as its new "
-            "normal (%s)", infection.agent_id, kind, needed - 1, ", ".join(adopted),
-        )  # fmt: skip
-        return True
 
     def _contain(self, ejection: Ejection) -> None:
         agent = ejection.agent_id

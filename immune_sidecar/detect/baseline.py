@@ -183,7 +183,7 @@ class _Streaming:
 
     def learned(self, s: BaselineSettings) -> bool:
         """Whether enough samples were seen for detection to run."""
-        return self.n >= s.min_samples
+        return self.n >= s.min_samples and not self.warmup
 
     def settled(self, s: BaselineSettings) -> bool:
         """Whether the baseline is sure enough of its level for small lasting shifts."""
@@ -192,15 +192,16 @@ class _Streaming:
     def learn(self, value: float, exposure: float, s: BaselineSettings) -> None:
         """Take a normal interval in: fitted robustly once ``min_samples`` are in, then
         followed."""
+        fitted = self.n > len(self.warmup)  # (the warm-up holds every sample until the fit)
         self.n += 1
         row = [self._scale(value), exposure]
-        if self.n < s.min_samples:
+        if fitted:
+            self._follow(row[0], exposure, s)
+        elif self.n < s.min_samples:
             self.warmup.append(row)
-        elif self.n == s.min_samples:
+        else:
             self._fit([*self.warmup, row], s)
             self.warmup = []
-        else:
-            self._follow(row[0], exposure, s)
 
     def _fit(self, rows: list[list[float]], s: BaselineSettings) -> None:
         raise NotImplementedError

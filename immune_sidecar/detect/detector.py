@@ -57,8 +57,16 @@ class _Limits(NamedTuple):
         return self.likelihood if base.by_likelihood(s) else self.count
 
 
+class _Streak(NamedTuple):
+    """The same lone anomaly alarming again and again: which, how often, when last."""
+
+    kind: str
+    count: int
+    at: float
+
+
 class _AgentState:
-    __slots__ = ("evidence", "flagged", "previous", "prompt", "shifted", "vitals")
+    __slots__ = ("evidence", "flagged", "previous", "prompt", "shifted", "streak", "vitals")
 
     def __init__(self) -> None:
         self.vitals: dict[str, Baseline] = {}
@@ -67,6 +75,7 @@ class _AgentState:
         self.evidence: collections.deque[VitalSample] = collections.deque(maxlen=EVIDENCE_SAMPLES)
         self.flagged: tuple[str, ...] = ()  # the vitals of the latest infection
         self.shifted: set[str] = set()  # the vitals at SHIFT_Z or more, or half way
+        self.streak: _Streak | None = None
 
 
 class Detector:
@@ -113,17 +122,27 @@ class Detector:
             if deploy:
                 self._relearn(state, sample)
             anomalies = self._anomalies(state, sample, seen, limits)
+            adopted: tuple[str, ...] = ()
             if not anomalies:
                 if learn:
                     unexplained = [(t, o) for t, o in seen if t.vital not in explained]
                     self._learn(state, sample, unexplained, limits)
             else:
                 self._alarmed(state, anomalies)
+                adopted = self._outlived(state, anomalies, sample.time, explained)
             if explained:
                 _restart_sums(state, explained)
             evidence = tuple(state.evidence)
-        if deploy and self._on_relearn is not None:
-            self._on_relearn(sample.agent_id, "deploy")
+        if deploy:
+            self._relearned(sample.agent_id, "deploy")
+        if adopted:
+            log.warning(
+                "%s: %s alarmed %d times in a row with nothing else wrong; adopted as its new "
+                "normal (%s)", sample.agent_id, anomalies[0].type,
+                self.settings.relearn_after_ejections, ", ".join(adopted),
+            )  # fmt: skip
+            self._relearned(sample.agent_id, "lasting_shift")
+            return None
         if not anomalies:
             return None
         value = severity([a.sigma for a in anomalies], limits.level.sudden)
@@ -223,6 +242,30 @@ class Detector:
         _restart_sums(state)  # the alarm is raised
         state.flagged = tuple(a.vital for a in anomalies)
 
+    def _outlived(
+        self, state: _AgentState, anomalies: tuple[Anomaly, ...], at: float, explained
+    ) -> tuple[str, ...]:
+        """The vitals adopted when the same lone anomaly alarmed ``relearn_after_ejections``
+        times in a row, each within ``relearn_window_seconds`` of the last: a shift that
+        outlived its ejections is the agent's new normal. Alarms of explained vitals (the
+        agent is held; the fleet shares the shift) neither count nor break the streak."""
+        if any(a.vital in explained for a in anomalies):
+            return ()
+        s, kind = self.settings, anomalies[0].type
+        lone = kind != "prompt_change" and all(a.type == kind for a in anomalies)
+        if s.relearn_after_ejections <= 0 or not lone:
+            state.streak = None
+            return ()
+        last = state.streak
+        same = last is not None and last.kind == kind and at - last.at <= s.relearn_window_seconds
+        count = last.count + 1 if same else 1
+        state.streak = _Streak(kind, count, at) if count < s.relearn_after_ejections else None
+        return () if state.streak is not None else self._adopt(state)
+
+    def _relearned(self, agent_id: str, reason: str) -> None:
+        if self._on_relearn is not None:
+            self._on_relearn(agent_id, reason)
+
     def _learn(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits) -> None:
         s = self.settings
         for test, observation in seen:
@@ -248,28 +291,29 @@ class Detector:
         )  # fmt: skip
 
     def adopt(self, agent_id: str) -> tuple[str, ...]:
-        """Take the level of the agent's latest sample as normal for the vitals that alarmed.
-
-        An operator called the infection a false positive, or a lasting shift outlived
-        its ejections; returns the vitals adopted."""
+        """Take the level of the agent's latest sample as normal for the vitals that alarmed
+        (an operator called the infection a false positive); returns the vitals adopted."""
         with self._lock:
             state = self._agents.get(agent_id)
-            if state is None or not state.evidence:
-                return ()
-            latest = state.evidence[-1]
-            adopted = []
-            for test in TESTS:
-                seen = test.read(latest)
-                base = state.vitals.get(test.vital)
-                if test.vital in state.flagged and seen is not None and base is not None:
-                    base.adopt(seen.value, seen.exposure)
-                    adopted.append(test.vital)
-            _restart_sums(state)
-            if "prompt_hash" in state.flagged and latest.prompt_hash:
-                state.prompt.known.setdefault(latest.prompt_hash, 1)
-                adopted.append("prompt_hash")
-            state.flagged = ()
-            return tuple(adopted)
+            return self._adopt(state) if state is not None else ()
+
+    def _adopt(self, state: _AgentState) -> tuple[str, ...]:
+        if not state.evidence:
+            return ()
+        latest = state.evidence[-1]
+        adopted = []
+        for test in TESTS:
+            seen = test.read(latest)
+            base = state.vitals.get(test.vital)
+            if test.vital in state.flagged and seen is not None and base is not None:
+                base.adopt(seen.value, seen.exposure)
+                adopted.append(test.vital)
+        _restart_sums(state)
+        if "prompt_hash" in state.flagged and latest.prompt_hash:
+            state.prompt.known.setdefault(latest.prompt_hash, 1)
+            adopted.append("prompt_hash")
+        state.flagged = ()
+        return tuple(adopted)
 
     def accept_prompt(self, agent_id: str, prompt_hash: str) -> None:
         """Count ``prompt_hash`` as normal for the agent (an operator said so)."""

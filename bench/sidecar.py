@@ -31,6 +31,7 @@ LOOPBACK = {
     "otlp_http": "127.0.0.1:0",
     "admin": "127.0.0.1:0",
     "max_requests_per_second": 0,  # capacity is what is measured
+    "sample_seconds": 0.0,  # every export judged: the detection cost is part of it
 }
 EXPORT = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
 
@@ -215,6 +216,7 @@ def _sidecar_process(*flags: str):
     env = {
         **os.environ,
         "IMMUNE_MAX_REQUESTS_PER_SECOND": "0",
+        "IMMUNE_SAMPLE_SECONDS": "0",  # each export judged at once: what latency measures
         "IMMUNE_IDENTITY": "gen_ai.agent.id,service.instance.id,k8s.pod.name,service.name",
     }
     process = subprocess.Popen(

@@ -129,6 +129,7 @@ class Stack:
                 sidecar_id=f"sc-{name}",
                 state_dir=str(self.data / "sidecars" / name),
                 log_level="warning",
+                sample_seconds=0.0,  # the demo compresses time: each export is an interval
                 actuators=(
                     ActuatorConfig(),
                     ActuatorConfig(kind="webhook", url=self.admin.url(name)),

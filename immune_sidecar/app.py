@@ -78,6 +78,7 @@ class Sidecar:
             config.detection.deploy_keys,
             config.span_interval_seconds,
             config.identity,
+            config.sample_seconds,
         )
         self.agents = AgentRegistry(config.max_agents, self._is_held, self._evicted)
         self.readiness: ReadinessGate | None = None  # set when a readiness actuator is configured

@@ -70,6 +70,9 @@ class SidecarConfig:
     identity: tuple[str, ...] = ("service.instance.id", "k8s.pod.name", "service.name")
     # An agent that sends spans and no metrics gets a sample from its spans this often.
     span_interval_seconds: float = 60.0
+    # The time one judged sample spans at least about: an agent exporting metrics more often
+    # has its exports added up to it (0: every export is a sample; a demo compressing time).
+    sample_seconds: float = 60.0
     detection: BaselineSettings = dataclasses.field(default_factory=BaselineSettings)
     ejection: EjectionPolicy = dataclasses.field(default_factory=EjectionPolicy)
     actuators: tuple[ActuatorConfig, ...] = (ActuatorConfig(),)
@@ -107,6 +110,7 @@ class SidecarConfig:
         "stream_ttl_seconds": (1.0, 31_536_000.0),
         "state_flush_seconds": (1.0, 86_400.0),
         "span_interval_seconds": (1.0, 3600.0),
+        "sample_seconds": (0.0, 3600.0),
         "link_buffer": (1, 10_000_000),
         "link_backoff_seconds": (0.05, 3600.0),
         "link_max_backoff_seconds": (0.05, 86_400.0),

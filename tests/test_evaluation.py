@@ -190,7 +190,7 @@ def test_the_fast_otlp_builder_reads_as_the_sdk_s_own_export():
             for recorder, reader, found in zip((fast, sdk), readers, seen, strict=True):
                 body = recorder.export(agent.traits, effect, ops, index * 60.0)
                 request = ExportMetricsServiceRequest.FromString(body)
-                found.extend(reader.mapper.map(request, 1000.0 + index).samples)
+                found.extend(reader.mapper.map(request, 1000.0 + 60.0 * index).samples)
     finally:
         sdk.close()
         for reader in readers:
@@ -268,3 +268,4 @@ def test_the_detection_tables_print_every_column_the_targets_are_read_from(capsy
     for column in ("right-type recall  lowest seed", "alarms  precision", "calls an interval  "):
         assert out.count(column) == 2, column  # tuned seeds' and held-out seeds'
     assert "all tuned" in out and "all held-out" in out
+

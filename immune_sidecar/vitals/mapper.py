@@ -1,4 +1,9 @@
-"""Turns one OTLP metrics export into vital samples, one per agent; spans fill them in.
+"""Turns OTLP metrics exports into vital samples, one per agent; spans fill them in.
+
+A sample spans about ``sample_seconds``: an agent exporting more often has its
+exports added up until the export nearest that long after its last sample (the
+detector's budget, learning and lasting sums are stated per sample, and a
+minute of a slow cycle cut in four would look like four minutes of it).
 
 An agent's spans wait (``SpanBook``) for its next metrics export, whose sample
 they complete; so do the calls the egress gate saw it make (a book of their own,
@@ -9,6 +14,7 @@ gets a sample from its spans and calls alone once they have waited
 
 import dataclasses
 import math
+import threading
 from typing import Any
 
 from . import identity
@@ -64,6 +70,7 @@ class Mapper:
         version_keys: tuple[str, ...] = DEFAULT_VERSION_KEYS,
         span_interval_seconds: float = 60.0,
         identity_keys: tuple[str, ...] = identity.DEFAULT_IDENTITY,
+        sample_seconds: float = 0.0,
     ) -> None:
         self._rules = rules
         self._prices = prices
@@ -78,6 +85,9 @@ class Mapper:
         self.spans = SpanBook(identity_keys)
         self.calls = SpanBook(identity_keys)  # what the egress gate saw
         self._span_interval = span_interval_seconds
+        self._sample_seconds = sample_seconds
+        self._open: dict[str, Tally] = {}  # exports not yet cut into a sample
+        self._open_lock = threading.Lock()  # exports come on several threads, and the timer
 
     def map(self, request: Any, now: float) -> MapResult:
         """Map an ``ExportMetricsServiceRequest``; never raises on point content."""
@@ -91,10 +101,33 @@ class Mapper:
                 for metric in sm.metrics:
                     self._map_metric(metric, sm.scope.name, ctx, tallies, result, now)
         for agent_id, tally in tallies.items():
-            self._last_metrics[agent_id] = now
-            self._finish(agent_id, tally, now, result)
+            self._take_export(agent_id, tally, now, result)
         self._deltas.sweep(now)
         return result
+
+    def _take_export(self, agent_id: str, tally: Tally, now: float, result: MapResult) -> None:
+        """Add an export to the agent's open sample, and cut the sample when it is due."""
+        with self._open_lock:
+            held = self._open.pop(agent_id, None)
+            if held is not None:
+                held.absorb(tally)
+                tally = held
+            due = self._due(agent_id, now)
+            self._last_metrics[agent_id] = now
+            if not due:
+                self._open[agent_id] = tally
+                result.labels[agent_id] = tally.labels
+                return
+        self._finish(agent_id, tally, now, result)
+
+    def _due(self, agent_id: str, now: float) -> bool:
+        """Whether this export ends the agent's sample: the export nearest ``sample_seconds``
+        after the last sample does (every export, with 0 or no sample yet)."""
+        last = self._last_sample.get(agent_id)
+        if last is None or self._sample_seconds <= 0:
+            return True
+        gap = now - self._last_metrics.get(agent_id, last)  # since the export before
+        return now - last >= self._sample_seconds - gap / 2
 
     def map_spans(self, request: Any, now: float) -> MapResult:
         """Take an ``ExportTraceServiceRequest`` in; samples of agents that send only spans."""
@@ -111,12 +144,23 @@ class Mapper:
         for agent_id in {*self.calls.waiting(), *self.spans.waiting()}:
             if self._spans_alone(agent_id, now):
                 self._finish(agent_id, Tally(), now, result)
+        with self._open_lock:
+            stopped = [(a, t) for a, t in self._open.items() if self._stopped(a, now)]
+            for agent_id, _ in stopped:
+                del self._open[agent_id]
+        for agent_id, tally in stopped:
+            self._finish(agent_id, tally, now, result)
         return result
+
+    def _stopped(self, agent_id: str, now: float) -> bool:
+        """Whether an agent with an open sample sent nothing for a whole sample's time."""
+        return now - self._last_metrics.get(agent_id, now) >= self._sample_seconds
 
     def forget(self, agent_id: str) -> None:
         """Drop per-agent state of an evicted agent."""
         self._last_sample.pop(agent_id, None)
         self._last_metrics.pop(agent_id, None)
+        self._open.pop(agent_id, None)
         self.spans.forget(agent_id)
         self.calls.forget(agent_id)
 

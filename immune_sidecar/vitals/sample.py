@@ -90,8 +90,15 @@ class Labels:
         }
 
 
+# The tally's figures that add up across exports.
+SUMMED = (
+    "ops", "latency", "errors", "tools", "tool_errors", "input", "output", "retries",
+    "tool_count", "inference_calls", "invocations", "first_tokens", "first_token_seconds",
+)  # fmt: skip
+
+
 class Tally:
-    """Adds up one agent's point deltas of one request by role."""
+    """Adds up one agent's point deltas of one request (or several, for one sample) by role."""
 
     def __init__(self) -> None:
         self.ops = self.latency = self.errors = self.tools = self.tool_errors = 0.0
@@ -110,6 +117,26 @@ class Tally:
         # Whether any source could tell tool calls (a tool metric, or LLM spans' finish
         # reasons): without one, tool calls are unknown, not zero.
         self.tool_source = False
+
+    def absorb(self, later: "Tally") -> None:
+        """Add a later export's tally of the same agent in (one sample spans both)."""
+        for name in SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(later, name))
+        self.answers = _plus(self.answers, later.answers)
+        self.cost = _plus(self.cost, later.cost)
+        for bounds, counts in later.latency_hist.items():
+            hist = self.latency_hist.get(bounds)
+            self.latency_hist[bounds] = list(map(add, hist, counts)) if hist else list(counts)
+        for model, (spent_in, spent_out) in later.tokens_by_model.items():
+            mine = self.tokens_by_model.setdefault(model, [0.0, 0.0])
+            mine[0], mine[1] = mine[0] + spent_in, mine[1] + spent_out
+        self.coarse |= later.coarse
+        self.touched |= later.touched
+        self.tool_source |= later.tool_source
+        if later.activity > 0:  # a version with no work yet has no prompt to go with it
+            self.version = later.version
+        self.prompt_hash = later.prompt_hash or self.prompt_hash
+        self.labels.merge(later.labels)
 
     def add(self, role: str, value: PointValue, attrs: Mapping[str, Any], model: str) -> None:
         """Account one point's delta under ``role``."""
@@ -200,14 +227,19 @@ class Tally:
     ) -> VitalSample | None:
         """The interval's sample, or None when the agent did nothing in it."""
         ops = self.ops or self.invocations
-        activity = ops + self.tools + self.tool_count + self.input + self.output + self.retries
-        if not self.touched or activity <= 0:
+        if not self.touched or self.activity <= 0:
             return None
         per_op = ops if ops > 0 else 1.0
         values = self._rates(per_op, prices)
         return VitalSample(
             agent_id, now, interval, ops, values, self.prompt_hash, self.attempts, self.version
         )
+
+    @property
+    def activity(self) -> float:
+        """How much work the tally holds (none: the agent did nothing in it)."""
+        ops = self.ops or self.invocations
+        return ops + self.tools + self.tool_count + self.input + self.output + self.retries
 
     @property
     def attempts(self) -> float:
@@ -326,6 +358,11 @@ def _bucket_middle(bounds: tuple[float, ...], i: int) -> float:
         return 2.0 * bounds[-1]
     upper = bounds[i]
     return math.sqrt(lower * upper) if lower > 0 else max(upper / 2.0, 1e-9)
+
+
+def _plus(a: float | None, b: float | None) -> float | None:
+    """A sum of figures that may be unknown (unknown only when both are)."""
+    return None if a is None and b is None else (a or 0.0) + (b or 0.0)
 
 
 def _errored(attrs: Mapping[str, Any]) -> bool:

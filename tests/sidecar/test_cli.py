@@ -46,7 +46,10 @@ def test_bad_config_key_and_value_are_named(tmp_path):
 
 def test_serves_logs_where_it_listens_and_persists_on_sigterm(tmp_path):
     config = tmp_path / "sidecar.yaml"
-    config.write_text("otlp_http: 127.0.0.1:0\nadmin: 127.0.0.1:0\nmax_agents: 50\n")
+    # sample_seconds 0: the three exports below come at once, each an interval of its own.
+    config.write_text(
+        "otlp_http: 127.0.0.1:0\nadmin: 127.0.0.1:0\nmax_agents: 50\nsample_seconds: 0\n"
+    )
     process = subprocess.Popen(
         [
             sys.executable,

@@ -11,7 +11,9 @@ from opentelemetry.sdk.resources import Resource
 from immune_common.config import ConfigError
 from immune_sidecar.vitals import DeltaTracker, Mapper
 from immune_sidecar.vitals.delta import PointValue
+from immune_sidecar.vitals.identity import PointLabels
 from immune_sidecar.vitals.mapping_file import default_mapping, load_mapping
+from immune_sidecar.vitals.sample import Tally
 
 DELTA = {Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporality.DELTA}
 
@@ -344,3 +346,98 @@ def test_labels_come_from_points_with_work_in_the_interval():
         ops.record(1.0, {"gen_ai.operation.name": "chat", "gen_ai.request.model": model})
         labels = m.map(agent.export(), 2.0).labels["agent-a"]
     assert labels.model == "gpt-4o-mini"  # the opus stream is still exported, unchanged
+
+
+def windowed(seconds: float):
+    m = default_mapping()
+    return Mapper(m.rules, m.prices, DeltaTracker(boot_ns=0), m.prompt_keys,
+                  sample_seconds=seconds)  # fmt: skip
+
+
+@pytest.mark.parametrize("temporality", [{}, DELTA], ids=["cumulative", "delta"])
+def test_exports_faster_than_a_sample_are_added_up_into_one(temporality):
+    """Every 15 s for two minutes: a first sample, then one a minute of all four exports'
+    work; every export is a sample of its own when ``sample_seconds`` is 0."""
+    agent, every, minute = Instrumented(temporality=temporality), windowed(0), windowed(60)
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    tokens = agent.meter.create_histogram("gen_ai.client.token.usage")
+    cut = []
+    for step in range(9):
+        for call in range(step + 1):
+            chat(ops, 0.5 + step)
+            tokens.record(100 * (call + 1), {"gen_ai.token.type": "input"})
+        body = agent.export()
+        now = 15.0 * step
+        assert len(every.map(body, now).samples) == 1
+        cut.extend((now, s) for s in minute.map(body, now).samples)
+    assert [now for now, _ in cut] == [0.0, 60.0, 120.0]
+    first, second = cut[1][1], cut[2][1]
+    assert first.interval_seconds == 60.0 and first.operations == 2 + 3 + 4 + 5
+    assert second.operations == 6 + 7 + 8 + 9
+    assert first.values["latency"] == pytest.approx((2 * 1.5 + 3 * 2.5 + 4 * 3.5 + 5 * 4.5) / 14)
+    spent = sum(100 * c * (c + 1) / 2 for c in (2, 3, 4, 5))
+    assert first.values["input_tokens"] == pytest.approx(spent / 14)
+
+
+def test_a_tally_added_to_an_empty_one_is_that_tally():
+    """``absorb`` carries every figure a tally keeps (a field it forgot would fail here)."""
+    later = Tally()
+    for name, value in vars(later).items():
+        if isinstance(value, bool):
+            setattr(later, name, True)
+        elif isinstance(value, float) or value is None:
+            setattr(later, name, 3.0)
+        elif isinstance(value, str):
+            setattr(later, name, "v2")
+    later.latency_hist = {(1.0, 2.0): [1, 2, 3]}
+    later.tokens_by_model = {"gpt-4o": [10.0, 5.0]}
+    later.labels.add(PointLabels("gpt-4o", "openai", "search", "mcp.internal"))
+    empty = Tally()
+    empty.absorb(later)
+    assert vars(empty) == vars(later)
+    empty.absorb(later)
+    assert empty.ops == 6.0 and empty.cost == 6.0 and empty.latency_hist[(1.0, 2.0)] == [2, 4, 6]
+
+
+def test_a_sample_s_version_is_that_of_its_latest_work_not_of_an_idle_export():
+    """A deploy's first export holds only the new process's references (no work): its
+    version must not pass for the version of the old prompt's work (a deploy would then be
+    learned as 'old prompt, new version', and the new prompt be a prompt change forever)."""
+
+    def tally(version: str, prompt: str, ops: float) -> Tally:
+        t = Tally()
+        t.version, t.prompt_hash, t.ops, t.touched = version, prompt, ops, True
+        return t
+
+    sample = tally("1", "p1", 3.0)
+    sample.absorb(tally("2", "", 0.0))
+    assert (sample.version, sample.prompt_hash) == ("1", "p1")
+    sample.absorb(tally("2", "p2", 1.0))
+    assert (sample.version, sample.prompt_hash) == ("2", "p2")
+
+
+def test_an_export_ends_the_sample_nearest_its_length():
+    """Exports every 25 s: samples of 50 s (nearer 60 than 75 is); every 40 s: each export;
+    every 35 s: 70 s samples."""
+    cases = ((25.0, [0, 50, 100, 150]), (40.0, [0, 40, 80, 120, 160]), (35.0, [0, 70, 140]))
+    for every, cuts in cases:
+        agent, m = Instrumented(), windowed(60)
+        ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+        found = []
+        for step in range(int(160 // every) + 1):
+            chat(ops, 1.0)
+            now = every * step
+            found.extend(now for _ in m.map(agent.export(), now).samples)
+        assert found == cuts, every
+
+
+def test_an_open_sample_of_an_agent_that_stopped_exporting_is_judged_on_the_timer():
+    agent, m = Instrumented(), windowed(60)
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    for now in (0.0, 15.0, 30.0):
+        chat(ops, 2.0)
+        m.map(agent.export(), now)
+    assert m.map_due(60.0).samples == []  # not yet a whole sample's time without an export
+    sample = only_sample(m.map_due(90.0))
+    assert sample.operations == 2 and sample.interval_seconds == 90.0
+    assert m.map_due(200.0).samples == []

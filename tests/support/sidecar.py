@@ -9,11 +9,13 @@ from immune_sidecar.app import Sidecar
 from immune_sidecar.config import SidecarConfig
 
 LOOPBACK = {"otlp_grpc": "127.0.0.1:0", "otlp_http": "127.0.0.1:0", "admin": "127.0.0.1:0"}
+# Tests compress time: each export is an interval of its own, however soon after the last.
+EVERY_EXPORT = {"sample_seconds": 0.0}
 
 
 def start_sidecar(**overrides) -> Sidecar:
-    """A started sidecar on free loopback ports."""
-    sidecar = Sidecar(SidecarConfig(**{**LOOPBACK, **overrides}))
+    """A started sidecar on free loopback ports, judging every export."""
+    sidecar = Sidecar(SidecarConfig(**{**LOOPBACK, **EVERY_EXPORT, **overrides}))
     sidecar.start()
     return sidecar
 

@@ -214,28 +214,39 @@ def test_an_adopted_level_is_normal_afterwards():
     assert first_alarm(detector, "a", 40, latency=3.0) is None
 
 
-def test_a_level_shift_standalone_is_adopted_after_repeated_ejections_not_held_forever():
+def held_through_a_slowdown(intervals: int, released: bool, **config) -> tuple[int, bool, float]:
+    """A sidecar fed healthy intervals, 2.5× slower from the 60th: in how many it held the
+    agent (released at once each time when ``released``: control's call), whether it holds
+    it at the end, and how many lasting shifts it adopted."""
     from immune_sidecar.app import Sidecar
     from immune_sidecar.config import SidecarConfig
 
     clock = [0.0]
-    sidecar = Sidecar(SidecarConfig(actuators=(), max_requests_per_second=0),
+    sidecar = Sidecar(SidecarConfig(actuators=(), max_requests_per_second=0, **config),
                       clock=lambda: clock[0])  # fmt: skip
     held, rng = 0, random.Random(6)
     try:
-        for at in range(160):
+        for at in range(intervals):
             clock[0] = at * 60.0
             calls, values, attempts = healthy(rng, 20)
             if at >= 60:
                 slower(values, 2.5)
             sidecar.pipeline._judge(sample("a", at, calls, values, attempts, prompt_hash="p"),
                                     clock[0], clock[0])  # fmt: skip
-            held += sidecar.book.state("a", clock[0]) == QUARANTINED
+            if sidecar.book.state("a", clock[0]) == QUARANTINED:
+                held += 1
+                if released:
+                    sidecar.book.release("a", clock[0])
+        holds = sidecar.book.state("a", clock[0]) == QUARANTINED
+        return held, holds, sidecar.metrics.relearns.labels("lasting_shift")._value.get()
     finally:
         sidecar.runner.close()
-    assert sidecar.book.state("a", clock[0]) != QUARANTINED
+
+
+def test_a_level_shift_standalone_is_adopted_after_repeated_ejections_not_held_forever():
+    held, holds, adopted = held_through_a_slowdown(160, released=False)
+    assert not holds and adopted == 1
     assert held < 20  # three short ejections, then the new level is the agent's normal
-    assert sidecar.metrics.relearns.labels("lasting_shift")._value.get() == 1
 
 
 def alarms_over(detector: Detector, agent: str, intervals: int, **shift) -> list[int]:
@@ -286,28 +297,8 @@ def test_alarms_of_a_held_agent_or_of_other_vitals_do_not_make_a_shift_the_norma
 
 
 def test_with_control_a_lasting_shift_stays_an_operator_s_call():
-    from immune_sidecar.app import Sidecar
-    from immune_sidecar.config import SidecarConfig
-
-    clock = [0.0]
-    config = SidecarConfig(actuators=(), max_requests_per_second=0, control="127.0.0.1:9")
-    sidecar = Sidecar(config, clock=lambda: clock[0])
-    rng, held = random.Random(6), 0
-    try:
-        for at in range(80):
-            clock[0] = at * 60.0
-            calls, values, attempts = healthy(rng, 20)
-            if at >= 60:
-                slower(values, 2.5)
-            sidecar.pipeline._judge(sample("a", at, calls, values, attempts, prompt_hash="p"),
-                                    clock[0], clock[0])  # fmt: skip
-            if sidecar.book.state("a", clock[0]) == QUARANTINED:
-                held += 1
-                sidecar.book.release("a", clock[0])  # control released it, without adopting
-    finally:
-        sidecar.runner.close()
-    assert held > 10  # adopted, it would be held twice, then never again
-    assert sidecar.metrics.relearns.labels("lasting_shift")._value.get() == 0
+    held, _, adopted = held_through_a_slowdown(80, released=True, control="127.0.0.1:9")
+    assert held > 10 and adopted == 0  # adopted, it would be held twice, then never again
 
 
 def test_a_shift_most_agents_share_is_reported_not_held():

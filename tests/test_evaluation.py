@@ -269,3 +269,32 @@ def test_the_detection_tables_print_every_column_the_targets_are_read_from(capsy
         assert out.count(column) == 2, column  # tuned seeds' and held-out seeds'
     assert "all tuned" in out and "all held-out" in out
 
+
+def test_an_agent_exporting_every_15_seconds_is_judged_once_an_interval_on_all_its_calls():
+    """Part of the fleet exports more often than the interval (as an SDK configured so
+    would): its calls are spread over the exports and the sidecar judges one sample a
+    minute of all of them, as it does an agent exporting once a minute."""
+    scenario = generate(3, 8, 1)
+    agent = scenario.agents[0]
+    fast = dataclasses.replace(agent, traits=dataclasses.replace(agent.traits, export_seconds=15.0))
+    name = agent.name
+    spread = detection.exports(fast.traits, list(range(10)), 120.0, 60.0)
+    assert [at for at, _ in spread] == [75.0, 90.0, 105.0, 120.0]
+    assert sorted(op for _, part in spread for op in part) == list(range(10))
+    clock = detection.SimClock()
+    bench = detection.Bench(BaselineSettings(), clock)
+    recorders, rngs = {name: Recorder(name)}, {name: random.Random(1)}
+    try:
+        for index in range(12):
+            clock.now = (index + 1) * 60.0
+            detection._interval(scenario, [fast], index, clock, {"d": bench}, recorders, rngs,
+                                {name: 0})  # fmt: skip
+            assert clock.now == (index + 1) * 60.0
+        record = bench.sidecar.agents.get(name)
+        # The first export is a reference; then the first work is judged alone, and after
+        # it a sample every minute (cut 15 s into the interval: the export nearest 60 s on).
+        assert record.samples in (12, 13) and record.latest.interval_seconds == 60.0
+        assert record.latest.operations > 3 * fast.traits.operations * 0.25
+    finally:
+        bench.close()
+        recorders[name].close()

@@ -23,7 +23,7 @@ from immune_sidecar.quarantine import Ejection, EjectionPolicy
 from immune_sidecar.receiver.codec import PROTOBUF
 
 from .scenario import Scenario
-from .workload import Recorder, draw
+from .workload import Operation, Recorder, Traits, draw
 
 YEAR = 365 * 86_400.0
 
@@ -113,6 +113,14 @@ def run(
     return merged
 
 
+def exports(traits: Traits, ops: list[Operation], end: float, interval: float):
+    """The interval's exports as (time, calls): one at its end, or, for an agent whose SDK
+    exports more often, one every ``export_seconds`` with the calls spread over them."""
+    parts = max(1, round(interval / traits.export_seconds))
+    step = interval / parts
+    return [(end - (parts - 1 - j) * step, ops[j::parts]) for j in range(parts)]
+
+
 def run_agents(
     scenario: Scenario, configs: Mapping[str, BaselineSettings], names: list[str]
 ) -> dict[str, list[Alarm]]:
@@ -127,7 +135,7 @@ def run_agents(
     try:
         for index in range(scenario.intervals):
             clock.now = (index + 1) * scenario.interval_seconds
-            _interval(scenario, agents, index, clock.now, benches, recorders, rngs, quiet)
+            _interval(scenario, agents, index, clock, benches, recorders, rngs, quiet)
     finally:
         for bench in benches.values():
             bench.close()
@@ -136,14 +144,16 @@ def run_agents(
     return {name: bench.alarms for name, bench in benches.items()}
 
 
-def _interval(scenario, agents, index, now, benches, recorders, rngs, quiet) -> None:
+def _interval(scenario, agents, index, clock, benches, recorders, rngs, quiet) -> None:
+    now = clock.now
     for agent in agents:
         effect = scenario.effect(agent, index)
         ops = draw(agent.traits, effect, now, rngs[agent.name])
-        body = recorders[agent.name].export(agent.traits, effect, ops, now)
-        for bench in benches.values():
-            bench.index, bench.quiet = index, quiet[agent.name]
-            bench.feed(body)
+        for clock.now, part in exports(agent.traits, ops, now, scenario.interval_seconds):
+            body = recorders[agent.name].export(agent.traits, effect, part, clock.now)
+            for bench in benches.values():
+                bench.index, bench.quiet = index, quiet[agent.name]
+                bench.feed(body)
         quiet[agent.name] = 0 if ops else quiet[agent.name] + 1
 
     def still_faulty(agent_id: str) -> bool:

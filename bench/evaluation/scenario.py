@@ -25,6 +25,7 @@ WARMUP = 90  # intervals before the first fault, so baselines can learn
 RAMP = 30  # a slow drift reaches its magnitude after this many intervals
 SMALL_FIRST = 10  # a fault that begins small stays at 1σ this long
 SHAPES = ("step", "drift", "small_first", "creep")
+FAST_EXPORTERS = 0.15  # the share of agents whose SDK exports more often than the interval
 CREEP = 0.05  # a creeping fault grows the vital by this share of its level per interval
 # Fault kind → the Effect field it scales and the vital its magnitude is measured on.
 SCALED = {
@@ -221,8 +222,9 @@ def generate(
 ) -> Scenario:
     """A fleet of ``agents`` over ``hours``, with faults about every ``mean_gap_hours`` each."""
     rng = random.Random(f"scenario:{seed}")
+    exports = random.Random(f"exports:{seed}")  # apart: the other draws stay as they were
     intervals = round(hours * 3600 / INTERVAL_SECONDS)
-    fleet = tuple(_agent(rng, n, intervals) for n in range(agents))
+    fleet = tuple(_agent(rng, n, intervals, exports) for n in range(agents))
     episodes = [e for a in fleet for e in _episodes(rng, a, intervals, mean_gap_hours * 60)]
     slowdowns = _slowdowns(rng, intervals, slowdowns_per_day)
     return Scenario(seed, INTERVAL_SECONDS, intervals, fleet, tuple(episodes), slowdowns)
@@ -234,7 +236,7 @@ def _slowdowns(rng: random.Random, intervals: int, per_day: float):
     return tuple((s, s + rng.randint(10, 30), rng.uniform(1.3, 2.0)) for s in starts)
 
 
-def _agent(rng: random.Random, n: int, intervals: int) -> Agent:
+def _agent(rng: random.Random, n: int, intervals: int, exports: random.Random) -> Agent:
     kind = KINDS[n % len(KINDS)]
     p = kind.normal
     traits = Traits(
@@ -256,6 +258,8 @@ def _agent(rng: random.Random, n: int, intervals: int) -> Agent:
         phase=rng.choice((0.0, 1 / 3, 2 / 3)),
     )
     traits = _regimes(rng, traits)
+    if exports.random() < FAST_EXPORTERS:
+        traits = dataclasses.replace(traits, export_seconds=exports.choice((15.0, 20.0, 30.0)))
     means, sigmas = healthy_spread(traits, random.Random(rng.random()))
     upgraded = rng.random() < 0.25 and intervals > WARMUP
     change = rng.randrange(WARMUP, intervals) if upgraded else None

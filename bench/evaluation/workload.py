@@ -64,6 +64,8 @@ class Traits:
     sawtooth_intervals: int = 0
     idle_share: float = 0.0
     retries_per_error: int = 0
+    # How often the agent's SDK exports (some export more often than the interval).
+    export_seconds: float = 60.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -343,18 +343,42 @@ class PriceBaseline(LevelBaseline):
     that was no jump (a sibling upgrade) — so a later move is measured from the price the
     agent actually paid. Followed slowly, a sibling's price left a gap that was learned
     as spread for hours, and hid a real jump. The spread learns what changes from one
-    interval to the next (an agent mixing models)."""
+    interval to the next (an agent mixing models).
 
-    __slots__ = ()
+    A switch in the middle of a sample shows as two rises, the first a mix of both prices
+    (learned, if no jump): a rise is judged from the lower of the last two levels."""
+
+    __slots__ = ("before",)
     kind = "price"
+
+    def __init__(self, *args: Any, before: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.before = before  # the level before the latest price learned (None: no other)
 
     def z(self, value: float, calls: float, floor: float, s: BaselineSettings) -> float:
         """The rise on the log scale in units of ``floor`` (no straggler tails to allow for)."""
-        return (_log(value) - self.mu) / math.sqrt(self.variance(calls, floor))
+        reference = self.mu if self.before is None else min(self.mu, self.before)
+        return (_log(value) - reference) / math.sqrt(self.variance(calls, floor))
+
+    def adopt(self, value: float, calls: float) -> None:
+        super().adopt(value, calls)
+        self.before = None
 
     def _follow(self, y: float, calls: float, s: BaselineSettings) -> None:
         self._learn_spread(y, calls, s)
-        self.mu = y
+        self.before, self.mu = self.mu, y
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict for the state file."""
+        return {**super().to_json(), "before": self.before}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "PriceBaseline":
+        """Restore from ``to_json`` output (a price stored without ``before`` has none)."""
+        base = super().from_json(data)
+        before = data.get("before")
+        base.before = None if before is None else float(before)
+        return base
 
 
 class RateBaseline(_Streaming):

@@ -642,6 +642,26 @@ def test_a_dearer_model_after_a_sibling_upgrade_is_judged_by_the_sibling_s_price
     assert found.types == ("cost_spike",)
 
 
+@pytest.mark.parametrize("share", [0.25, 0.5, 0.75])
+def test_a_switch_to_a_dearer_model_in_the_middle_of_a_sample_is_a_cost_spike(share):
+    """A 1.8× dearer model from part way through a sample: that sample's price is a mix
+    (1.2× to 1.6×; under the jump it is learned at once), the next one's the whole rise,
+    judged from the price before the mix. A sibling 1.3× as dear, switched to the same way,
+    stays benign."""
+    for ratio, spike in ((1.8, True), (1.3, False)):
+        detector, rng = trained(), random.Random(37)
+        mixed = 0.6 * (share + (1 - share) * ratio)
+        found = []
+        for at, price in enumerate([mixed] + [0.6 * ratio] * 3):
+            calls, values, attempts = healthy(rng, 20)
+            values["price"] = price
+            infection = detector.observe(
+                sample("a", 100 + at, calls, values, attempts, prompt_hash="p")
+            )
+            found += infection.types if infection is not None else []
+        assert ("cost_spike" in found) == spike, (ratio, found)
+
+
 def test_an_agent_mixing_two_models_is_no_cost_spike_as_the_mix_moves():
     """Calls split at random between a model and one four times the price: an interval's
     price per token moves up to 4× from the last; its spread is learned, not alarmed."""

@@ -125,8 +125,7 @@ class Tally:
         self.answers = _plus(self.answers, later.answers)
         self.cost = _plus(self.cost, later.cost)
         for bounds, counts in later.latency_hist.items():
-            hist = self.latency_hist.get(bounds)
-            self.latency_hist[bounds] = list(map(add, hist, counts)) if hist else list(counts)
+            self._merge_buckets(bounds, counts)
         for model, (spent_in, spent_out) in later.tokens_by_model.items():
             mine = self.tokens_by_model.setdefault(model, [0.0, 0.0])
             mine[0], mine[1] = mine[0] + spent_in, mine[1] + spent_out
@@ -149,10 +148,12 @@ class Tally:
         if _errored(attrs):
             self.errors += v.count
         if v.buckets:
-            hist = self.latency_hist.get(v.bounds)
-            self.latency_hist[v.bounds] = (
-                list(map(add, hist, v.buckets)) if hist else list(v.buckets)
-            )
+            self._merge_buckets(v.bounds, v.buckets)
+
+    def _merge_buckets(self, bounds: tuple[float, ...], counts) -> None:
+        """Add latency bucket counts to those of the same bucket layout."""
+        hist = self.latency_hist.get(bounds)
+        self.latency_hist[bounds] = list(map(add, hist, counts)) if hist else list(counts)
 
     def _add_tool_call(self, v: PointValue, attrs: Mapping[str, Any], model: str) -> None:
         self.tool_source = True

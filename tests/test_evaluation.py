@@ -8,6 +8,7 @@ import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from bench.evaluation import __main__ as evaluation_main
 from bench.evaluation import detection, fleet, healing, scoring
@@ -20,6 +21,7 @@ from bench.evaluation.scenario import (
     healthy_spread,
     interval_vitals,
 )
+from bench.evaluation.spans import SdkSpanRecorder, SpanRecorder
 from bench.evaluation.workload import HEALTHY, Effect, Recorder, SdkRecorder, draw
 from immune_sidecar.app import Sidecar
 from immune_sidecar.config import SidecarConfig
@@ -202,6 +204,43 @@ def test_the_fast_otlp_builder_reads_as_the_sdk_s_own_export():
         assert a.operations == b.operations and a.attempts == b.attempts
         assert a.values.keys() == b.values.keys()
         assert all(math.isclose(a.values[k], b.values[k], rel_tol=1e-9) for k in a.values)
+
+
+def test_the_fast_span_builder_reads_as_the_sdk_s_own_spans():
+    """Agents that send spans alone: the sidecar reads the same vitals from the builder's
+    requests as from the OpenTelemetry SDK's tracer and encoder for the same work, and
+    every vital a fault moves is there (latency and the calls' median, tokens, tools,
+    retries, errors, cost, answers, the prompt)."""
+    scenario = generate(2, 4, 2)
+    agent, rng = scenario.agents[1], random.Random(1)
+    fast, sdk = SpanRecorder(agent.name), SdkSpanRecorder(agent.name)
+    readers = [Sidecar(SidecarConfig(actuators=(), max_requests_per_second=0)) for _ in "ab"]
+    seen: list[list] = [[], []]
+    try:
+        for index in range(12):
+            effect = Effect(model="gpt-4.1", prompt_suffix="-x") if index > 8 else HEALTHY
+            ops = draw(agent.traits, dataclasses.replace(effect, retry_rate=30.0), 0.0, rng)
+            for recorder, reader, found in zip((fast, sdk), readers, seen, strict=True):
+                body = recorder.export(agent.traits, effect, ops, 1000.0 + 60.0 * index)
+                request = ExportTraceServiceRequest.FromString(body)
+                found.extend(reader.mapper.map_spans(request, 1000.0 + 60.0 * index).samples)
+    finally:
+        for reader in readers:
+            reader.runner.close()
+    assert len(seen[0]) == len(seen[1]) == 11  # the first spans wait a minute
+    for a, b in zip(*seen, strict=True):
+        assert (a.operations, a.attempts, a.prompt_hash) == (
+            b.operations,
+            b.attempts,
+            b.prompt_hash,
+        )
+        assert a.values.keys() == b.values.keys() >= {
+            "latency", "latency_median", "input_tokens", "tool_calls", "retries", "error_rate",
+            "cost", "invocations",
+        }  # fmt: skip
+        assert all(math.isclose(a.values[k], b.values[k], rel_tol=1e-9) for k in a.values)
+    assert seen[0][-1].prompt_hash != seen[0][0].prompt_hash
+    assert seen[0][-1].values["cost"] > seen[0][0].values["cost"]
 
 
 def test_false_alarm_and_recall_intervals_are_the_exact_ones():

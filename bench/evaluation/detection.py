@@ -21,8 +21,10 @@ from immune_sidecar.config import SidecarConfig
 from immune_sidecar.detect import BaselineSettings, Infection
 from immune_sidecar.quarantine import Ejection, EjectionPolicy
 from immune_sidecar.receiver.codec import PROTOBUF
+from immune_sidecar.receiver.signals import METRICS, Signal
 
 from .scenario import Scenario
+from .spans import SpanRecorder
 from .workload import Operation, Recorder, Traits, draw
 
 YEAR = 365 * 86_400.0
@@ -56,19 +58,24 @@ class SimClock:
 class Bench:
     """One sidecar under one detector configuration, and the alarms it raised."""
 
-    def __init__(self, settings: BaselineSettings, clock: SimClock) -> None:
+    def __init__(
+        self, settings: BaselineSettings, clock: SimClock, quiet: Mapping[str, int] | None = None
+    ) -> None:
         held = EjectionPolicy(base_seconds=YEAR, max_seconds=YEAR, probation_seconds=0.0)
         config = SidecarConfig(
             detection=settings, ejection=held, actuators=(), max_requests_per_second=0
         )
         self.sidecar = Sidecar(config, clock=clock)
         self.alarms: list[Alarm] = []
-        self.index = self.quiet = 0
+        self.index = 0
+        # Per agent, the intervals since its last calls (the scenario loop keeps them).
+        self.quiet: Mapping[str, int] = quiet if quiet is not None else {}
         self.sidecar.pipeline.add_listener(self._alarm)
 
     def _alarm(self, infection: Infection, ejection: Ejection) -> None:
         self.alarms.append(Alarm(infection.agent_id, self.index, infection.types,
-                                 infection.severity, infection.shared, self.quiet))  # fmt: skip
+                                 infection.severity, infection.shared,
+                                 self.quiet.get(infection.agent_id, 0)))  # fmt: skip
 
     def settle(self, now: float) -> None:
         """Mark shared the interval's alarms whose agents a shared shift set free."""
@@ -80,9 +87,13 @@ class Bench:
             if alarm.agent not in held:
                 self.alarms[i] = dataclasses.replace(alarm, shared=True)
 
-    def feed(self, body: bytes) -> None:
+    def feed(self, body: bytes, signal: Signal = METRICS) -> None:
         """One agent's export, through the receive handler."""
-        self.sidecar.handler.handle(body, PROTOBUF, "eval")
+        self.sidecar.handler.handle(body, PROTOBUF, "eval", signal=signal)
+
+    def tick(self) -> None:
+        """The sidecar's timer: samples of agents whose spans waited long enough."""
+        self.sidecar.pipeline.tick()
 
     def release_unless(self, still_faulty: Callable[[str], bool], now: float) -> None:
         """Release every held agent whose fault is over."""
@@ -121,6 +132,11 @@ def exports(traits: Traits, ops: list[Operation], end: float, interval: float):
     return [(end - (parts - 1 - j) * step, ops[j::parts]) for j in range(parts)]
 
 
+def recorder_for(name: str, traits: Traits) -> Recorder | SpanRecorder:
+    """What encodes the agent's exports: metrics, or spans alone."""
+    return SpanRecorder(name) if traits.telemetry == "spans" else Recorder(name)
+
+
 def run_agents(
     scenario: Scenario, configs: Mapping[str, BaselineSettings], names: list[str]
 ) -> dict[str, list[Alarm]]:
@@ -128,10 +144,10 @@ def run_agents(
     logging.getLogger("immune_sidecar").setLevel(logging.ERROR)
     agents = [a for a in scenario.agents if a.name in set(names)]
     clock = SimClock()
-    benches = {name: Bench(settings, clock) for name, settings in configs.items()}
-    recorders = {a.name: Recorder(a.name) for a in agents}
-    rngs = {a.name: random.Random(f"{scenario.seed}:{a.name}") for a in agents}
     quiet = dict.fromkeys(names, 0)
+    benches = {name: Bench(settings, clock, quiet) for name, settings in configs.items()}
+    recorders = {a.name: recorder_for(a.name, a.traits) for a in agents}
+    rngs = {a.name: random.Random(f"{scenario.seed}:{a.name}") for a in agents}
     try:
         for index in range(scenario.intervals):
             clock.now = (index + 1) * scenario.interval_seconds
@@ -146,20 +162,26 @@ def run_agents(
 
 def _interval(scenario, agents, index, clock, benches, recorders, rngs, quiet) -> None:
     now = clock.now
+    for bench in benches.values():
+        bench.index = index
     for agent in agents:
         effect = scenario.effect(agent, index)
         ops = draw(agent.traits, effect, now, rngs[agent.name])
+        sends = recorders[agent.name]
         for clock.now, part in exports(agent.traits, ops, now, scenario.interval_seconds):
-            body = recorders[agent.name].export(agent.traits, effect, part, clock.now)
+            if not part and sends.signal is not METRICS:
+                continue  # a span processor exports only what it holds
+            body = sends.export(agent.traits, effect, part, clock.now)
             for bench in benches.values():
-                bench.index, bench.quiet = index, quiet[agent.name]
-                bench.feed(body)
+                bench.feed(body, sends.signal)
         quiet[agent.name] = 0 if ops else quiet[agent.name] + 1
 
     def still_faulty(agent_id: str) -> bool:
         now_and_next = (scenario.episode_at(agent_id, i) for i in (index, index + 1))
         return all(episode is not None for episode in now_and_next)
 
+    clock.now = now
     for bench in benches.values():
+        bench.tick()  # an alarm here counts the interval's silence too: its calls came before
         bench.settle(now)
         bench.release_unless(still_faulty, now)

@@ -26,6 +26,9 @@ RAMP = 30  # a slow drift reaches its magnitude after this many intervals
 SMALL_FIRST = 10  # a fault that begins small stays at 1σ this long
 SHAPES = ("step", "drift", "small_first", "creep")
 FAST_EXPORTERS = 0.15  # the share of agents whose SDK exports more often than the interval
+# The share of agents that send spans and no metrics, every few seconds (a batch span
+# processor's default schedule).
+SPAN_SENDERS, SPAN_EXPORT_SECONDS = 0.15, 5.0
 CREEP = 0.05  # a creeping fault grows the vital by this share of its level per interval
 # Fault kind → the Effect field it scales and the vital its magnitude is measured on.
 SCALED = {
@@ -222,7 +225,8 @@ def generate(
 ) -> Scenario:
     """A fleet of ``agents`` over ``hours``, with faults about every ``mean_gap_hours`` each."""
     rng = random.Random(f"scenario:{seed}")
-    exports = random.Random(f"exports:{seed}")  # apart: the other draws stay as they were
+    # Apart, so that the other draws stay as they were: how agents export.
+    exports = random.Random(f"exports:{seed}"), random.Random(f"telemetry:{seed}")
     intervals = round(hours * 3600 / INTERVAL_SECONDS)
     fleet = tuple(_agent(rng, n, intervals, exports) for n in range(agents))
     episodes = [e for a in fleet for e in _episodes(rng, a, intervals, mean_gap_hours * 60)]
@@ -236,7 +240,7 @@ def _slowdowns(rng: random.Random, intervals: int, per_day: float):
     return tuple((s, s + rng.randint(10, 30), rng.uniform(1.3, 2.0)) for s in starts)
 
 
-def _agent(rng: random.Random, n: int, intervals: int, exports: random.Random) -> Agent:
+def _agent(rng: random.Random, n: int, intervals: int, exports) -> Agent:
     kind = KINDS[n % len(KINDS)]
     p = kind.normal
     traits = Traits(
@@ -257,9 +261,7 @@ def _agent(rng: random.Random, n: int, intervals: int, exports: random.Random) -
         tools=p.tools,
         phase=rng.choice((0.0, 1 / 3, 2 / 3)),
     )
-    traits = _regimes(rng, traits)
-    if exports.random() < FAST_EXPORTERS:
-        traits = dataclasses.replace(traits, export_seconds=exports.choice((15.0, 20.0, 30.0)))
+    traits = _exporting(_regimes(rng, traits), *exports)
     means, sigmas = healthy_spread(traits, random.Random(rng.random()))
     upgraded = rng.random() < 0.25 and intervals > WARMUP
     change = rng.randrange(WARMUP, intervals) if upgraded else None
@@ -268,6 +270,15 @@ def _agent(rng: random.Random, n: int, intervals: int, exports: random.Random) -
     deploy = rng.randrange(WARMUP, intervals) if deployed else None
     return Agent(f"{kind.name}-{n:03d}", traits, means, sigmas, change, successor, deploy,
                  rng.uniform(0.85, 1.2), rng.uniform(0.8, 1.3))  # fmt: skip
+
+
+def _exporting(t: Traits, often: random.Random, spans: random.Random) -> Traits:
+    """How the agent exports: metrics once an interval or more often, or spans alone."""
+    if often.random() < FAST_EXPORTERS:
+        t = dataclasses.replace(t, export_seconds=often.choice((15.0, 20.0, 30.0)))
+    if spans.random() < SPAN_SENDERS:
+        t = dataclasses.replace(t, telemetry="spans", export_seconds=SPAN_EXPORT_SECONDS)
+    return t
 
 
 def _regimes(rng: random.Random, t: Traits) -> Traits:

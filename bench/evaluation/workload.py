@@ -26,6 +26,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 
 from immune_demo.emitter import Instruments
+from immune_sidecar.receiver.signals import METRICS
 
 from .otlp import OtlpRecorder
 
@@ -64,8 +65,10 @@ class Traits:
     sawtooth_intervals: int = 0
     idle_share: float = 0.0
     retries_per_error: int = 0
-    # How often the agent's SDK exports (some export more often than the interval).
+    # How often the agent's SDK exports (some export more often than the interval), and
+    # what: "metrics" (and no spans), or "spans" alone, as some stock instrumentations.
     export_seconds: float = 60.0
+    telemetry: str = "metrics"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +168,8 @@ def poisson(rng: random.Random, mean: float) -> int:
     return k
 
 
-def _resource(name: str, effect: Effect) -> dict[str, str]:
+def resource(name: str, effect: Effect) -> dict[str, str]:
+    """The agent's resource attributes (its version is the effect's)."""
     return {"service.name": name, "service.instance.id": name, "service.version": effect.version}
 
 
@@ -185,13 +189,15 @@ RETRY_ATTRS = (("http.request.resend_count", 1), ("server.address", "api.openai.
 class Recorder:
     """One agent's cumulative OTLP histograms; ``export`` returns the request's bytes."""
 
+    signal = METRICS
+
     def __init__(self, name: str) -> None:
         self.name = name
-        self.otlp = OtlpRecorder(_resource(name, HEALTHY))
+        self.otlp = OtlpRecorder(resource(name, HEALTHY))
 
     def export(self, traits: Traits, effect: Effect, ops: list[Operation], now: float) -> bytes:
         """Record ``operations`` as the agent's SDK would and encode the export."""
-        self.otlp.set_resource(_resource(self.name, effect))
+        self.otlp.set_resource(resource(self.name, effect))
         chat = tuple(_chat(traits, effect).items())
         failed = (*chat, ("error.type", "timeout"))
         record = self.otlp.record
@@ -224,10 +230,12 @@ def _tool_call(tool: str, server: str) -> tuple[str, float, tuple]:
 class SdkRecorder:
     """The same through the OpenTelemetry SDK and its OTLP encoder (slow; for comparison)."""
 
+    signal = METRICS
+
     def __init__(self, name: str) -> None:
         self.reader = InMemoryMetricReader()
-        resource = Resource.create(_resource(name, HEALTHY))
-        self.provider = MeterProvider(resource=resource, metric_readers=[self.reader])
+        agent = Resource.create(resource(name, HEALTHY))
+        self.provider = MeterProvider(resource=agent, metric_readers=[self.reader])
         self.instruments = Instruments(self.provider.get_meter("immune-eval"))
 
     def export(self, traits: Traits, effect: Effect, ops: list[Operation], now: float) -> bytes:

@@ -9,7 +9,8 @@ Two kinds, one contract (``z``, ``learn``, ``adopt``, ``to_json``):
   ``PriceBaseline`` is one for the price per token, judged by its jumps.
 - ``RateBaseline`` — events per exposure (tool calls per call, retries per
   call, errors per attempt), judged as an over-dispersed Poisson count:
-  variance ``φ·m + τ²·m²`` for an expected count m, φ ≥ 1.
+  variance ``φ·m + τ²·m²`` for an expected count m, φ ≥ 1. ``ShareBaseline``
+  is one judged when it falls (answers per call).
 
 Both fit their two variance terms by exponentially weighted least squares on
 squared residuals, so an agent whose load changes learns how its noise
@@ -30,7 +31,13 @@ from typing import Any, ClassVar
 
 from immune_common.config import ConfigError, Range, check_ranges
 
-from .stats import dispersed_poisson_z, poisson_quantile, student_z
+from .stats import (
+    dispersed_poisson_low_z,
+    dispersed_poisson_z,
+    poisson_low_quantile,
+    poisson_quantile,
+    student_z,
+)
 
 WINSOR = 2.5  # values beyond this many standard deviations do not move the level
 FIT_WINSOR = 4.0  # residuals are clipped here for the spread; a count beyond is not learned
@@ -43,6 +50,7 @@ MAD_TO_SIGMA = 1.4826
 WELL_POSED = 0.05  # the two variance terms are told apart only past this correlation slack
 MAX_WEIGHT = 4.0  # the most an interval's precision weighs in a level's learning, × the usual
 ADOPT_SAMPLES, ADOPT_ALPHA = 10, 0.3  # after an adopted level, samples that settle it quickly
+LOWEST_SHIFT = 0.05  # a falling share's likelihood ratio is tuned to no lower a share than this
 
 
 @dataclasses.dataclass(frozen=True)
@@ -429,12 +437,12 @@ class RateBaseline(_Streaming):
         weight = max(COUNT_PRIOR, min(PRIOR_EVENTS / max(typical, 1e-9), 1e6))
         prior = (weight, typical, typical * typical)
         excess = self.fit.variance(mean, mean * mean, prior, larger=typical >= RELATIVE_FROM)
-        return mean + max((s.count_floor * mean) ** 2, excess)
+        return mean + max((self._floor(s) * mean) ** 2, excess)
 
     def z(self, count: float, exposure: float, floor: float, s: BaselineSettings) -> float:
         """How far above normal ``count`` events in ``exposure`` lie (no floor: φ ≥ 1 is one)."""
         mean = self.rate() * exposure
-        t = dispersed_poisson_z(count, mean, self.count_variance(mean, s))
+        t = self._tail(count, mean, self.count_variance(mean, s))
         return student_z(t, s.tail_dof)
 
     def by_likelihood(self, s: BaselineSettings) -> bool:
@@ -451,7 +459,7 @@ class RateBaseline(_Streaming):
             return z - s.count_cusum_slack
         mean = self.rate() * exposure
         variance = self.count_variance(mean, s)
-        ratio = 1.0 + s.count_shift * math.sqrt(variance) / mean
+        ratio = self._shifted(s.count_shift * math.sqrt(variance) / mean)
         return (count * math.log(ratio) - mean * (ratio - 1.0)) * mean / variance
 
     def _typical_count(self, s: BaselineSettings) -> float:
@@ -464,7 +472,7 @@ class RateBaseline(_Streaming):
 
     def _fit(self, rows: list[list[float]], s: BaselineSettings) -> None:
         # The interval with the highest rate is left out: one fault while learning stays out.
-        rows = sorted(rows, key=lambda r: r[0] / max(r[1], 1e-9))[:-1] or rows
+        rows = self._without_extreme(rows)
         self.events = sum(k for k, _ in rows)
         self.exposure = sum(e for _, e in rows)
         for count, exposure in rows:
@@ -477,8 +485,8 @@ class RateBaseline(_Streaming):
         # What is too far out to learn is judged against the highest rate the events seen
         # allow: against the estimate alone, a rare event's clumps (three retries to every
         # failure) look impossible to a young rate, are never learned, and it stays too low.
-        likely = self.rate_bound() * exposure
-        if dispersed_poisson_z(count, likely, self.count_variance(likely, s)) > FIT_WINSOR:
+        likely = self._plausible_rate() * exposure
+        if self._tail(count, likely, self.count_variance(likely, s)) > FIT_WINSOR:
             return  # a shift the young baseline missed is neither its rate nor its spread
         clipped = self._add_residual(count, mean, variance, 1.0 - s.spread_alpha, likely)
         alpha, _ = self._step(s.rate_alpha)
@@ -487,7 +495,7 @@ class RateBaseline(_Streaming):
         self.exposure = self.exposure * keep + exposure
 
     def _add_residual(
-        self, count: float, mean: float, variance: float, keep: float, likely: float = 0.0
+        self, count: float, mean: float, variance: float, keep: float, likely: float | None = None
     ) -> float:
         """Feed the spread fit; the count clipped at the 0.999 quantile of the ``likely``
         mean (what the rate learns; at least ``mean``).
@@ -495,10 +503,36 @@ class RateBaseline(_Streaming):
         Clipped, not dropped: dropping every rare second event would bias a small rate low
         and read its own Poisson noise as over-dispersion."""
         dispersion = variance / max(mean, 1e-12)
-        top = max(mean, likely) / dispersion
-        clipped = min(count, dispersion * poisson_quantile(top, COUNT_CLIP_Z))
+        clipped = self._clip(count, mean if likely is None else likely, mean, dispersion)
         self.fit.add(mean, mean * mean, (clipped - mean) ** 2 - mean, keep)  # excess over Poisson
         return clipped
+
+    # The side a count is judged on: a rate alarms when it rises (the upper tail).
+    _tail = staticmethod(dispersed_poisson_z)
+
+    @staticmethod
+    def _floor(s: BaselineSettings) -> float:
+        """The smallest spread of the rate between intervals, as a share of it."""
+        return s.count_floor
+
+    @staticmethod
+    def _shifted(rise: float) -> float:
+        """The rate, relative to the baseline's, the likelihood ratio is tuned to."""
+        return 1.0 + rise
+
+    def _plausible_rate(self) -> float:
+        """The rate beyond which a count is a shift the young baseline missed."""
+        return self.rate_bound()
+
+    @staticmethod
+    def _clip(count: float, likely: float, mean: float, dispersion: float) -> float:
+        top = max(mean, likely) / dispersion
+        return min(count, dispersion * poisson_quantile(top, COUNT_CLIP_Z))
+
+    @staticmethod
+    def _without_extreme(rows: list[list[float]]) -> list[list[float]]:
+        """The warm-up's rows without the one at the highest rate (a fault while learning)."""
+        return sorted(rows, key=lambda r: r[0] / max(r[1], 1e-9))[:-1] or rows
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
@@ -512,6 +546,46 @@ class RateBaseline(_Streaming):
         return cls(float(data["events"]), float(data["exposure"]), int(data["n"]),
                    VarianceFit(list(data["fit"])), list(data["warmup"]), float(data["excess"]),
                    int(data["fresh"]))  # fmt: skip
+
+
+class ShareBaseline(RateBaseline):
+    """Events per unit of exposure that alarm when they fall: the LLM calls that ended an
+    invocation or answered, per call. A loop's calls never end in an answer, and answers
+    given calls are a fair test whatever the load (calls given answers are not: a quiet
+    minute's one answer would make its calls look like a loop). The same count model,
+    judged on its lower tail."""
+
+    __slots__ = ()
+    kind = "share"
+    _tail = staticmethod(dispersed_poisson_low_z)
+
+    @staticmethod
+    def _floor(s: BaselineSettings) -> float:
+        """A third of a rate's: the answers among a given number of calls are binomial (no
+        spread between intervals of their own), and a share's fall is capped at 0, so a
+        rate's floor would cap its evidence at 1 / ``count_floor`` σ."""
+        return s.count_floor / 3.0
+
+    @staticmethod
+    def _shifted(rise: float) -> float:
+        return max(LOWEST_SHIFT, 1.0 - rise)
+
+    def _plausible_rate(self) -> float:
+        """The lowest rate the events seen make plausible (Wilson's lower 0.999 bound)."""
+        z2 = COUNT_CLIP_Z * COUNT_CLIP_Z
+        events = max(self.events, 0.0)
+        lower = events + z2 / 2 - COUNT_CLIP_Z * math.sqrt(events + z2 / 4)
+        return max(lower, 0.0) / max(self.exposure, 1e-9)
+
+    @staticmethod
+    def _clip(count: float, likely: float, mean: float, dispersion: float) -> float:
+        bottom = min(mean, likely) / dispersion
+        return max(count, dispersion * poisson_low_quantile(bottom, COUNT_CLIP_Z))
+
+    @staticmethod
+    def _without_extreme(rows: list[list[float]]) -> list[list[float]]:
+        """The warm-up's rows without the one at the lowest rate (a fault while learning)."""
+        return sorted(rows, key=lambda r: r[0] / max(r[1], 1e-9))[1:] or rows
 
 
 Baseline = LevelBaseline | PriceBaseline | RateBaseline

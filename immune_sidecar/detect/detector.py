@@ -24,6 +24,7 @@ from .baseline import (
     PriceBaseline,
     PromptBaseline,
     RateBaseline,
+    ShareBaseline,
 )
 from .budget import Thresholds, thresholds
 from .evidence import TEST_OF, TESTS, Observation, VitalTest
@@ -38,6 +39,7 @@ KINDS: dict[str, type[LevelBaseline] | type[PriceBaseline] | type[RateBaseline]]
     LevelBaseline.kind: LevelBaseline,
     PriceBaseline.kind: PriceBaseline,
     RateBaseline.kind: RateBaseline,
+    ShareBaseline.kind: ShareBaseline,
 }
 JUMP_INCLUDED = 1.0 - 1e-9  # a price rise of exactly ``price_jump`` is a jump
 RelearnListener = Callable[[str, str], None]
@@ -378,7 +380,7 @@ def _restart_sums(state: _AgentState, vitals: Collection[str] | None = None) -> 
 
 def _shown(seen: Observation, test: VitalTest) -> float:
     """The observed value as operators read the vital (per call, or a share)."""
-    if test.baseline is RateBaseline:
+    if issubclass(test.baseline, RateBaseline):
         return seen.value / seen.exposure
     return seen.value
 
@@ -400,12 +402,15 @@ def _baselines(entries: dict[str, Any], s: BaselineSettings) -> dict[str, Baseli
     return restored
 
 
-def _restored(vital: str, data: dict[str, Any]) -> Baseline:
+def _restored(vital: str, data: dict[str, Any]) -> Baseline | None:
     """A baseline from its state, of its test's kind where that refines the stored one (a
-    price stored as a plain level by earlier versions)."""
+    price stored as a plain level by earlier versions); None for a vital no longer judged
+    (calls per answer, before answers per call)."""
     kind = KINDS[data["kind"]]
     test = TEST_OF.get(vital)
-    if test is not None and issubclass(test.baseline, kind):
+    if test is None:
+        return None
+    if issubclass(test.baseline, kind):
         kind = test.baseline
     return kind.from_json(data)
 

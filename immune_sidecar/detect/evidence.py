@@ -5,7 +5,8 @@ the agent's per-call level, their variance shrinking with the interval's
 calls; latency is read as the calls' median from the histogram's buckets
 where they are fine enough (a straggler barely moves it), else as the mean;
 counts (tool calls, retries, errors) are judged as over-dispersed
-Poisson counts against the agent's rate times the interval's exposure. The
+Poisson counts against the agent's rate times the interval's exposure, and
+the share of calls that answered, for a fall (a loop). The
 p95 of a few calls is close to their maximum, so it is shown, never judged.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ..vitals import VitalSample
-from .baseline import LevelBaseline, PriceBaseline, RateBaseline
+from .baseline import LevelBaseline, PriceBaseline, RateBaseline, ShareBaseline
 
 
 class Observation(NamedTuple):
@@ -48,13 +49,12 @@ def _count_per_call(vital: str) -> Callable[[VitalSample], Observation | None]:
     return read
 
 
-def _calls(sample: VitalSample) -> Observation | None:
-    """LLM calls against the interval's load: its invocations, or (from spans' finish
-    reasons) its calls that ended in an answer, at least one. A loop's calls never end in
-    an answer; a busier hour brings more of both. Without a load measure, no test: the
-    calls of an export alone rise and fall with traffic."""
-    calls, load = sample.values.get("llm_calls"), sample.values.get("invocations")
-    return Observation(calls, max(load, 1.0)) if calls and load is not None else None
+def _endings(sample: VitalSample) -> Observation | None:
+    """The interval's finished invocations, or (from spans' finish reasons) its calls that
+    ended in an answer, against its LLM calls: a loop's calls never end. Without such a
+    measure, no test: the calls of an export alone rise and fall with traffic."""
+    calls, ended = sample.values.get("llm_calls"), sample.values.get("invocations")
+    return Observation(ended, calls) if calls and ended is not None else None
 
 
 def _errors(sample: VitalSample) -> Observation | None:
@@ -85,7 +85,8 @@ TESTS: tuple[VitalTest, ...] = (
     VitalTest("retries", "high_retry_rate", _count_per_call("retries"), RateBaseline),
     VitalTest("error_rate", "error_rate_spike", _errors, RateBaseline),
     VitalTest("price", "cost_spike", _per_call("price"), PriceBaseline, lasting=False),
-    VitalTest("llm_calls", "call_rate_spike", _calls, RateBaseline),
+    # Judged when it falls: calls per answer (or per invocation) rose.
+    VitalTest("answer_share", "call_rate_spike", _endings, ShareBaseline),
     VitalTest(
         "time_to_first_token", "latency_spike", _per_call("time_to_first_token"), LevelBaseline
     ),

@@ -1,7 +1,8 @@
-"""Upper-tail evidence as z-scores: how far out an interval's figure lies under the healthy model.
+"""Evidence as z-scores: how far out an interval's figure lies under the healthy model.
 
 Every test turns its p-value into the normal quantile z = Φ⁻¹(1 − p), so one
-threshold and one sequential test serve Gaussian and count statistics alike.
+threshold and one sequential test serve Gaussian and count statistics alike. Tests look
+at the upper tail, but for a share that falls (answers per call): its lower tail.
 """
 
 import math
@@ -48,10 +49,24 @@ def _lower_gamma(a: float, x: float) -> float:
     return math.exp(log_lead + math.log(total))
 
 
+def poisson_low_z(k: float, mean: float) -> float:
+    """z of seeing ``k`` or fewer events where ``mean`` were expected (Poisson): the upper
+    tail's Wilson–Hilferty form at k + 1, mirrored (a little short of the exact z far out,
+    so on the quiet side)."""
+    k1, mean = max(k, 0.0) + 1.0, max(mean, 1e-12)
+    return -3.0 * math.sqrt(k1) * (1.0 - 1.0 / (9.0 * k1) - (mean / k1) ** (1.0 / 3.0))
+
+
 def dispersed_poisson_z(k: float, mean: float, variance: float) -> float:
     """``poisson_z`` for a count whose variance exceeds its mean (quasi-Poisson rescale)."""
     dispersion = max(1.0, variance / max(mean, 1e-12))
     return poisson_z(k / dispersion, mean / dispersion)
+
+
+def dispersed_poisson_low_z(k: float, mean: float, variance: float) -> float:
+    """``poisson_low_z`` for a count whose variance exceeds its mean."""
+    dispersion = max(1.0, variance / max(mean, 1e-12))
+    return poisson_low_z(k / dispersion, mean / dispersion)
 
 
 def student_z(t: float, dof: float) -> float:
@@ -72,3 +87,9 @@ def poisson_quantile(mean: float, z: float) -> float:
     The Cornish–Fisher form ⌈m + z√m + (z² − 1)/6⌉: within a count of the exact quantile,
     and cheap enough for every sample (it clips what a baseline learns)."""
     return float(math.ceil(mean + z * math.sqrt(mean) + (z * z - 1.0) / 6.0))
+
+
+def poisson_low_quantile(mean: float, z: float) -> float:
+    """About the largest count whose lower tail under Poisson(``mean``) is that of ``z``
+    (the same Cornish–Fisher form, at least 0)."""
+    return float(max(0, math.floor(mean - z * math.sqrt(mean) + (z * z - 1.0) / 6.0)))

@@ -12,6 +12,8 @@ PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system")
 TOOL_KEY = "gen_ai.tool.name"
 MCP_SERVER_KEY = "server.address"
 AGENT_NAME_KEYS = ("gen_ai.agent.name", "service.name")
+# Resource attributes that say which version of the agent is deployed.
+VERSION_KEYS = ("service.version", "gen_ai.agent.version")
 
 
 class PointLabels(NamedTuple):

@@ -8,8 +8,9 @@ minute of a slow cycle cut in four would look like four minutes of it).
 An agent's spans wait (``SpanBook``) for its next metrics export, whose sample
 they complete; so do the calls the egress gate saw it make (a book of their own,
 filling in what metrics and spans did not say). An agent that sends no metrics
-gets a sample from its spans and calls alone once they have waited
-``span_interval_seconds`` and no metrics export has come for half as long again.
+gets a sample from its spans and calls alone once ``span_interval_seconds`` have passed
+since its last sample (or, after a pause, since its first figures came) and no metrics
+export has come for half as long again.
 """
 
 import dataclasses
@@ -30,7 +31,6 @@ NO_RECORDED_VALUE = 1
 MAX_REASONS = 3
 DEFAULT_PROMPT_KEYS = ("gen_ai.prompt.hash", "gen_ai.prompt.name")
 RESOURCE_PROMPT_KEY = "gen_ai.agent.version"
-DEFAULT_VERSION_KEYS = ("service.version", "gen_ai.agent.version")
 
 
 class UnusablePoint(ValueError):
@@ -67,7 +67,7 @@ class Mapper:
         prices: PriceTable,
         deltas: DeltaTracker,
         prompt_keys: tuple[str, ...] = DEFAULT_PROMPT_KEYS,
-        version_keys: tuple[str, ...] = DEFAULT_VERSION_KEYS,
+        version_keys: tuple[str, ...] = identity.VERSION_KEYS,
         span_interval_seconds: float = 60.0,
         identity_keys: tuple[str, ...] = identity.DEFAULT_IDENTITY,
         sample_seconds: float = 0.0,
@@ -82,8 +82,8 @@ class Mapper:
         self._identity = identity_keys
         # Keys a point may carry that change its agent (the rest come from the resource).
         self._point_keys = frozenset(identity_keys)
-        self.spans = SpanBook(identity_keys)
-        self.calls = SpanBook(identity_keys)  # what the egress gate saw
+        self.spans = SpanBook(identity_keys, version_keys)
+        self.calls = SpanBook(identity_keys, version_keys)  # what the egress gate saw
         self._span_interval = span_interval_seconds
         self._sample_seconds = sample_seconds
         self._open: dict[str, Tally] = {}  # exports not yet cut into a sample
@@ -169,7 +169,16 @@ class Mapper:
         since = [s for b in books if (s := b.waiting_since(agent_id)) is not None]
         metrics = self._last_metrics.get(agent_id)
         quiet = metrics is None or now - metrics >= 1.5 * self._span_interval
-        return bool(since) and now - min(since) >= self._span_interval and quiet
+        if not (since and quiet):
+            return False
+        return now - self._started(agent_id, min(since)) >= self._span_interval
+
+    def _started(self, agent_id: str, first: float) -> float:
+        """When the waiting sample began: at the last one's cut when figures came within an
+        interval of it (a steady sender's samples are ``span_interval_seconds`` long, not
+        that and the gap between its exports), else with its first figures."""
+        last = self._last_sample.get(agent_id)
+        return last if last is not None and first - last <= self._span_interval else first
 
     def _finish(self, agent_id: str, tally: Tally, now: float, result: MapResult) -> None:
         for book in (self.spans, self.calls):
@@ -247,8 +256,7 @@ class Mapper:
     def _new_tally(self, attrs: dict[str, Any], ctx: "_Resource") -> Tally:
         tally = Tally()
         tally.labels.name = identity.agent_name(attrs, ctx.attrs)
-        versions = (str(ctx.attrs[k]) for k in self._version_keys if ctx.attrs.get(k))
-        tally.version = next(versions, "")
+        tally.version = identity.first(ctx.attrs, self._version_keys) or ""
         return tally
 
     def _prompt_hash(self, attrs: dict[str, Any], resource: dict[str, Any]) -> str:

@@ -14,6 +14,12 @@ from .prices import PriceTable
 if TYPE_CHECKING:
     from .spans import SpanFigures
 
+# LLM calls' durations are counted in the buckets the GenAI semantic conventions advise for
+# gen_ai.client.operation.duration: the sample reads its calls' median from them as it
+# does from a metric's (a straggler barely moves it; it moves the mean a lot).
+LATENCY_BOUNDS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48,
+                  40.96, 81.92)  # fmt: skip
+
 VITALS = (
     "latency",
     "latency_median",
@@ -203,6 +209,7 @@ class Tally:
         self.touched = True
         if self.ops <= 0 and spans.llm_calls:
             self.ops, self.latency = spans.llm_calls, spans.llm_seconds
+            self._merge_buckets(LATENCY_BOUNDS, spans.latency_buckets)
             self.errors += spans.llm_errors
         if not (self.input or self.output):
             for model, (i, o) in spans.tokens_by_model.items():
@@ -219,6 +226,7 @@ class Tally:
             )
         self.invocations = self.invocations or spans.invocations
         self.prompt_hash = self.prompt_hash or spans.prompt_hash
+        self.version = self.version or spans.version
         if spans.finishes_told and self.answers is None:
             self.answers = spans.finishes_told - spans.tool_turns
         self.labels.merge(spans.labels())

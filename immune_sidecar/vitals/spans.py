@@ -11,6 +11,7 @@ its next sample is cut, and fill in the vitals the agent's metrics lack
 (``Tally.fill``): metrics win where both speak, so nothing counts twice.
 """
 
+import bisect
 import dataclasses
 import hashlib
 import json
@@ -20,7 +21,7 @@ from typing import Any
 
 from . import identity
 from .attributes import to_dict
-from .sample import Labels
+from .sample import LATENCY_BOUNDS, Labels
 
 LLM_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "responses", "completion", "embeddings"}
@@ -64,6 +65,9 @@ class SpanFigures:
     llm_calls: float = 0.0
     llm_errors: float = 0.0
     llm_seconds: float = 0.0
+    latency_buckets: list[int] = dataclasses.field(
+        default_factory=lambda: [0] * (len(LATENCY_BOUNDS) + 1)
+    )
     tool_turns: float = 0.0  # LLM calls that ended asking for tools
     finishes_told: float = 0.0  # LLM calls whose span says why they finished
     tool_runs: float = 0.0  # execute_tool spans
@@ -78,6 +82,7 @@ class SpanFigures:
     provider: str = ""
     name: str = ""
     prompt_hash: str = ""
+    version: str = ""  # the agent's deployed version, as its spans' resource says
     since: float = 0.0
     _llm_spans: set[bytes] = dataclasses.field(default_factory=set)
     # parent span id → [HTTP requests under it, of which marked as retries]
@@ -154,6 +159,7 @@ class SpanFigures:
         self.llm_calls += 1
         self.llm_errors += call.failed
         self.llm_seconds += call.seconds
+        self.latency_buckets[bisect.bisect_left(LATENCY_BOUNDS, call.seconds)] += 1
         self.finishes_told += call.finish_told
         self.tool_turns += call.asked_tools
         self.resends += call.resent
@@ -177,9 +183,14 @@ class SpanFigures:
 class SpanBook:
     """Span figures per agent, waiting for the agent's next sample."""
 
-    def __init__(self, identity_keys: tuple[str, ...] = identity.DEFAULT_IDENTITY) -> None:
+    def __init__(
+        self,
+        identity_keys: tuple[str, ...] = identity.DEFAULT_IDENTITY,
+        version_keys: tuple[str, ...] = identity.VERSION_KEYS,
+    ) -> None:
         self._pending: dict[str, SpanFigures] = {}
         self._identity = identity_keys
+        self._version_keys = version_keys
         self.unattributed = 0
 
     def take(self, request, now: float) -> list[str]:
@@ -187,13 +198,16 @@ class SpanBook:
         seen: list[str] = []
         for resource_spans in request.resource_spans:
             resource = to_dict(resource_spans.resource.attributes)
+            version = identity.first(resource, self._version_keys)
             for span in (s for ss in resource_spans.scope_spans for s in ss.spans):
                 attrs = to_dict(span.attributes)
                 agent_id = identity.agent_id(attrs, resource, self._identity)
                 if agent_id is None:
                     self.unattributed += 1
                     continue
-                self._figures(agent_id, resource, now).add(span, attrs)
+                figures = self._figures(agent_id, resource, now)
+                figures.version = version or figures.version
+                figures.add(span, attrs)
                 if agent_id not in seen:
                     seen.append(agent_id)
         return seen

@@ -709,3 +709,30 @@ def test_a_perfectly_flat_vital_is_judged_against_its_floor():
     values = {"latency": 1.0, "latency_median": 1.0, "input_tokens": 2000.0}
     found = detector.observe(sample("a", 60, 10, values, 10.0, prompt_hash="p"))
     assert found is not None and found.types == ("input_token_spike",)
+
+
+def spans_interval(rng: random.Random, at: int, share: float, calls: float, loop=False):
+    """An interval of a tool-using agent seen through its spans: its calls follow the time of
+    day, and each ends in an answer with probability ``share`` (none, in a loop)."""
+    load = 1.0 + 0.5 * math.sin(2 * math.pi * at / 1440)
+    n = max(1, _poisson(rng, calls * load))
+    answers = 0 if loop else sum(rng.random() < share for _ in range(n))
+    values = {"llm_calls": float(n), "invocations": float(answers)}
+    return VitalSample("a", at * 60.0, 60.0, float(n), values, attempts=float(n))
+
+
+@pytest.mark.parametrize(("share", "calls", "within"), [(0.05, 8, 40), (0.3, 10, 8), (0.5, 30, 3)])
+def test_a_loop_is_judged_by_answers_per_call_whatever_the_load(share, calls, within):
+    """Calls per answer rise and fall with traffic wherever answers are few (a quiet minute's
+    one answer, or none); the answers among the calls do not. A hundred healthy hours of
+    busy and quiet hours raise nothing; a loop (no call answers) is caught within a few
+    intervals where answers are many, and as its evidence adds up where they are few."""
+    detector, rng = Detector(BaselineSettings()), random.Random(8)
+    healthy_alarms = [at for at in range(6000)
+                      if detector.observe(spans_interval(rng, at, share, calls))]  # fmt: skip
+    assert healthy_alarms == []
+    for step in range(within):
+        found = detector.observe(spans_interval(rng, 6000 + step, share, calls, loop=True))
+        if found is not None:
+            break
+    assert found is not None and found.types == ("call_rate_spike",), step

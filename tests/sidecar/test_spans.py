@@ -1,7 +1,21 @@
-"""Span figures: the prompt fingerprint from captured content, and hostile content."""
+"""Span figures: the prompt fingerprint from captured content, hostile content, retries,
+and an agent that sends spans alone."""
 
+import dataclasses
 import json
+import random
 
+import pytest
+
+from bench.evaluation.detection import SimClock, exports
+from bench.evaluation.scenario import generate
+from bench.evaluation.spans import SdkSpanRecorder
+from bench.evaluation.workload import HEALTHY, Effect, draw
+from immune_sidecar.app import Sidecar
+from immune_sidecar.config import SidecarConfig
+from immune_sidecar.quarantine import EjectionPolicy
+from immune_sidecar.receiver.codec import PROTOBUF
+from immune_sidecar.receiver.signals import TRACES
 from immune_sidecar.vitals.spans import MAX_MESSAGES_CHARS, prompt_fingerprint
 
 
@@ -119,3 +133,33 @@ def test_tracking_requests_is_bounded_under_a_huge_fan_out():
     book.take(_traces(*many), 1.0)
     figures = book.drain("a")
     assert len(figures._requests) == MAX_TRACKED_SPANS and figures.retries == 0
+
+
+@pytest.mark.parametrize("version", ["2", "1"], ids=["deploy", "same-version"])
+def test_an_agent_sending_spans_alone_is_judged_each_minute_and_its_deploy_relearned(version):
+    """Spans every 5 s, as a batch span processor sends them, and no metrics: one sample a
+    minute, and the version its spans' resource names — a new prompt with a new version is
+    a deploy (re-learned), with the same version a prompt change (held)."""
+    base = generate(2, 4, 2).agents[1]
+    traits = dataclasses.replace(base.traits, export_seconds=5.0, idle_share=0.0)
+    clock = SimClock()
+    held = EjectionPolicy(base_seconds=86_400, max_seconds=86_400, probation_seconds=0)
+    sidecar = Sidecar(SidecarConfig(ejection=held, actuators=(), max_requests_per_second=0), clock)
+    sdk, rng = SdkSpanRecorder(base.name), random.Random(1)
+    changed = Effect(prompt_suffix="-new", version=version)
+    try:
+        for minute in range(1, 41):
+            effect = changed if minute > 30 else HEALTHY
+            ops = draw(traits, effect, minute * 60.0, rng)
+            for clock.now, part in exports(traits, ops, 1000.0 + minute * 60.0, 60.0):
+                body = sdk.export(traits, effect, part, clock.now)
+                sidecar.handler.handle(body, PROTOBUF, "test", signal=TRACES)
+        record = sidecar.agents.get(base.name)
+        # Exports from 1005 s on: the first sample is cut a minute after, then one a minute.
+        assert record.samples == 39 and record.latest.interval_seconds == 60.0
+        assert record.latest.version == version
+        deploys = sidecar.metrics.relearns.labels("deploy")._value.get()
+        quarantined = [e.agent_id for e in sidecar.book.held(clock.now)]
+        assert (deploys, quarantined) == ((1, []) if version == "2" else (0, [base.name]))
+    finally:
+        sidecar.runner.close()

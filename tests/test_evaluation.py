@@ -177,33 +177,48 @@ def test_an_alarm_notes_the_intervals_its_agent_was_silent_before_it():
     assert any(a.quiet > 0 for a in alarms)
 
 
-def test_the_fast_otlp_builder_reads_as_the_sdk_s_own_export():
-    """The evaluation builds OTLP bytes itself for speed; a sidecar must read exactly what the
-    OpenTelemetry SDK's recording and encoder would have sent for the same work."""
-    scenario = generate(2, 4, 2)
-    agent, rng = scenario.agents[3], random.Random(1)
-    fast, sdk = Recorder(agent.name), SdkRecorder(agent.name)
+def read_alike(agent, recorders, effect_at, parse, read) -> list[list]:
+    """The samples two sidecars read from two recorders' exports of the same twelve
+    intervals of the agent's work (``read`` picks the mapper's method for the signal)."""
+    rng = random.Random(1)
     readers = [Sidecar(SidecarConfig(actuators=(), max_requests_per_second=0)) for _ in "ab"]
     seen: list[list] = [[], []]
     try:
         for index in range(12):
-            effect = Effect(model="gpt-4.1") if index > 8 else HEALTHY
+            effect, now = effect_at(index), 1000.0 + 60.0 * index
             ops = draw(agent.traits, effect, index * 60.0, rng)
-            for recorder, reader, found in zip((fast, sdk), readers, seen, strict=True):
-                body = recorder.export(agent.traits, effect, ops, index * 60.0)
-                request = ExportMetricsServiceRequest.FromString(body)
-                found.extend(reader.mapper.map(request, 1000.0 + 60.0 * index).samples)
+            for recorder, reader, found in zip(recorders, readers, seen, strict=True):
+                request = parse(recorder.export(agent.traits, effect, ops, now))
+                found.extend(read(reader.mapper)(request, now).samples)
     finally:
-        sdk.close()
+        for recorder in recorders:
+            recorder.close()
         for reader in readers:
             reader.runner.close()
-    # The SDK starts its cumulative streams at the first measurement, after these sidecars
-    # started, so its first export counts; the builder's streams began before (a reference).
-    assert len(seen[1]) == len(seen[0]) + 1 == 12
-    for a, b in zip(seen[0], seen[1][1:], strict=True):
-        assert a.operations == b.operations and a.attempts == b.attempts
+    return seen
+
+
+def assert_read_alike(ours: list, sdk: list) -> None:
+    for a, b in zip(ours, sdk, strict=True):
+        assert (a.operations, a.attempts, a.prompt_hash) == (b.operations, b.attempts,
+                                                             b.prompt_hash)  # fmt: skip
         assert a.values.keys() == b.values.keys()
         assert all(math.isclose(a.values[k], b.values[k], rel_tol=1e-9) for k in a.values)
+
+
+def test_the_fast_otlp_builder_reads_as_the_sdk_s_own_export():
+    """The evaluation builds OTLP bytes itself for speed; a sidecar must read exactly what the
+    OpenTelemetry SDK's recording and encoder would have sent for the same work."""
+    agent = generate(2, 4, 2).agents[3]
+    recorders = (Recorder(agent.name), SdkRecorder(agent.name))
+    ours, sdk = read_alike(
+        agent, recorders, lambda i: Effect(model="gpt-4.1") if i > 8 else HEALTHY,
+        ExportMetricsServiceRequest.FromString, lambda mapper: mapper.map,
+    )  # fmt: skip
+    # The SDK starts its cumulative streams at the first measurement, after these sidecars
+    # started, so its first export counts; the builder's streams began before (a reference).
+    assert len(sdk) == len(ours) + 1 == 12
+    assert_read_alike(ours, sdk[1:])
 
 
 def test_the_fast_span_builder_reads_as_the_sdk_s_own_spans():
@@ -211,36 +226,22 @@ def test_the_fast_span_builder_reads_as_the_sdk_s_own_spans():
     requests as from the OpenTelemetry SDK's tracer and encoder for the same work, and
     every vital a fault moves is there (latency and the calls' median, tokens, tools,
     retries, errors, cost, answers, the prompt)."""
-    scenario = generate(2, 4, 2)
-    agent, rng = scenario.agents[1], random.Random(1)
-    fast, sdk = SpanRecorder(agent.name), SdkSpanRecorder(agent.name)
-    readers = [Sidecar(SidecarConfig(actuators=(), max_requests_per_second=0)) for _ in "ab"]
-    seen: list[list] = [[], []]
-    try:
-        for index in range(12):
-            effect = Effect(model="gpt-4.1", prompt_suffix="-x") if index > 8 else HEALTHY
-            ops = draw(agent.traits, dataclasses.replace(effect, retry_rate=30.0), 0.0, rng)
-            for recorder, reader, found in zip((fast, sdk), readers, seen, strict=True):
-                body = recorder.export(agent.traits, effect, ops, 1000.0 + 60.0 * index)
-                request = ExportTraceServiceRequest.FromString(body)
-                found.extend(reader.mapper.map_spans(request, 1000.0 + 60.0 * index).samples)
-    finally:
-        for reader in readers:
-            reader.runner.close()
-    assert len(seen[0]) == len(seen[1]) == 11  # the first spans wait a minute
-    for a, b in zip(*seen, strict=True):
-        assert (a.operations, a.attempts, a.prompt_hash) == (
-            b.operations,
-            b.attempts,
-            b.prompt_hash,
-        )
-        assert a.values.keys() == b.values.keys() >= {
-            "latency", "latency_median", "input_tokens", "tool_calls", "retries", "error_rate",
-            "cost", "invocations",
-        }  # fmt: skip
-        assert all(math.isclose(a.values[k], b.values[k], rel_tol=1e-9) for k in a.values)
-    assert seen[0][-1].prompt_hash != seen[0][0].prompt_hash
-    assert seen[0][-1].values["cost"] > seen[0][0].values["cost"]
+    agent = generate(2, 4, 2).agents[1]
+    recorders = (SpanRecorder(agent.name), SdkSpanRecorder(agent.name))
+    changed = Effect(model="gpt-4.1", prompt_suffix="-x", retry_rate=30.0)
+    ours, sdk = read_alike(
+        agent, recorders, lambda i: changed if i > 8 else Effect(retry_rate=30.0),
+        ExportTraceServiceRequest.FromString, lambda mapper: mapper.map_spans,
+    )  # fmt: skip
+    assert len(ours) == len(sdk) == 11  # the first spans wait a minute
+    assert_read_alike(ours, sdk)
+    assert ours[0].values.keys() >= {
+        "latency", "latency_median", "input_tokens", "tool_calls", "retries", "error_rate",
+        "cost", "invocations",
+    }  # fmt: skip
+    assert ours[-1].prompt_hash != ours[0].prompt_hash
+    assert ours[-1].values["cost"] > ours[0].values["cost"]
+    assert ours[0].values["retries"] > 0
 
 
 def test_false_alarm_and_recall_intervals_are_the_exact_ones():

@@ -418,10 +418,7 @@ class RateBaseline(_Streaming):
     def rate_bound(self) -> float:
         """The highest rate the events seen make plausible: the upper 0.999 bound of a
         Poisson mean given the remembered events (Wilson's form), per unit of exposure."""
-        z2 = COUNT_CLIP_Z * COUNT_CLIP_Z
-        events = max(self.events, 0.0)
-        upper = events + z2 / 2 + COUNT_CLIP_Z * math.sqrt(events + z2 / 4)
-        return upper / max(self.exposure, 1e-9)
+        return _wilson(self.events, 1.0) / max(self.exposure, 1e-9)
 
     def count_variance(self, mean: float, s: BaselineSettings) -> float:
         """The variance of a count whose expectation is ``mean``: Poisson's, plus the excess
@@ -532,7 +529,7 @@ class RateBaseline(_Streaming):
     @staticmethod
     def _without_extreme(rows: list[list[float]]) -> list[list[float]]:
         """The warm-up's rows without the one at the highest rate (a fault while learning)."""
-        return sorted(rows, key=lambda r: r[0] / max(r[1], 1e-9))[:-1] or rows
+        return _by_rate(rows)[:-1] or rows
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
@@ -572,10 +569,7 @@ class ShareBaseline(RateBaseline):
 
     def _plausible_rate(self) -> float:
         """The lowest rate the events seen make plausible (Wilson's lower 0.999 bound)."""
-        z2 = COUNT_CLIP_Z * COUNT_CLIP_Z
-        events = max(self.events, 0.0)
-        lower = events + z2 / 2 - COUNT_CLIP_Z * math.sqrt(events + z2 / 4)
-        return max(lower, 0.0) / max(self.exposure, 1e-9)
+        return _wilson(self.events, -1.0) / max(self.exposure, 1e-9)
 
     @staticmethod
     def _clip(count: float, likely: float, mean: float, dispersion: float) -> float:
@@ -585,7 +579,7 @@ class ShareBaseline(RateBaseline):
     @staticmethod
     def _without_extreme(rows: list[list[float]]) -> list[list[float]]:
         """The warm-up's rows without the one at the lowest rate (a fault while learning)."""
-        return sorted(rows, key=lambda r: r[0] / max(r[1], 1e-9))[1:] or rows
+        return _by_rate(rows)[1:] or rows
 
 
 Baseline = LevelBaseline | PriceBaseline | RateBaseline
@@ -593,6 +587,19 @@ Baseline = LevelBaseline | PriceBaseline | RateBaseline
 
 def _log(value: float) -> float:
     return math.log(max(value, 1e-12))
+
+
+def _wilson(events: float, side: float) -> float:
+    """Wilson's 0.999 bound of a Poisson mean, given the events seen: the upper (side 1)
+    or the lower (side -1)."""
+    z2 = COUNT_CLIP_Z * COUNT_CLIP_Z
+    events = max(events, 0.0)
+    return max(events + z2 / 2 + side * COUNT_CLIP_Z * math.sqrt(events + z2 / 4), 0.0)
+
+
+def _by_rate(rows: list[list[float]]) -> list[list[float]]:
+    """Warm-up rows of (events, exposure), lowest rate first."""
+    return sorted(rows, key=lambda r: r[0] / max(r[1], 1e-9))
 
 
 class PromptBaseline:

@@ -125,6 +125,17 @@ def test_a_captured_sdk_retry_header_marks_a_request_as_a_retry():
     assert book.drain("a").retries == 3.0  # attempts 1, 2 and 3 were resends
 
 
+def test_token_counts_under_the_earlier_conventions_names_count_too():
+    from immune_sidecar.vitals.spans import SpanBook
+
+    model = {**CHAT, "gen_ai.request.model": "gpt-4o"}
+    earlier = {**model, "gen_ai.usage.prompt_tokens": "120", "gen_ai.usage.completion_tokens": "30"}
+    current = {**model, "gen_ai.usage.input_tokens": "100", "gen_ai.usage.output_tokens": "20"}
+    book = SpanBook()
+    book.take(_traces({"name": "chat", "attrs": earlier}, {"name": "chat", "attrs": current}), 1.0)
+    assert book.drain("a").tokens_by_model["gpt-4o"] == [220.0, 50.0]
+
+
 def test_tracking_requests_is_bounded_under_a_huge_fan_out():
     from immune_sidecar.vitals.spans import MAX_TRACKED_SPANS, SpanBook
 

@@ -39,10 +39,12 @@ HTTP_METHOD_KEYS = ("http.request.method", "http.method")
 RETRY_HEADER = "http.request.header.x-stainless-retry-count"
 _FIRST_NUMBER = re.compile(r"\d{1,9}")
 MAX_MESSAGES_CHARS = 256 * 1024  # captured messages longer than this are not read
-# Token counts on an LLM span, and the names earlier GenAI conventions gave them (still
-# written by older instrumentations).
-INPUT_TOKEN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
-OUTPUT_TOKEN_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
+# Token counts on an LLM span, and the names earlier GenAI conventions gave them (older
+# instrumentations still write those).
+EARLIER_TOKEN_KEYS = {
+    "gen_ai.usage.input_tokens": "gen_ai.usage.prompt_tokens",
+    "gen_ai.usage.output_tokens": "gen_ai.usage.completion_tokens",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,8 +152,8 @@ class SpanFigures:
                 failed=failed,
                 model=identity.first(attrs, identity.MODEL_KEYS) or "",
                 provider=str(identity.first(attrs, identity.PROVIDER_KEYS) or ""),
-                input_tokens=_count(attrs, *INPUT_TOKEN_KEYS),
-                output_tokens=_count(attrs, *OUTPUT_TOKEN_KEYS),
+                input_tokens=_tokens(attrs, "gen_ai.usage.input_tokens"),
+                output_tokens=_tokens(attrs, "gen_ai.usage.output_tokens"),
                 finish_told=bool(reasons),
                 asked_tools=bool(reasons) and any(r in str(reasons) for r in TOOL_FINISH),
                 prompt_hash=prompt_fingerprint(attrs),
@@ -247,15 +249,19 @@ class SpanBook:
         return figures
 
 
-def _count(attrs: dict[str, Any], *keys: str) -> float:
-    """A count the first of ``keys`` present gives: a finite number ≥ 0, else 0 (span
-    attributes are the agent's to write; one odd value must not cost the rest of the
-    export)."""
+def _count(attrs: dict[str, Any], key: str) -> float:
+    """A count an attribute gives: a finite number ≥ 0, else 0 (span attributes are the
+    agent's to write; one odd value must not cost the rest of the export)."""
     try:
-        value = float(next((attrs[k] for k in keys if k in attrs), 0) or 0)
+        value = float(attrs.get(key) or 0)
     except (TypeError, ValueError):
         return 0.0
     return value if math.isfinite(value) and value >= 0 else 0.0
+
+
+def _tokens(attrs: dict[str, Any], key: str) -> float:
+    """A token count, under its name or the one earlier conventions gave it."""
+    return _count(attrs, key) or _count(attrs, EARLIER_TOKEN_KEYS[key])
 
 
 def _resent(attrs: dict[str, Any]) -> bool:

@@ -736,3 +736,19 @@ def test_a_loop_is_judged_by_answers_per_call_whatever_the_load(share, calls, wi
         if found is not None:
             break
     assert found is not None and found.types == ("call_rate_spike",), step
+
+
+def test_a_state_file_with_the_old_calls_per_answer_baseline_loads_without_it():
+    """Before answers per call, calls per answer were learned as ``llm_calls``: that state
+    is dropped on restore (it meant another thing); the rest is kept."""
+    detector, rng = Detector(BaselineSettings()), random.Random(9)
+    for at in range(40):
+        detector.observe(spans_interval(rng, at, 0.3, 10))
+    state = json.loads(json.dumps(detector.snapshot()))
+    state["a"]["vitals"]["llm_calls"] = {"kind": "rate", "events": 90.0, "exposure": 30.0,
+                                         "n": 40, "fit": [0.0] * 5, "warmup": [],
+                                         "excess": 0.0, "fresh": 0}  # fmt: skip
+    restored = Detector(BaselineSettings())
+    restored.restore(state)
+    assert sorted(restored.baselines("a")) == ["answer_share"]
+    assert restored.baselines("a")["answer_share"] == detector.baselines("a")["answer_share"]

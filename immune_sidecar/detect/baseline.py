@@ -37,6 +37,7 @@ from .stats import (
     poisson_low_quantile,
     poisson_quantile,
     student_z,
+    z_of_p,
 )
 
 WINSOR = 2.5  # values beyond this many standard deviations do not move the level
@@ -223,6 +224,14 @@ class _Streaming:
             self.fresh -= 1
             return ADOPT_ALPHA, True
         return alpha, False
+
+    def run_z(self, value: float, exposure: float, s: BaselineSettings) -> float | None:
+        """Evidence an interval adds to a run that is judged at once (a share's); None."""
+        return None
+
+    def restart(self) -> None:
+        """Forget the lasting evidence (an alarm was raised on it)."""
+        self.excess = 0.0
 
     def accumulate(self, step: float, limit: float) -> bool:
         """Add a sample's step (at most half the limit: one sample alone never reaches it);
@@ -552,9 +561,53 @@ class ShareBaseline(RateBaseline):
     minute's one answer would make its calls look like a loop). The same count model,
     judged on its lower tail."""
 
-    __slots__ = ()
+    __slots__ = ("unanswered",)
     kind = "share"
     _tail = staticmethod(dispersed_poisson_low_z)
+
+    def __init__(self, *args: Any, unanswered: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unanswered = unanswered  # calls since the last interval with an ending
+
+    def run_z(self, value: float, exposure: float, s: BaselineSettings) -> float | None:
+        """An interval with no ending adds its calls to the run since the last one, judged
+        at once: a loop's evidence grows with its calls, where an interval holds too few
+        to tell and before the lasting test runs. An ending clears the run (None)."""
+        self.unanswered = self.unanswered + exposure if value <= 0 else 0.0
+        return self._run_z(self.rate(), s) if self.unanswered > 0 else None
+
+    def _run_z(self, share: float, s: BaselineSettings) -> float:
+        """z of so many calls in a row without an ending at this share: (1 − p)^(calls/φ),
+        φ the count's dispersion at a typical interval (its floor, at that scale only: a
+        run is not one interval's count)."""
+        typical = max(self._typical_count(s), 1e-9)
+        dispersion = max(1.0, self.count_variance(typical, s) / typical)
+        log_p = self.unanswered * math.log1p(-min(share, 1.0 - 1e-9)) / dispersion
+        return student_z(z_of_p(math.exp(max(log_p, -690.0))), s.tail_dof)
+
+    def _follow(self, count: float, exposure: float, s: BaselineSettings) -> None:
+        if count <= 0 and self._run_z(self._plausible_rate(), s) > FIT_WINSOR:
+            return  # a run too long even for the lowest plausible share: a loop, not noise
+        super()._follow(count, exposure, s)
+
+    def restart(self) -> None:
+        super().restart()
+        self.unanswered = 0.0
+
+    def adopt(self, count: float, exposure: float) -> None:
+        super().adopt(count, exposure)
+        self.unanswered = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict for the state file."""
+        return {**super().to_json(), "unanswered": self.unanswered}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ShareBaseline":
+        """Restore from ``to_json`` output."""
+        base = super().from_json(data)
+        base.unanswered = float(data.get("unanswered", 0.0))
+        return base
 
     @staticmethod
     def _floor(s: BaselineSettings) -> float:

@@ -197,9 +197,12 @@ class Detector:
             guarded = self._guard(state, test, seen, every.level)
             return guarded, guarded is not None
         limits = every.of(base, s)
-        z = base.z(seen.value, seen.exposure, self._floor(test, limits), s)
+        floor = self._floor(test, limits)
+        z = base.z(seen.value, seen.exposure, floor, s)
         judged = test.lasting and base.settled(s)
         step = base.step(z, seen.value, seen.exposure, s) if judged else 0.0
+        run = base.run_z(seen.value, seen.exposure, s)
+        z = z if run is None else max(z, run)
         lasting = judged and base.accumulate(step, limits.lasting)
         drifting = base.drifting(limits.lasting)
         if z >= SHIFT_Z or drifting:
@@ -375,7 +378,7 @@ def _restart_sums(state: _AgentState, vitals: Collection[str] | None = None) -> 
     """The agent's lasting sums (of ``vitals``, else all) start afresh."""
     for vital, base in state.vitals.items():
         if vitals is None or vital in vitals:
-            base.excess = 0.0
+            base.restart()
 
 
 def _shown(seen: Observation, test: VitalTest) -> float:

@@ -721,12 +721,15 @@ def spans_interval(rng: random.Random, at: int, share: float, calls: float, loop
     return VitalSample("a", at * 60.0, 60.0, float(n), values, attempts=float(n))
 
 
-@pytest.mark.parametrize(("share", "calls", "within"), [(0.05, 8, 40), (0.3, 10, 8), (0.5, 30, 3)])
+@pytest.mark.parametrize(
+    ("share", "calls", "within"), [(0.05, 8, 40), (0.3, 10, 8), (0.5, 30, 2), (0.8, 20, 1)]
+)
 def test_a_loop_is_judged_by_answers_per_call_whatever_the_load(share, calls, within):
     """Calls per answer rise and fall with traffic wherever answers are few (a quiet minute's
     one answer, or none); the answers among the calls do not. A hundred healthy hours of
-    busy and quiet hours raise nothing; a loop (no call answers) is caught within a few
-    intervals where answers are many, and as its evidence adds up where they are few."""
+    busy and quiet hours raise nothing; a loop (no call answers) is caught at once where
+    answers are many (its run of calls without one), and as its evidence adds up where
+    they are few."""
     detector, rng = Detector(BaselineSettings()), random.Random(8)
     healthy_alarms = [at for at in range(6000)
                       if detector.observe(spans_interval(rng, at, share, calls))]  # fmt: skip
@@ -752,3 +755,4 @@ def test_a_state_file_with_the_old_calls_per_answer_baseline_loads_without_it():
     restored.restore(state)
     assert sorted(restored.baselines("a")) == ["answer_share"]
     assert restored.baselines("a")["answer_share"] == detector.baselines("a")["answer_share"]
+    assert restored.snapshot()["a"]["vitals"] == detector.snapshot()["a"]["vitals"]

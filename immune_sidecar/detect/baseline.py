@@ -561,20 +561,28 @@ class ShareBaseline(RateBaseline):
     minute's one answer would make its calls look like a loop). The same count model,
     judged on its lower tail."""
 
-    __slots__ = ("unanswered",)
+    __slots__ = ("run_share", "unanswered")
     kind = "share"
     _tail = staticmethod(dispersed_poisson_low_z)
 
     def __init__(self, *args: Any, unanswered: float = 0.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.unanswered = unanswered  # calls since the last interval with an ending
+        # The lowest plausible share when the run began: what a run is too long for to be
+        # learned (taken then, or the run's own learned zeros would keep lowering it).
+        self.run_share = 0.0
 
     def run_z(self, value: float, exposure: float, s: BaselineSettings) -> float | None:
         """An interval with no ending adds its calls to the run since the last one, judged
         at once: a loop's evidence grows with its calls, where an interval holds too few
         to tell and before the lasting test runs. An ending clears the run (None)."""
-        self.unanswered = self.unanswered + exposure if value <= 0 else 0.0
-        return self._run_z(self.rate(), s) if self.unanswered > 0 else None
+        if value > 0:
+            self.unanswered = 0.0
+            return None
+        if self.unanswered <= 0:
+            self.run_share = self._plausible_rate()
+        self.unanswered += exposure
+        return self._run_z(self.rate(), s)
 
     def _run_z(self, share: float, s: BaselineSettings) -> float:
         """z of so many calls in a row without an ending at this share: (1 − p)^(calls/φ),
@@ -586,7 +594,7 @@ class ShareBaseline(RateBaseline):
         return student_z(z_of_p(math.exp(max(log_p, -690.0))), s.tail_dof)
 
     def _follow(self, count: float, exposure: float, s: BaselineSettings) -> None:
-        if count <= 0 and self._run_z(self._plausible_rate(), s) > FIT_WINSOR:
+        if count <= 0 and self._run_z(self.run_share, s) > FIT_WINSOR:
             return  # a run too long even for the lowest plausible share: a loop, not noise
         super()._follow(count, exposure, s)
 
@@ -600,13 +608,14 @@ class ShareBaseline(RateBaseline):
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
-        return {**super().to_json(), "unanswered": self.unanswered}
+        return {**super().to_json(), "unanswered": self.unanswered, "run_share": self.run_share}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "ShareBaseline":
         """Restore from ``to_json`` output."""
         base = super().from_json(data)
         base.unanswered = float(data.get("unanswered", 0.0))
+        base.run_share = float(data.get("run_share", 0.0))
         return base
 
     @staticmethod

@@ -756,3 +756,18 @@ def test_a_state_file_with_the_old_calls_per_answer_baseline_loads_without_it():
     assert sorted(restored.baselines("a")) == ["answer_share"]
     assert restored.baselines("a")["answer_share"] == detector.baselines("a")["answer_share"]
     assert restored.snapshot()["a"]["vitals"] == detector.snapshot()["a"]["vitals"]
+
+
+def test_a_young_baseline_does_not_learn_a_loop_s_run_of_calls_without_an_answer():
+    """Five samples learned, then a loop: its first interval may be learned, but the run of
+    calls without an answer is soon too long for the share the agent had, and the loop
+    is caught within a few intervals, the share still where it was."""
+    detector = Detector(BaselineSettings(min_samples=5))
+    for at in range(8):
+        detector.observe(spans_interval(random.Random(at), at, 0.5, 22))
+    for step in range(4):
+        found = detector.observe(spans_interval(random.Random(step), 8 + step, 0.5, 26, loop=True))
+        if found is not None:
+            break
+    assert found is not None and found.types == ("call_rate_spike",), step
+    assert detector.baselines("a")["answer_share"]["mean"] > 0.4

@@ -759,14 +759,21 @@ def test_a_state_file_with_the_old_calls_per_answer_baseline_loads_without_it():
 
 
 def test_a_young_baseline_does_not_learn_a_loop_s_run_of_calls_without_an_answer():
-    """Five samples learned, then a loop: its first interval may be learned, but the run of
-    calls without an answer is soon too long for the share the agent had, and the loop
-    is caught within a few intervals, the share still where it was."""
+    """Five one-second samples learned (an agent seen through the gate: 22 calls, 11
+    answers), then a loop (26 calls, none answered): its first interval may be learned,
+    but the run of calls without an answer is soon too long for the share the agent had
+    when it began, and the loop is caught within a few intervals (learning the run's
+    zeros, the share fell interval by interval and it took 18)."""
+
+    def second(at: int, calls: float, answers: float) -> VitalSample:
+        values = {"llm_calls": calls, "invocations": answers}
+        return VitalSample("a", float(at), 1.0, calls, values, attempts=calls)
+
     detector = Detector(BaselineSettings(min_samples=5))
     for at in range(8):
-        detector.observe(spans_interval(random.Random(at), at, 0.5, 22))
-    for step in range(4):
-        found = detector.observe(spans_interval(random.Random(step), 8 + step, 0.5, 26, loop=True))
+        detector.observe(second(at, 22.0, 11.0))
+    for step in range(6):
+        found = detector.observe(second(8 + step, 26.0, 0.0))
         if found is not None:
             break
     assert found is not None and found.types == ("call_rate_spike",), step

@@ -311,7 +311,8 @@ class LevelBaseline(_Streaming):
     def adopt(self, value: float, calls: float) -> None:
         """Make ``value`` the new normal level (an operator or a lasting shift said so);
         the next samples settle it."""
-        self.mu, self.excess, self.fresh = _log(value), 0.0, ADOPT_SAMPLES
+        self.mu, self.fresh = _log(value), ADOPT_SAMPLES
+        self.restart()
 
     def _fit(self, rows: list[list[float]], s: BaselineSettings) -> None:
         self.mu = statistics.median(y for y, _ in rows)
@@ -474,7 +475,8 @@ class RateBaseline(_Streaming):
     def adopt(self, count: float, exposure: float) -> None:
         """Make this interval's rate the new normal; the next samples settle it."""
         scale = self.exposure / max(exposure, 1e-9)
-        self.events, self.excess, self.fresh = count * scale, 0.0, ADOPT_SAMPLES
+        self.events, self.fresh = count * scale, ADOPT_SAMPLES
+        self.restart()
 
     def _fit(self, rows: list[list[float]], s: BaselineSettings) -> None:
         # The interval with the highest rate is left out: one fault while learning stays out.
@@ -565,9 +567,9 @@ class ShareBaseline(RateBaseline):
     kind = "share"
     _tail = staticmethod(dispersed_poisson_low_z)
 
-    def __init__(self, *args: Any, unanswered: float = 0.0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.unanswered = unanswered  # calls since the last interval with an ending
+        self.unanswered = 0.0  # calls since the last interval with an ending
         # The lowest plausible share when the run began: what a run is too long for to be
         # learned (taken then, or the run's own learned zeros would keep lowering it).
         self.run_share = 0.0
@@ -599,11 +601,8 @@ class ShareBaseline(RateBaseline):
         super()._follow(count, exposure, s)
 
     def restart(self) -> None:
+        """Forget the lasting evidence and the run (an alarm was raised, or a level adopted)."""
         super().restart()
-        self.unanswered = 0.0
-
-    def adopt(self, count: float, exposure: float) -> None:
-        super().adopt(count, exposure)
         self.unanswered = 0.0
 
     def to_json(self) -> dict[str, Any]:

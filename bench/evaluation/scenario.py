@@ -29,6 +29,8 @@ FAST_EXPORTERS = 0.15  # the share of agents whose SDK exports more often than t
 # The share of agents that send spans and no metrics, every few seconds (a batch span
 # processor's default schedule).
 SPAN_SENDERS, SPAN_EXPORT_SECONDS = 0.15, 5.0
+# The system prompts spans-only agents' instrumentations capture, and their shares.
+SPAN_PROMPTS = {"fixed": 0.4, "dated": 0.4, "varying": 0.2}
 CREEP = 0.05  # a creeping fault grows the vital by this share of its level per interval
 # Fault kind → the Effect field it scales and the vital its magnitude is measured on.
 SCALED = {
@@ -226,7 +228,7 @@ def generate(
     """A fleet of ``agents`` over ``hours``, with faults about every ``mean_gap_hours`` each."""
     rng = random.Random(f"scenario:{seed}")
     # Apart, so that the other draws stay as they were: how agents export.
-    exports = random.Random(f"exports:{seed}"), random.Random(f"telemetry:{seed}")
+    exports = tuple(random.Random(f"{part}:{seed}") for part in ("exports", "telemetry", "prompts"))
     intervals = round(hours * 3600 / INTERVAL_SECONDS)
     fleet = tuple(_agent(rng, n, intervals, exports) for n in range(agents))
     episodes = [e for a in fleet for e in _episodes(rng, a, intervals, mean_gap_hours * 60)]
@@ -272,12 +274,16 @@ def _agent(rng: random.Random, n: int, intervals: int, exports) -> Agent:
                  rng.uniform(0.85, 1.2), rng.uniform(0.8, 1.3))  # fmt: skip
 
 
-def _exporting(t: Traits, often: random.Random, spans: random.Random) -> Traits:
-    """How the agent exports: metrics once an interval or more often, or spans alone."""
+def _exporting(t: Traits, often: random.Random, spans: random.Random, prompts) -> Traits:
+    """How the agent exports: metrics once an interval or more often, or spans alone (and
+    which system prompt they capture)."""
     if often.random() < FAST_EXPORTERS:
         t = dataclasses.replace(t, export_seconds=often.choice((15.0, 20.0, 30.0)))
+    prompt = prompts.choices(tuple(SPAN_PROMPTS), tuple(SPAN_PROMPTS.values()))[0]
     if spans.random() < SPAN_SENDERS:
-        t = dataclasses.replace(t, telemetry="spans", export_seconds=SPAN_EXPORT_SECONDS)
+        t = dataclasses.replace(
+            t, telemetry="spans", export_seconds=SPAN_EXPORT_SECONDS, prompt=prompt
+        )
     return t
 
 

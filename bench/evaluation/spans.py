@@ -9,6 +9,7 @@ a batch span processor would send (fast), ``SdkSpanRecorder`` through the
 OpenTelemetry SDK itself (for the test that compares them).
 """
 
+import datetime
 import itertools
 import json
 from typing import NamedTuple
@@ -43,15 +44,15 @@ class SpanShape(NamedTuple):
     client: bool = True  # a client span (an LLM call, a request) or an internal one (a tool)
 
 
-def call_spans(traits: Traits, effect: Effect, op: Operation, n: int) -> list[SpanShape]:
-    """The spans of an agent's ``n``-th operation: the LLM call, its HTTP requests, its
-    tool executions."""
+def call_spans(traits: Traits, effect: Effect, op: Operation, n: int, end: int) -> list[SpanShape]:
+    """The spans of an agent's ``n``-th operation, ending at ``end`` (ns since the Unix
+    epoch): the LLM call, its HTTP requests, its tool executions."""
     model = effect.model or traits.model
     chat: dict[str, object] = {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": traits.provider,
         "gen_ai.request.model": model,
-        "gen_ai.system_instructions": _instructions(traits.prompt_hash + effect.prompt_suffix),
+        "gen_ai.system_instructions": _instructions(traits, effect, n, end),
     }
     if op.failed:
         chat["error.type"] = "timeout"
@@ -70,9 +71,28 @@ def call_spans(traits: Traits, effect: Effect, op: Operation, n: int) -> list[Sp
     return spans
 
 
-def _instructions(prompt: str) -> str:
+def _instructions(traits: Traits, effect: Effect, n: int, end: int) -> str:
     """The system prompt as openai-v2 captures it (content capture on)."""
-    return json.dumps([{"type": "text", "content": f"You are agent {prompt}."}])
+    text = f"You are agent {traits.prompt_hash}{effect.prompt_suffix}."
+    if traits.prompt != "fixed":
+        at = datetime.datetime.fromtimestamp(end / NANOS, datetime.UTC)
+        request = f"{(end * 2654435761 + n) % 2**64:016x}"
+        text += f" It is {at:%A, %d %B %Y, %H:%M:%S} UTC. Request {request}."
+    if traits.prompt == "varying":
+        text += f" Context retrieved for the question: {_retrieved(end * 31 + n)}."
+    return json.dumps([{"type": "text", "content": text}])
+
+
+_WORDS = (
+    *("refund", "policy", "shipping", "warehouse", "premium", "support", "invoice", "account"),
+    *("password", "document", "history", "order", "return", "delay", "region", "discount"),
+)
+
+
+def _retrieved(key: int) -> str:
+    """Passages a retrieval step put in the prompt: a different few words each call."""
+    mixed = (key * 0x9E3779B97F4A7C15) % 2**64
+    return " ".join(_WORDS[(mixed >> (4 * i)) & 15] for i in range(8))
 
 
 def _answer(model: str, op: Operation) -> dict[str, object]:
@@ -114,7 +134,7 @@ class SpanRecorder:
         end = int((EPOCH + now) * NANOS)
         for n, op in enumerate(ops):
             ends = end - (len(ops) - 1 - n) * CALL_GAP_NANOS
-            self._encode(scope.spans, call_spans(traits, effect, op, n), ends)
+            self._encode(scope.spans, call_spans(traits, effect, op, n, ends), ends)
         return request.SerializeToString()
 
     def _encode(self, out, shapes: list[SpanShape], end: int) -> None:
@@ -160,7 +180,7 @@ class SdkSpanRecorder:
         end = int((EPOCH + now) * NANOS)
         for n, op in enumerate(ops):
             ends = end - (len(ops) - 1 - n) * CALL_GAP_NANOS
-            _record(tracer, call_spans(traits, effect, op, n), ends)
+            _record(tracer, call_spans(traits, effect, op, n, ends), ends)
         body = encode_spans(spans.get_finished_spans()).SerializeToString()
         provider.shutdown()
         return body

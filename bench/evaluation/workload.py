@@ -69,6 +69,10 @@ class Traits:
     # what: "metrics" (and no spans), or "spans" alone, as some stock instrumentations.
     export_seconds: float = 60.0
     telemetry: str = "metrics"
+    # The system prompt a spans-only agent's instrumentation captures: "fixed"; "dated"
+    # (a template stating the time and a request id); "varying" (each call's retrieved
+    # context in it).
+    prompt: str = "fixed"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -90,6 +90,10 @@ class BaselineSettings:
     price_jump: float = 1.5
     # A prompt hash never seen while healthy counts as this many z (for severity).
     prompt_change_sigma: float = 9.0
+    # An agent whose healthy samples bring a hash never seen more often than this share
+    # has a prompt that changes from call to call (content put into a captured system
+    # prompt): a new hash says nothing of it (1: never so).
+    varying_prompt_share: float = 0.5
     # Resource attributes whose change, with a new prompt hash, marks a deploy (re-learn).
     deploy_keys: tuple[str, ...] = ("service.version", "gen_ai.agent.version")
     # Standalone: the ejection in a row, for the same lone anomaly, that adopts its level
@@ -121,6 +125,7 @@ class BaselineSettings:
         "tail_dof": (1.0, 1e6),
         "price_jump": (1.01, 1000.0),
         "prompt_change_sigma": (0.1, 1000.0),
+        "varying_prompt_share": (0.0, 1.0),
         "relearn_after_ejections": (0, 1000),
         "relearn_window_seconds": (1.0, 31_536_000.0),
         "shared_shift_share": (0.0, 1.0),
@@ -664,26 +669,43 @@ def _by_rate(rows: list[list[float]]) -> list[list[float]]:
 
 
 class PromptBaseline:
-    """The prompt hashes an agent used while healthy, and its deployed version."""
+    """The prompt hashes an agent used while healthy, how often a healthy sample brought
+    one never seen (its novelty), and its deployed version."""
 
     MAX_KNOWN = 16
+    NOVELTY_SAMPLES = 50  # novelty is the mean over the samples after the first, up to this
 
-    def __init__(self, known: dict[str, int] | None = None, n: int = 0, version: str = ""):
+    def __init__(
+        self,
+        known: dict[str, int] | None = None,
+        n: int = 0,
+        version: str = "",
+        novelty: float = 0.0,
+    ):
         self.known: dict[str, int] = known or {}
         self.n = n
         self.version = version
+        self.novelty = novelty
 
     def usual(self) -> str:
         """The hash seen most often."""
         return max(self.known, key=self.known.__getitem__) if self.known else ""
 
-    def is_new(self, prompt_hash: str, s: BaselineSettings) -> bool:
+    def varies(self, s: BaselineSettings) -> bool:
+        """Whether the learned agent's hash keeps changing while it is healthy."""
+        return self.n >= s.min_samples and self.novelty > s.varying_prompt_share
+
+    def unseen(self, prompt_hash: str, s: BaselineSettings) -> bool:
         """Whether a learned agent shows a hash it never used while healthy."""
         return bool(prompt_hash) and self.n >= s.min_samples and prompt_hash not in self.known
 
+    def is_new(self, prompt_hash: str, s: BaselineSettings) -> bool:
+        """Whether a hash never used while healthy is news: the agent's prompt is steady."""
+        return self.unseen(prompt_hash, s) and not self.varies(s)
+
     def is_deploy(self, prompt_hash: str, version: str, s: BaselineSettings) -> bool:
-        """A new hash that came with a new version: a deploy, to be re-learned."""
-        return self.is_new(prompt_hash, s) and bool(version) and version != self.version
+        """A hash never seen that came with a new version: a deploy, to be re-learned."""
+        return self.unseen(prompt_hash, s) and bool(version) and version != self.version
 
     def learn(self, prompt_hash: str, version: str = "") -> None:
         """Count a hash, and the version it came with, seen in a healthy sample.
@@ -692,17 +714,28 @@ class PromptBaseline:
         if not prompt_hash:
             return
         self.version = version or self.version
+        if self.known:
+            novel = float(prompt_hash not in self.known)
+            self.novelty += (novel - self.novelty) / max(1, min(self.n, self.NOVELTY_SAMPLES))
         self.n += 1
         self.known[prompt_hash] = self.known.get(prompt_hash, 0) + 1
         if len(self.known) > self.MAX_KNOWN:
             del self.known[min(self.known, key=self.known.__getitem__)]
 
+    def forget(self, prefix: str) -> None:
+        """Drop the hashes that start with ``prefix`` (of a scheme no longer made); with
+        none left, the agent's prompts are learned anew."""
+        self.known = {h: c for h, c in self.known.items() if not h.startswith(prefix)}
+        if not self.known:
+            self.n, self.novelty = 0, 0.0
+
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
-        return {"known": self.known, "n": self.n, "version": self.version}
+        return {"known": self.known, "n": self.n, "version": self.version, "novelty": self.novelty}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "PromptBaseline":
-        """Restore from ``to_json`` output."""
+        """Restore from ``to_json`` output (or a state file written before novelty)."""
         known = {str(k): int(v) for k, v in data["known"].items()}
-        return cls(known, int(data["n"]), str(data.get("version", "")))
+        novelty = float(data.get("novelty", 0.0))
+        return cls(known, int(data["n"]), str(data.get("version", "")), novelty)

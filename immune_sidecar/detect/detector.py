@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from immune_common.severity import severity
 
 from ..vitals import VitalSample
+from ..vitals.spans import EARLIER_FINGERPRINT
 from .baseline import (
     Baseline,
     BaselineSettings,
@@ -279,9 +280,20 @@ class Detector:
                 base = state.vitals[test.vital] = test.baseline()
             if not base.drifting(limits.of(base, s).lasting):
                 base.learn(observation.value, observation.exposure, s)
-        state.prompt.learn(sample.prompt_hash, sample.version)
+        self._learn_prompt(state, sample)
         if state.previous and all(b.learned(s) for b in state.vitals.values()):
             state.previous = {}
+
+    def _learn_prompt(self, state: _AgentState, sample: VitalSample) -> None:
+        steady = not state.prompt.varies(self.settings)
+        state.prompt.learn(sample.prompt_hash, sample.version)
+        if steady and state.prompt.varies(self.settings):
+            log.warning(
+                "%s: its prompt hash changes from sample to sample (new in %.0f%% of them): "
+                "a prompt change cannot be told from it; give the agent a steady "
+                "gen_ai.prompt.hash or a prompt key",
+                sample.agent_id, 100 * state.prompt.novelty,
+            )  # fmt: skip
 
     def _relearn(self, state: _AgentState, sample: VitalSample) -> None:
         s = self.settings
@@ -368,6 +380,7 @@ class Detector:
                 state.vitals = _baselines(entry["vitals"], self.settings)
                 state.previous = _baselines(entry.get("previous", {}), self.settings)
                 state.prompt = PromptBaseline.from_json(entry["prompt"])
+                state.prompt.forget(EARLIER_FINGERPRINT)
                 self._agents[agent] = state
 
 

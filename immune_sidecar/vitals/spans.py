@@ -13,6 +13,7 @@ its next sample is cut, and fill in the vitals the agent's metrics lack
 
 import bisect
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -39,6 +40,20 @@ HTTP_METHOD_KEYS = ("http.request.method", "http.method")
 RETRY_HEADER = "http.request.header.x-stainless-retry-count"
 _FIRST_NUMBER = re.compile(r"\d{1,9}")
 MAX_MESSAGES_CHARS = 256 * 1024  # captured messages longer than this are not read
+# What changes from call to call in a templated prompt (read in lower case): numbers and
+# the ids around them (dates, times, request ids), UUIDs, and the names of days and months.
+_VOLATILE = re.compile(
+    r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
+    r"|[a-f]*\d\w*(?: ?[ap]\.?m\b\.?)?"
+    r"|(?<![a-z])(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?"
+    r"|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?![a-z])"
+)
+# Fingerprints are "fp2-" and a hash of the template; "fp-" ones (of the whole text)
+# came before.
+FINGERPRINT, EARLIER_FINGERPRINT = "fp2-", "fp-"
+CACHED_PROMPT_CHARS = 16 * 1024  # the fingerprints of this many prompts, up to this long,
+CACHED_PROMPTS = 256  # are remembered: a steady prompt is read once
 # Token counts on an LLM span, and the names earlier GenAI conventions gave them (older
 # instrumentations still write those).
 EARLIER_TOKEN_KEYS = {
@@ -273,15 +288,26 @@ def _resent(attrs: dict[str, Any]) -> bool:
 
 def prompt_fingerprint(attrs: dict[str, Any]) -> str:
     """A hash of an LLM call's system prompt and tool definitions, where the
-    instrumentation captured them (opt-in content capture); '' otherwise. The text
-    itself is read only to be hashed, never kept."""
+    instrumentation captured them (opt-in content capture); '' otherwise. Numbers, ids
+    and the names of days and months are left out, so a template that states the date,
+    the time or a request id is one prompt. The text is read only to be hashed, never
+    kept."""
     system = str(attrs.get("gen_ai.system_instructions") or "") or _system_text(
         attrs.get("gen_ai.input.messages")
     )
     tools = str(attrs.get("gen_ai.tool.definitions") or "")
     if not (system or tools):
         return ""
-    return "fp-" + hashlib.sha256(f"{system}\x00{tools}".encode()).hexdigest()[:16]
+    text = f"{system}\x00{tools}"
+    return _cached(text) if len(text) <= CACHED_PROMPT_CHARS else _fingerprint(text)
+
+
+def _fingerprint(text: str) -> str:
+    template = _VOLATILE.sub("#", text.lower())
+    return FINGERPRINT + hashlib.sha256(template.encode()).hexdigest()[:16]
+
+
+_cached = functools.lru_cache(maxsize=CACHED_PROMPTS)(_fingerprint)
 
 
 def _system_text(messages: Any) -> str:

@@ -207,6 +207,36 @@ def test_a_deploy_relearns_and_a_new_prompt_without_a_new_version_quarantines():
                                 version="3")) is not None  # fmt: skip
 
 
+def prompt_alarms(detector: Detector, hashes, start: int = 0) -> list[int]:
+    """Feed healthy intervals with the given prompt hashes; the intervals that alarmed."""
+    rng, alarms = random.Random(5), []
+    for at, prompt_hash in enumerate(hashes, start):
+        calls, values, attempts = healthy(rng, 20)
+        if detector.observe(sample("a", at, calls, values, attempts, prompt_hash=prompt_hash)):
+            alarms.append(at)
+    return alarms
+
+
+def test_a_prompt_that_changes_from_sample_to_sample_is_no_prompt_change(caplog):
+    """Content put into a captured system prompt (each call's retrieved passages) makes a
+    new fingerprint each sample: a new one says nothing of such an agent (it used to
+    alarm every sample after the warm-up), and the operator is told once."""
+    varying = Detector(BaselineSettings())
+    with caplog.at_level("WARNING", logger="immune_sidecar.detect.detector"):
+        assert prompt_alarms(varying, (f"fp2-{n}" for n in range(200))) == []
+    assert [r.getMessage() for r in caplog.records if "prompt hash changes" in r.message] == [
+        "a: its prompt hash changes from sample to sample (new in 100% of them): a prompt "
+        "change cannot be told from it; give the agent a steady gen_ai.prompt.hash or a "
+        "prompt key"
+    ]
+    # Two prompts in turn, then a third: a steady agent's new prompt still alarms at once.
+    steady = Detector(BaselineSettings())
+    assert prompt_alarms(steady, ["p1", "p2"] * 50 + ["p3"]) == [100]
+    # A varying prompt made steady again: judged once its novelty falls below the share.
+    settled = prompt_alarms(varying, ["p"] * 60 + ["q"], start=200)
+    assert settled == [260]
+
+
 def test_an_adopted_level_is_normal_afterwards():
     detector = trained()
     assert first_alarm(detector, "a", 1, latency=3.0) == 1
@@ -418,6 +448,18 @@ def test_baselines_and_sums_survive_the_state_file_and_older_state_files_load():
     assert sorted(legacy.baselines("a")) == ["latency", "tool_calls"]
     assert all(b["learned"] for b in legacy.baselines("a").values())
     assert first_alarm(legacy, "a", 1, latency=5.0) == 1  # judged at once, nothing re-learned
+
+
+def test_prompts_fingerprinted_by_an_earlier_scheme_are_learned_anew_not_news():
+    """State files keep the fingerprints of captured prompts; those of the earlier scheme
+    (a hash of the whole text, "fp-") never come again: the agent's prompts are learned
+    anew, where keeping them made its first sample after the upgrade a prompt change."""
+    detector = trained()
+    state = json.loads(json.dumps(detector.snapshot()))
+    state["a"]["prompt"] = {"known": {"fp-0123456789abcdef": 40}, "n": 40}
+    upgraded = Detector(BaselineSettings())
+    upgraded.restore(state)
+    assert prompt_alarms(upgraded, ["fp2-0123456789abcdef"] * 12 + ["fp2-other"]) == [12]
 
 
 def test_a_young_baseline_restored_under_a_shorter_warm_up_is_fitted_not_left_at_zero():

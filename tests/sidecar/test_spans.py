@@ -2,8 +2,10 @@
 and an agent that sends spans alone."""
 
 import dataclasses
+import datetime
 import json
 import random
+import uuid
 
 import pytest
 
@@ -33,6 +35,18 @@ def test_the_fingerprint_follows_the_system_prompt_and_never_shows_it():
     tools = {"gen_ai.tool.definitions": '[{"name": "search"}]'}
     with_tools = prompt_fingerprint({**messages("You are careful."), **tools})
     assert with_tools not in ("", careful)  # a new tool set is a new prompt too
+
+
+@pytest.mark.parametrize("when", ["%A, %d %B %Y, %H:%M:%S UTC", "%a %d %b %Y, %I:%M %p", "%x %X"])
+def test_a_template_stating_the_date_time_or_an_id_is_one_prompt(when):
+    template = "You are careful. It is {}, request {}, trace {:x}, ticket T-{}. Be {}."
+    start, rng = datetime.datetime(2026, 1, 1, 9, 30, tzinfo=datetime.UTC), random.Random(3)
+    days = [f"{start + datetime.timedelta(hours=37 * n, seconds=n):{when}}" for n in range(12)]
+    ids = [(uuid.UUID(int=rng.getrandbits(128)), rng.getrandbits(64), n) for n in range(12)]
+    texts = [template.format(day, *some, "brief") for day in days for some in ids]
+    brief = {prompt_fingerprint(messages(text)) for text in texts}
+    assert len(brief) == 1
+    assert prompt_fingerprint(messages(template.format(days[0], *ids[0], "terse"))) not in brief
 
 
 def test_no_captured_content_or_unusable_content_gives_no_fingerprint():
@@ -146,16 +160,26 @@ def test_tracking_requests_is_bounded_under_a_huge_fan_out():
     assert len(figures._requests) == MAX_TRACKED_SPANS and figures.retries == 0
 
 
-@pytest.mark.parametrize("version", ["2", "1"], ids=["deploy", "same-version"])
-def test_an_agent_sending_spans_alone_is_judged_each_minute_and_its_deploy_relearned(version):
+@pytest.mark.parametrize(
+    ("prompt", "version", "held"),
+    [("fixed", "2", False), ("fixed", "1", True), ("dated", "2", False), ("dated", "1", True),
+     ("varying", "2", False), ("varying", "1", False)],
+)  # fmt: skip
+def test_an_agent_sending_spans_alone_is_judged_each_minute_and_its_deploy_relearned(
+    prompt, version, held
+):
     """Spans every 5 s, as a batch span processor sends them, and no metrics: one sample a
     minute, and the version its spans' resource names — a new prompt with a new version is
-    a deploy (re-learned), with the same version a prompt change (held)."""
+    a deploy (re-learned), with the same version a prompt change (held). So too where the
+    captured prompt states the time and a request id ("dated"); where it carries each
+    call's retrieved passages ("varying"), a new prompt cannot be told from the next call's,
+    and nothing is held (every sample was, before)."""
     base = generate(2, 4, 2).agents[1]
-    traits = dataclasses.replace(base.traits, export_seconds=5.0, idle_share=0.0)
+    traits = dataclasses.replace(base.traits, export_seconds=5.0, idle_share=0.0, prompt=prompt)
     clock = SimClock()
-    held = EjectionPolicy(base_seconds=86_400, max_seconds=86_400, probation_seconds=0)
-    sidecar = Sidecar(SidecarConfig(ejection=held, actuators=(), max_requests_per_second=0), clock)
+    policy = EjectionPolicy(base_seconds=86_400, max_seconds=86_400, probation_seconds=0)
+    config = SidecarConfig(ejection=policy, actuators=(), max_requests_per_second=0)
+    sidecar = Sidecar(config, clock)
     sdk, rng = SdkSpanRecorder(base.name), random.Random(1)
     changed = Effect(prompt_suffix="-new", version=version)
     try:
@@ -171,6 +195,6 @@ def test_an_agent_sending_spans_alone_is_judged_each_minute_and_its_deploy_relea
         assert record.latest.version == version
         deploys = sidecar.metrics.relearns.labels("deploy")._value.get()
         quarantined = [e.agent_id for e in sidecar.book.held(clock.now)]
-        assert (deploys, quarantined) == ((1, []) if version == "2" else (0, [base.name]))
+        assert deploys == (version == "2") and quarantined == ([base.name] if held else [])
     finally:
         sidecar.runner.close()

@@ -17,6 +17,7 @@ from immune_demo.faults import BY_NAME
 from immune_demo.kinds import KINDS
 from immune_sidecar.detect import BaselineSettings
 from immune_sidecar.vitals.prices import DEFAULT_PRICES, PriceTable
+from immune_sidecar.vitals.sample import PRICE_MIX
 
 from .workload import HEALTHY, Effect, Operation, Traits, draw, load, mean_tool_rate
 
@@ -26,6 +27,7 @@ RAMP = 30  # a slow drift reaches its magnitude after this many intervals
 SMALL_FIRST = 10  # a fault that begins small stays at 1σ this long
 SHAPES = ("step", "drift", "small_first", "creep")
 FAST_EXPORTERS = 0.15  # the share of agents whose SDK exports more often than the interval
+ROUTERS = 0.15  # the share of agents that send some calls to a dearer model
 # The share of agents that send spans and no metrics, every few seconds (a batch span
 # processor's default schedule).
 SPAN_SENDERS, SPAN_EXPORT_SECONDS = 0.15, 5.0
@@ -229,6 +231,7 @@ def generate(
     rng = random.Random(f"scenario:{seed}")
     # Apart, so that the other draws stay as they were: how agents export.
     exports = tuple(random.Random(f"{part}:{seed}") for part in ("exports", "telemetry", "prompts"))
+    exports += (random.Random(f"routing:{seed}"),)
     intervals = round(hours * 3600 / INTERVAL_SECONDS)
     fleet = tuple(_agent(rng, n, intervals, exports) for n in range(agents))
     episodes = [e for a in fleet for e in _episodes(rng, a, intervals, mean_gap_hours * 60)]
@@ -263,7 +266,7 @@ def _agent(rng: random.Random, n: int, intervals: int, exports) -> Agent:
         tools=p.tools,
         phase=rng.choice((0.0, 1 / 3, 2 / 3)),
     )
-    traits = _exporting(_regimes(rng, traits), *exports)
+    traits = _routing(_exporting(_regimes(rng, traits), *exports[:3]), exports[3])
     means, sigmas = healthy_spread(traits, random.Random(rng.random()))
     upgraded = rng.random() < 0.25 and intervals > WARMUP
     change = rng.randrange(WARMUP, intervals) if upgraded else None
@@ -285,6 +288,25 @@ def _exporting(t: Traits, often: random.Random, spans: random.Random, prompts) -
             t, telemetry="spans", export_seconds=SPAN_EXPORT_SECONDS, prompt=prompt
         )
     return t
+
+
+def _routing(t: Traits, rng: random.Random) -> Traits:
+    """A router (on a share of the fleet) sends some calls to a model 3 to 20 times as dear
+    (with a dearer one still above it, for its cost spikes)."""
+    routed, share = rng.random() < ROUTERS, rng.uniform(0.03, 0.3)
+    own, top = blended(t.model), max(map(blended, DEFAULT_PRICES))
+    tiers = sorted(
+        m for m in DEFAULT_PRICES if 3 * own <= blended(m) <= min(20 * own, top / PRICE_JUMP)
+    )
+    escalation = rng.choice(tiers) if tiers else ""
+    if not (routed and escalation):
+        return t
+    return dataclasses.replace(t, routed=share, escalation=escalation)
+
+
+def blended(model: str) -> float:
+    """A model's price per million tokens at a fixed mix (the sidecar's)."""
+    return PRICES.cost(model, PRICE_MIX * 1e6, (1 - PRICE_MIX) * 1e6) or 0.0
 
 
 def _regimes(rng: random.Random, t: Traits) -> Traits:
@@ -318,7 +340,8 @@ def interval_vitals(ops: list[Operation], traits: Traits, model: str = "") -> di
     """The vitals of one interval, per operation, as the sidecar defines them."""
     n = len(ops)
     tools = sum(o.tool_calls for o in ops)
-    spent = sum(PRICES.cost(model or traits.model, o.input_tokens, o.output_tokens) for o in ops)
+    spent = sum(PRICES.cost(o.model or model or traits.model, o.input_tokens, o.output_tokens)
+                for o in ops)  # fmt: skip
     return {
         "latency": sum(o.latency for o in ops) / n,
         "input_tokens": sum(o.input_tokens for o in ops) / n,
@@ -366,6 +389,8 @@ def _pricier(agent: Agent, wanted: float, onset: int) -> tuple[str, float]:
     t = agent.traits
     upgraded = agent.model_change is not None and agent.model_change <= onset
     base, now = PRICES.price(t.model), PRICES.price(agent.successor if upgraded else t.model)
+    if t.escalation and blended(t.escalation) > blended(agent.successor if upgraded else t.model):
+        now = PRICES.price(t.escalation)  # a spike is dearer than the dearest model it uses
     unit = agent.means["cost"] / (t.input_tokens * base[0] + t.output_tokens * base[1])
     current = unit * (t.input_tokens * now[0] + t.output_tokens * now[1])
     sigma = agent.sigmas["cost"] * current / agent.means["cost"]  # the spread scales with price

@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from immune_sidecar.receiver.signals import TRACES
 
 from .otlp import SCOPE, _kv
-from .workload import TOOL_SECONDS, Effect, Operation, Traits, resource
+from .workload import TOOL_SECONDS, Effect, Operation, Traits, model_of, resource
 
 NANOS = 1_000_000_000
 CALL_GAP_NANOS = 1_000_000  # between the ends of one export's calls
@@ -47,7 +47,7 @@ class SpanShape(NamedTuple):
 def call_spans(traits: Traits, effect: Effect, op: Operation, n: int, end: int) -> list[SpanShape]:
     """The spans of an agent's ``n``-th operation, ending at ``end`` (ns since the Unix
     epoch): the LLM call, its HTTP requests, its tool executions."""
-    model = effect.model or traits.model
+    model = model_of(traits, effect, op)
     chat: dict[str, object] = {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": traits.provider,

@@ -69,6 +69,9 @@ class Traits:
     # what: "metrics" (and no spans), or "spans" alone, as some stock instrumentations.
     export_seconds: float = 60.0
     telemetry: str = "metrics"
+    # A router sends this share of calls to a dearer model (its escalation tier).
+    routed: float = 0.0
+    escalation: str = ""
     # The system prompt a spans-only agent's instrumentation captures: "fixed"; "dated"
     # (a template stating the time and a request id); "varying" (each call's retrieved
     # context in it).
@@ -101,6 +104,7 @@ class Operation(NamedTuple):
     tool_calls: int
     retries: int
     failed: bool
+    model: str = ""  # a routed call's model ("" the agent's)
 
 
 def load(traits: Traits, at: float) -> float:
@@ -146,6 +150,8 @@ def _operation(t: Traits, e: Effect, busy: float, tool_rate: float, grown: float
         latency *= STRAGGLER_FACTOR
     failed = rng.random() < min(1.0, t.error_rate * e.error_rate)
     retries = poisson(rng, t.retry_rate * e.retry_rate) + (t.retries_per_error if failed else 0)
+    # Drawn for routers alone, so that every other agent's draws stay as they were.
+    routed = t.routed > 0 and rng.random() < t.routed
     return Operation(
         latency,
         round(_lognormal(rng, t.input_tokens * e.input_tokens * grown, t.token_shape)),
@@ -153,6 +159,7 @@ def _operation(t: Traits, e: Effect, busy: float, tool_rate: float, grown: float
         0 if failed else poisson(rng, tool_rate),
         retries,
         failed,
+        t.escalation if routed else "",
     )
 
 
@@ -177,11 +184,16 @@ def resource(name: str, effect: Effect) -> dict[str, str]:
     return {"service.name": name, "service.instance.id": name, "service.version": effect.version}
 
 
-def _chat(traits: Traits, effect: Effect) -> dict[str, str]:
+def model_of(traits: Traits, effect: Effect, op: Operation) -> str:
+    """The model that served ``op``: the router's choice, the fault's or upgrade's, the agent's."""
+    return op.model or effect.model or traits.model
+
+
+def _chat(traits: Traits, effect: Effect, op: Operation) -> dict[str, str]:
     return {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": traits.provider,
-        "gen_ai.request.model": effect.model or traits.model,
+        "gen_ai.request.model": model_of(traits, effect, op),
         "gen_ai.prompt.hash": traits.prompt_hash + effect.prompt_suffix,
     }
 
@@ -202,10 +214,10 @@ class Recorder:
     def export(self, traits: Traits, effect: Effect, ops: list[Operation], now: float) -> bytes:
         """Record ``operations`` as the agent's SDK would and encode the export."""
         self.otlp.set_resource(resource(self.name, effect))
-        chat = tuple(_chat(traits, effect).items())
-        failed = (*chat, ("error.type", "timeout"))
         record = self.otlp.record
         for n, op in enumerate(ops):
+            chat = tuple(_chat(traits, effect, op).items())
+            failed = (*chat, ("error.type", "timeout"))
             record("gen_ai.client.operation.duration", op.latency, failed if op.failed else chat)
             record("gen_ai.client.token.usage", op.input_tokens,
                    (*chat, ("gen_ai.token.type", "input")))  # fmt: skip
@@ -244,9 +256,9 @@ class SdkRecorder:
 
     def export(self, traits: Traits, effect: Effect, ops: list[Operation], now: float) -> bytes:
         """Record ``operations`` through the SDK and encode them as an OTLP request."""
-        attrs = _chat(traits, effect)
         for n, op in enumerate(ops):
             tool, server = traits.tools[n % len(traits.tools)]
+            attrs = _chat(traits, effect, op)
             self.instruments.operation(attrs, op.latency, op.input_tokens, op.output_tokens,
                                        op.failed)  # fmt: skip
             for _ in range(op.tool_calls):

@@ -6,7 +6,6 @@ Two kinds, one contract (``z``, ``learn``, ``adopt``, ``to_json``):
   since per-call latencies and token counts are log-normal-ish. Its variance
   is ``τ² + b/n`` for an interval of n calls: τ² the drift between intervals
   (time of day, cache mixes), b the spread of single calls averaged over n.
-  ``PriceBaseline`` is one for the price per token, judged by its jumps.
 - ``RateBaseline`` — events per exposure (tool calls per call, retries per
   call, errors per attempt), judged as an over-dispersed Poisson count:
   variance ``φ·m + τ²·m²`` for an expected count m, φ ≥ 1. ``ShareBaseline``
@@ -27,6 +26,7 @@ skips them).
 import dataclasses
 import math
 import statistics
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from immune_common.config import ConfigError, Range, check_ranges
@@ -358,52 +358,6 @@ class LevelBaseline(_Streaming):
                    list(data["warmup"]), float(data["excess"]), int(data["fresh"]))  # fmt: skip
 
 
-class PriceBaseline(LevelBaseline):
-    """The price per token of the models an agent uses: a step function of the model, with
-    no per-call noise, judged by the ratio of a jump alone (``floor`` carries it).
-
-    Every price learned is the new level at once — a cheaper model's, and a dearer one's
-    that was no jump (a sibling upgrade) — so a later move is measured from the price the
-    agent actually paid. Followed slowly, a sibling's price left a gap that was learned
-    as spread for hours, and hid a real jump. The spread learns what changes from one
-    interval to the next (an agent mixing models).
-
-    A switch in the middle of a sample shows as two rises, the first a mix of both prices
-    (learned, if no jump): a rise is judged from the lower of the last two levels."""
-
-    __slots__ = ("before",)
-    kind = "price"
-
-    def __init__(self, *args: Any, before: float | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.before = before  # the level before the latest price learned (None: no other)
-
-    def z(self, value: float, calls: float, floor: float, s: BaselineSettings) -> float:
-        """The rise on the log scale in units of ``floor`` (no straggler tails to allow for)."""
-        reference = self.mu if self.before is None else min(self.mu, self.before)
-        return (_log(value) - reference) / math.sqrt(self.variance(calls, floor))
-
-    def adopt(self, value: float, calls: float) -> None:
-        super().adopt(value, calls)
-        self.before = None
-
-    def _follow(self, y: float, calls: float, s: BaselineSettings) -> None:
-        self._learn_spread(y, calls, s)
-        self.before, self.mu = self.mu, y
-
-    def to_json(self) -> dict[str, Any]:
-        """A plain dict for the state file."""
-        return {**super().to_json(), "before": self.before}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "PriceBaseline":
-        """Restore from ``to_json`` output (a price stored without ``before`` has none)."""
-        base = super().from_json(data)
-        before = data.get("before")
-        base.before = None if before is None else float(before)
-        return base
-
-
 class RateBaseline(_Streaming):
     """Events per unit of exposure, with count variance φ·m + τ²·m² (φ ≥ 1)."""
 
@@ -648,7 +602,7 @@ class ShareBaseline(RateBaseline):
         return _by_rate(rows)[1:] or rows
 
 
-Baseline = LevelBaseline | PriceBaseline | RateBaseline
+Baseline = LevelBaseline | RateBaseline
 
 
 def _log(value: float) -> float:
@@ -739,3 +693,76 @@ class PromptBaseline:
         known = {str(k): int(v) for k, v in data["known"].items()}
         novelty = float(data.get("novelty", 0.0))
         return cls(known, int(data["n"]), str(data.get("version", "")), novelty)
+
+
+class ModelBaseline:
+    """The models an agent used while healthy and their prices (USD a million tokens).
+
+    A model's price is a step, not a noisy level: a model the agent never used, dearer
+    than ``price_jump`` times the dearest it uses, is a cost spike at once, while calls
+    routed among the models it uses (a cheap one, and now and then a dear one) are no
+    spike however the interval's mix falls. A sample none of whose models the agent used
+    is a move: the models it left are forgotten at once, so that a later move is judged
+    from the price it pays. A model not seen for ``FORGET_GAPS`` times its usual gap
+    between uses (at least ``FORGET_AFTER`` samples) is forgotten too (the one left by a
+    move within a sample); one used rarely is kept. Judged once the agent was watched
+    for ``lasting_after`` samples: a dear model it routes a call to now and then is
+    known by then."""
+
+    FORGET_AFTER = 10
+    FORGET_GAPS = 10
+    MAX_KNOWN = 16
+
+    def __init__(self, known: dict[str, list[float]] | None = None, n: int = 0) -> None:
+        self.known = known or {}  # model → [price, samples it was used in, first, last]
+        self.n = n
+
+    def ceiling(self) -> tuple[str, float]:
+        """The dearest model the agent uses, and its price."""
+        model = max(self.known, key=lambda m: self.known[m][0], default="")
+        return model, self.known[model][0] if model else 0.0
+
+    def dearer(
+        self, prices: Mapping[str, float], jump: float, s: BaselineSettings
+    ) -> tuple[str, float] | None:
+        """The dearest model of ``prices`` the agent never used, with its price, when it is
+        at least ``jump`` times as dear as the dearest it uses."""
+        if self.n < s.lasting_after or not self.known:
+            return None
+        new = {model: price for model, price in prices.items() if model not in self.known}
+        if not new:
+            return None
+        model = max(new, key=new.__getitem__)
+        return (model, new[model]) if new[model] >= jump * self.ceiling()[1] else None
+
+    def learn(self, prices: Mapping[str, float]) -> None:
+        """Take in the models of a healthy sample (none: it says nothing of them)."""
+        if not prices:
+            return
+        self.n += 1
+        if not any(model in self.known for model in prices):
+            self.known = {}  # a move
+        for model, price in prices.items():
+            entry = self.known.setdefault(model, [price, 0.0, self.n, self.n])
+            entry[0], entry[1], entry[3] = price, entry[1] + 1, self.n
+        self._forget()
+
+    def _forget(self) -> None:
+        for model, (_, uses, first, last) in list(self.known.items()):
+            usual_gap = (self.n - first + 1) / uses
+            if self.n - last > max(self.FORGET_AFTER, self.FORGET_GAPS * usual_gap):
+                del self.known[model]
+        while len(self.known) > self.MAX_KNOWN:
+            del self.known[min(self.known, key=lambda model: self.known[model][3])]
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict for the state file."""
+        return {"known": self.known, "n": self.n}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> "ModelBaseline":
+        """Restore from ``to_json`` output (None: a state file written before models)."""
+        if data is None:
+            return cls()
+        known = {str(m): [float(x) for x in entry] for m, entry in data["known"].items()}
+        return cls(known, int(data["n"]))

@@ -22,13 +22,13 @@ from .baseline import (
     Baseline,
     BaselineSettings,
     LevelBaseline,
-    PriceBaseline,
+    ModelBaseline,
     PromptBaseline,
     RateBaseline,
     ShareBaseline,
 )
 from .budget import Thresholds, thresholds
-from .evidence import TEST_OF, TESTS, Observation, VitalTest
+from .evidence import PRICE, TEST_OF, TESTS, Observation, VitalTest
 from .infection import Anomaly, Infection
 from .shared import SHIFT_Z
 
@@ -36,9 +36,8 @@ log = logging.getLogger(__name__)
 EVIDENCE_SAMPLES = 5
 DEFAULT_INTERVAL = 60.0
 GUARD_FACTOR = 2.0  # the old baselines' sudden threshold during a re-learn, × the usual
-KINDS: dict[str, type[LevelBaseline] | type[PriceBaseline] | type[RateBaseline]] = {
+KINDS: dict[str, type[LevelBaseline] | type[RateBaseline]] = {
     LevelBaseline.kind: LevelBaseline,
-    PriceBaseline.kind: PriceBaseline,
     RateBaseline.kind: RateBaseline,
     ShareBaseline.kind: ShareBaseline,
 }
@@ -69,12 +68,15 @@ class _Streak(NamedTuple):
 
 
 class _AgentState:
-    __slots__ = ("evidence", "flagged", "previous", "prompt", "shifted", "streak", "vitals")
+    __slots__ = (
+        "evidence", "flagged", "models", "previous", "prompt", "shifted", "streak", "vitals"
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.vitals: dict[str, Baseline] = {}
         self.previous: dict[str, Baseline] = {}  # the watch kept while re-learning
         self.prompt = PromptBaseline()
+        self.models = ModelBaseline()
         self.evidence: collections.deque[VitalSample] = collections.deque(maxlen=EVIDENCE_SAMPLES)
         self.flagged: tuple[str, ...] = ()  # the vitals of the latest infection
         self.shifted: set[str] = set()  # the vitals at SHIFT_Z or more, or half way
@@ -130,6 +132,8 @@ class Detector:
                 if learn:
                     unexplained = [(t, o) for t, o in seen if t.vital not in explained]
                     self._learn(state, sample, unexplained, limits)
+                    if PRICE not in explained:
+                        state.models.learn(sample.prices)
             else:
                 self._alarmed(state, anomalies)
                 adopted = self._outlived(state, anomalies, sample.time, explained)
@@ -182,9 +186,13 @@ class Detector:
             into = found if alarmed else building
             if anomaly is not None and anomaly.sigma > into.get(anomaly.type, _NONE).sigma:
                 into[anomaly.type] = anomaly
-        prompt = self._prompt_anomaly(state, sample)
-        if prompt is not None:
-            found[prompt.type] = prompt
+        categorical = (
+            self._prompt_anomaly(state, sample),
+            self._model_anomaly(state, sample, limits),
+        )
+        for anomaly in categorical:
+            if anomaly is not None:
+                found[anomaly.type] = anomaly
         if found:
             found = building | found
         return tuple(sorted(found.values(), key=lambda a: -a.sigma))
@@ -198,9 +206,8 @@ class Detector:
             guarded = self._guard(state, test, seen, every.level)
             return guarded, guarded is not None
         limits = every.of(base, s)
-        floor = self._floor(test, limits)
-        z = base.z(seen.value, seen.exposure, floor, s)
-        judged = test.lasting and base.settled(s)
+        z = base.z(seen.value, seen.exposure, s.level_floor, s)
+        judged = base.settled(s)
         step = base.step(z, seen.value, seen.exposure, s) if judged else 0.0
         run = base.run_z(seen.value, seen.exposure, s)
         z = z if run is None else max(z, run)
@@ -222,15 +229,29 @@ class Detector:
         old = state.previous.get(test.vital)
         if old is None:
             return None
-        z = old.z(seen.value, seen.exposure, self._floor(test, limits), self.settings)
+        z = old.z(seen.value, seen.exposure, self.settings.level_floor, self.settings)
         if z < GUARD_FACTOR * limits.sudden:
             return None
         return Anomaly(test.anomaly, test.vital, _shown(seen, test), old.typical(), round(z, 2))
 
-    def _floor(self, test: VitalTest, limits: Thresholds) -> float:
-        if test.lasting:
-            return self.settings.level_floor
-        return math.log(self.settings.price_jump) / limits.sudden * JUMP_INCLUDED
+    def _model_anomaly(
+        self, state: _AgentState, sample: VitalSample, limits: _Limits
+    ) -> Anomaly | None:
+        """A model the agent never used, dearer by ``price_jump`` than the dearest it uses
+        (by its square while a deploy is re-learned, as the other vitals' watch)."""
+        s = self.settings
+        if PRICE in s.ignore or PRICE in s.lasting_only:
+            return None
+        jump = s.price_jump ** (GUARD_FACTOR if state.previous else 1.0)
+        found = state.models.dearer(sample.prices, jump, s)
+        if found is None:
+            return None
+        state.shifted.add(PRICE)
+        (model, price), (usual, ceiling) = found, state.models.ceiling()
+        # z as a level's would be, the jump itself at the sudden threshold (for severity).
+        z = math.log(price / ceiling) / math.log(s.price_jump) * limits.level.sudden
+        return Anomaly("cost_spike", PRICE, price, ceiling, round(z / JUMP_INCLUDED, 2),
+                       model, usual)  # fmt: skip
 
     def _prompt_anomaly(self, state: _AgentState, sample: VitalSample) -> Anomaly | None:
         s = self.settings
@@ -326,6 +347,9 @@ class Detector:
                 base.adopt(seen.value, seen.exposure)
                 adopted.append(test.vital)
         _restart_sums(state)
+        if PRICE in state.flagged:
+            state.models.learn(latest.prices)
+            adopted.append(PRICE)
         if "prompt_hash" in state.flagged and latest.prompt_hash:
             state.prompt.known.setdefault(latest.prompt_hash, 1)
             adopted.append("prompt_hash")
@@ -350,7 +374,12 @@ class Detector:
             state = self._agents.get(agent_id)
             if state is None:
                 return {}
-            return {v: self._shown_baseline(b) for v, b in state.vitals.items()}
+            shown = {v: self._shown_baseline(b) for v, b in state.vitals.items()}
+            if state.models.known:  # the price of the dearest model in use: a step, no spread
+                learned = state.models.n >= self.settings.lasting_after
+                shown[PRICE] = {"mean": state.models.ceiling()[1], "stddev": 0.0,
+                                "samples": state.models.n, "learned": learned}  # fmt: skip
+            return shown
 
     def _shown_baseline(self, base: Baseline) -> dict[str, Any]:
         s = self.settings
@@ -381,6 +410,7 @@ class Detector:
                 state.previous = _baselines(entry.get("previous", {}), self.settings)
                 state.prompt = PromptBaseline.from_json(entry["prompt"])
                 state.prompt.forget(EARLIER_FINGERPRINT)
+                state.models = ModelBaseline.from_json(entry.get("models"))
                 self._agents[agent] = state
 
 
@@ -406,6 +436,7 @@ def _state_json(state: _AgentState) -> dict[str, Any]:
         "vitals": {v: b.to_json() for v, b in state.vitals.items()},
         "previous": {v: b.to_json() for v, b in state.previous.items()},
         "prompt": state.prompt.to_json(),
+        "models": state.models.to_json(),
     }
 
 
@@ -422,10 +453,10 @@ def _restored(vital: str, data: dict[str, Any]) -> Baseline | None:
     """A baseline from its state, of its test's kind where that refines the stored one (a
     price stored as a plain level by earlier versions); None for a vital no longer judged
     (calls per answer, before answers per call)."""
-    kind = KINDS[data["kind"]]
     test = TEST_OF.get(vital)
     if test is None:
         return None
+    kind = KINDS[data["kind"]]
     if issubclass(test.baseline, kind):
         kind = test.baseline
     return kind.from_json(data)

@@ -1,6 +1,6 @@
 """What each test reads from a sample: the statistic, how much evidence it holds, its anomaly.
 
-Per-call means (latency, tokens, price) are judged on a log scale against
+Per-call means (latency, tokens) are judged on a log scale against
 the agent's per-call level, their variance shrinking with the interval's
 calls; latency is read as the calls' median from the histogram's buckets
 where they are fine enough (a straggler barely moves it), else as the mean;
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ..vitals import VitalSample
-from .baseline import LevelBaseline, PriceBaseline, RateBaseline, ShareBaseline
+from .baseline import LevelBaseline, RateBaseline, ShareBaseline
 
 
 class Observation(NamedTuple):
@@ -71,9 +71,7 @@ class VitalTest:
     vital: str
     anomaly: str
     read: Callable[[VitalSample], Observation | None]
-    baseline: type[LevelBaseline] | type[PriceBaseline] | type[RateBaseline]
-    # Price: judged by its jump at once only (a sibling model at a similar price is no spike).
-    lasting: bool = True
+    baseline: type[LevelBaseline] | type[RateBaseline]
 
 
 TESTS: tuple[VitalTest, ...] = (
@@ -84,12 +82,12 @@ TESTS: tuple[VitalTest, ...] = (
     VitalTest("tool_calls", "tool_explosion", _count_per_call("tool_calls"), RateBaseline),
     VitalTest("retries", "high_retry_rate", _count_per_call("retries"), RateBaseline),
     VitalTest("error_rate", "error_rate_spike", _errors, RateBaseline),
-    VitalTest("price", "cost_spike", _per_call("price"), PriceBaseline, lasting=False),
     # Judged when it falls: calls per answer (or per invocation) rose.
     VitalTest("answer_share", "call_rate_spike", _endings, ShareBaseline),
     VitalTest(
         "time_to_first_token", "latency_spike", _per_call("time_to_first_token"), LevelBaseline
     ),
 )
-VITAL_ANOMALY = {t.vital: t.anomaly for t in TESTS}
+PRICE = "price"  # told by the models in use, not a test of its own (``ModelBaseline``)
+VITAL_ANOMALY = {**{t.vital: t.anomaly for t in TESTS}, PRICE: "cost_spike"}
 TEST_OF = {t.vital: t for t in TESTS}

@@ -56,6 +56,9 @@ class VitalSample:
     attempts: float = 0.0
     # The agent's deployed version (a resource attribute); a new one with a new prompt re-learns.
     version: str = ""
+    # The price of each model the interval's tokens went to (USD a million tokens, at
+    # PRICE_MIX): a model the agent never used, dearer than those it does, is a cost spike.
+    prices: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -240,9 +243,8 @@ class Tally:
             return None
         per_op = ops if ops > 0 else 1.0
         values = self._rates(per_op, prices)
-        return VitalSample(
-            agent_id, now, interval, ops, values, self.prompt_hash, self.attempts, self.version
-        )
+        return VitalSample(agent_id, now, interval, ops, values, self.prompt_hash,
+                           self.attempts, self.version, self._model_prices(prices))  # fmt: skip
 
     @property
     def activity(self) -> float:
@@ -305,16 +307,33 @@ class Tally:
         conversation reads more than it writes; without a price table entry, the
         emitted cost over the tokens."""
         tokens = known = 0.0
-        for model, (i, o) in self.tokens_by_model.items():
-            # The table's USD for a million tokens at the fixed mix: the model's price.
-            price = prices.cost(model, PRICE_MIX * 1e6, (1 - PRICE_MIX) * 1e6)
-            if price is not None and i + o > 0:
-                tokens += i + o
-                known += (i + o) * price
+        for model, price in self._table_prices(prices).items():
+            spent = sum(self.tokens_by_model[model])
+            tokens += spent
+            known += spent * price
         if tokens > 0:
             return known / tokens
         total = self.input + self.output
         return cost / total * 1e6 if cost and total > 0 else None
+
+    def _model_prices(self, prices: PriceTable) -> dict[str, float]:
+        """The price of each model the interval's tokens went to: the table's; for a model
+        the table lacks, alone in the interval, its emitted cost over its tokens."""
+        found = self._table_prices(prices)
+        spent = {model: i + o for model, (i, o) in self.tokens_by_model.items() if i + o > 0}
+        if found or len(spent) != 1 or not self.cost:
+            return found
+        ((model, tokens),) = spent.items()
+        return {model: self.cost / tokens * 1e6}
+
+    def _table_prices(self, prices: PriceTable) -> dict[str, float]:
+        """The table's price, at the fixed mix, of each priced model that spent tokens."""
+        found = {}
+        for model, (i, o) in self.tokens_by_model.items():
+            price = prices.cost(model, PRICE_MIX * 1e6, (1 - PRICE_MIX) * 1e6)
+            if price is not None and i + o > 0:
+                found[model] = price
+        return found
 
     def _priced_cost(self, prices: PriceTable) -> float | None:
         costs = [prices.cost(m, i, o) for m, (i, o) in self.tokens_by_model.items()]

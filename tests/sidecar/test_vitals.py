@@ -228,6 +228,28 @@ def test_cost_from_the_price_table_and_from_emitted_cost():
     assert only_sample(m.map(agent.export(), 2.0)).values["cost"] == pytest.approx(0.25)
 
 
+def test_a_sample_names_each_model_its_tokens_went_to_with_its_price():
+    """A router's interval: most tokens to a cheap model, some to a dear one; each model's
+    price per million tokens at the fixed 3:1 mix, and the interval's price their mix."""
+    agent, m = Instrumented(), mapper()
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    tokens = agent.meter.create_histogram("gen_ai.client.token.usage")
+    for model, n in (("gpt-4o-mini", 3000), ("gpt-4o", 1000)):
+        chat(ops, 1.0)
+        for kind, share in (("input", 0.75), ("output", 0.25)):
+            tokens.record(n * share, {"gen_ai.token.type": kind, "gen_ai.request.model": model})
+    sample = only_sample(m.map(agent.export(), 1.0))
+    assert sample.prices == pytest.approx({"gpt-4o-mini": 0.2625, "gpt-4o": 4.375})
+    assert sample.values["price"] == pytest.approx((3 * 0.2625 + 4.375) / 4)
+    # A model the table lacks, alone: priced by the cost it emitted over its tokens.
+    cost = agent.meter.create_counter("gen_ai.usage.cost")
+    chat(ops, 1.0)
+    for kind, n in (("input", 1500), ("output", 500)):
+        tokens.record(n, {"gen_ai.token.type": kind, "gen_ai.request.model": "house-llm"})
+    cost.add(0.01, {"gen_ai.request.model": "house-llm"})
+    assert only_sample(m.map(agent.export(), 2.0)).prices == pytest.approx({"house-llm": 5.0})
+
+
 def test_mapping_file_adds_metrics_and_prices(tmp_path):
     path = tmp_path / "mapping.yaml"
     path.write_text(

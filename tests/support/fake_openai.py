@@ -5,7 +5,9 @@ Its replies follow a script an agent loop can run on: ask for the ``search`` too
 once, then answer once the tool's result is in; in ``loop`` mode it asks for the
 tool on every turn, as a model stuck in a tool-call loop does. With ``failures`` set
 to n, the first n attempts of every call are refused with 429 (and a 1 ms
-``retry-after-ms``), so the client's retries succeed quickly: a retry storm.
+``retry-after-ms``), so the client's retries succeed quickly: a retry storm. Each
+answer takes ``THINKING_SECONDS``, as a model's does: a call's latency is then that and
+not the few milliseconds of loopback, which a loaded machine's scheduling doubles.
 """
 
 import json
@@ -13,6 +15,8 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+THINKING_SECONDS = 0.02
 
 TOOL = {
     "type": "function",
@@ -59,6 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
         if int(self.headers.get("x-stainless-retry-count", 0)) < self.server.failures:
             return self._refuse()
         self.server.calls += 1
+        time.sleep(THINKING_SECONDS)
         last = body["messages"][-1]["role"]
         wants_tool = self.server.loop or last != "tool"
         reply = _completion(body["model"], wants_tool, self.server.calls)

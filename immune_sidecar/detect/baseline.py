@@ -719,8 +719,10 @@ class ModelBaseline:
 
     def ceiling(self) -> tuple[str, float]:
         """The dearest model the agent uses, and its price."""
-        model = max(self.known, key=lambda m: self.known[m][0], default="")
-        return model, self.known[model][0] if model else 0.0
+        if not self.known:
+            return "", 0.0
+        model = max(self.known, key=lambda m: self.known[m][0])
+        return model, self.known[model][0]
 
     def dearer(
         self, prices: Mapping[str, float], jump: float, s: BaselineSettings

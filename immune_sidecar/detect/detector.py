@@ -243,15 +243,14 @@ class Detector:
         if PRICE in s.ignore or PRICE in s.lasting_only:
             return None
         jump = s.price_jump ** (GUARD_FACTOR if state.previous else 1.0)
-        found = state.models.dearer(sample.prices, jump, s)
+        found = state.models.dearer(sample.prices, jump * JUMP_INCLUDED, s)
         if found is None:
             return None
         state.shifted.add(PRICE)
         (model, price), (usual, ceiling) = found, state.models.ceiling()
         # z as a level's would be, the jump itself at the sudden threshold (for severity).
         z = math.log(price / ceiling) / math.log(s.price_jump) * limits.level.sudden
-        return Anomaly("cost_spike", PRICE, price, ceiling, round(z / JUMP_INCLUDED, 2),
-                       model, usual)  # fmt: skip
+        return Anomaly("cost_spike", PRICE, price, ceiling, round(z, 2), model, usual)
 
     def _prompt_anomaly(self, state: _AgentState, sample: VitalSample) -> Anomaly | None:
         s = self.settings

@@ -212,6 +212,11 @@ def test_a_model_never_used_and_dearer_by_the_jump_is_a_cost_spike_at_once():
         "m",
     )
     assert priced(trained(), [{"sibling": 0.75}] * 60) == [()] * 60  # 1.25×: an upgrade
+    assert priced(trained(), [{"dear": 0.6 * 1.5}])[0] == ("cost_spike",)  # the jump itself
+    # Tokens no model attribute named (""), priced by the cost emitted: a model still.
+    for model, price, spike in (("big", 0.8, ()), ("dear", 0.9, ("cost_spike",))):
+        unnamed = [{"": 0.6}] * 40 + [{"": 0.6, model: price}]
+        assert priced(Detector(BaselineSettings()), unnamed)[-1] == spike
 
 
 def test_a_deploy_relearns_and_a_new_prompt_without_a_new_version_quarantines():

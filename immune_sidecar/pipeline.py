@@ -200,7 +200,8 @@ def _shifted_vitals(infection: Infection) -> set[str]:
 def _describe(anomaly) -> str:
     if anomaly.type == "prompt_change":
         return f"prompt_change ({anomaly.baseline_label or 'none'} → {anomaly.observed_label})"
+    moved = anomaly.observed_label and f", {anomaly.baseline_label} → {anomaly.observed_label}"
     return (
         f"{anomaly.type} ({anomaly.vital} {anomaly.observed:.4g} vs {anomaly.baseline:.4g}, "
-        f"{anomaly.sigma:.1f}σ)"
+        f"{anomaly.sigma:.1f}σ{moved})"
     )

@@ -54,6 +54,8 @@ def test_fault_quarantines_the_agent_with_its_type(sidecar, kind, transport):
     held = {q["agent_id"]: q for q in ready["quarantined"]}
     assert kind in held[name]["anomaly_types"]
     assert kind in held[name]["reason"]
+    if kind == "cost_spike":  # the move, by the models' names
+        assert "claude-opus-4" in held[name]["reason"]
     _, body = get_json(sidecar.ports["admin"], f"/v1/agents/{name}")
     assert body["status"] == "quarantined"
     anomaly = next(a for a in body["recent_anomalies"] if a["type"] == kind)

@@ -68,11 +68,15 @@ def ingest(agents: int = 100, intervals: int = 30) -> dict:
     }
 
 
-def span_ingest(agents: int = 100, rounds: int = 20, calls: int = 20) -> dict:
+def span_ingest(agents: int = 100, rounds: int = 20, calls: int = 20, prompt: str = "") -> dict:
     """Spans through the real handler on one thread: each round, every agent exports one
     interval's GenAI spans (an invoke_agent span, LLM calls half of which ask for a tool,
-    and their execute_tool spans), as the SDK's batch processor sends them."""
-    bodies = [_span_request(f"agent-{a:03d}", calls).SerializeToString() for a in range(agents)]
+    and their execute_tool spans), as the SDK's batch processor sends them. ``prompt``:
+    the LLM spans carry a captured 1 KB system prompt, "fixed" or "dated" (stating the
+    time and a request id, so that each call's differs)."""
+    bodies = [
+        _span_request(f"agent-{a:03d}", calls, prompt).SerializeToString() for a in range(agents)
+    ]
     spans = sum(TRACES.count(ExportTraceServiceRequest.FromString(b)) for b in bodies)
     sidecar = Sidecar(SidecarConfig(**LOOPBACK))
     rss_before = rss_mb(os.getpid())
@@ -90,7 +94,19 @@ def span_ingest(agents: int = 100, rounds: int = 20, calls: int = 20) -> dict:
     }
 
 
-def _span_request(agent: str, calls: int) -> ExportTraceServiceRequest:
+SYSTEM_PROMPT = "You are a careful support agent. Answer from the knowledge base. " * 16
+
+
+def _system_prompt(kind: str, agent: str, n: int) -> list:
+    if not kind:
+        return []
+    text = SYSTEM_PROMPT
+    if kind == "dated":
+        text += f"It is Friday, 4 December 2026, 18:{n:02d}:07 UTC. Request {hash((agent, n)):x}."
+    return [_kv("gen_ai.system_instructions", text)]
+
+
+def _span_request(agent: str, calls: int, prompt: str = "") -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     resource_spans.resource.attributes.add(key="service.name").value.string_value = agent
@@ -103,7 +119,7 @@ def _span_request(agent: str, calls: int) -> ExportTraceServiceRequest:
         span.attributes.extend([
             _kv("gen_ai.operation.name", "chat"), _kv("gen_ai.request.model", "gpt-4o-mini"),
             _kv("gen_ai.response.finish_reasons", finish), _kv("gen_ai.usage.input_tokens", 800),
-            _kv("gen_ai.usage.output_tokens", 300),
+            _kv("gen_ai.usage.output_tokens", 300), *_system_prompt(prompt, agent, n),
         ])  # fmt: skip
         if finish == "tool_calls":
             tool = [_kv("gen_ai.operation.name", "execute_tool"), _kv("gen_ai.tool.name", "search")]
@@ -252,6 +268,8 @@ def run() -> dict:
         "cpu_reference": cpu_reference(),
         "ingest": ingest(),
         "span_ingest": span_ingest(),
+        "span_ingest_fixed_prompts": span_ingest(prompt="fixed"),
+        "span_ingest_dated_prompts": span_ingest(prompt="dated"),
         "detection_latency": detection_latency(),
         "memory": resident_memory(),
         "agent_flood": agent_flood(),

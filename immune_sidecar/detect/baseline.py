@@ -703,19 +703,22 @@ class ModelBaseline:
     routed among the models it uses (a cheap one, and now and then a dear one) are no
     spike however the interval's mix falls. A sample none of whose models the agent used
     is a move: the models it left are forgotten at once, so that a later move is judged
-    from the price it pays. A model not seen for ``FORGET_GAPS`` times its usual gap
-    between uses (at least ``FORGET_AFTER`` samples) is forgotten too (the one left by a
-    move within a sample); one used rarely is kept. Judged once the agent was watched
-    for ``lasting_after`` samples: a dear model it routes a call to now and then is
-    known by then."""
+    from the price it pays. A model absent for ``FORGET_GAPS`` times its usual gap
+    between uses is forgotten too (the one left by a move within a sample); gaps are
+    counted in the agent's calls, so that a quiet hour forgets nothing, and one used
+    rarely is kept. Judged once the agent was watched for ``lasting_after`` samples: a
+    dear model it routes a call to now and then is known by then."""
 
-    FORGET_AFTER = 10
     FORGET_GAPS = 10
     MAX_KNOWN = 16
 
-    def __init__(self, known: dict[str, list[float]] | None = None, n: int = 0) -> None:
-        self.known = known or {}  # model → [price, samples it was used in, first, last]
+    def __init__(
+        self, known: dict[str, list[float]] | None = None, n: int = 0, calls: float = 0.0
+    ) -> None:
+        # model → [price, samples it was used in, the agent's calls when first and last used]
+        self.known = known or {}
         self.n = n
+        self.calls = calls
 
     def ceiling(self) -> tuple[str, float]:
         """The dearest model the agent uses, and its price."""
@@ -737,29 +740,31 @@ class ModelBaseline:
         model = max(new, key=new.__getitem__)
         return (model, new[model]) if new[model] >= jump * self.ceiling()[1] else None
 
-    def learn(self, prices: Mapping[str, float]) -> None:
-        """Take in the models of a healthy sample (none: it says nothing of them)."""
+    def learn(self, prices: Mapping[str, float], calls: float) -> None:
+        """Take in the models of a healthy sample of ``calls`` calls (none: it says nothing
+        of them)."""
         if not prices:
             return
         self.n += 1
+        self.calls += max(calls, 1.0)
         if not any(model in self.known for model in prices):
             self.known = {}  # a move
         for model, price in prices.items():
-            entry = self.known.setdefault(model, [price, 0.0, self.n, self.n])
-            entry[0], entry[1], entry[3] = price, entry[1] + 1, self.n
+            entry = self.known.setdefault(model, [price, 0.0, self.calls, self.calls])
+            entry[0], entry[1], entry[3] = price, entry[1] + 1, self.calls
         self._forget()
 
     def _forget(self) -> None:
         for model, (_, uses, first, last) in list(self.known.items()):
-            usual_gap = (self.n - first + 1) / uses
-            if self.n - last > max(self.FORGET_AFTER, self.FORGET_GAPS * usual_gap):
+            usual_gap = (self.calls - first) / uses
+            if self.calls - last > self.FORGET_GAPS * usual_gap:
                 del self.known[model]
         while len(self.known) > self.MAX_KNOWN:
             del self.known[min(self.known, key=lambda model: self.known[model][3])]
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
-        return {"known": self.known, "n": self.n}
+        return {"known": self.known, "n": self.n, "calls": self.calls}
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> "ModelBaseline":
@@ -767,4 +772,4 @@ class ModelBaseline:
         if data is None:
             return cls()
         known = {str(m): [float(x) for x in entry] for m, entry in data["known"].items()}
-        return cls(known, int(data["n"]))
+        return cls(known, int(data["n"]), float(data["calls"]))

@@ -133,7 +133,7 @@ class Detector:
                     unexplained = [(t, o) for t, o in seen if t.vital not in explained]
                     self._learn(state, sample, unexplained, limits)
                     if PRICE not in explained:
-                        state.models.learn(sample.prices)
+                        state.models.learn(sample.prices, sample.operations)
             else:
                 self._alarmed(state, anomalies)
                 adopted = self._outlived(state, anomalies, sample.time, explained)
@@ -347,7 +347,7 @@ class Detector:
                 adopted.append(test.vital)
         _restart_sums(state)
         if PRICE in state.flagged:
-            state.models.learn(latest.prices)
+            state.models.learn(latest.prices, latest.operations)
             adopted.append(PRICE)
         if "prompt_hash" in state.flagged and latest.prompt_hash:
             state.prompt.known.setdefault(latest.prompt_hash, 1)

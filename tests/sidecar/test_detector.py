@@ -186,12 +186,13 @@ def test_a_small_count_that_lasts_at_under_three_times_its_rate_is_caught():
     assert caught.count("high_retry_rate") >= 3, caught
 
 
-def priced(detector: Detector, models: list[dict[str, float]], start: int = 100) -> list:
+def priced(detector: Detector, models: list[dict[str, float]], start: int = 100,
+           busy: tuple[int, int] = (3, 30)) -> list:  # fmt: skip
     """Feed healthy intervals whose tokens went to these models at these prices; each
     interval's anomaly types."""
     rng, found = random.Random(start), []
     for at, prices in enumerate(models, start):
-        calls, values, attempts = healthy(rng, rng.randint(3, 30))
+        calls, values, attempts = healthy(rng, rng.randint(*busy))
         values["price"] = sum(prices.values()) / len(prices)
         infection = detector.observe(sample("a", at, calls, values, attempts, prompt_hash="p",
                                             prices=prices))  # fmt: skip
@@ -724,10 +725,13 @@ def test_a_switch_in_the_middle_of_a_sample_is_judged_by_the_new_model_s_price(r
 
 def test_a_model_left_within_a_sample_is_forgotten_and_the_next_move_judged_from_its_successor():
     """A move to a model at 70% of the price, part way through a sample (so both are in
-    it): the one left is forgotten after ten samples without it, and a move to one 1.5×
-    the new price is a cost spike (though only 1.05× the old one)."""
-    moves = [{"m": 0.6, "cheap": 0.42}] + [{"cheap": 0.42}] * 12 + [{"dear": 0.63}]
+    it): the one left is forgotten once absent for ten of its usual gaps between uses (one
+    sample's calls, here), and a move to one 1.5× the new price is a cost spike (though
+    only 1.05× the old one). Not so soon that a quiet spell forgets a router's dear model:
+    the gaps are counted in calls."""
+    moves = [{"m": 0.6, "cheap": 0.42}] + [{"cheap": 0.42}] * 25 + [{"dear": 0.63}]
     assert priced(trained(), moves)[-1] == ("cost_spike",)
+    assert priced(trained(), [*moves[:5], {"dear": 0.63}])[-1] == ()
 
 
 def test_a_held_agent_s_dearer_model_is_not_adopted_by_its_repeated_alarms():
@@ -756,6 +760,11 @@ def test_a_router_sending_some_calls_to_a_dear_model_is_no_cost_spike(calls, dea
                                                 ("big", 4.4, any(routed))) if used})  # fmt: skip
     found = priced(Detector(BaselineSettings()), mixes, start=0)
     assert [at for at, types in enumerate(found) if types] == []
+    # Quiet for 100 samples (a call each, to the cheap model): the dear one is kept.
+    router = Detector(BaselineSettings())
+    priced(router, mixes[:200], start=0)
+    quiet = [*[{"mini": 0.26}] * 100, {"mini": 0.26, "big": 4.4}]
+    assert priced(router, quiet, start=200, busy=(1, 1))[-1] == ()
     assert priced(Detector(BaselineSettings()), [*mixes, {"mini": 0.26, "opus": 30.0}], 0)[-1] == (
         "cost_spike",
     )

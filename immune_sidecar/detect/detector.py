@@ -28,7 +28,7 @@ from .baseline import (
     ShareBaseline,
 )
 from .budget import Thresholds, thresholds
-from .evidence import PRICE, TEST_OF, TESTS, Observation, VitalTest
+from .evidence import PRICE, SHARES, TEST_OF, TESTS, Observation, VitalTest
 from .infection import Anomaly, Infection
 from .shared import SHIFT_Z
 
@@ -101,7 +101,7 @@ class Detector:
         shift = s.count_shift
         slack, scale = {"": (s.cusum_slack, 1.0), "z": (s.count_cusum_slack, 1.0),
                         "likelihood": (shift / 2, shift)}[counts]  # fmt: skip
-        base = thresholds(s.false_alarms_per_1000_hours, len(TESTS), seconds, slack, scale)
+        base = thresholds(s.false_alarms_per_1000_hours, SHARES, seconds, slack, scale)
         return Thresholds(s.sigma_threshold or base.sudden, s.cusum_limit or base.lasting)
 
     def observe(

@@ -90,4 +90,7 @@ TESTS: tuple[VitalTest, ...] = (
 )
 PRICE = "price"  # told by the models in use, not a test of its own (``ModelBaseline``)
 VITAL_ANOMALY = {**{t.vital: t.anomaly for t in TESTS}, PRICE: "cost_spike"}
+# The budget's even shares: one per test, and one for the models in use (a dear model
+# a router sends few calls to can still be seen first once they are learned).
+SHARES = len(TESTS) + 1
 TEST_OF = {t.vital: t for t in TESTS}

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from immune_sidecar.detect import BaselineSettings, Detector, LevelBaseline, severity, thresholds
-from immune_sidecar.detect.evidence import TEST_OF, TESTS, VITAL_ANOMALY
+from immune_sidecar.detect.evidence import SHARES, TEST_OF, VITAL_ANOMALY
 from immune_sidecar.quarantine import HEALTHY, QUARANTINED, QuarantineBook
 from immune_sidecar.vitals import VitalSample
 
@@ -517,16 +517,16 @@ def test_a_young_baseline_restored_under_a_shorter_warm_up_is_fitted_not_left_at
 
 
 def test_thresholds_follow_the_budget_and_the_interval_length():
-    at_60, at_10 = thresholds(0.5, len(TESTS), 60, 1.0), thresholds(0.5, len(TESTS), 10, 1.0)
+    at_60, at_10 = thresholds(0.5, SHARES, 60, 1.0), thresholds(0.5, SHARES, 10, 1.0)
     assert 4.5 < at_60.sudden < at_10.sudden  # more intervals an hour: each one must be rarer
     assert at_60.lasting < at_10.lasting
-    assert thresholds(5.0, len(TESTS), 60, 1.0).sudden < at_60.sudden
+    assert thresholds(5.0, SHARES, 60, 1.0).sudden < at_60.sudden
 
 
 def test_a_small_counts_likelihood_limit_is_the_scaled_gaussian_one_under_walds_bound():
     detector = Detector(BaselineSettings())
-    shift, each = detector.settings.count_shift, 0.2 / 1000 / 60 / (2 * len(TESTS))
-    ratios, plain = detector.limits(60, "likelihood"), thresholds(0.2, len(TESTS), 60, shift / 2)
+    shift, each = detector.settings.count_shift, 0.2 / 1000 / 60 / (2 * SHARES)
+    ratios, plain = detector.limits(60, "likelihood"), thresholds(0.2, SHARES, 60, shift / 2)
     assert ratios.lasting == pytest.approx(shift * plain.lasting)
     assert 12.0 < ratios.lasting < math.log(1 / each)
 

@@ -242,9 +242,10 @@ class Tally:
         if not self.touched or self.activity <= 0:
             return None
         per_op = ops if ops > 0 else 1.0
-        values = self._rates(per_op, prices)
+        table = self._table_prices(prices)
+        values = self._rates(per_op, prices, table)
         return VitalSample(agent_id, now, interval, ops, values, self.prompt_hash,
-                           self.attempts, self.version, self._model_prices(prices))  # fmt: skip
+                           self.attempts, self.version, self._model_prices(table))  # fmt: skip
 
     @property
     def activity(self) -> float:
@@ -272,7 +273,9 @@ class Tally:
             values["time_to_first_token"] = self.first_token_seconds / self.first_tokens
         return values
 
-    def _rates(self, per_op: float, prices: PriceTable) -> dict[str, float]:
+    def _rates(
+        self, per_op: float, prices: PriceTable, table: dict[str, float]
+    ) -> dict[str, float]:
         values = self._latencies()
         if self.ops > 0:
             values["llm_calls"] = self.ops
@@ -295,19 +298,19 @@ class Tally:
         cost = reported if reported is not None else self._priced_cost(prices)
         if cost is not None:
             values["cost"] = cost / per_op
-        price = self._price(prices, cost)
+        price = self._price(table, cost)
         if price:
             values["price"] = price
         return values
 
-    def _price(self, prices: PriceTable, cost: float | None) -> float | None:
+    def _price(self, table: dict[str, float], cost: float | None) -> float | None:
         """USD per million tokens of the models used, at a fixed mix of input and output.
 
         A fixed mix, so that the price moves when the model does and not when a
         conversation reads more than it writes; without a price table entry, the
         emitted cost over the tokens."""
         tokens = known = 0.0
-        for model, price in self._table_prices(prices).items():
+        for model, price in table.items():
             spent = sum(self.tokens_by_model[model])
             tokens += spent
             known += spent * price
@@ -316,13 +319,14 @@ class Tally:
         total = self.input + self.output
         return cost / total * 1e6 if cost and total > 0 else None
 
-    def _model_prices(self, prices: PriceTable) -> dict[str, float]:
+    def _model_prices(self, table: dict[str, float]) -> dict[str, float]:
         """The price of each model the interval's tokens went to: the table's; for a model
         the table lacks, alone in the interval, its emitted cost over its tokens."""
-        found = self._table_prices(prices)
+        if table or not self.cost:
+            return table
         spent = {model: i + o for model, (i, o) in self.tokens_by_model.items() if i + o > 0}
-        if found or len(spent) != 1 or not self.cost:
-            return found
+        if len(spent) != 1:
+            return {}
         ((model, tokens),) = spent.items()
         return {model: self.cost / tokens * 1e6}
 
@@ -330,8 +334,8 @@ class Tally:
         """The table's price, at the fixed mix, of each priced model that spent tokens."""
         found = {}
         for model, (i, o) in self.tokens_by_model.items():
-            price = prices.cost(model, PRICE_MIX * 1e6, (1 - PRICE_MIX) * 1e6)
-            if price is not None and i + o > 0:
+            price = prices.cost(model, PRICE_MIX * 1e6, (1 - PRICE_MIX) * 1e6) if i + o else None
+            if price is not None:
                 found[model] = price
         return found
 

@@ -706,8 +706,8 @@ class ModelBaseline:
     from the price it pays. A model absent for ``FORGET_GAPS`` times its usual gap
     between uses is forgotten too (the one left by a move within a sample); gaps are
     counted in the agent's calls, so that a quiet hour forgets nothing, and one used
-    rarely is kept. Judged once the agent was watched for ``lasting_after`` samples: a
-    dear model it routes a call to now and then is known by then."""
+    rarely is kept. Until the agent was watched for ``lasting_after`` samples, only a move
+    is judged: a dear model it routes a call to now and then is known by then."""
 
     FORGET_GAPS = 10
     MAX_KNOWN = 16
@@ -732,8 +732,10 @@ class ModelBaseline:
     ) -> tuple[str, float] | None:
         """The dearest model of ``prices`` the agent never used, with its price, when it is
         at least ``jump`` times as dear as the dearest it uses."""
-        if self.n < s.lasting_after or not self.known:
+        if self.n < s.min_samples or not self.known:
             return None
+        if self.n < s.lasting_after and any(model in self.known for model in prices):
+            return None  # young, a new model beside known ones may be a router's dear one
         new = {model: price for model, price in prices.items() if model not in self.known}
         if not new:
             return None

@@ -3,14 +3,10 @@
 import pytest
 
 from immune_common.vocab import ANOMALY_TYPES
-from immune_sidecar.detect import BaselineSettings
 from tests.support.agents import Profile, SimAgent
 from tests.support.sidecar import get_json
 
 TRAINING_INTERVALS = 12
-# The models an agent uses are judged once it was watched this long (a dear model it
-# routes a call to now and then is known by then).
-MODELS_KNOWN_AFTER = BaselineSettings().lasting_after
 FAULTS = {
     "token_spike": {"input_tokens": 6000, "output_tokens": 2500},
     "input_token_spike": {"input_tokens": 6000},
@@ -31,9 +27,9 @@ def test_every_anomaly_type_has_a_fault():
     assert sorted(FAULTS) == sorted(set(ANOMALY_TYPES) - ELSEWHERE)
 
 
-def trained(sidecar, name: str, transport: str, seed: int = 7, intervals: int = 0) -> SimAgent:
+def trained(sidecar, name: str, transport: str, seed: int = 7) -> SimAgent:
     agent = SimAgent(name, transport, sidecar.ports[f"otlp_{transport}"], seed=seed)
-    for _ in range(intervals or TRAINING_INTERVALS):
+    for _ in range(TRAINING_INTERVALS):
         agent.interval(Profile())
     return agent
 
@@ -42,7 +38,7 @@ def trained(sidecar, name: str, transport: str, seed: int = 7, intervals: int = 
 @pytest.mark.parametrize("kind", sorted(FAULTS))
 def test_fault_quarantines_the_agent_with_its_type(sidecar, kind, transport):
     name = f"agent-{kind}-{transport}"
-    agent = trained(sidecar, name, transport, intervals=MODELS_KNOWN_AFTER * (kind == "cost_spike"))
+    agent = trained(sidecar, name, transport)
     status, body = get_json(sidecar.ports["admin"], f"/v1/agents/{name}")
     assert body["status"] == "healthy"
     assert get_json(sidecar.ports["admin"], "/readyz")[0] == 200

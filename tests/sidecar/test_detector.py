@@ -734,6 +734,18 @@ def test_a_model_left_within_a_sample_is_forgotten_and_the_next_move_judged_from
     assert priced(trained(), [*moves[:5], {"dear": 0.63}])[-1] == ()
 
 
+def test_a_young_agent_s_move_to_a_dearer_model_is_caught_and_its_router_s_tier_learned():
+    """Twelve samples in: a move to a model twice as dear is a cost spike at once, while a
+    dear model beside the usual one (a router's tier, not seen yet) is learned; once the
+    agent was watched for ``lasting_after`` samples, that is a cost spike too."""
+    young = [{"m": 0.6}] * 12
+    assert priced(Detector(BaselineSettings()), [*young, {"dear": 1.2}], 0)[-1] == ("cost_spike",)
+    routed = [*young, {"m": 0.6, "dear": 1.2}, {"dear": 1.2}]
+    assert priced(Detector(BaselineSettings()), routed, 0)[-2:] == [(), ()]
+    older = [{"m": 0.6}] * 30 + [{"m": 0.6, "dear": 1.2}]
+    assert priced(Detector(BaselineSettings()), older, 0)[-1] == ("cost_spike",)
+
+
 def test_a_held_agent_s_dearer_model_is_not_adopted_by_its_repeated_alarms():
     """Held for a cost spike, the agent keeps using the dearer model: what it shows while
     held is the fault, never counted toward adopting it (the price is among the vitals a

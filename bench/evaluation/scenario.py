@@ -17,7 +17,6 @@ from immune_demo.faults import BY_NAME
 from immune_demo.kinds import KINDS
 from immune_sidecar.detect import BaselineSettings
 from immune_sidecar.vitals.prices import DEFAULT_PRICES, PriceTable
-from immune_sidecar.vitals.sample import PRICE_MIX
 
 from .workload import HEALTHY, Effect, Operation, Traits, draw, load, mean_tool_rate
 
@@ -230,8 +229,8 @@ def generate(
     """A fleet of ``agents`` over ``hours``, with faults about every ``mean_gap_hours`` each."""
     rng = random.Random(f"scenario:{seed}")
     # Apart, so that the other draws stay as they were: how agents export.
-    exports = tuple(random.Random(f"{part}:{seed}") for part in ("exports", "telemetry", "prompts"))
-    exports += (random.Random(f"routing:{seed}"),)
+    parts = ("exports", "telemetry", "prompts", "routing")
+    exports = tuple(random.Random(f"{part}:{seed}") for part in parts)
     intervals = round(hours * 3600 / INTERVAL_SECONDS)
     fleet = tuple(_agent(rng, n, intervals, exports) for n in range(agents))
     episodes = [e for a in fleet for e in _episodes(rng, a, intervals, mean_gap_hours * 60)]
@@ -266,7 +265,8 @@ def _agent(rng: random.Random, n: int, intervals: int, exports) -> Agent:
         tools=p.tools,
         phase=rng.choice((0.0, 1 / 3, 2 / 3)),
     )
-    traits = _routing(_exporting(_regimes(rng, traits), *exports[:3]), exports[3])
+    often, spans, prompts, routing = exports
+    traits = _routing(_exporting(_regimes(rng, traits), often, spans, prompts), routing)
     means, sigmas = healthy_spread(traits, random.Random(rng.random()))
     upgraded = rng.random() < 0.25 and intervals > WARMUP
     change = rng.randrange(WARMUP, intervals) if upgraded else None
@@ -305,8 +305,8 @@ def _routing(t: Traits, rng: random.Random) -> Traits:
 
 
 def blended(model: str) -> float:
-    """A model's price per million tokens at a fixed mix (the sidecar's)."""
-    return PRICES.cost(model, PRICE_MIX * 1e6, (1 - PRICE_MIX) * 1e6) or 0.0
+    """A model's price per million tokens, as the sidecar weighs it (0: unknown)."""
+    return PRICES.per_million(model) or 0.0
 
 
 def _regimes(rng: random.Random, t: Traits) -> Traits:

@@ -645,13 +645,17 @@ class PromptBaseline:
         """The hash seen most often."""
         return max(self.known, key=self.known.__getitem__) if self.known else ""
 
+    def learned(self, s: BaselineSettings) -> bool:
+        """Whether enough samples brought a hash for its prompts to be judged."""
+        return self.n >= s.min_samples
+
     def varies(self, s: BaselineSettings) -> bool:
         """Whether the learned agent's hash keeps changing while it is healthy."""
-        return self.n >= s.min_samples and self.novelty > s.varying_prompt_share
+        return self.learned(s) and self.novelty > s.varying_prompt_share
 
     def unseen(self, prompt_hash: str, s: BaselineSettings) -> bool:
         """Whether a learned agent shows a hash it never used while healthy."""
-        return bool(prompt_hash) and self.n >= s.min_samples and prompt_hash not in self.known
+        return bool(prompt_hash) and self.learned(s) and prompt_hash not in self.known
 
     def is_new(self, prompt_hash: str, s: BaselineSettings) -> bool:
         """Whether a hash never used while healthy is news: the agent's prompt is steady."""
@@ -720,6 +724,10 @@ class ModelBaseline:
         self.n = n
         self.calls = calls
 
+    def learned(self, s: BaselineSettings) -> bool:
+        """Whether enough samples named their models for a move to be judged."""
+        return self.n >= s.min_samples and bool(self.known)
+
     def ceiling(self) -> tuple[str, float]:
         """The dearest model the agent uses, and its price."""
         if not self.known:
@@ -732,7 +740,7 @@ class ModelBaseline:
     ) -> tuple[str, float] | None:
         """The dearest model of ``prices`` the agent never used, with its price, when it is
         at least ``jump`` times as dear as the dearest it uses."""
-        if self.n < s.min_samples or not self.known:
+        if not self.learned(s):
             return None
         if self.n < s.lasting_after and any(model in self.known for model in prices):
             return None  # young, a new model beside known ones may be a router's dear one

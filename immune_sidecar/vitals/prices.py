@@ -28,6 +28,7 @@ DEFAULT_PRICES: dict[str, Price] = {
 }
 
 MAX_CACHED_MODELS = 4096
+PRICE_MIX = 0.75  # the input share of tokens at which a model's price per token is weighed
 
 
 class PriceTable:
@@ -57,6 +58,12 @@ class PriceTable:
             match = next((m for m in self._by_length if model.startswith(m)), None)
             self._cache[model] = self._prices[match] if match else None
         return self._cache[model]
+
+    def per_million(self, model: str) -> float | None:
+        """USD for a million tokens of ``model`` at the fixed mix (``PRICE_MIX`` of them
+        input): its price per token, whatever a conversation reads or writes; None when
+        the model has no price."""
+        return self.cost(model, PRICE_MIX * 1e6, (1 - PRICE_MIX) * 1e6)
 
     def cost(self, model: str, input_tokens: float, output_tokens: float) -> float | None:
         """USD for the tokens, or None when the model has no price."""

@@ -37,7 +37,6 @@ VITALS = (
     "time_to_first_token",
 )
 ERROR_KEYS = ("error.type", "rpc.jsonrpc.error_code")
-PRICE_MIX = 0.75  # the input share of tokens at which the price vital weighs a model's prices
 INPUT_TYPES = frozenset({"input", "prompt"})
 OUTPUT_TYPES = frozenset({"output", "completion"})
 
@@ -56,8 +55,9 @@ class VitalSample:
     attempts: float = 0.0
     # The agent's deployed version (a resource attribute); a new one with a new prompt re-learns.
     version: str = ""
-    # The price of each model the interval's tokens went to (USD a million tokens, at
-    # PRICE_MIX): a model the agent never used, dearer than those it does, is a cost spike.
+    # The price of each model the interval's tokens went to (USD a million tokens, at the
+    # table's fixed mix): a model the agent never used, dearer than those it uses, is a
+    # cost spike.
     prices: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
@@ -334,7 +334,7 @@ class Tally:
         """The table's price, at the fixed mix, of each priced model that spent tokens."""
         found = {}
         for model, (i, o) in self.tokens_by_model.items():
-            price = prices.cost(model, PRICE_MIX * 1e6, (1 - PRICE_MIX) * 1e6) if i + o else None
+            price = prices.per_million(model) if i + o > 0 else None
             if price is not None:
                 found[model] = price
         return found

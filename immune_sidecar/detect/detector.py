@@ -375,7 +375,7 @@ class Detector:
                 return {}
             shown = {v: self._shown_baseline(b) for v, b in state.vitals.items()}
             if state.models.known:  # the price of the dearest model in use: a step, no spread
-                learned = state.models.n >= self.settings.lasting_after
+                learned = state.models.learned(self.settings)
                 shown[PRICE] = {"mean": state.models.ceiling()[1], "stddev": 0.0,
                                 "samples": state.models.n, "learned": learned}  # fmt: skip
             return shown

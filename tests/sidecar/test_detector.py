@@ -739,7 +739,10 @@ def test_a_young_agent_s_move_to_a_dearer_model_is_caught_and_its_router_s_tier_
     dear model beside the usual one (a router's tier, not seen yet) is learned; once the
     agent was watched for ``lasting_after`` samples, that is a cost spike too."""
     young = [{"m": 0.6}] * 12
-    assert priced(Detector(BaselineSettings()), [*young, {"dear": 1.2}], 0)[-1] == ("cost_spike",)
+    detector = Detector(BaselineSettings())
+    assert priced(detector, [*young, {"dear": 1.2}], 0)[-1] == ("cost_spike",)
+    assert detector.baselines("a")["price"] == {"mean": 0.6, "stddev": 0.0, "samples": 12,
+                                                "learned": True}  # fmt: skip
     routed = [*young, {"m": 0.6, "dear": 1.2}, {"dear": 1.2}]
     assert priced(Detector(BaselineSettings()), routed, 0)[-2:] == [(), ()]
     older = [{"m": 0.6}] * 30 + [{"m": 0.6, "dear": 1.2}]

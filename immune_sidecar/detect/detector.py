@@ -125,7 +125,7 @@ class Detector:
             state.evidence.append(sample)
             deploy = state.prompt.is_deploy(sample.prompt_hash, sample.version, self.settings)
             if deploy:
-                self._relearn(state, sample)
+                self._relearn(state, sample, limits)
             anomalies = self._anomalies(state, sample, seen, limits)
             adopted: tuple[str, ...] = ()
             if not anomalies:
@@ -315,16 +315,24 @@ class Detector:
                 sample.agent_id, 100 * state.prompt.novelty,
             )  # fmt: skip
 
-    def _relearn(self, state: _AgentState, sample: VitalSample) -> None:
+    def _relearn(self, state: _AgentState, sample: VitalSample, limits: _Limits) -> None:
+        """Re-learn the agent's baselines for its new version, but for the vitals whose
+        lasting sum was half way to its limit already: a shift that began before the deploy
+        is not the deploy's doing, and learning it would hide a fault under way."""
         s = self.settings
-        learned = {v: b for v, b in state.vitals.items() if b.learned(s)}
+        building = {
+            v: b for v, b in state.vitals.items()
+            if b.settled(s) and b.drifting(limits.of(b, s).lasting)
+        }  # fmt: skip
+        learned = {v: b for v, b in state.vitals.items() if b.learned(s) and v not in building}
         state.previous = learned or state.previous
-        state.vitals = {}
+        state.vitals = building
         state.prompt.known.setdefault(sample.prompt_hash, 1)
         state.prompt.version = sample.version
         log.info(
-            "%s: deploy (version %s, prompt %s): re-learning its baselines",
+            "%s: deploy (version %s, prompt %s): re-learning its baselines%s",
             sample.agent_id, sample.version, sample.prompt_hash,
+            f" but {', '.join(building)}, shifting since before it" if building else "",
         )  # fmt: skip
 
     def adopt(self, agent_id: str) -> tuple[str, ...]:

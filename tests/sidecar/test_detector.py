@@ -240,6 +240,22 @@ def test_a_deploy_relearns_and_a_new_prompt_without_a_new_version_quarantines():
                                 version="3")) is not None  # fmt: skip
 
 
+def test_a_deploy_does_not_learn_a_shift_under_way_before_it():
+    """A fault building when the agent is redeployed is not the new version's normal: a
+    vital whose lasting sum was half way to its limit keeps its baseline and alarms."""
+    lasting = first_alarm(trained(), "a", 30, latency=1.35)  # the shift alone, undeployed
+    assert lasting is not None and lasting > 1  # not an overwhelming interval: its sum
+    detector, rng, found = trained(), random.Random(9), []
+    for at in range(30):  # the same intervals; the deploy comes as the sum reaches its limit
+        calls, values, attempts = healthy(rng, 20)
+        slower(values, 1.35)
+        new = {"prompt_hash": "p2", "version": "2"} if at + 1 >= lasting else {}
+        infection = detector.observe(sample("a", 100 + at, calls, values, attempts,
+                                            **{"prompt_hash": "p", **new}))  # fmt: skip
+        found += [(at + 1, infection.types)] if infection is not None else []
+    assert found[0] == (lasting, ("latency_spike",))
+
+
 def prompt_alarms(detector: Detector, hashes, start: int = 0) -> list[int]:
     """Feed healthy intervals with the given prompt hashes; the intervals that alarmed."""
     rng, alarms = random.Random(5), []

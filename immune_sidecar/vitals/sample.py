@@ -267,7 +267,9 @@ class Tally:
             median = geometric_mean(bounds, counts)  # None: buckets too coarse to tell
             self.coarse = median is None
             if median is not None:
-                values["latency_median"] = median
+                # The median of one or two calls is their mean, which the sum tells
+                # exactly: the buckets would blur it by up to half a bucket.
+                values["latency_median"] = values["latency"] if self.ops <= 2 else median
                 values["latency_p95"] = quantile(bounds, counts, 0.95)
         if self.first_tokens > 0:
             values["time_to_first_token"] = self.first_token_seconds / self.first_tokens

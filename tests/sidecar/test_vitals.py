@@ -359,6 +359,23 @@ def test_buckets_too_coarse_to_locate_the_p95_yield_no_p95():
     assert 0.9 < only_sample(m.map(fine.export(), 1.0)).values["latency_p95"] <= 2.56
 
 
+def test_the_median_of_one_or_two_calls_is_exact_not_their_buckets_middle():
+    """An idle agent's interval of a call or two: its median is the calls' mean, which the
+    histogram's sum tells exactly (the bucket's middle would be off by up to 41%)."""
+    for seconds in ((0.7,), (0.7, 1.1), (0.7, 0.9, 1.2)):
+        agent, m = Instrumented(), mapper()
+        ops = agent.meter.create_histogram(
+            "gen_ai.client.operation.duration", explicit_bucket_boundaries_advisory=FINE
+        )
+        for one in seconds:
+            chat(ops, one)
+        median = only_sample(m.map(agent.export(), 1.0)).values["latency_median"]
+        if len(seconds) <= 2:
+            assert median == pytest.approx(sum(seconds) / len(seconds))
+        else:  # more: from the buckets (all three in (0.64, 1.28]), a straggler barely counts
+            assert median == pytest.approx((0.64 * 1.28) ** 0.5)
+
+
 def test_labels_come_from_points_with_work_in_the_interval():
     agent, m = Instrumented(), mapper()
     ops = agent.meter.create_histogram("gen_ai.client.operation.duration")

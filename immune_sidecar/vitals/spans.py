@@ -54,6 +54,8 @@ _VOLATILE = re.compile(
 FINGERPRINT, EARLIER_FINGERPRINT = "fp2-", "fp-"
 CACHED_PROMPT_CHARS = 16 * 1024  # the fingerprints of this many prompts, up to this long,
 CACHED_PROMPTS = 256  # are remembered: a steady prompt is read once
+CACHED_SENTENCE_CHARS = 512  # and the templates of this many sentences, up to this long:
+CACHED_SENTENCES = 4096  # a templated prompt's steady sentences are read once
 # Token counts on an LLM span, and the names earlier GenAI conventions gave them (older
 # instrumentations still write those).
 EARLIER_TOKEN_KEYS = {
@@ -303,11 +305,35 @@ def prompt_fingerprint(attrs: dict[str, Any]) -> str:
 
 
 def _fingerprint(text: str) -> str:
-    template = _VOLATILE.sub("#", text.lower())
-    return FINGERPRINT + hashlib.sha256(template.encode()).hexdigest()[:16]
+    return FINGERPRINT + hashlib.sha256(_template(text.lower()).encode()).hexdigest()[:16]
 
 
 _cached = functools.lru_cache(maxsize=CACHED_PROMPTS)(_fingerprint)
+
+
+def _template(text: str) -> str:
+    """The text with what changes from call to call masked, sentence by sentence: no match
+    of ``_VOLATILE`` goes past a full stop and its space or a line's end, so this is the
+    whole text's template, and the steady sentences around a date or an id are masked
+    once, not on every call."""
+    return "\n".join(" ".join(map(_sentence, _sentences(line))) for line in text.split("\n"))
+
+
+def _sentences(line: str) -> list[str]:
+    """The line's sentences, each with its full stop (a match may end on it: "5 p.m.")."""
+    parts = line.split(". ")
+    return [part + "." for part in parts[:-1]] + parts[-1:]
+
+
+def _mask(sentence: str) -> str:
+    return _VOLATILE.sub("#", sentence)
+
+
+_cached_mask = functools.lru_cache(maxsize=CACHED_SENTENCES)(_mask)
+
+
+def _sentence(sentence: str) -> str:
+    return _cached_mask(sentence) if len(sentence) <= CACHED_SENTENCE_CHARS else _mask(sentence)
 
 
 def _system_text(messages: Any) -> str:

@@ -49,6 +49,27 @@ def test_a_template_stating_the_date_time_or_an_id_is_one_prompt(when):
     assert prompt_fingerprint(messages(template.format(days[0], *ids[0], "terse"))) not in brief
 
 
+def test_fingerprints_stay_those_state_files_hold_however_the_prompt_is_read():
+    """Prompts are masked sentence by sentence (their steady sentences once): the same
+    template as the whole text's in one pass, so the fingerprints baselines learned stay."""
+    from immune_sidecar.vitals.spans import _VOLATILE, _fingerprint, _template
+
+    learned = {  # written by the version that masked the whole text in one pass
+        "You are careful. It is Friday, 4 December 2026, 6:05 p.m. Request 3fa9b2c1d. Be "
+        "brief.": "fp2-d80ba822f9b1cee7",
+        'Line one.\nToday: 2026-12-04 18:05:07 UTC\nAnswer in English. Cite sources.\x00[{"'
+        'name": "search"}]': "fp2-617a3154c42c5987",
+    }
+    assert {text: _fingerprint(text) for text in learned} == learned
+    rng = random.Random(1)
+    pieces = ["may", "5 pm", "3:04 a.m.", "2026-12-04", "3fa9b2", str(uuid.UUID(int=7)),
+              "dec.", "x. y", "p.m. next", "mar", "marching", "sun.", "12.", "a", "9"]  # fmt: skip
+    for _ in range(2000):
+        ends = ["", " ", ". ", "\n", ", ", ". \n"]
+        text = "".join(rng.choice(pieces) + rng.choice(ends) for _ in range(rng.randint(1, 30)))
+        assert _template(text) == _VOLATILE.sub("#", text), text
+
+
 def test_no_captured_content_or_unusable_content_gives_no_fingerprint():
     assert prompt_fingerprint({}) == ""
     for junk in ("not json", "[" * 100_000, '{"role": "system"}', "[1, 2, {}]"):

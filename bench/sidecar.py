@@ -72,18 +72,20 @@ def span_ingest(agents: int = 100, rounds: int = 20, calls: int = 20, prompt: st
     """Spans through the real handler on one thread: each round, every agent exports one
     interval's GenAI spans (an invoke_agent span, LLM calls half of which ask for a tool,
     and their execute_tool spans), as the SDK's batch processor sends them. ``prompt``:
-    the LLM spans carry a captured 1 KB system prompt, "fixed" or "dated" (stating the
-    time and a request id, so that each call's differs)."""
-    bodies = [
-        _span_request(f"agent-{a:03d}", calls, prompt).SerializeToString() for a in range(agents)
-    ]
-    spans = sum(TRACES.count(ExportTraceServiceRequest.FromString(b)) for b in bodies)
+    the LLM spans carry a captured 1 KB system prompt, "fixed", "dated" (stating the
+    time and a request id, so that each call's differs) or "varying" (with half a KB of
+    passages retrieved for each call)."""
+    exports = [
+        [_span_request(f"agent-{a:03d}", calls, prompt, r).SerializeToString()
+         for a in range(agents)]
+        for r in range(rounds if prompt in ("dated", "varying") else 1)
+    ]  # fmt: skip
+    spans = sum(TRACES.count(ExportTraceServiceRequest.FromString(b)) for b in exports[0])
     sidecar = Sidecar(SidecarConfig(**LOOPBACK))
     rss_before = rss_mb(os.getpid())
     handle, rates = sidecar.handler.handle, []
-    for _ in range(rounds):
-        rates.append(spans / _timed(lambda: [handle(b, PROTOBUF, "x", signal=TRACES)
-                                             for b in bodies]))  # fmt: skip
+    for r in range(rounds):
+        rates.append(spans / _replayed(handle, exports[r % len(exports)]))
     sidecar.runner.close()
     return {
         "agents": agents,
@@ -97,16 +99,29 @@ def span_ingest(agents: int = 100, rounds: int = 20, calls: int = 20, prompt: st
 SYSTEM_PROMPT = "You are a careful support agent. Answer from the knowledge base. " * 16
 
 
-def _system_prompt(kind: str, agent: str, n: int) -> list:
+def _replayed(handle, bodies: list[bytes]) -> float:
+    """Seconds the handler took to take in these span exports."""
+    return _timed(lambda: [handle(b, PROTOBUF, "x", signal=TRACES) for b in bodies])
+
+
+PASSAGE_WORDS = ("the", "refund", "policy", "order", "shipping", "invoice", "account", "label")
+
+
+def _system_prompt(kind: str, agent: str, n: int, round_: int) -> list:
     if not kind:
         return []
-    text = SYSTEM_PROMPT
+    text, call = SYSTEM_PROMPT, hash((agent, round_, n))
     if kind == "dated":
-        text += f"It is Friday, 4 December 2026, 18:{n:02d}:07 UTC. Request {hash((agent, n)):x}."
+        text += f"It is Friday, 4 December 2026, 18:{n:02d}:07 UTC. Request {call:x}."
+    if kind == "varying":
+        words = (PASSAGE_WORDS[(call >> (i % 60)) % len(PASSAGE_WORDS)] for i in range(80))
+        text += "Passages: " + " ".join(words) + "."
     return [_kv("gen_ai.system_instructions", text)]
 
 
-def _span_request(agent: str, calls: int, prompt: str = "") -> ExportTraceServiceRequest:
+def _span_request(
+    agent: str, calls: int, prompt: str = "", round_: int = 0
+) -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     resource_spans.resource.attributes.add(key="service.name").value.string_value = agent
@@ -119,7 +134,7 @@ def _span_request(agent: str, calls: int, prompt: str = "") -> ExportTraceServic
         span.attributes.extend([
             _kv("gen_ai.operation.name", "chat"), _kv("gen_ai.request.model", "gpt-4o-mini"),
             _kv("gen_ai.response.finish_reasons", finish), _kv("gen_ai.usage.input_tokens", 800),
-            _kv("gen_ai.usage.output_tokens", 300), *_system_prompt(prompt, agent, n),
+            _kv("gen_ai.usage.output_tokens", 300), *_system_prompt(prompt, agent, n, round_),
         ])  # fmt: skip
         if finish == "tool_calls":
             tool = [_kv("gen_ai.operation.name", "execute_tool"), _kv("gen_ai.tool.name", "search")]
@@ -270,6 +285,7 @@ def run() -> dict:
         "span_ingest": span_ingest(),
         "span_ingest_fixed_prompts": span_ingest(prompt="fixed"),
         "span_ingest_dated_prompts": span_ingest(prompt="dated"),
+        "span_ingest_varying_prompts": span_ingest(prompt="varying"),
         "detection_latency": detection_latency(),
         "memory": resident_memory(),
         "agent_flood": agent_flood(),

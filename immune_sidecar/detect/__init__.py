@@ -2,11 +2,13 @@
 
 from immune_common.severity import severity
 
-from .baseline import BaselineSettings, LevelBaseline, PromptBaseline, RateBaseline
+from .baseline import LevelBaseline, RateBaseline
 from .budget import Thresholds, thresholds
 from .detector import Detector
 from .evidence import TESTS, VITAL_ANOMALY
 from .infection import Anomaly, Infection
+from .prompts import PromptBaseline
+from .settings import BaselineSettings
 
 __all__ = [
     "TESTS",

@@ -18,18 +18,13 @@ from immune_common.severity import severity
 
 from ..vitals import VitalSample
 from ..vitals.spans import EARLIER_FINGERPRINT
-from .baseline import (
-    Baseline,
-    BaselineSettings,
-    LevelBaseline,
-    ModelBaseline,
-    PromptBaseline,
-    RateBaseline,
-    ShareBaseline,
-)
+from .baseline import Baseline, LevelBaseline, RateBaseline, ShareBaseline
 from .budget import Thresholds, thresholds
 from .evidence import PRICE, SHARES, TEST_OF, TESTS, Observation, VitalTest
 from .infection import Anomaly, Infection
+from .models import ModelBaseline
+from .prompts import PromptBaseline
+from .settings import BaselineSettings
 from .shared import SHIFT_Z
 
 log = logging.getLogger(__name__)

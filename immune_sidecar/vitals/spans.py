@@ -55,7 +55,7 @@ FINGERPRINT, EARLIER_FINGERPRINT = "fp2-", "fp-"
 CACHED_PROMPT_CHARS = 16 * 1024  # the fingerprints of this many prompts, up to this long,
 CACHED_PROMPTS = 256  # are remembered: a steady prompt is read once
 CACHED_SENTENCE_CHARS = 512  # and the templates of this many sentences, up to this long:
-CACHED_SENTENCES = 4096  # a templated prompt's steady sentences are read once
+CACHED_SENTENCES = 1024  # a templated prompt's steady sentences are read once
 # Token counts on an LLM span, and the names earlier GenAI conventions gave them (older
 # instrumentations still write those).
 EARLIER_TOKEN_KEYS = {

@@ -225,6 +225,14 @@ class LevelBaseline(_Streaming):
         """The baseline on the vital's own scale (its geometric mean)."""
         return math.exp(self.mu)
 
+    def distance(self, value: float, calls: float) -> float | None:
+        """How far ``value`` lies from the level, on the log scale (for the agent's day)."""
+        return _log(value) - self.mu
+
+    def moved(self, value: float, calls: float, offset: float) -> tuple[float, float]:
+        """An interval's figures as they would be at the level moved by ``offset`` (log)."""
+        return value * math.exp(-offset), calls
+
     def adopt(self, value: float, calls: float) -> None:
         """Make ``value`` the new normal level (an operator or a lasting shift said so);
         the next samples settle it."""
@@ -289,6 +297,16 @@ class RateBaseline(_Streaming):
     def typical(self) -> float:
         """The baseline on the vital's own scale (events per unit)."""
         return self.events / self.exposure if self.exposure > 0 else 0.0
+
+    def distance(self, count: float, exposure: float) -> float | None:
+        """How far ``count`` lies from the expected one, on the log scale (one event added
+        to both, so that a quiet interval is not infinitely far)."""
+        return math.log((count + 1.0) / (self.rate() * exposure + 1.0))
+
+    def moved(self, count: float, exposure: float, offset: float) -> tuple[float, float]:
+        """An interval's count as it would be judged at the rate moved by ``offset`` (log):
+        the exposure moves with it, so the count keeps its Poisson nature."""
+        return count, exposure * math.exp(offset)
 
     def settled(self, s: BaselineSettings) -> bool:
         """Also: LASTING_EVENTS events remembered. A rate told from fewer is uncertain by
@@ -444,6 +462,10 @@ class ShareBaseline(RateBaseline):
         # The lowest plausible share when the run began: what a run is too long for to be
         # learned (taken then, or the run's own learned zeros would keep lowering it).
         self.run_share = 0.0
+
+    def distance(self, count: float, exposure: float) -> float | None:
+        """None: the share of calls that answer has no hours (the load does not move it)."""
+        return None
 
     def run_z(self, value: float, exposure: float, s: BaselineSettings) -> float | None:
         """An interval with no ending adds its calls to the run since the last one, judged

@@ -20,6 +20,7 @@ from ..vitals import VitalSample
 from ..vitals.spans import EARLIER_FINGERPRINT
 from .baseline import Baseline, LevelBaseline, RateBaseline, ShareBaseline
 from .budget import Thresholds, thresholds
+from .daily import DailyProfile
 from .evidence import PRICE, SHARES, TEST_OF, TESTS, Observation, VitalTest
 from .infection import Anomaly, Infection
 from .models import ModelBaseline
@@ -64,7 +65,8 @@ class _Streak(NamedTuple):
 
 class _AgentState:
     __slots__ = (
-        "evidence", "flagged", "models", "previous", "prompt", "shifted", "streak", "vitals"
+        "days", "evidence", "flagged", "models", "previous", "prompt", "shifted", "streak",
+        "vitals",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -76,6 +78,7 @@ class _AgentState:
         self.flagged: tuple[str, ...] = ()  # the vitals of the latest infection
         self.shifted: set[str] = set()  # the vitals at SHIFT_Z or more, or half way
         self.streak: _Streak | None = None
+        self.days: dict[str, DailyProfile] = {}  # each vital's offset hour by hour
 
 
 class Detector:
@@ -121,7 +124,10 @@ class Detector:
             deploy = state.prompt.is_deploy(sample.prompt_hash, sample.version, self.settings)
             if deploy:
                 self._relearn(state, sample, limits)
+            raw, seen = seen, self._at_hour(state, seen, sample.time)
             anomalies = self._anomalies(state, sample, seen, limits)
+            if learn:
+                self._learn_day(state, raw, sample, explained)
             adopted: tuple[str, ...] = ()
             if not anomalies:
                 if learn:
@@ -283,6 +289,31 @@ class Detector:
         state.streak = _Streak(kind, count, at) if count < s.relearn_after_ejections else None
         return () if state.streak is not None else self._adopt(state)
 
+    def _at_hour(self, state: _AgentState, seen, time: float):
+        """The observations as the agent's day says to judge them at ``time``: against
+        the baseline moved by the hour's offset, where the hour is learned."""
+        return [(test, self._moved(state, test, observation, time)) for test, observation in seen]
+
+    @staticmethod
+    def _moved(state: _AgentState, test: VitalTest, seen: Observation, time: float):
+        day, base = state.days.get(test.vital), state.vitals.get(test.vital)
+        offset = day.offset(time) if day is not None else 0.0
+        if offset == 0.0 or base is None:
+            return seen
+        return Observation(*base.moved(seen.value, seen.exposure, offset))
+
+    def _learn_day(self, state: _AgentState, seen, sample: VitalSample, explained) -> None:
+        """Every interval not explained teaches the agent's day, alarmed or not: a rise
+        that comes back at the same hour would otherwise never be learned."""
+        for test, observation in seen:
+            base = state.vitals.get(test.vital)
+            if test.vital in explained or base is None or not base.learned(self.settings):
+                continue
+            distance = base.distance(observation.value, observation.exposure)
+            if distance is not None:
+                day = state.days.setdefault(test.vital, DailyProfile())
+                day.learn(sample.time, distance, sample.interval_seconds)
+
     def _relearned(self, agent_id: str, reason: str) -> None:
         if self._on_relearn is not None:
             self._on_relearn(agent_id, reason)
@@ -346,7 +377,7 @@ class Detector:
             seen = test.read(latest)
             base = state.vitals.get(test.vital)
             if test.vital in state.flagged and seen is not None and base is not None:
-                base.adopt(seen.value, seen.exposure)
+                base.adopt(*self._moved(state, test, seen, latest.time))
                 adopted.append(test.vital)
         _restart_sums(state)
         if PRICE in state.flagged:
@@ -413,6 +444,8 @@ class Detector:
                 state.prompt = PromptBaseline.from_json(entry["prompt"])
                 state.prompt.forget(EARLIER_FINGERPRINT)
                 state.models = ModelBaseline.from_json(entry.get("models"))
+                days = entry.get("days", {})  # none in state files written before
+                state.days = {v: DailyProfile.from_json(d) for v, d in days.items()}
                 self._agents[agent] = state
 
 
@@ -439,6 +472,7 @@ def _state_json(state: _AgentState) -> dict[str, Any]:
         "previous": {v: b.to_json() for v, b in state.previous.items()},
         "prompt": state.prompt.to_json(),
         "models": state.models.to_json(),
+        "days": {v: d.to_json() for v, d in state.days.items()},
     }
 
 

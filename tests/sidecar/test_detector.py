@@ -256,6 +256,49 @@ def test_a_deploy_does_not_learn_a_shift_under_way_before_it():
     assert found[0] == (lasting, ("latency_spike",))
 
 
+def rush_hour_alarms(days: int, fault_day: int | None = None) -> list[tuple[int, str]]:
+    """An agent sampled every 5 minutes whose calls are 1.8× slower from 09:00 to 12:00
+    UTC every day (its users' busy hours), and, on ``fault_day``, 4× slower from 10:00 to
+    11:00: the (day, anomaly) of each alarm."""
+    detector, rng, found = Detector(BaselineSettings()), random.Random(8), []
+    for at in range(days * 288):
+        hour = at // 12 % 24
+        calls, values, attempts = healthy(rng, 20)
+        slower(values, 1.8 if 9 <= hour < 12 else 1.0)
+        if at // 288 == fault_day and hour == 10:
+            slower(values, 4.0)
+        now = VitalSample("a", at * 300.0, 300.0, float(calls), values, attempts=attempts)
+        infection = detector.observe(now)
+        found += [(at // 288, infection.types[0])] if infection is not None else []
+    return found
+
+
+def test_a_rise_that_comes_back_at_the_same_hour_every_day_is_the_agents_day():
+    """The busy hours alarm (twice, then adopted) while the agent's day is unknown, then
+    are judged against it: none from the fifth day (there were two every day); a fault in
+    them is still caught."""
+    assert [day for day, _ in rush_hour_alarms(10) if day >= 4] == []
+    assert (8, "latency_spike") in rush_hour_alarms(10, fault_day=8)
+
+
+def test_the_agents_day_keeps_the_shape_only_and_is_used_once_its_hour_was_seen_twice():
+    from immune_sidecar.detect.daily import DailyProfile
+
+    day = DailyProfile()
+    for at in range(2 * 24 * 12):  # two days at 5 minutes: 09:00 sits 0.5 above, 30 once
+        hour = at // 12 % 24
+        distance = 30.0 if at == 9 * 12 else (0.5 if hour == 9 else 0.0)
+        if at == 24 * 12 + 9 * 12 - 1:  # the last interval before the second day's nine
+            assert day.offset(at * 300.0) == 0.0  # its hour seen on one day only: unused
+        day.learn(at * 300.0, distance, 300.0)
+    assert abs(sum(day.offsets)) < 1e-9  # the baseline keeps the level
+    nine = day.offset(9 * 3600.0)  # 0.5 above the others, less their mean; the 30 as 4×
+    assert nine == pytest.approx((0.5 + (math.log(4.0) - 0.5) / 24) * 23 / 24, abs=0.05)
+    assert day.offset(15 * 3600.0) < 0 < nine
+    restored = DailyProfile.from_json(json.loads(json.dumps(day.to_json())))
+    assert restored.offsets == pytest.approx(day.offsets, abs=1e-12)
+
+
 def prompt_alarms(detector: Detector, hashes, start: int = 0) -> list[int]:
     """Feed healthy intervals with the given prompt hashes; the intervals that alarmed."""
     rng, alarms = random.Random(5), []

@@ -11,7 +11,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from bench.evaluation import __main__ as evaluation_main
-from bench.evaluation import detection, fleet, healing, scoring
+from bench.evaluation import days, detection, fleet, healing, scoring
 from bench.evaluation.detection import Alarm
 from bench.evaluation.scenario import (
     SCALED,
@@ -338,3 +338,23 @@ def test_an_agent_exporting_every_15_seconds_is_judged_once_an_interval_on_all_i
     finally:
         bench.close()
         recorders[name].close()
+
+
+def test_a_daily_series_counts_an_alarm_in_a_fault_as_caught_and_others_as_false(monkeypatch):
+    onsets = [days.FROM_DAY * days.PER_DAY + 100, days.FROM_DAY * days.PER_DAY + 900]
+    monkeypatch.setattr(days, "_onsets", lambda rng: onsets)
+    early, late = 5, days.FROM_DAY * days.PER_DAY + 500
+    alarms = [early, onsets[0] + days.FAULT_INTERVALS + days.GRACE - 1, late]
+    monkeypatch.setattr(days, "_alarms", lambda shape, rng, onsets: alarms)
+    row = days.run(days.SHAPES[0], range(1, 3))
+    # Per series: the first fault caught (in its grace), the second not; one alarm false
+    # (before FROM_DAY nothing counts, the agent's day is still being learned).
+    assert (row.faults, row.caught, row.false_alarms) == (4, 2, 2)
+    assert row.hours == 2 * (days.DAYS - days.FROM_DAY) * 24
+
+
+def test_a_daily_series_is_judged_by_the_real_detector_and_its_faults_are_real():
+    shape = days.SHAPES[0]
+    rng, onsets = random.Random(1), [days.FROM_DAY * days.PER_DAY]
+    alarms = days._alarms(shape, rng, onsets)
+    assert any(onsets[0] <= a < onsets[0] + days.FAULT_INTERVALS for a in alarms)

@@ -7,7 +7,7 @@ import time
 
 from immune_sidecar.detect import BaselineSettings
 
-from . import detection, fleet, healing, scoring
+from . import days, detection, fleet, healing, scoring
 from .scenario import generate
 
 DEFAULT = "default"
@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     if "detection" in args.parts:
         _detection(args)
+    if "days" in args.parts:
+        _days(args)
     if "healing" in args.parts:
         _healing(args)
     if "fleet" in args.parts:
@@ -30,13 +32,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.evaluation", description=__doc__)
-    p.add_argument("parts", nargs="*", default=["detection", "healing", "fleet"])
+    p.add_argument("parts", nargs="*", default=["detection", "days", "healing", "fleet"])
     p.add_argument("--seed", type=int, default=1, help="seed of the healing and fleet runs")
     p.add_argument("--tuned", type=_seeds, default=TUNED, help="seeds tuned on (1,2,6)")
     p.add_argument("--held-out", type=_seeds, default=HELD_OUT, help="seeds not tuned on")
     p.add_argument("--agents", type=int, default=60, help="agents in each detection fleet")
     p.add_argument("--hours", type=float, default=36.0, help="simulated hours (60 s intervals)")
     p.add_argument("--cases", type=int, default=600, help="incidents in the healing run")
+    p.add_argument("--series", type=int, default=5, help="series of each daily shape")
     p.add_argument("--workers", type=int, default=2, help="processes for detection")
     return p
 
@@ -110,6 +113,18 @@ def _row(label: str, s: scoring.DetectionScore) -> list[str]:
 
 def _delay(intervals: float) -> str:
     return "—" if math.isinf(intervals) else f"{intervals:g}"
+
+
+def _days(args) -> None:
+    seeds = range(1, args.series + 1)
+    print(f"\nDaily patterns, the detector driven directly as a public series is: {len(seeds)} "
+          f"series of each shape × {days.DAYS} days at 5 min, a fault of an hour "
+          f"({days.FAULT_FACTOR:g}×) every {days.FAULT_EVERY_DAYS:g} days or so from day "
+          f"{days.FROM_DAY}; false alarms from day {days.FROM_DAY}")  # fmt: skip
+    rows = [days.run(shape, seeds) for shape in days.SHAPES]
+    _table(["series", "hours", "false", "false/1000 h", "faults", "caught"], [
+        [r.shape, f"{r.hours:.0f}", str(r.false_alarms), f"{1000 * r.false_alarms / r.hours:.1f}",
+         str(r.faults), f"{r.caught / max(r.faults, 1):.3f}"] for r in rows])  # fmt: skip
 
 
 def _healing(args) -> None:

@@ -1,0 +1,130 @@
+"""Daily patterns: the detector driven directly, sample by sample, as a public labelled series
+is, on series whose level follows the hour of the day, with labelled faults of an hour."""
+
+import dataclasses
+import logging
+import math
+import random
+from collections.abc import Callable
+
+from immune_sidecar.detect import BaselineSettings, Detector
+from immune_sidecar.vitals import VitalSample
+
+INTERVAL = 300.0  # seconds: five minutes, as most public series
+PER_DAY = 288
+DAYS = 30
+FROM_DAY = 7  # false alarms are counted from here: the agent's day takes about a week
+FAULT_INTERVALS = 12  # an hour
+FAULT_FACTOR = 2.5  # a fault multiplies the series by this
+FAULT_EVERY_DAYS = 2.0  # on average, after FROM_DAY
+GRACE = 3  # intervals after a fault in which an alarm still counts as its own
+
+Draw = Callable[[random.Random, int], float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """One kind of series: what it moves, how it is drawn, the calls it stands for."""
+
+    name: str
+    vital: str
+    draw: Draw
+    calls: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One shape's figures over its series."""
+
+    shape: str
+    series: int
+    false_alarms: int
+    hours: float  # judged for false alarms (from FROM_DAY)
+    faults: int
+    caught: int
+
+
+def _daily(index: int) -> float:
+    return math.sin(2 * math.pi * index / PER_DAY)
+
+
+def _poisson(rng: random.Random, mean: float) -> float:
+    if mean > 50:
+        return max(0.0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, k, p = math.exp(-mean), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return float(k)
+
+
+def _rush(rng: random.Random, i: int) -> float:
+    busy = 1.8 if 9 <= i // 12 % 24 < 12 else 1.0
+    return busy * math.exp(rng.gauss(0.0, 0.1))
+
+
+def _load(rng: random.Random, i: int) -> float:
+    return _poisson(rng, 20.0 * (1.0 + 0.8 * _daily(i)))
+
+
+def _shifts(rng: random.Random, i: int) -> float:
+    return (2.0 if i // (PER_DAY // 2) % 2 else 1.0) * math.exp(rng.gauss(0.0, 0.1))
+
+
+SHAPES = (
+    Shape("busy hours: latency of 20 calls", "latency", _rush, 20.0),
+    Shape("daily load: a raw count", "tool_calls", _load, 1.0),
+    Shape("daily load: as a level", "latency", lambda rng, i: max(_load(rng, i), 0.5), 1.0),
+    Shape("12 h shifts: a level", "latency", _shifts, 1.0),
+)
+
+
+def run(shape: Shape, seeds: range) -> Row:
+    """The shape's series, one per seed, through a detector each (its log kept quiet: a
+    series adopts a level now and then, which it says)."""
+    quiet = logging.getLogger("immune_sidecar.detect.detector")
+    level, quiet.level = quiet.level, logging.ERROR
+    try:
+        return _run(shape, seeds)
+    finally:
+        quiet.setLevel(level)
+
+
+def _run(shape: Shape, seeds: range) -> Row:
+    false = faults = caught = 0
+    for seed in seeds:
+        rng = random.Random(f"days:{shape.name}:{seed}")
+        onsets = _onsets(rng)
+        alarms = _alarms(shape, rng, onsets)
+        found = {o for o in onsets for a in alarms if o <= a < o + FAULT_INTERVALS + GRACE}
+        false += sum(1 for a in alarms if a >= FROM_DAY * PER_DAY and not _near(a, onsets))
+        faults, caught = faults + len(onsets), caught + len(found)
+    hours = (DAYS - FROM_DAY) * 24 * len(seeds)
+    return Row(shape.name, len(seeds), false, hours, faults, caught)
+
+
+def _onsets(rng: random.Random) -> list[int]:
+    onsets, at = [], FROM_DAY * PER_DAY
+    while True:
+        at += int(rng.expovariate(1.0 / (FAULT_EVERY_DAYS * PER_DAY))) + 2 * FAULT_INTERVALS
+        if at + FAULT_INTERVALS >= DAYS * PER_DAY:
+            return onsets
+        onsets.append(at)
+
+
+def _near(index: int, onsets: list[int]) -> bool:
+    return any(o <= index < o + FAULT_INTERVALS + GRACE for o in onsets)
+
+
+def _alarms(shape: Shape, rng: random.Random, onsets: list[int]) -> list[int]:
+    detector, alarms = Detector(BaselineSettings()), []
+    for i in range(DAYS * PER_DAY):
+        value = shape.draw(rng, i) * (FAULT_FACTOR if _in_fault(i, onsets) else 1.0)
+        sample = VitalSample("series", i * INTERVAL, INTERVAL, shape.calls, {shape.vital: value})
+        if detector.observe(sample) is not None:
+            alarms.append(i)
+    return alarms
+
+
+def _in_fault(index: int, onsets: list[int]) -> bool:
+    return any(o <= index < o + FAULT_INTERVALS for o in onsets)

@@ -20,7 +20,7 @@ from ..vitals import VitalSample
 from ..vitals.spans import EARLIER_FINGERPRINT
 from .baseline import Baseline, LevelBaseline, RateBaseline, ShareBaseline
 from .budget import Thresholds, thresholds
-from .daily import DailyProfile
+from .daily import DAY_SAMPLE_SECONDS, DailyProfile, hour_of
 from .evidence import PRICE, SHARES, TEST_OF, TESTS, Observation, VitalTest
 from .infection import Anomaly, Infection
 from .models import ModelBaseline
@@ -65,8 +65,8 @@ class _Streak(NamedTuple):
 
 class _AgentState:
     __slots__ = (
-        "days", "evidence", "flagged", "models", "previous", "prompt", "shifted", "streak",
-        "vitals",
+        "day_due", "days", "evidence", "flagged", "models", "previous", "prompt", "shifted",
+        "streak", "vitals",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -79,6 +79,7 @@ class _AgentState:
         self.shifted: set[str] = set()  # the vitals at SHIFT_Z or more, or half way
         self.streak: _Streak | None = None
         self.days: dict[str, DailyProfile] = {}  # each vital's offset hour by hour
+        self.day_due = -math.inf  # when the next sample teaches the agent's day
 
 
 class Detector:
@@ -292,27 +293,45 @@ class Detector:
     def _at_hour(self, state: _AgentState, seen, time: float):
         """The observations as the agent's day says to judge them at ``time``: against
         the baseline moved by the hour's offset, where the hour is learned."""
-        return [(test, self._moved(state, test, observation, time)) for test, observation in seen]
+        if not state.days:
+            return seen
+        hour, moved = hour_of(time), []
+        for test, observation in seen:
+            day, base = state.days.get(test.vital), state.vitals.get(test.vital)
+            offset = day.at(hour) if day is not None and base is not None else 0.0
+            if offset:
+                observation = Observation(*base.moved(*observation, offset))
+            moved.append((test, observation))
+        return moved
 
     @staticmethod
     def _moved(state: _AgentState, test: VitalTest, seen: Observation, time: float):
         day, base = state.days.get(test.vital), state.vitals.get(test.vital)
-        offset = day.offset(time) if day is not None else 0.0
+        offset = day.at(hour_of(time)) if day is not None else 0.0
         if offset == 0.0 or base is None:
             return seen
         return Observation(*base.moved(seen.value, seen.exposure, offset))
 
     def _learn_day(self, state: _AgentState, seen, sample: VitalSample, explained) -> None:
-        """Every interval not explained teaches the agent's day, alarmed or not: a rise
-        that comes back at the same hour would otherwise never be learned."""
+        """An interval not explained teaches the agent's day, alarmed or not (a rise that
+        comes back at the same hour would otherwise never be learned): one every
+        ``DAY_SAMPLE_SECONDS`` or so, standing for that long, is enough for a slow thing."""
+        if sample.time < state.day_due:
+            return
+        state.day_due = sample.time + DAY_SAMPLE_SECONDS - sample.interval_seconds / 2
+        stands_for = max(sample.interval_seconds, DAY_SAMPLE_SECONDS)
+        s, vitals, days = self.settings, state.vitals, state.days
         for test, observation in seen:
-            base = state.vitals.get(test.vital)
-            if test.vital in explained or base is None or not base.learned(self.settings):
+            base = vitals.get(test.vital)
+            if base is None or not base.learned(s) or test.vital in explained:
                 continue
             distance = base.distance(observation.value, observation.exposure)
-            if distance is not None:
-                day = state.days.setdefault(test.vital, DailyProfile())
-                day.learn(sample.time, distance, sample.interval_seconds)
+            if distance is None:
+                continue
+            day = days.get(test.vital)
+            if day is None:
+                day = days[test.vital] = DailyProfile()
+            day.learn(sample.time, distance, stands_for)
 
     def _relearned(self, agent_id: str, reason: str) -> None:
         if self._on_relearn is not None:

@@ -289,12 +289,12 @@ def test_the_agents_day_keeps_the_shape_only_and_is_used_once_its_hour_was_seen_
         hour = at // 12 % 24
         distance = 30.0 if at == 9 * 12 else (0.5 if hour == 9 else 0.0)
         if at == 24 * 12 + 9 * 12 - 1:  # the last interval before the second day's nine
-            assert day.offset(at * 300.0) == 0.0  # its hour seen on one day only: unused
+            assert day.at(9) == 0.0  # its hour seen on one day only: unused
         day.learn(at * 300.0, distance, 300.0)
     assert abs(sum(day.offsets)) < 1e-9  # the baseline keeps the level
-    nine = day.offset(9 * 3600.0)  # 0.5 above the others, less their mean; the 30 as 4×
+    nine = day.at(9)  # 0.5 above the others, less their mean; the 30 as 4×
     assert nine == pytest.approx((0.5 + (math.log(4.0) - 0.5) / 24) * 23 / 24, abs=0.05)
-    assert day.offset(15 * 3600.0) < 0 < nine
+    assert day.at(15) < 0 < nine
     restored = DailyProfile.from_json(json.loads(json.dumps(day.to_json())))
     assert restored.offsets == pytest.approx(day.offsets, abs=1e-12)
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from immune_sidecar.detect import BaselineSettings, Detector
 from immune_sidecar.vitals import VitalSample
 
+from .workload import poisson
+
 INTERVAL = 300.0  # seconds: five minutes, as most public series
 PER_DAY = 288
 DAYS = 30
@@ -48,23 +50,13 @@ def _daily(index: int) -> float:
     return math.sin(2 * math.pi * index / PER_DAY)
 
 
-def _poisson(rng: random.Random, mean: float) -> float:
-    if mean > 50:
-        return max(0.0, round(rng.gauss(mean, math.sqrt(mean))))
-    limit, k, p = math.exp(-mean), 0, rng.random()
-    while p > limit:
-        k += 1
-        p *= rng.random()
-    return float(k)
-
-
 def _rush(rng: random.Random, i: int) -> float:
     busy = 1.8 if 9 <= i // 12 % 24 < 12 else 1.0
     return busy * math.exp(rng.gauss(0.0, 0.1))
 
 
 def _load(rng: random.Random, i: int) -> float:
-    return _poisson(rng, 20.0 * (1.0 + 0.8 * _daily(i)))
+    return float(poisson(rng, 20.0 * (1.0 + 0.8 * _daily(i))))
 
 
 def _shifts(rng: random.Random, i: int) -> float:

@@ -11,8 +11,7 @@ that hour's offset. The offsets are kept summing to zero, so that the baseline k
 vital's level and the profile only its shape. Once an hour was seen on ``LEARN_DAYS``
 days, a fault of an hour moves its offset by at most a ``LEARN_DAYS``-th of ``CLIP`` (on
 the first days, by its share of the days seen); a fault that comes back at the same hour
-every day becomes, in about ``LEARN_DAYS`` days, part of the agent's day. The detector
-teaches it one sample in ``DAY_SAMPLE_SECONDS``, each standing for that long.
+every day becomes, in about ``LEARN_DAYS`` days, part of the agent's day.
 """
 
 import array
@@ -23,7 +22,6 @@ HOURS = 24
 LEARN_DAYS = 7.0
 JUDGED_AFTER_DAYS = 2.0
 CLIP = math.log(4.0)  # the most one interval's distance counts, either way
-DAY_SAMPLE_SECONDS = 300.0  # the day learns from one sample in this long (each stands for it)
 SEEN_ENOUGH = JUDGED_AFTER_DAYS - 1e-6  # (days are added up in shares of an hour)
 _FLAT = [0.0] * HOURS
 

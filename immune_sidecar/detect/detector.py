@@ -20,7 +20,7 @@ from ..vitals import VitalSample
 from ..vitals.spans import EARLIER_FINGERPRINT
 from .baseline import Baseline, LevelBaseline, RateBaseline, ShareBaseline
 from .budget import Thresholds, thresholds
-from .daily import DAY_SAMPLE_SECONDS, DailyProfile, hour_of
+from .daily import DailyProfile, hour_of
 from .evidence import PRICE, SHARES, TEST_OF, TESTS, Observation, VitalTest
 from .infection import Anomaly, Infection
 from .models import ModelBaseline
@@ -65,8 +65,8 @@ class _Streak(NamedTuple):
 
 class _AgentState:
     __slots__ = (
-        "day_due", "days", "evidence", "flagged", "models", "previous", "prompt", "shifted",
-        "streak", "vitals",
+        "days", "evidence", "flagged", "models", "previous", "prompt", "shifted", "streak",
+        "vitals",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -79,7 +79,6 @@ class _AgentState:
         self.shifted: set[str] = set()  # the vitals at SHIFT_Z or more, or half way
         self.streak: _Streak | None = None
         self.days: dict[str, DailyProfile] = {}  # each vital's offset hour by hour
-        self.day_due = -math.inf  # when the next sample teaches the agent's day
 
 
 class Detector:
@@ -313,13 +312,10 @@ class Detector:
         return Observation(*base.moved(seen.value, seen.exposure, offset))
 
     def _learn_day(self, state: _AgentState, seen, sample: VitalSample, explained) -> None:
-        """An interval not explained teaches the agent's day, alarmed or not (a rise that
-        comes back at the same hour would otherwise never be learned): one every
-        ``DAY_SAMPLE_SECONDS`` or so, standing for that long, is enough for a slow thing."""
-        if sample.time < state.day_due:
-            return
-        state.day_due = sample.time + DAY_SAMPLE_SECONDS - sample.interval_seconds / 2
-        stands_for = max(sample.interval_seconds, DAY_SAMPLE_SECONDS)
+        """Every interval not explained teaches the agent's day, alarmed or not: a rise
+        that comes back at the same hour would otherwise never be learned. (Every one: an
+        hour's offset learned from a fifth of them was noisy enough on its second day to
+        add false alarms.)"""
         s, vitals, days = self.settings, state.vitals, state.days
         for test, observation in seen:
             base = vitals.get(test.vital)
@@ -331,7 +327,7 @@ class Detector:
             day = days.get(test.vital)
             if day is None:
                 day = days[test.vital] = DailyProfile()
-            day.learn(sample.time, distance, stands_for)
+            day.learn(sample.time, distance, sample.interval_seconds)
 
     def _relearned(self, agent_id: str, reason: str) -> None:
         if self._on_relearn is not None:

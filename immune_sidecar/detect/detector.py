@@ -294,22 +294,8 @@ class Detector:
         the baseline moved by the hour's offset, where the hour is learned."""
         if not state.days:
             return seen
-        hour, moved = hour_of(time), []
-        for test, observation in seen:
-            day, base = state.days.get(test.vital), state.vitals.get(test.vital)
-            offset = day.at(hour) if day is not None and base is not None else 0.0
-            if offset:
-                observation = Observation(*base.moved(*observation, offset))
-            moved.append((test, observation))
-        return moved
-
-    @staticmethod
-    def _moved(state: _AgentState, test: VitalTest, seen: Observation, time: float):
-        day, base = state.days.get(test.vital), state.vitals.get(test.vital)
-        offset = day.at(hour_of(time)) if day is not None else 0.0
-        if offset == 0.0 or base is None:
-            return seen
-        return Observation(*base.moved(seen.value, seen.exposure, offset))
+        hour = hour_of(time)
+        return [(test, _moved(state, test, observation, hour)) for test, observation in seen]
 
     def _learn_day(self, state: _AgentState, seen, sample: VitalSample, explained) -> None:
         """Every interval not explained teaches the agent's day, alarmed or not: a rise
@@ -392,7 +378,7 @@ class Detector:
             seen = test.read(latest)
             base = state.vitals.get(test.vital)
             if test.vital in state.flagged and seen is not None and base is not None:
-                base.adopt(*self._moved(state, test, seen, latest.time))
+                base.adopt(*_moved(state, test, seen, hour_of(latest.time)))
                 adopted.append(test.vital)
         _restart_sums(state)
         if PRICE in state.flagged:
@@ -472,6 +458,13 @@ def _restart_sums(state: _AgentState, vitals: Collection[str] | None = None) -> 
     for vital, base in state.vitals.items():
         if vitals is None or vital in vitals:
             base.restart()
+
+
+def _moved(state: _AgentState, test: VitalTest, seen: Observation, hour: int) -> Observation:
+    """An observation as judged against the baseline moved by its hour's offset."""
+    day, base = state.days.get(test.vital), state.vitals.get(test.vital)
+    offset = day.at(hour) if day is not None and base is not None else 0.0
+    return Observation(*base.moved(*seen, offset)) if offset else seen
 
 
 def _shown(seen: Observation, test: VitalTest) -> float:

@@ -88,8 +88,8 @@ def _run(shape: Shape, seeds: range) -> Row:
         rng = random.Random(f"days:{shape.name}:{seed}")
         onsets = _onsets(rng)
         alarms = _alarms(shape, rng, onsets)
-        found = {o for o in onsets for a in alarms if o <= a < o + FAULT_INTERVALS + GRACE}
-        false += sum(1 for a in alarms if a >= FROM_DAY * PER_DAY and not _near(a, onsets))
+        found = {o for o in onsets if any(_during(a, [o], GRACE) for a in alarms)}
+        false += sum(1 for a in alarms if a >= FROM_DAY * PER_DAY and not _during(a, onsets, GRACE))
         faults, caught = faults + len(onsets), caught + len(found)
     hours = (DAYS - FROM_DAY) * 24 * len(seeds)
     return Row(shape.name, len(seeds), false, hours, faults, caught)
@@ -104,19 +104,16 @@ def _onsets(rng: random.Random) -> list[int]:
         onsets.append(at)
 
 
-def _near(index: int, onsets: list[int]) -> bool:
-    return any(o <= index < o + FAULT_INTERVALS + GRACE for o in onsets)
+def _during(index: int, onsets: list[int], grace: int = 0) -> bool:
+    """Whether ``index`` lies in a fault of ``onsets`` or the ``grace`` intervals after it."""
+    return any(o <= index < o + FAULT_INTERVALS + grace for o in onsets)
 
 
 def _alarms(shape: Shape, rng: random.Random, onsets: list[int]) -> list[int]:
     detector, alarms = Detector(BaselineSettings()), []
     for i in range(DAYS * PER_DAY):
-        value = shape.draw(rng, i) * (FAULT_FACTOR if _in_fault(i, onsets) else 1.0)
+        value = shape.draw(rng, i) * (FAULT_FACTOR if _during(i, onsets) else 1.0)
         sample = VitalSample("series", i * INTERVAL, INTERVAL, shape.calls, {shape.vital: value})
         if detector.observe(sample) is not None:
             alarms.append(i)
     return alarms
-
-
-def _in_fault(index: int, onsets: list[int]) -> bool:
-    return any(o <= index < o + FAULT_INTERVALS for o in onsets)

@@ -44,21 +44,20 @@ class DailyProfile:
 
     def at(self, hour: int) -> float:
         """The hour's offset, once the hour was seen on enough days (else 0)."""
-        return self.raw[hour] - self.total / HOURS if self.days[hour] >= SEEN_ENOUGH else 0.0
+        return self._offset(hour) if self.days[hour] >= SEEN_ENOUGH else 0.0
 
     def _offset(self, hour: int) -> float:
         return self.raw[hour] - self.total / HOURS  # the shape only: the level is the baseline's
 
     def learn(self, time: float, distance: float, interval_seconds: float) -> None:
         """Take in an interval's log-distance from the baseline (``interval_seconds`` long:
-        the share of its hour's day it covers). Every sample of every vital comes here:
-        written for speed."""
-        hour = int(time // 3600.0) % HOURS
+        the share of its hour's day it covers)."""
+        hour = hour_of(time)
         share = min(1.0, max(interval_seconds, 1e-3) / 3600.0)
         days = self.days[hour] = self.days[hour] + share
         clipped = CLIP if distance > CLIP else -CLIP if distance < -CLIP else distance
         weight = share / (days if days < LEARN_DAYS else LEARN_DAYS)
-        move = weight * (clipped - self.raw[hour] + self.total / HOURS)
+        move = weight * (clipped - self._offset(hour))
         self.raw[hour] += move
         self.total += move
 

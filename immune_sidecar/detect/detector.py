@@ -8,6 +8,7 @@ watch at twice the sudden threshold until the new ones are learned.
 """
 
 import collections
+import copy
 import logging
 import math
 import threading
@@ -38,6 +39,9 @@ KINDS: dict[str, type[LevelBaseline] | type[RateBaseline]] = {
     ShareBaseline.kind: ShareBaseline,
 }
 JUMP_INCLUDED = 1.0 - 1e-9  # a price rise of exactly ``price_jump`` is a jump
+# A lasting shift adopted is undone when BACK_SAMPLES samples in a row read within BACK_Z of
+# the level it replaced and BACK_Z or more below the adopted one, within WATCH_SECONDS.
+BACK_Z, BACK_SAMPLES, WATCH_SECONDS = 2.0, 3, 86400.0
 RelearnListener = Callable[[str, str], None]
 
 
@@ -63,10 +67,22 @@ class _Streak(NamedTuple):
     at: float
 
 
+class _Replaced(NamedTuple):
+    """A baseline a lasting shift's adopted level replaced, kept until ``until``, and the
+    samples in a row that read back at its level."""
+
+    before: Baseline
+    until: float
+    back: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"before": self.before.to_json(), "until": self.until, "back": self.back}
+
+
 class _AgentState:
     __slots__ = (
-        "days", "evidence", "flagged", "models", "previous", "prompt", "shifted", "streak",
-        "vitals",
+        "days", "evidence", "flagged", "models", "previous", "prompt", "replaced", "shifted",
+        "streak", "vitals",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -79,6 +95,7 @@ class _AgentState:
         self.shifted: set[str] = set()  # the vitals at SHIFT_Z or more, or half way
         self.streak: _Streak | None = None
         self.days: dict[str, DailyProfile] = {}  # each vital's offset hour by hour
+        self.replaced: dict[str, _Replaced] = {}  # kept while a lasting shift is adopted
 
 
 class Detector:
@@ -125,6 +142,8 @@ class Detector:
             if deploy:
                 self._relearn(state, sample, limits)
             raw, seen = seen, self._at_hour(state, seen, sample.time)
+            if state.replaced:
+                self._returned(state, seen, sample)
             anomalies = self._anomalies(state, sample, seen, limits)
             if learn:
                 self._learn_day(state, raw, sample, explained)
@@ -287,7 +306,33 @@ class Detector:
         same = last is not None and last.kind == kind and at - last.at <= s.relearn_window_seconds
         count = last.count + 1 if same else 1
         state.streak = _Streak(kind, count, at) if count < s.relearn_after_ejections else None
-        return () if state.streak is not None else self._adopt(state)
+        return (
+            () if state.streak is not None else self._adopt(state, watch_until=at + WATCH_SECONDS)
+        )
+
+    def _returned(self, state: _AgentState, seen, sample: VitalSample) -> None:
+        """Restore the level a lasting shift replaced, for each vital whose samples read
+        back at it (``BACK_SAMPLES`` in a row): the shift ended, and the adopted level, which
+        far lower values do not move, would blunt the vital's test for hours."""
+        s = self.settings
+        for test, observation in seen:
+            kept, now = state.replaced.get(test.vital), state.vitals.get(test.vital)
+            if kept is None or now is None or sample.time > kept.until:
+                state.replaced.pop(test.vital, None)
+                continue
+            value, exposure = observation
+            back = (
+                kept.before.z(value, exposure, s.level_floor, s) < BACK_Z
+                and now.z(value, exposure, s.level_floor, s) <= -BACK_Z
+            )
+            kept = kept._replace(back=kept.back + 1 if back else 0)
+            state.replaced[test.vital] = kept
+            if kept.back >= BACK_SAMPLES:
+                state.vitals[test.vital] = kept.before
+                del state.replaced[test.vital]
+                kept.before.restart()
+                log.info("%s: %s is back at its level before the shift adopted; restored",
+                         sample.agent_id, test.vital)  # fmt: skip
 
     def _at_hour(self, state: _AgentState, seen, time: float):
         """The observations as the agent's day says to judge them at ``time``: against
@@ -301,10 +346,13 @@ class Detector:
         """Every interval not explained teaches the agent's day, alarmed or not: a rise
         that comes back at the same hour would otherwise never be learned. (Every one: an
         hour's offset learned from a fifth of them was noisy enough on its second day to
-        add false alarms.)"""
-        s, vitals, days = self.settings, state.vitals, state.days
+        add false alarms.) While a lasting shift's level is adopted, the day is learned
+        against the level it replaced: a daily rise adopted each day is learned as the
+        day's, not taken as its level."""
+        s, vitals, days, replaced = self.settings, state.vitals, state.days, state.replaced
         for test, observation in seen:
-            base = vitals.get(test.vital)
+            kept = replaced.get(test.vital)
+            base = kept.before if kept is not None else vitals.get(test.vital)
             if base is None or not base.learned(s) or test.vital in explained:
                 continue
             distance = base.distance(observation.value, observation.exposure)
@@ -369,7 +417,9 @@ class Detector:
             state = self._agents.get(agent_id)
             return self._adopt(state) if state is not None else ()
 
-    def _adopt(self, state: _AgentState) -> tuple[str, ...]:
+    def _adopt(self, state: _AgentState, watch_until: float | None = None) -> tuple[str, ...]:
+        """Adopt the latest sample's level for the flagged vitals; with ``watch_until``, the
+        levels replaced are kept until then, to come back to if the shift ends."""
         if not state.evidence:
             return ()
         latest = state.evidence[-1]
@@ -378,6 +428,8 @@ class Detector:
             seen = test.read(latest)
             base = state.vitals.get(test.vital)
             if test.vital in state.flagged and seen is not None and base is not None:
+                if watch_until is not None:
+                    state.replaced[test.vital] = _Replaced(copy.deepcopy(base), watch_until)
                 base.adopt(*_moved(state, test, seen, hour_of(latest.time)))
                 adopted.append(test.vital)
         _restart_sums(state)
@@ -447,6 +499,7 @@ class Detector:
                 state.models = ModelBaseline.from_json(entry.get("models"))
                 days = entry.get("days", {})  # none in state files written before
                 state.days = {v: DailyProfile.from_json(d) for v, d in days.items()}
+                state.replaced = _replaced(entry.get("replaced", {}), self.settings)
                 self._agents[agent] = state
 
 
@@ -481,6 +534,15 @@ def _state_json(state: _AgentState) -> dict[str, Any]:
         "prompt": state.prompt.to_json(),
         "models": state.models.to_json(),
         "days": {v: d.to_json() for v, d in state.days.items()},
+        "replaced": {v: r.to_json() for v, r in state.replaced.items()},
+    }
+
+
+def _replaced(entries: dict[str, Any], s: BaselineSettings) -> dict[str, _Replaced]:
+    befores = _baselines({v: e["before"] for v, e in entries.items()}, s)
+    return {
+        v: _Replaced(b, float(entries[v]["until"]), int(entries[v]["back"]))
+        for v, b in befores.items()
     }
 
 

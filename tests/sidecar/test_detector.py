@@ -399,6 +399,45 @@ def test_a_level_shift_driven_straight_into_the_detector_is_a_few_alarms_not_one
     assert len(alarms_over(off, "a", 300, **{vital: 4.0})) > 2  # without the rule
 
 
+def latency_alarms(detector: Detector, start: int, factors: list[float]) -> list[int]:
+    """The intervals (from ``start``) that alarmed, each ``factors[i]`` times slower."""
+    rng, found = random.Random(start), []
+    for i, factor in enumerate(factors):
+        calls, values, attempts = healthy(rng, 20)
+        slower(values, factor)
+        if detector.observe(sample("a", start + i, calls, values, attempts, prompt_hash="p")):
+            found.append(start + i)
+    return found
+
+
+def test_an_adopted_shift_that_ends_gives_the_vital_its_level_back():
+    """Driven straight in, a 4× slowdown of twelve intervals is adopted at its third alarm.
+    Once the agent is back at its speed its old level is restored, so a 2× slowdown the next
+    hour alarms; the adopted level (which far lower values do not move) would hide it. The
+    watch kept survives the state file."""
+    detector = trained()
+    assert latency_alarms(detector, 100, [4.0] * 12) == [100, 101]  # the third adopts
+    state = json.loads(json.dumps(detector.snapshot()))
+    assert list(state["a"]["replaced"]) == ["latency"]
+    restored = Detector(BaselineSettings())
+    restored.restore(state)
+    assert restored.snapshot() == detector.snapshot()
+    assert latency_alarms(restored, 112, [1.0] * 50) == []
+    assert restored.snapshot()["a"]["replaced"] == {}
+    assert latency_alarms(restored, 162, [2.0] * 3)[0] == 162
+
+
+def test_an_adopted_shift_that_lasts_stays_adopted():
+    detector = trained()
+    assert latency_alarms(detector, 100, [4.0] * 12) == [100, 101]
+    assert latency_alarms(detector, 112, [4.0 * f for f in (0.9, 1.1) * 60]) == []
+    assert latency_alarms(detector, 232, [1.0] * 3) == []  # lower: never an alarm
+    later = Detector(BaselineSettings())
+    assert latency_alarms(later, 0, [1.0] * 60 + [4.0] * 12) == [60, 61]
+    assert latency_alarms(later, 72, [4.0] * 24 * 60 + [1.0] * 5) == []
+    assert later.snapshot()["a"]["replaced"] == {}  # a day on, the old level is forgotten
+
+
 def test_alarms_of_a_held_agent_or_of_other_vitals_do_not_make_a_shift_the_normal():
     detector = trained()
     assert alarms_over(detector, "a", 20, latency=4.0, input=1.0) == [0, 1]

@@ -16,6 +16,7 @@ INTERVAL = 300.0  # seconds: five minutes, as most public series
 PER_DAY = 288
 DAYS = 30
 FROM_DAY = 7  # false alarms are counted from here: the agent's day takes about a week
+FROM_WEEK = 14  # ... and for a weekly shape from here: its week is judged from the third
 FAULT_INTERVALS = 12  # an hour
 FAULT_FACTOR = 2.5  # a fault multiplies the series by this
 FAULT_EVERY_DAYS = 2.0  # on average, after FROM_DAY
@@ -32,6 +33,7 @@ class Shape:
     vital: str
     draw: Draw
     calls: float
+    from_day: int = FROM_DAY  # false alarms are counted from this day
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,13 +52,29 @@ def _daily(index: int) -> float:
     return math.sin(2 * math.pi * index / PER_DAY)
 
 
+def _busy(index: int) -> bool:
+    return 9 <= index // 12 % 24 < 12
+
+
 def _rush(rng: random.Random, i: int) -> float:
-    busy = 1.8 if 9 <= i // 12 % 24 < 12 else 1.0
-    return busy * math.exp(rng.gauss(0.0, 0.1))
+    return (1.8 if _busy(i) else 1.0) * math.exp(rng.gauss(0.0, 0.1))
 
 
 def _load(rng: random.Random, i: int) -> float:
     return float(poisson(rng, 20.0 * (1.0 + 0.8 * _daily(i))))
+
+
+def _weekend(index: int) -> bool:
+    """Saturday or Sunday (the series start on a Thursday, the Unix epoch)."""
+    return index // PER_DAY % 7 in (2, 3)
+
+
+def _weekday_rush(rng: random.Random, i: int) -> float:
+    return (1.8 if _busy(i) and not _weekend(i) else 1.0) * math.exp(rng.gauss(0.0, 0.1))
+
+
+def _weekly_load(rng: random.Random, i: int) -> float:
+    return float(poisson(rng, 20.0 * (1.0 + 0.6 * _daily(i)) * (0.4 if _weekend(i) else 1.0)))
 
 
 def _shifts(rng: random.Random, i: int) -> float:
@@ -68,6 +86,8 @@ SHAPES = (
     Shape("daily load: a raw count", "tool_calls", _load, 1.0),
     Shape("daily load: as a level", "latency", lambda rng, i: max(_load(rng, i), 0.5), 1.0),
     Shape("12 h shifts: a level", "latency", _shifts, 1.0),
+    Shape("weekdays' busy hours: latency", "latency", _weekday_rush, 20.0, FROM_WEEK),
+    Shape("weekly load: a raw count", "tool_calls", _weekly_load, 1.0, FROM_WEEK),
 )
 
 
@@ -89,9 +109,10 @@ def _run(shape: Shape, seeds: range) -> Row:
         onsets = _onsets(rng)
         alarms = _alarms(shape, rng, onsets)
         found = {o for o in onsets if any(_during(a, [o], GRACE) for a in alarms)}
-        false += sum(1 for a in alarms if a >= FROM_DAY * PER_DAY and not _during(a, onsets, GRACE))
+        judged = shape.from_day * PER_DAY
+        false += sum(1 for a in alarms if a >= judged and not _during(a, onsets, GRACE))
         faults, caught = faults + len(onsets), caught + len(found)
-    hours = (DAYS - FROM_DAY) * 24 * len(seeds)
+    hours = (DAYS - shape.from_day) * 24 * len(seeds)
     return Row(shape.name, len(seeds), false, hours, faults, caught)
 
 

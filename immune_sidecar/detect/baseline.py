@@ -229,6 +229,10 @@ class LevelBaseline(_Streaming):
         """How far ``value`` lies from the level, on the log scale (for the agent's day)."""
         return _log(value) - self.mu
 
+    def position(self) -> float:
+        """The level on the log scale (what ``distance`` is measured from)."""
+        return self.mu
+
     def moved(self, value: float, calls: float, offset: float) -> tuple[float, float]:
         """An interval's figures as they would be at the level moved by ``offset`` (log)."""
         return value * math.exp(-offset), calls
@@ -302,6 +306,10 @@ class RateBaseline(_Streaming):
         """How far ``count`` lies from the expected one, on the log scale (one event added
         to both, so that a quiet interval is not infinitely far)."""
         return math.log((count + 1.0) / (self.rate() * exposure + 1.0))
+
+    def position(self) -> float:
+        """The rate on the log scale (about what ``distance`` is measured from)."""
+        return math.log(self.rate())
 
     def moved(self, count: float, exposure: float, offset: float) -> tuple[float, float]:
         """An interval's count as it would be judged at the rate moved by ``offset`` (log):

@@ -21,8 +21,8 @@ from ..vitals import VitalSample
 from ..vitals.spans import EARLIER_FINGERPRINT
 from .baseline import Baseline, LevelBaseline, RateBaseline, ShareBaseline
 from .budget import Thresholds, thresholds
-from .daily import DailyProfile, hour_of
 from .evidence import PRICE, SHARES, TEST_OF, TESTS, Observation, VitalTest
+from .hours import HourlyProfile
 from .infection import Anomaly, Infection
 from .models import ModelBaseline
 from .prompts import PromptBaseline
@@ -94,7 +94,7 @@ class _AgentState:
         self.flagged: tuple[str, ...] = ()  # the vitals of the latest infection
         self.shifted: set[str] = set()  # the vitals at SHIFT_Z or more, or half way
         self.streak: _Streak | None = None
-        self.days: dict[str, DailyProfile] = {}  # each vital's offset hour by hour
+        self.days: dict[str, HourlyProfile] = {}  # each vital's offset hour by hour (day, week)
         self.replaced: dict[str, _Replaced] = {}  # kept while a lasting shift is adopted
 
 
@@ -339,8 +339,7 @@ class Detector:
         the baseline moved by the hour's offset, where the hour is learned."""
         if not state.days:
             return seen
-        hour = hour_of(time)
-        return [(test, _moved(state, test, observation, hour)) for test, observation in seen]
+        return [(test, _moved(state, test, observation, time)) for test, observation in seen]
 
     def _learn_day(self, state: _AgentState, seen, sample: VitalSample, explained) -> None:
         """Every interval not explained teaches the agent's day, alarmed or not: a rise
@@ -360,8 +359,8 @@ class Detector:
                 continue
             day = days.get(test.vital)
             if day is None:
-                day = days[test.vital] = DailyProfile()
-            day.learn(sample.time, distance, sample.interval_seconds)
+                day = days[test.vital] = HourlyProfile()
+            day.learn(sample.time, distance, sample.interval_seconds, base.position())
 
     def _relearned(self, agent_id: str, reason: str) -> None:
         if self._on_relearn is not None:
@@ -430,7 +429,7 @@ class Detector:
             if test.vital in state.flagged and seen is not None and base is not None:
                 if watch_until is not None:
                     state.replaced[test.vital] = _Replaced(copy.deepcopy(base), watch_until)
-                base.adopt(*_moved(state, test, seen, hour_of(latest.time)))
+                base.adopt(*_moved(state, test, seen, latest.time))
                 adopted.append(test.vital)
         _restart_sums(state)
         if PRICE in state.flagged:
@@ -498,7 +497,7 @@ class Detector:
                 state.prompt.forget(EARLIER_FINGERPRINT)
                 state.models = ModelBaseline.from_json(entry.get("models"))
                 days = entry.get("days", {})  # none in state files written before
-                state.days = {v: DailyProfile.from_json(d) for v, d in days.items()}
+                state.days = {v: HourlyProfile.from_json(d) for v, d in days.items()}
                 state.replaced = _replaced(entry.get("replaced", {}), self.settings)
                 self._agents[agent] = state
 
@@ -513,10 +512,10 @@ def _restart_sums(state: _AgentState, vitals: Collection[str] | None = None) -> 
             base.restart()
 
 
-def _moved(state: _AgentState, test: VitalTest, seen: Observation, hour: int) -> Observation:
+def _moved(state: _AgentState, test: VitalTest, seen: Observation, time: float) -> Observation:
     """An observation as judged against the baseline moved by its hour's offset."""
     day, base = state.days.get(test.vital), state.vitals.get(test.vital)
-    offset = day.at(hour) if day is not None and base is not None else 0.0
+    offset = day.at(time) if day is not None and base is not None else 0.0
     return Observation(*base.moved(*seen, offset)) if offset else seen
 
 

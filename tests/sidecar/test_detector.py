@@ -282,22 +282,79 @@ def test_a_rise_that_comes_back_at_the_same_hour_every_day_is_the_agents_day():
 
 
 def test_the_agents_day_keeps_the_shape_only_and_is_used_once_its_hour_was_seen_twice():
-    from immune_sidecar.detect.daily import DailyProfile
+    from immune_sidecar.detect.hours import HourlyProfile
 
-    day = DailyProfile()
+    day = HourlyProfile()
     for at in range(2 * 24 * 12):  # two days at 5 minutes: 09:00 sits 0.5 above, 30 once
         hour = at // 12 % 24
         distance = 30.0 if at == 9 * 12 else (0.5 if hour == 9 else 0.0)
         if at == 24 * 12 + 9 * 12 - 1:  # the last interval before the second day's nine
-            assert day.at(9) == 0.0  # its hour seen on one day only: unused
-        day.learn(at * 300.0, distance, 300.0)
+            assert day.at(at * 300.0 + 300.0) == 0.0  # its hour seen on one day only: unused
+        day.learn(at * 300.0, distance, 300.0, 0.0)
     assert abs(sum(day.offsets)) < 1e-9  # the baseline keeps the level
-    nine = day.at(9)  # 0.5 above the others, less their mean; the 30 as 4×
+    nine = day.offsets[9]  # 0.5 above the others, less their mean; the 30 as 4×
     assert nine == pytest.approx((0.5 + (math.log(4.0) - 0.5) / 24) * 23 / 24, abs=0.05)
-    assert day.at(15) < 0 < nine
-    restored = DailyProfile.from_json(json.loads(json.dumps(day.to_json())))
+    assert day.offsets[15] < 0 < nine
+    restored = HourlyProfile.from_json(json.loads(json.dumps(day.to_json())))
     assert restored.offsets == pytest.approx(day.offsets, abs=1e-4)  # five decimals kept
+    assert [restored.at(h * 3600.0) for h in range(48)] == pytest.approx(day.offsets * 2, abs=1e-4)
+    older = day.to_json()
+    del older["week"], older["weeks"]  # a state file written before the week was kept
+    assert HourlyProfile.from_json(older).offsets == pytest.approx(day.offsets, abs=1e-4)
 
+
+def weekend_alarms(weeks: int, fault_at: int | None = None) -> list[int]:
+    """An agent sampled every 5 minutes that does 20 tool calls an interval on weekdays and
+    8 on its weekend (two days from the third of its week), and, at the interval
+    ``fault_at``, an hour of 2.5 times that: the days of its alarms."""
+    from bench.evaluation.workload import poisson
+
+    detector, rng, found = Detector(BaselineSettings()), random.Random(4), []
+    for at in range(weeks * 7 * 288):
+        rate = 8.0 if 2 <= at // 288 % 7 < 4 else 20.0
+        rate *= 2.5 if fault_at is not None and fault_at <= at < fault_at + 12 else 1.0
+        values = {"tool_calls": float(poisson(rng, rate))}
+        if detector.observe(VitalSample("a", at * 300.0, 300.0, 1.0, values)):
+            found.append(at // 288)
+    return found
+
+
+def test_a_weekend_that_comes_back_every_week_is_the_agents_week():
+    """A quiet weekend alarmed on the Monday after it while the agent's week was unknown
+    (the baseline had followed the weekend down); from the third week it is judged against
+    its week. An hour's fault on a weekday of the fourth week is still caught."""
+    assert [day for day in weekend_alarms(5) if day >= 14] == []
+    assert 25 in weekend_alarms(4, fault_at=25 * 288 + 120)
+
+
+def learned_week(weekend: float, weeks: int = 4) -> tuple[object, list[float]]:
+    """A profile fed four weeks of 5-minute distances with noise of 0.3 (log), the
+    weekend (Saturday and Sunday) ``weekend`` lower; and the week's offsets beyond the day's
+    at each hour of the week after."""
+    from immune_sidecar.detect.hours import HourlyProfile
+
+    profile, rng = HourlyProfile(), random.Random(12)
+    for at in range(weeks * 7 * 288):
+        level = -weekend if at // 288 % 7 in (2, 3) else 0.0  # the epoch was a Thursday
+        profile.learn(at * 300.0, level + rng.gauss(0.0, 0.3), 300.0, 0.0)
+    start = weeks * 7 * 86400.0
+    return profile, [profile.at(start + h * 3600.0) - profile.offsets[h % 24] for h in range(168)]
+
+
+def test_the_agents_week_adds_what_its_day_leaves_and_not_its_noise():
+    """Against the last seven days' mean, a weekend 0.7 lower (log) is learned as 0.5
+    below it, the weekdays after it 0.2 above (the first week's Thursday and Friday, before
+    any weekend, were learned against themselves). Without a
+    weekly pattern, the noise of each hour of the week is shrunk to nothing almost
+    everywhere."""
+    _, beyond = learned_week(0.7)
+    assert sum(beyond[48:96]) / 48 == pytest.approx(-0.5, abs=0.05)  # Saturday, Sunday
+    assert sum(beyond[96:]) / 72 == pytest.approx(0.2, abs=0.05)  # Monday to Wednesday
+    _, flat = learned_week(0.0)
+    assert sum(1 for b in flat if b != 0.0) < 168 / 10
+    assert max(abs(b) for b in flat) < 0.15
+    profile, _ = learned_week(0.7, weeks=1)  # an hour of the week seen once: unused
+    assert all(profile.at(7 * 86400.0 + h * 3600.0) == profile.offsets[h % 24] for h in range(168))
 
 def prompt_alarms(detector: Detector, hashes, start: int = 0) -> list[int]:
     """Feed healthy intervals with the given prompt hashes; the intervals that alarmed."""

@@ -1,0 +1,179 @@
+"""An agent's day and week: how far each vital sits from its baseline hour by hour.
+
+Load follows the time of day, and with it a vital's level (calls are slower at the busy
+hours) or a raw count (the work of a busy hour); many agents' weekends differ from their
+weekdays too. A baseline that follows the level within hours cannot tell such an hour's
+rise from a fault's, a rise that comes back every day would alarm every day, and Monday
+morning would alarm after a quiet weekend.
+
+``HourlyProfile`` keeps, for each hour of the day (UTC), the mean of the vital's
+log-distance from its baseline in that hour, learned as a running mean over the first
+``LEARN_DAYS`` days and an exponential one after; once an hour was seen on
+``JUDGED_AFTER`` days, its vitals are judged against the baseline moved by that hour's
+offset. The offsets are kept summing to zero, so that the baseline keeps the vital's level
+and the profile only its shape. Once an hour was seen on ``LEARN_DAYS`` days, a fault of an
+hour moves its offset by at most a ``LEARN_DAYS``-th of ``CLIP`` (on the first days, by its
+share of the days seen); a fault that comes back at the same hour every day becomes, in
+about ``LEARN_DAYS`` days, part of the agent's day.
+
+The week is what is left: for each of its 168 hours, the mean of how far the vital sits
+from its mean over the last seven days, beyond the hour of the day's offset; learned the
+same way over ``LEARN_WEEKS`` weeks, kept summing to zero, and added to the day's offset
+once that hour of the week was seen in ``JUDGED_AFTER`` weeks (so from the third week on).
+It is learned against the seven days' mean, not against the baseline: the baseline
+follows a quiet weekend down within hours, and an hour's distance from it would tell the
+weekend's first hours only (and Monday's, as a rise). The week's hours start on the Unix
+epoch's (a Thursday, UTC): any fixed start serves, since each is learned on its own.
+"""
+
+import array
+import math
+from typing import Any
+
+HOURS = 24
+DAYS = 7
+WEEK = DAYS * HOURS
+LEARN_DAYS = 7.0
+LEARN_WEEKS = 4.0
+JUDGED_AFTER = 2.0  # days an hour of the day, or weeks an hour of the week, was seen
+SHRINK = 4.0  # an hour of the week's offset is shrunk by this many times its variance
+CLIP = math.log(4.0)  # the most one interval's distance counts, either way
+SEEN_ENOUGH = JUDGED_AFTER - 1e-6  # (days and weeks are added up in shares of an hour)
+_FLAT_DAY, _FLAT_WEEK, _FLAT_DAYS = [0.0] * HOURS, [0.0] * WEEK, [0.0] * (2 * DAYS + 1)
+
+
+def hour_of(time: float) -> int:
+    """The hour of the day (UTC) of a Unix time."""
+    return int(time // 3600.0) % HOURS
+
+
+def hour_of_week(time: float) -> int:
+    """The hour of the week of a Unix time, counted from Thursday 00:00 UTC."""
+    return int(time // 3600.0) % WEEK
+
+
+class HourlyProfile:
+    """One vital's offset from its baseline for each hour of the day and of the week, on
+    the log scale."""
+
+    __slots__ = ("days", "last_days", "noise", "raw", "total", "week", "week_total", "weeks")
+
+    def __init__(
+        self,
+        offsets: list[float] | None = None,
+        days: list[float] | None = None,
+        week: list[float] | None = None,
+        weeks: list[float] | None = None,
+        last_days: list[float] | None = None,
+        noise: list[float] | None = None,
+    ):
+        # Arrays of doubles: a sidecar keeps one per agent and vital (~3 KB each).
+        self.raw = array.array("d", offsets or _FLAT_DAY)  # the offsets before their mean is out
+        self.total = sum(self.raw)
+        self.days = array.array("d", days or _FLAT_DAY)  # the days' worth of samples in each hour
+        self.week = array.array("d", week or _FLAT_WEEK)  # beyond the hour of the day's offset
+        self.week_total = sum(self.week)
+        self.weeks = array.array("d", weeks or _FLAT_WEEK)  # the weeks' worth of samples
+        # The last seven days' sums of where the vital sat and of the hours they cover, and
+        # the day they reach to: their mean is what the week is learned against.
+        self.last_days = array.array("d", last_days or _FLAT_DAYS)
+        # The variance of an hour's worth of intervals about the week's offsets, and the
+        # hours it was learned over.
+        self.noise = array.array("d", noise or [0.0, 0.0])
+
+    def at(self, time: float) -> float:
+        """The offset at ``time``: its hour of the day's, once seen on enough days (else 0),
+        and its hour of the week's beyond it, once seen in enough weeks."""
+        hour = hour_of(time)
+        if self.days[hour] < SEEN_ENOUGH:
+            return 0.0
+        weekly = hour_of_week(time)
+        seen = self.weeks[weekly]
+        if seen < SEEN_ENOUGH:
+            return self._offset(hour)
+        return self._offset(hour) + self._beyond(weekly, seen)
+
+    def _beyond(self, weekly: int, seen: float) -> float:
+        """The hour of the week's offset beyond the day's, shrunk by its noise (James and
+        Stein's positive part, none left within two standard deviations): an hour of the
+        week is seen a few times a week, and on a vital without a weekly pattern its noise
+        alone would blunt or sharpen the test."""
+        beyond = self.week[weekly] - self.week_total / WEEK
+        variance = self.noise[0] / min(seen, 2 * LEARN_WEEKS)  # of the hour's estimate
+        return beyond * max(0.0, 1.0 - 8 * variance / max(beyond * beyond, 1e-12))
+
+    def _offset(self, hour: int) -> float:
+        return self.raw[hour] - self.total / HOURS  # the shape only: the level is the baseline's
+
+    def learn(self, time: float, distance: float, interval_seconds: float, level: float) -> None:
+        """Take in an interval's log-distance from the baseline, whose level (log) is
+        ``level`` (``interval_seconds`` long: the share of its hour's day, and of its hour's
+        week, it covers)."""
+        hour, weekly = hour_of(time), hour_of_week(time)
+        share = min(1.0, max(interval_seconds, 1e-3) / 3600.0)
+        clipped = CLIP if distance > CLIP else -CLIP if distance < -CLIP else distance
+        offset = self._offset(hour)
+        move = _running(self.days, hour, share, LEARN_DAYS) * (clipped - offset)
+        self.raw[hour] += move
+        self.total += move
+        mean = self._seven_days(time, level + clipped, share)
+        beyond = level + clipped - mean - offset - self.week[weekly]
+        move = _running(self.weeks, weekly, share, LEARN_WEEKS) * beyond
+        self.week[weekly] += move
+        self.week_total += move
+        noise = self.noise  # an hour's worth of intervals' variance about the week's offsets
+        noise[0] += _running(noise, 1, share, WEEK) * (beyond * beyond * share - noise[0])
+
+    def _seven_days(self, time: float, position: float, share: float) -> float:
+        """Add where the vital sat to today's sums; the mean over the last seven days."""
+        sums, today = self.last_days, float(time // 86400.0)
+        if today != sums[-1]:  # a new day: its slot forgets the one a week before
+            for day in range(max(int(sums[-1]) + 1, int(today) - DAYS + 1), int(today) + 1):
+                sums[2 * (day % DAYS)] = sums[2 * (day % DAYS) + 1] = 0.0
+            sums[-1] = today
+        slot = 2 * (int(today) % DAYS)
+        sums[slot] += position * share
+        sums[slot + 1] += share
+        return sum(sums[0:-1:2]) / sum(sums[1::2])
+
+    @property
+    def offsets(self) -> list[float]:
+        """Every hour of the day's offset (they sum to zero)."""
+        return [self._offset(hour) for hour in range(HOURS)]
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict for the state file (the day's offsets before their mean is taken
+        out), to five decimals: full precision would triple a state file's figures."""
+        return {
+            "offsets": _rounded(self.raw),
+            "days": _rounded(self.days),
+            "week": _rounded(self.week),
+            "weeks": _rounded(self.weeks),
+            "last_days": _rounded(self.last_days),
+            "noise": _rounded(self.noise),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "HourlyProfile":
+        """Restore from ``to_json`` output (a day without its week: written before weeks)."""
+        day = [float(x) for x in data["offsets"]], [float(x) for x in data["days"]]
+        week = [float(x) for x in data.get("week", _FLAT_WEEK)]
+        weeks = [float(x) for x in data.get("weeks", _FLAT_WEEK)]
+        last_days = [float(x) for x in data.get("last_days", _FLAT_DAYS)]
+        noise = [float(x) for x in data.get("noise", (0.0, 0.0))]
+        if any(len(x) != HOURS for x in day) or len(week) != WEEK or len(weeks) != WEEK:
+            return cls()
+        if len(last_days) != len(_FLAT_DAYS) or len(noise) != 2:
+            return cls()
+        return cls(*day, week, weeks, last_days, noise)
+
+
+def _running(seen: array.array, slot: int, share: float, most: float) -> float:
+    """Count ``share`` more of ``slot`` seen; the weight its newest interval gets: a running
+    mean's until ``most`` were seen, then an exponential one's."""
+    count = seen[slot] = seen[slot] + share
+    return share / (count if count < most else most)
+
+
+def _rounded(figures: array.array) -> list[float]:
+    return [round(x, 5) for x in figures]

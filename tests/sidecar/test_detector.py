@@ -356,6 +356,7 @@ def test_the_agents_week_adds_what_its_day_leaves_and_not_its_noise():
     profile, _ = learned_week(0.7, weeks=1)  # an hour of the week seen once: unused
     assert all(profile.at(7 * 86400.0 + h * 3600.0) == profile.offsets[h % 24] for h in range(168))
 
+
 def prompt_alarms(detector: Detector, hashes, start: int = 0) -> list[int]:
     """Feed healthy intervals with the given prompt hashes; the intervals that alarmed."""
     rng, alarms = random.Random(5), []

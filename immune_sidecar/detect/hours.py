@@ -56,7 +56,9 @@ class HourlyProfile:
     """One vital's offset from its baseline for each hour of the day and of the week, on
     the log scale."""
 
-    __slots__ = ("days", "last_days", "noise", "raw", "total", "week", "week_total", "weeks")
+    __slots__ = (
+        "_totals", "days", "last_days", "noise", "raw", "total", "week", "week_total", "weeks",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -77,6 +79,7 @@ class HourlyProfile:
         # The last seven days' sums of where the vital sat and of the hours they cover, and
         # the day they reach to: their mean is what the week is learned against.
         self.last_days = array.array("d", last_days or _FLAT_DAYS)
+        self._totals = [sum(self.last_days[0:-1:2]), sum(self.last_days[1::2])]
         # The variance of an hour's worth of intervals about the week's offsets, and the
         # hours it was learned over.
         self.noise = array.array("d", noise or [0.0, 0.0])
@@ -84,14 +87,13 @@ class HourlyProfile:
     def at(self, time: float) -> float:
         """The offset at ``time``: its hour of the day's, once seen on enough days (else 0),
         and its hour of the week's beyond it, once seen in enough weeks."""
-        hour = hour_of(time)
+        hours = int(time // 3600.0)
+        hour, weekly = hours % HOURS, hours % WEEK
         if self.days[hour] < SEEN_ENOUGH:
             return 0.0
-        weekly = hour_of_week(time)
+        offset = self.raw[hour] - self.total / HOURS
         seen = self.weeks[weekly]
-        if seen < SEEN_ENOUGH:
-            return self._offset(hour)
-        return self._offset(hour) + self._beyond(weekly, seen)
+        return offset if seen < SEEN_ENOUGH else offset + self._beyond(weekly, seen)
 
     def _beyond(self, weekly: int, seen: float) -> float:
         """The hour of the week's offset beyond the day's, shrunk by its noise (James and
@@ -99,8 +101,9 @@ class HourlyProfile:
         week is seen a few times a week, and on a vital without a weekly pattern its noise
         alone would blunt or sharpen the test."""
         beyond = self.week[weekly] - self.week_total / WEEK
-        variance = self.noise[0] / min(seen, 2 * LEARN_WEEKS)  # of the hour's estimate
-        return beyond * max(0.0, 1.0 - 8 * variance / max(beyond * beyond, 1e-12))
+        variance = self.noise[0] / (seen if seen < 2 * LEARN_WEEKS else 2 * LEARN_WEEKS)
+        squared = beyond * beyond
+        return beyond - beyond * SHRINK * variance / squared if squared > SHRINK * variance else 0.0
 
     def _offset(self, hour: int) -> float:
         return self.raw[hour] - self.total / HOURS  # the shape only: the level is the baseline's
@@ -108,33 +111,52 @@ class HourlyProfile:
     def learn(self, time: float, distance: float, interval_seconds: float, level: float) -> None:
         """Take in an interval's log-distance from the baseline, whose level (log) is
         ``level`` (``interval_seconds`` long: the share of its hour's day, and of its hour's
-        week, it covers)."""
-        hour, weekly = hour_of(time), hour_of_week(time)
-        share = min(1.0, max(interval_seconds, 1e-3) / 3600.0)
+        week, it covers). Each hour's offset is a running mean until its most, then an
+        exponential one (the weight ``share / min(seen, most)``)."""
+        hours = int(time // 3600.0)
+        hour, weekly = hours % HOURS, hours % WEEK
+        share = 1.0 if interval_seconds >= 3600.0 else max(interval_seconds, 1e-3) / 3600.0
         clipped = CLIP if distance > CLIP else -CLIP if distance < -CLIP else distance
-        offset = self._offset(hour)
-        move = _running(self.days, hour, share, LEARN_DAYS) * (clipped - offset)
+        offset = self.raw[hour] - self.total / HOURS
+        seen = self.days[hour] = self.days[hour] + share
+        move = share / (seen if seen < LEARN_DAYS else LEARN_DAYS) * (clipped - offset)
         self.raw[hour] += move
         self.total += move
-        mean = self._seven_days(time, level + clipped, share)
-        beyond = level + clipped - mean - offset - self.week[weekly]
-        move = _running(self.weeks, weekly, share, LEARN_WEEKS) * beyond
+        position = level + clipped
+        beyond = position - self._seven_days(time, position, share) - offset - self.week[weekly]
+        seen = self.weeks[weekly] = self.weeks[weekly] + share
+        move = share / (seen if seen < LEARN_WEEKS else LEARN_WEEKS) * beyond
         self.week[weekly] += move
         self.week_total += move
         noise = self.noise  # an hour's worth of intervals' variance about the week's offsets
-        noise[0] += _running(noise, 1, share, WEEK) * (beyond * beyond * share - noise[0])
+        seen = noise[1] = noise[1] + share
+        noise[0] += share / (seen if seen < WEEK else WEEK) * (beyond * beyond * share - noise[0])
 
     def _seven_days(self, time: float, position: float, share: float) -> float:
-        """Add where the vital sat to today's sums; the mean over the last seven days."""
-        sums, today = self.last_days, float(time // 86400.0)
-        if today != sums[-1]:  # a new day: its slot forgets the one a week before
-            for day in range(max(int(sums[-1]) + 1, int(today) - DAYS + 1), int(today) + 1):
-                sums[2 * (day % DAYS)] = sums[2 * (day % DAYS) + 1] = 0.0
-            sums[-1] = today
-        slot = 2 * (int(today) % DAYS)
+        """Add where the vital sat to its day's sums; the mean over the last seven days."""
+        sums, day, totals = self.last_days, time // 86400.0, self._totals
+        if day > sums[-1]:
+            self._new_day(day)
+        elif day <= sums[-1] - DAYS:  # late by more than the seven days: not counted
+            return self._mean
+        slot = 2 * (int(day) % DAYS)
         sums[slot] += position * share
         sums[slot + 1] += share
-        return sum(sums[0:-1:2]) / sum(sums[1::2])
+        totals[0] += position * share
+        totals[1] += share
+        return totals[0] / totals[1]
+
+    @property
+    def _mean(self) -> float:
+        return self._totals[0] / self._totals[1] if self._totals[1] > 0 else 0.0
+
+    def _new_day(self, day: float) -> None:
+        """Forget the days a week or more before ``day``."""
+        sums, last = self.last_days, int(self.last_days[-1])
+        for gone in range(max(last + 1, int(day) - DAYS + 1), int(day) + 1):
+            sums[2 * (gone % DAYS)] = sums[2 * (gone % DAYS) + 1] = 0.0
+        sums[-1] = day
+        self._totals[:] = [sum(sums[0:-1:2]), sum(sums[1::2])]  # in place: read before
 
     @property
     def offsets(self) -> list[float]:
@@ -166,13 +188,6 @@ class HourlyProfile:
         if len(last_days) != len(_FLAT_DAYS) or len(noise) != 2:
             return cls()
         return cls(*day, week, weeks, last_days, noise)
-
-
-def _running(seen: array.array, slot: int, share: float, most: float) -> float:
-    """Count ``share`` more of ``slot`` seen; the weight its newest interval gets: a running
-    mean's until ``most`` were seen, then an exponential one's."""
-    count = seen[slot] = seen[slot] + share
-    return share / (count if count < most else most)
 
 
 def _rounded(figures: array.array) -> list[float]:

@@ -353,6 +353,10 @@ def test_the_agents_week_adds_what_its_day_leaves_and_not_its_noise():
     _, flat = learned_week(0.0)
     assert sum(1 for b in flat if b != 0.0) < 168 / 10
     assert max(abs(b) for b in flat) < 0.15
+    profile, _ = learned_week(0.7)
+    mean = profile._seven_days(28 * 86400.0, 0.0, 0.0)
+    profile.learn(20 * 86400.0, 3.0, 300.0, 0.0)  # late by more than a week: not in the mean
+    assert profile._seven_days(28 * 86400.0, 0.0, 0.0) == mean
     profile, _ = learned_week(0.7, weeks=1)  # an hour of the week seen once: unused
     assert all(profile.at(7 * 86400.0 + h * 3600.0) == profile.offsets[h % 24] for h in range(168))
 

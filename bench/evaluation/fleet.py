@@ -119,11 +119,13 @@ def _outage(sidecar, clock, cap: float, agents: int, struck: float, intervals: i
     fleet = [_busy(a) for a in generate(seed, agents, hours=1).agents]
     hit = {a.name for a in fleet[: round(struck * agents)]}
     recorders = {a.name: Recorder(a.name) for a in fleet}
-    rng = random.Random(seed)
+    rng, start = random.Random(seed), clock.now
     try:
         for _ in range(TRAINING):
-            _interval(sidecar, clock, fleet, recorders, rng, set())
-        serving = [_interval(sidecar, clock, fleet, recorders, rng, hit) for _ in range(intervals)]
+            _interval(sidecar, clock, start, fleet, recorders, rng, set())
+        serving = [
+            _interval(sidecar, clock, start, fleet, recorders, rng, hit) for _ in range(intervals)
+        ]
     finally:
         for recorder in recorders.values():
             recorder.close()
@@ -134,14 +136,15 @@ def _busy(agent):
     return dataclasses.replace(agent, traits=dataclasses.replace(agent.traits, idle_share=0.0))
 
 
-def _interval(sidecar: Sidecar, clock: SimClock, fleet, recorders, rng, hit: set[str]) -> float:
+def _interval(sidecar: Sidecar, clock: SimClock, start: float, fleet, recorders, rng, hit):
     """A minute passes and every agent exports once; the serving share once control has
-    answered."""
+    answered. The agents' load follows the time since ``start``, not the wall clock's time
+    of day: the same run at any hour."""
     clock.now += INTERVAL_SECONDS
     now = clock.now
     for agent in fleet:
         effect = OUTAGE if agent.name in hit else HEALTHY
-        ops = draw(agent.traits, effect, now, rng)
+        ops = draw(agent.traits, effect, now - start, rng)
         body = recorders[agent.name].export(agent.traits, effect, ops, now)
         sidecar.handler.handle(body, PROTOBUF, "eval")
     return 1 - _settled_held(sidecar) / len(fleet)

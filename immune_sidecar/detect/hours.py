@@ -172,7 +172,7 @@ class HourlyProfile:
             "week": _rounded(self.week),
             "weeks": _rounded(self.weeks),
             "last_days": _rounded(self.last_days),
-            "noise": _rounded(self.noise),
+            "noise": list(self.noise),  # in full: an hour's variance is a few 1e-5
         }
 
     @classmethod

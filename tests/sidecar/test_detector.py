@@ -354,6 +354,9 @@ def test_the_agents_week_adds_what_its_day_leaves_and_not_its_noise():
     assert sum(1 for b in flat if b != 0.0) < 168 / 10
     assert max(abs(b) for b in flat) < 0.15
     profile, _ = learned_week(0.7)
+    restored = type(profile).from_json(json.loads(json.dumps(profile.to_json())))
+    week = [28 * 86400.0 + 3600.0 * h for h in range(168)]
+    assert [restored.at(t) for t in week] == pytest.approx([profile.at(t) for t in week], abs=1e-4)
     mean = profile._seven_days(28 * 86400.0, 0.0, 0.0)
     profile.learn(20 * 86400.0, 3.0, 300.0, 0.0)  # late by more than a week: not in the mean
     assert profile._seven_days(28 * 86400.0, 0.0, 0.0) == mean

@@ -352,6 +352,10 @@ def test_a_daily_series_counts_an_alarm_in_a_fault_as_caught_and_others_as_false
     # (before FROM_DAY nothing counts, the agent's day is still being learned).
     assert (row.faults, row.caught, row.false_alarms) == (4, 2, 2)
     assert row.hours == 2 * (days.DAYS - days.FROM_DAY) * 24
+    weekly = next(shape for shape in days.SHAPES if shape.from_day == days.FROM_WEEK)
+    row = days.run(weekly, range(1, 3))  # the alarm of day 8 falls before its week is judged
+    assert (row.caught, row.false_alarms) == (2, 0)
+    assert row.hours == 2 * (days.DAYS - days.FROM_WEEK) * 24
 
 
 def test_a_daily_series_is_judged_by_the_real_detector_and_its_faults_are_real():

@@ -117,10 +117,11 @@ def _delay(intervals: float) -> str:
 
 def _days(args) -> None:
     seeds = range(1, args.series + 1)
-    print(f"\nDaily patterns, the detector driven directly as a public series is: {len(seeds)} "
-          f"series of each shape × {days.DAYS} days at 5 min, a fault of an hour "
+    print(f"\nDaily and weekly patterns, the detector driven directly as a public series "
+          f"is: {len(seeds)} series of each shape × {days.DAYS} days at 5 min, a fault of an hour "
           f"({days.FAULT_FACTOR:g}×) every {days.FAULT_EVERY_DAYS:g} days or so from day "
-          f"{days.FROM_DAY}; false alarms from day {days.FROM_DAY}")  # fmt: skip
+          f"{days.FROM_DAY}; false alarms from day {days.FROM_DAY} (weekly shapes: from day "
+          f"{days.FROM_WEEK}, their week judged from the third)")  # fmt: skip
     rows = [days.run(shape, seeds) for shape in days.SHAPES]
     _table(["series", "hours", "false", "false/1000 h", "faults", "caught"], [
         [r.shape, f"{r.hours:.0f}", str(r.false_alarms), f"{1000 * r.false_alarms / r.hours:.1f}",

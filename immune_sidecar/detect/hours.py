@@ -22,7 +22,11 @@ same way over ``LEARN_WEEKS`` weeks, kept summing to zero, and added to the day'
 once that hour of the week was seen in ``JUDGED_AFTER`` weeks (so from the third week on).
 It is learned against the seven days' mean, not against the baseline: the baseline
 follows a quiet weekend down within hours, and an hour's distance from it would tell the
-weekend's first hours only (and Monday's, as a rise). The week's hours start on the Unix
+weekend's first hours only (and Monday's, as a rise). An hour of the week is judged only
+where its latest visit (that hour, a week before) agrees in sign, and by the smaller of the
+two: a fault's hour in an early week weighs a half after two weeks, and the week after a
+lasting level shift (which the seven days' mean lags) is learned by every hour; neither
+comes back the week after. The week's hours start on the Unix
 epoch's (a Thursday, UTC): any fixed start serves, since each is learned on its own.
 """
 
@@ -57,7 +61,8 @@ class HourlyProfile:
     the log scale."""
 
     __slots__ = (
-        "_totals", "days", "last_days", "noise", "raw", "total", "week", "week_total", "weeks",
+        "_totals", "days", "last_days", "latest_hour", "noise", "raw", "total", "visit",
+        "week", "week_total", "weeks",
     )  # fmt: skip
 
     def __init__(
@@ -68,8 +73,10 @@ class HourlyProfile:
         weeks: list[float] | None = None,
         last_days: list[float] | None = None,
         noise: list[float] | None = None,
+        visit: tuple[list[float], ...] = (),
+        latest_hour: float = -1.0,
     ):
-        # Arrays of doubles: a sidecar keeps one per agent and vital (~3 KB each).
+        # Arrays of doubles (the visits: floats): one per agent and vital (~5 KB each).
         self.raw = array.array("d", offsets or _FLAT_DAY)  # the offsets before their mean is out
         self.total = sum(self.raw)
         self.days = array.array("d", days or _FLAT_DAY)  # the days' worth of samples in each hour
@@ -83,6 +90,11 @@ class HourlyProfile:
         # The variance of an hour's worth of intervals about the week's offsets, and the
         # hours it was learned over.
         self.noise = array.array("d", noise or [0.0, 0.0])
+        # Each hour of the week's distance in its latest whole visit, and in the visit under
+        # way (with the share of its hour seen): an hour of the week is judged only where its
+        # latest visit agrees (a fault's visit, or the week after a shift, does not repeat).
+        self.visit = tuple(array.array("f", a) for a in (visit or (_FLAT_WEEK,) * 3))
+        self.latest_hour = latest_hour
 
     def at(self, time: float) -> float:
         """The offset at ``time``: its hour of the day's, once seen on enough days (else 0),
@@ -102,8 +114,11 @@ class HourlyProfile:
         alone would blunt or sharpen the test."""
         beyond = self.week[weekly] - self.week_total / WEEK
         variance = self.noise[0] / (seen if seen < 2 * LEARN_WEEKS else 2 * LEARN_WEEKS)
-        squared = beyond * beyond
-        return beyond - beyond * SHRINK * variance / squared if squared > SHRINK * variance else 0.0
+        squared, latest = beyond * beyond, self.visit[0][weekly]
+        if squared <= SHRINK * variance or beyond * latest <= 0.0:
+            return 0.0
+        shrunk = beyond - beyond * SHRINK * variance / squared
+        return shrunk if abs(shrunk) < abs(latest) else latest
 
     def _offset(self, hour: int) -> float:
         return self.raw[hour] - self.total / HOURS  # the shape only: the level is the baseline's
@@ -128,9 +143,21 @@ class HourlyProfile:
         move = share / (seen if seen < LEARN_WEEKS else LEARN_WEEKS) * beyond
         self.week[weekly] += move
         self.week_total += move
+        self._visit(hours, weekly, beyond + self.week[weekly] - move, share)
         noise = self.noise  # an hour's worth of intervals' variance about the week's offsets
         seen = noise[1] = noise[1] + share
         noise[0] += share / (seen if seen < WEEK else WEEK) * (beyond * beyond * share - noise[0])
+
+    def _visit(self, hours: int, weekly: int, distance: float, share: float) -> None:
+        """Add an interval's distance beyond the day's to its hour of the week's visit."""
+        latest, now, shares = self.visit
+        if hours > self.latest_hour:  # a new hour: the visit before is whole
+            self.latest_hour = hours
+            latest[weekly], now[weekly], shares[weekly] = now[weekly], 0.0, 0.0
+        elif hours < self.latest_hour:
+            return  # late: its visit is over
+        seen = shares[weekly] = shares[weekly] + share
+        now[weekly] += share / seen * (distance - now[weekly])
 
     def _seven_days(self, time: float, position: float, share: float) -> float:
         """Add where the vital sat to its day's sums; the mean over the last seven days."""
@@ -173,6 +200,8 @@ class HourlyProfile:
             "weeks": _rounded(self.weeks),
             "last_days": _rounded(self.last_days),
             "noise": list(self.noise),  # in full: an hour's variance is a few 1e-5
+            "visit": [_rounded(a) for a in self.visit],
+            "latest_hour": self.latest_hour,
         }
 
     @classmethod
@@ -185,9 +214,12 @@ class HourlyProfile:
         noise = [float(x) for x in data.get("noise", (0.0, 0.0))]
         if any(len(x) != HOURS for x in day) or len(week) != WEEK or len(weeks) != WEEK:
             return cls()
+        visit = tuple([float(x) for x in a] for a in data.get("visit", ()))
         if len(last_days) != len(_FLAT_DAYS) or len(noise) != 2:
             return cls()
-        return cls(*day, week, weeks, last_days, noise)
+        if len(visit) != 3 or any(len(a) != WEEK for a in visit):
+            visit = ()
+        return cls(*day, week, weeks, last_days, noise, visit, float(data.get("latest_hour", -1)))
 
 
 def _rounded(figures: array.array) -> list[float]:

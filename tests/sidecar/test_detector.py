@@ -327,15 +327,16 @@ def test_a_weekend_that_comes_back_every_week_is_the_agents_week():
     assert 25 in weekend_alarms(4, fault_at=25 * 288 + 120)
 
 
-def learned_week(weekend: float, weeks: int = 4) -> tuple[object, list[float]]:
+def learned_week(weekend: float, weeks: int = 4, fault_at: int = -1) -> tuple[object, list[float]]:
     """A profile fed four weeks of 5-minute distances with noise of 0.3 (log), the
-    weekend (Saturday and Sunday) ``weekend`` lower; and the week's offsets beyond the day's
-    at each hour of the week after."""
+    weekend (Saturday and Sunday) ``weekend`` lower, and an hour 2.5× from the interval
+    ``fault_at``; and the week's offsets beyond the day's at each hour of the week after."""
     from immune_sidecar.detect.hours import HourlyProfile
 
     profile, rng = HourlyProfile(), random.Random(12)
     for at in range(weeks * 7 * 288):
         level = -weekend if at // 288 % 7 in (2, 3) else 0.0  # the epoch was a Thursday
+        level += math.log(2.5) if fault_at <= at < fault_at + 12 else 0.0
         profile.learn(at * 300.0, level + rng.gauss(0.0, 0.3), 300.0, 0.0)
     start = weeks * 7 * 86400.0
     return profile, [profile.at(start + h * 3600.0) - profile.offsets[h % 24] for h in range(168)]
@@ -353,6 +354,12 @@ def test_the_agents_week_adds_what_its_day_leaves_and_not_its_noise():
     _, flat = learned_week(0.0)
     assert sum(1 for b in flat if b != 0.0) < 168 / 10
     assert max(abs(b) for b in flat) < 0.15
+    # A fault of an hour in the first week still weighs a quarter in its hour of the week
+    # after four; its hour's latest visit, without it, holds the offset to that visit's noise.
+    profile, faulted = learned_week(0.0, fault_at=4 * 288 + 10 * 12)  # Monday 10:00
+    monday = 4 * 24 + 10
+    assert profile.week[monday] - profile.week_total / 168 > 0.15
+    assert abs(faulted[monday]) < 0.1
     profile, _ = learned_week(0.7)
     restored = type(profile).from_json(json.loads(json.dumps(profile.to_json())))
     week = [28 * 86400.0 + 3600.0 * h for h in range(168)]

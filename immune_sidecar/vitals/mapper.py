@@ -18,7 +18,7 @@ import math
 import threading
 from typing import Any
 
-from . import identity
+from . import exponential, identity
 from .attributes import stream_key, to_dict
 from .delta import DeltaTracker, PointValue
 from .prices import PriceTable
@@ -281,8 +281,7 @@ def _point_value(point, kind: str) -> PointValue:
     if kind == "histogram":
         return _histogram_value(point)
     if kind == "exponential_histogram":
-        total = point.sum if point.HasField("sum") else 0.0
-        return PointValue(float(point.count), _checked(total, "sum"))
+        return _exponential_value(point)
     raw = point.as_double if point.WhichOneof("value") == "as_double" else point.as_int
     value = _checked(float(raw), "value")
     return PointValue(value, value)
@@ -300,6 +299,15 @@ def _histogram_value(point) -> PointValue:
         raise UnusablePoint("explicit bounds must be finite")
     total = point.sum if point.HasField("sum") else 0.0
     return PointValue(float(point.count), _checked(total, "sum"), buckets, bounds)
+
+
+def _exponential_value(point) -> PointValue:
+    try:
+        buckets = exponential.explicit_buckets(point)
+    except exponential.BadExponentialPoint as exc:
+        raise UnusablePoint(str(exc)) from None
+    total = point.sum if point.HasField("sum") else 0.0
+    return PointValue(float(point.count), _checked(total, "sum"), buckets, exponential.BOUNDS)
 
 
 def _checked(value: float, what: str) -> float:

@@ -158,7 +158,7 @@ def requests(draw) -> ExportMetricsServiceRequest:
             rm.resource.attributes.append(KeyValue(key=key, value=_value(value)))
         metric = rm.scope_metrics.add().metrics.add()
         metric.name = draw(st.sampled_from(METRICS) | st.text(max_size=40))
-        kind = draw(st.sampled_from(["gauge", "sum", "histogram"]))
+        kind = draw(st.sampled_from(["gauge", "sum", "histogram", "exponential_histogram"]))
         for _ in range(draw(st.integers(0, 4))):
             _point(draw, metric, kind)
     return request
@@ -178,6 +178,9 @@ def _point(draw, metric, kind: str) -> None:
         point.explicit_bounds.extend(bounds)
         point.bucket_counts.extend(draw(st.lists(st.integers(0, 2**64 - 1), max_size=6)))
         container.aggregation_temporality = draw(st.integers(0, 2))
+    elif kind == "exponential_histogram":
+        _exponential(draw, point)
+        container.aggregation_temporality = draw(st.integers(0, 2))
     elif draw(st.booleans()):
         point.as_double = draw(numbers)
     else:
@@ -185,6 +188,16 @@ def _point(draw, metric, kind: str) -> None:
     if kind == "sum":
         container.aggregation_temporality = draw(st.integers(0, 2))
         container.is_monotonic = draw(st.booleans())
+
+
+def _exponential(draw, point) -> None:
+    point.count = draw(st.integers(0, 2**64 - 1))
+    point.sum = draw(numbers)
+    point.scale = draw(st.integers(-(2**31), 2**31 - 1) | st.integers(-12, 22))
+    point.zero_count = draw(st.integers(0, 2**64 - 1))
+    for side in (point.positive, point.negative):
+        side.offset = draw(st.integers(-(2**31), 2**31 - 1))
+        side.bucket_counts.extend(draw(st.lists(st.integers(0, 2**64 - 1), max_size=6)))
 
 
 @FUZZ

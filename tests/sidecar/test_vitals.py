@@ -1,5 +1,6 @@
 """Vitals from requests the OpenTelemetry SDK's own encoder builds: the exporters' wire format."""
 
+import math
 import time
 
 import pytest
@@ -480,3 +481,85 @@ def test_an_open_sample_of_an_agent_that_stopped_exporting_is_judged_on_the_time
     sample = only_sample(m.map_due(90.0))
     assert sample.operations == 2 and sample.interval_seconds == 90.0
     assert m.map_due(200.0).samples == []
+
+
+def exponential_agent(service="agent-a", max_size=160):
+    """An SDK meter whose histograms are base-2 exponential (the SDK's own aggregation)."""
+    from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
+
+    agent = Instrumented.__new__(Instrumented)
+    agent.reader = InMemoryMetricReader(
+        preferred_aggregation={Histogram: ExponentialBucketHistogramAggregation(max_size)}
+    )
+    resource = Resource.create({"service.name": service, "service.instance.id": service})
+    agent.provider = MeterProvider(resource=resource, metric_readers=[agent.reader])
+    agent.meter = agent.provider.get_meter("test")
+    return agent
+
+
+def test_exponential_histograms_give_the_calls_median_and_subtract_across_layouts():
+    """Between two cumulative exports the SDK moves the histogram's offset and lowers its
+    scale (a far slower call widens its range): the second interval is still its own calls."""
+    agent, m = exponential_agent(), mapper()
+    ops = agent.meter.create_histogram("gen_ai.client.operation.duration")
+    calls = (0.9, 1.0, 1.0, 1.1, 1.2, 0.95, 1.05, 1.0, 30.0)  # one straggler
+    for seconds in calls:
+        chat(ops, seconds)
+    first = only_sample(m.map(agent.export(), 1.0)).values
+    assert first["latency"] > 4.0  # the straggler drags the mean
+    assert first["latency_median"] == pytest.approx(geometric(calls), rel=0.1)  # ~1.46
+    later = (0.002, 1.9, 2.0, 2.1, 2.2)  # a range 1,000x wider: the scale falls
+    for seconds in later:
+        chat(ops, seconds)
+    second = only_sample(m.map(agent.export(), 2.0))
+    assert second.operations == 5 and m._deltas.resets == 0
+    assert second.values["latency_median"] == pytest.approx(geometric(later), rel=0.1)
+
+
+def geometric(values):
+    return math.exp(sum(map(math.log, values)) / len(values))
+
+
+def test_exponential_buckets_fold_into_one_layout():
+    from opentelemetry.proto.metrics.v1.metrics_pb2 import ExponentialHistogramDataPoint
+
+    from immune_sidecar.vitals.exponential import BOUNDS, explicit_buckets
+
+    point = ExponentialHistogramDataPoint(scale=4, count=6, zero_count=1)
+    point.positive.offset = -3  # buckets at 2**(-3/16) .. : all just under 1 s
+    point.positive.bucket_counts.extend([2, 0, 1])
+    point.negative.bucket_counts.extend([1])
+    point.positive.bucket_counts.append(1)  # index 0 at scale 4: (1, 2**(1/16)]
+    counts = explicit_buckets(point)
+    assert len(counts) == len(BOUNDS) + 1 and sum(counts) == 6
+    assert counts[0] == 2  # the zero and the negative value
+    at_one = BOUNDS.index(1.0)
+    assert counts[at_one] == 3 and BOUNDS[at_one - 1] < 2 ** (-3 / 16)
+    assert counts[at_one + 1] == 1
+    coarse = ExponentialHistogramDataPoint(scale=0, count=1)  # (2, 4]: put at its middle
+    coarse.positive.offset, coarse.positive.bucket_counts[:] = 1, [1]
+    middle = explicit_buckets(coarse).index(1)
+    assert 2.0 <= BOUNDS[middle - 1] < BOUNDS[middle] <= 4.0
+
+
+def test_a_self_contradicting_exponential_point_is_refused_and_named():
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+
+    request = ExportMetricsServiceRequest()
+    rm = request.resource_metrics.add()
+    rm.resource.attributes.add(key="service.name").value.string_value = "agent-a"
+    metric = rm.scope_metrics.add().metrics.add(name="gen_ai.client.operation.duration")
+    histogram = metric.exponential_histogram
+    histogram.aggregation_temporality = 1  # delta
+    good = histogram.data_points.add(scale=3, count=2, sum=2.0)
+    good.positive.offset, good.positive.bucket_counts[:] = 0, [2]
+    miscounted = histogram.data_points.add(scale=3, count=5, sum=2.0)
+    miscounted.positive.bucket_counts[:] = [2]
+    histogram.data_points.add(scale=30, count=0)
+    result = mapper().map(request, 1.0)
+    assert result.accepted == 1 and result.rejected == 2
+    assert any("not the count 5" in r for r in result.reasons)
+    assert any("scale 30" in r for r in result.reasons)
+    assert only_sample(result).operations == 2

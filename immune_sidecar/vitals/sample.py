@@ -214,6 +214,10 @@ class Tally:
             self.ops, self.latency = spans.llm_calls, spans.llm_seconds
             self._merge_buckets(LATENCY_BOUNDS, spans.latency_buckets)
             self.errors += spans.llm_errors
+        elif spans.llm_calls >= SPANS_FOR_MEDIAN * self.ops > 0 and not _finest(self.latency_hist):
+            # Metrics on buckets too coarse for a median (OpenLLMetry's, on the SDK's
+            # defaults): spans of about the same calls tell it; sampled traces do not.
+            self._merge_buckets(LATENCY_BOUNDS, spans.latency_buckets)
         if not (self.input or self.output):
             for model, (i, o) in spans.tokens_by_model.items():
                 self._add_input_tokens(PointValue(i, i), {}, model)
@@ -262,11 +266,11 @@ class Tally:
         if self.ops <= 0:
             return {}
         values = {"latency": self.latency / self.ops}
-        if self.latency_hist:  # from the bucket layout most calls were recorded in
-            bounds, counts = max(self.latency_hist.items(), key=lambda kv: sum(kv[1]))
-            median = geometric_mean(bounds, counts)  # None: buckets too coarse to tell
-            self.coarse = median is None
-            if median is not None:
+        if self.latency_hist:  # from the fine bucket layout most calls were recorded in
+            finest = _finest(self.latency_hist)
+            self.coarse = finest is None
+            if finest is not None:
+                median, bounds, counts = finest
                 # The median of one or two calls is their mean, which the sum tells
                 # exactly: the buckets would blur it by up to half a bucket.
                 values["latency_median"] = values["latency"] if self.ops <= 2 else median
@@ -347,6 +351,16 @@ class Tally:
         return sum(known) if known else None
 
 
+def _finest(hist: dict[tuple[float, ...], list[int]]) -> tuple[float, tuple, list] | None:
+    """The calls' median, with the bounds and counts of the fine layout most calls were
+    recorded in; None when no layout is fine."""
+    for bounds, counts in sorted(hist.items(), key=lambda kv: -sum(kv[1])):
+        median = geometric_mean(bounds, counts)
+        if median is not None:
+            return median, bounds, counts
+    return None
+
+
 def quantile(bounds: tuple[float, ...], counts: list[float], q: float) -> float | None:
     """Quantile ``q`` of an explicit-bucket histogram, interpolated in its bucket."""
     total = sum(counts)
@@ -364,6 +378,7 @@ def quantile(bounds: tuple[float, ...], counts: list[float], q: float) -> float 
 
 
 FINE_FIRST_BOUND, FINE_RATIO = 0.05, 4.0
+SPANS_FOR_MEDIAN = 0.8  # spans must have seen this share of the metrics' calls
 
 
 def geometric_mean(bounds: tuple[float, ...], counts: list[float]) -> float | None:

@@ -209,3 +209,17 @@ def test_a_retry_storm_behind_successful_calls_is_caught_and_named(world, librar
         assert "high_retry_rate" in ejection.anomaly_types
     finally:
         agent.close()
+
+
+@pytest.mark.parametrize("library", [OpenAIv2, OpenLLMetry], ids=["openai-v2", "openllmetry"])
+def test_the_calls_median_is_told_whichever_library_records_them(world, library):
+    """openai-v2 records its duration metric on the conventions' fine buckets; OpenLLMetry on
+    the SDK's defaults (0, 5, 10, … s: every call in one bucket), so its calls' median and
+    p95 come from its spans of the same calls (a straggler would move a mean fully)."""
+    clock, sidecar, provider = world
+    agent = InstrumentedAgent(provider, sidecar, library=library)
+    try:
+        values = healthy_run(agent, clock, sidecar, 3).latest.values
+        assert 0 < values["latency_median"] <= values["latency_p95"] < 1.0
+    finally:
+        agent.close()

@@ -563,3 +563,21 @@ def test_a_self_contradicting_exponential_point_is_refused_and_named():
     assert any("not the count 5" in r for r in result.reasons)
     assert any("scale 30" in r for r in result.reasons)
     assert only_sample(result).operations == 2
+
+
+@pytest.mark.parametrize("traced, told", [(10, True), (8, True), (2, False)])
+def test_spans_of_the_same_calls_tell_the_median_coarse_buckets_cannot(traced, told):
+    """Sampled traces (a fifth of the calls) are not the interval's calls: no median."""
+    from immune_sidecar.vitals.prices import PriceTable
+    from immune_sidecar.vitals.sample import LATENCY_BOUNDS
+    from immune_sidecar.vitals.spans import SpanFigures
+
+    tally = Tally()
+    coarse = (0.0, 5.0, 10.0, 25.0)
+    tally.add("operation", PointValue(10, 12.0, (0, 10, 0, 0, 0), coarse), {}, "gpt-4o-mini")
+    spans = SpanFigures(llm_calls=traced, llm_seconds=1.2 * traced)
+    spans.latency_buckets[LATENCY_BOUNDS.index(1.28)] = traced  # all in (0.64, 1.28]
+    tally.fill(spans)
+    values = tally.to_sample("agent-a", 1.0, 60.0, PriceTable({})).values
+    assert values["latency"] == 1.2 and values["llm_calls"] == 10  # the metrics' own
+    assert ("latency_median" in values) is told and tally.coarse is not told

@@ -9,6 +9,7 @@ watch at twice the sudden threshold until the new ones are learned.
 
 import collections
 import copy
+import dataclasses
 import logging
 import math
 import threading
@@ -103,6 +104,7 @@ class Detector:
 
     def __init__(self, settings: BaselineSettings, on_relearn: RelearnListener | None = None):
         self.settings = settings
+        self._of_calls = dataclasses.replace(settings, tail_dof=settings.mean_tail_dof)
         self._on_relearn = on_relearn
         self._limits: dict[float, _Limits] = {}
         self._agents: dict[str, _AgentState] = {}
@@ -226,7 +228,7 @@ class Detector:
             guarded = self._guard(state, test, seen, every.level)
             return guarded, guarded is not None
         limits = every.of(base, s)
-        z = base.z(seen.value, seen.exposure, s.level_floor, s)
+        z = self._z(base, seen)
         judged = base.settled(s)
         step = base.step(z, seen.value, seen.exposure, s) if judged else 0.0
         run = base.run_z(seen.value, seen.exposure, s)
@@ -244,12 +246,17 @@ class Detector:
             test.anomaly, test.vital, shown, typical, round(z, 2), alarmed=alarmed
         ), alarmed
 
+    def _z(self, base: Baseline, seen: Observation) -> float:
+        """How far above ``base`` the observation lies, as a normal z."""
+        s = self._of_calls if seen.mean_of_calls else self.settings
+        return base.z(seen.value, seen.exposure, s.level_floor, s)
+
     def _guard(self, state: _AgentState, test: VitalTest, seen: Observation, limits: Thresholds):
         """While a deploy is re-learned, the old baseline still catches the overwhelming."""
         old = state.previous.get(test.vital)
         if old is None:
             return None
-        z = old.z(seen.value, seen.exposure, self.settings.level_floor, self.settings)
+        z = self._z(old, seen)
         if z < GUARD_FACTOR * limits.sudden:
             return None
         return Anomaly(test.anomaly, test.vital, _shown(seen, test), old.typical(), round(z, 2))
@@ -314,17 +321,13 @@ class Detector:
         """Restore the level a lasting shift replaced, for each vital whose samples read
         back at it (``BACK_SAMPLES`` in a row): the shift ended, and the adopted level, which
         far lower values do not move, would blunt the vital's test for hours."""
-        s = self.settings
         for test, observation in seen:
             kept, now = state.replaced.get(test.vital), state.vitals.get(test.vital)
             if kept is None or now is None or sample.time > kept.until:
                 state.replaced.pop(test.vital, None)
                 continue
-            value, exposure = observation
-            back = (
-                kept.before.z(value, exposure, s.level_floor, s) < BACK_Z
-                and now.z(value, exposure, s.level_floor, s) <= -BACK_Z
-            )
+            back = self._z(kept.before, observation) < BACK_Z
+            back = back and self._z(now, observation) <= -BACK_Z
             kept = kept._replace(back=kept.back + 1 if back else 0)
             state.replaced[test.vital] = kept
             if kept.back >= BACK_SAMPLES:
@@ -429,7 +432,8 @@ class Detector:
             if test.vital in state.flagged and seen is not None and base is not None:
                 if watch_until is not None:
                     state.replaced[test.vital] = _Replaced(copy.deepcopy(base), watch_until)
-                base.adopt(*_moved(state, test, seen, latest.time))
+                moved = _moved(state, test, seen, latest.time)
+                base.adopt(moved.value, moved.exposure)
                 adopted.append(test.vital)
         _restart_sums(state)
         if PRICE in state.flagged:
@@ -516,7 +520,10 @@ def _moved(state: _AgentState, test: VitalTest, seen: Observation, time: float) 
     """An observation as judged against the baseline moved by its hour's offset."""
     day, base = state.days.get(test.vital), state.vitals.get(test.vital)
     offset = day.at(time) if day is not None and base is not None else 0.0
-    return Observation(*base.moved(*seen, offset)) if offset else seen
+    if not offset:
+        return seen
+    value, exposure = base.moved(seen.value, seen.exposure, offset)
+    return seen._replace(value=value, exposure=exposure)
 
 
 def _shown(seen: Observation, test: VitalTest) -> float:

@@ -19,21 +19,26 @@ from .baseline import LevelBaseline, RateBaseline, ShareBaseline
 
 
 class Observation(NamedTuple):
-    """An interval's statistic and its evidence: a mean over n calls, or a count in n."""
+    """An interval's statistic and its evidence: a mean over n calls, or a count in n;
+    ``mean_of_calls`` when it is their arithmetic mean, which one straggler moves fully
+    (its tail is far heavier than a median's: judged with ``mean_tail_dof``)."""
 
     value: float
     exposure: float
+    mean_of_calls: bool = False
 
 
-def _per_call(vital: str, *better: str) -> Callable[[VitalSample], Observation | None]:
-    """A per-call mean; ``better`` names figures read first when the sample has them."""
+def _per_call(vital: str, median: str = "") -> Callable[[VitalSample], Observation | None]:
+    """A per-call figure: the calls' ``median`` when the sample has it, else their mean
+    (a mean of durations is a mean a straggler moves; of tokens, bounded by the context)."""
 
     def read(sample: VitalSample) -> Observation | None:
-        value = next((sample.values[v] for v in better if v in sample.values), None)
+        value = sample.values.get(median) if median else None
+        of_calls = value is None and vital in STRAGGLING
         value = value if value is not None else sample.values.get(vital)
         if value is None or value <= 0 or sample.operations <= 0:
             return None
-        return Observation(value, sample.operations)
+        return Observation(value, sample.operations, of_calls)
 
     return read
 
@@ -62,6 +67,9 @@ def _errors(sample: VitalSample) -> Observation | None:
     if share is None or sample.attempts <= 0:
         return None
     return Observation(share * sample.attempts, sample.attempts)
+
+
+STRAGGLING = frozenset({"latency", "time_to_first_token"})  # durations: stragglers
 
 
 @dataclasses.dataclass(frozen=True)

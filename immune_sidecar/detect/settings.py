@@ -38,6 +38,9 @@ class BaselineSettings:
     # Agents' noise has heavier tails than a normal law (stragglers, cache misses, bursts):
     # z-scores are read as Student's t with this many degrees of freedom.
     tail_dof: float = 30.0
+    # A duration's arithmetic mean (no median: buckets too coarse, or none) has a far
+    # heavier tail still: one straggler five times slower in 18 calls is a z of 4 or more.
+    mean_tail_dof: float = 10.0
     # A model switch is a cost spike when the price per token rises by this factor at once.
     price_jump: float = 1.5
     # A prompt hash never seen while healthy counts as this many z (for severity).
@@ -75,6 +78,7 @@ class BaselineSettings:
         "count_cusum_slack": (0.0, 100.0),
         "count_shift": (0.1, 100.0),
         "tail_dof": (1.0, 1e6),
+        "mean_tail_dof": (1.0, 1e6),
         "price_jump": (1.01, 1000.0),
         "prompt_change_sigma": (0.1, 1000.0),
         "varying_prompt_share": (0.0, 1.0),

@@ -100,9 +100,13 @@ class Emitter:
 class Instruments:
     """The GenAI semantic-convention histograms an agent records its work on."""
 
-    def __init__(self, meter) -> None:
+    def __init__(self, meter, advised: bool = True) -> None:
+        """``advised``: the call duration on the conventions' buckets, else on the SDK's
+        defaults (as OpenLLMetry records it)."""
         seconds = {"unit": "s", "explicit_bucket_boundaries_advisory": DURATION_BUCKETS}
-        self.duration = meter.create_histogram("gen_ai.client.operation.duration", **seconds)
+        self.duration = meter.create_histogram(
+            "gen_ai.client.operation.duration", **(seconds if advised else {"unit": "s"})
+        )
         self.tokens = meter.create_histogram(
             "gen_ai.client.token.usage",
             unit="{token}",

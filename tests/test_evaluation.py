@@ -32,6 +32,8 @@ def test_scenarios_are_reproducible_by_seed_and_label_every_fault():
     one, again, other = generate(3, 6, 12), generate(3, 6, 12), generate(4, 6, 12)
     assert one.episodes == again.episodes and one.agents == again.agents
     assert one.episodes != other.episodes
+    recorded = [a.traits.advised_buckets for a in generate(1, 60, 2).agents]
+    assert 0 < recorded.count(False) < recorded.count(True)  # some on the SDK's buckets
     assert one.episodes, "twelve hours of six agents should hold faults"
     for e in one.episodes:
         assert WARMUP <= e.onset < e.end <= one.intervals and e.magnitude > 0
@@ -206,11 +208,13 @@ def assert_read_alike(ours: list, sdk: list) -> None:
         assert all(math.isclose(a.values[k], b.values[k], rel_tol=1e-9) for k in a.values)
 
 
-def test_the_fast_otlp_builder_reads_as_the_sdk_s_own_export():
+@pytest.mark.parametrize("advised", [True, False], ids=["advised-buckets", "sdk-buckets"])
+def test_the_fast_otlp_builder_reads_as_the_sdk_s_own_export(advised):
     """The evaluation builds OTLP bytes itself for speed; a sidecar must read exactly what the
-    OpenTelemetry SDK's recording and encoder would have sent for the same work."""
+    OpenTelemetry SDK's recording and encoder would have sent for the same work (durations
+    on the conventions' buckets, or on the SDK's defaults: then no median)."""
     agent = generate(2, 4, 2).agents[3]
-    recorders = (Recorder(agent.name), SdkRecorder(agent.name))
+    recorders = (Recorder(agent.name, advised), SdkRecorder(agent.name, advised))
     ours, sdk = read_alike(
         agent, recorders, lambda i: Effect(model="gpt-4.1") if i > 8 else HEALTHY,
         ExportMetricsServiceRequest.FromString, lambda mapper: mapper.map,
@@ -219,6 +223,7 @@ def test_the_fast_otlp_builder_reads_as_the_sdk_s_own_export():
     # started, so its first export counts; the builder's streams began before (a reference).
     assert len(sdk) == len(ours) + 1 == 12
     assert_read_alike(ours, sdk[1:])
+    assert all(("latency_median" in sample.values) is advised for sample in ours)
 
 
 def test_the_fast_span_builder_reads_as_the_sdk_s_own_spans():

@@ -134,7 +134,9 @@ def exports(traits: Traits, ops: list[Operation], end: float, interval: float):
 
 def recorder_for(name: str, traits: Traits) -> Recorder | SpanRecorder:
     """What encodes the agent's exports: metrics, or spans alone."""
-    return SpanRecorder(name) if traits.telemetry == "spans" else Recorder(name)
+    if traits.telemetry == "spans":
+        return SpanRecorder(name)
+    return Recorder(name, traits.advised_buckets)
 
 
 def run_agents(

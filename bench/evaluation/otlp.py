@@ -19,6 +19,9 @@ from immune_demo.emitter import DURATION_BUCKETS, TOKEN_BUCKETS
 
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 SCOPE = "immune-eval"
+# The SDK's own buckets, where an instrumentation advises none (OpenLLMetry's durations).
+SDK_DEFAULT_BUCKETS = [0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0,
+                       2500.0, 5000.0, 7500.0, 10000.0]  # fmt: skip
 UNITS = {
     "gen_ai.client.operation.duration": ("s", DURATION_BUCKETS),
     "gen_ai.client.token.usage": ("{token}", TOKEN_BUCKETS),
@@ -40,10 +43,14 @@ class _Stream:
 class OtlpRecorder:
     """Cumulative histograms of one agent, encoded as an ExportMetricsServiceRequest."""
 
-    def __init__(self, resource: dict[str, str], start_nanos: int = 1) -> None:
+    def __init__(self, resource: dict[str, str], start_nanos: int = 1, advised=True) -> None:
+        """``advised``: call durations on the conventions' buckets, else the SDK's defaults."""
         self._resource = [_kv(k, v) for k, v in resource.items()]
         self._start = start_nanos
         self._streams: dict[str, dict[tuple, _Stream]] = {name: {} for name in UNITS}
+        self._bounds = {name: bounds for name, (_, bounds) in UNITS.items()}
+        if not advised:
+            self._bounds["gen_ai.client.operation.duration"] = SDK_DEFAULT_BUCKETS
 
     def set_resource(self, resource: dict[str, str]) -> None:
         """Change the resource attributes (a deploy); the streams go on."""
@@ -51,7 +58,7 @@ class OtlpRecorder:
 
     def record(self, metric: str, value: float, attrs: tuple[tuple[str, object], ...]) -> None:
         """One measurement, as ``Histogram.record`` would take it."""
-        bounds = UNITS[metric][1]
+        bounds = self._bounds[metric]
         stream = self._streams[metric].get(attrs)
         if stream is None:
             stream = self._streams[metric][attrs] = _Stream(bounds)
@@ -73,7 +80,7 @@ class OtlpRecorder:
         return request.SerializeToString()
 
     def _metric(self, metric, name: str, streams: dict[tuple, _Stream], now: int) -> None:
-        unit, bounds = UNITS[name]
+        unit, bounds = UNITS[name][0], self._bounds[name]
         metric.name, metric.unit = name, unit
         metric.histogram.aggregation_temporality = CUMULATIVE
         for attrs, s in streams.items():

@@ -26,6 +26,7 @@ RAMP = 30  # a slow drift reaches its magnitude after this many intervals
 SMALL_FIRST = 10  # a fault that begins small stays at 1σ this long
 SHAPES = ("step", "drift", "small_first", "creep")
 FAST_EXPORTERS = 0.15  # the share of agents whose SDK exports more often than the interval
+SDK_BUCKETS = 0.2  # the share whose call durations are on the SDK's default buckets
 ROUTERS = 0.15  # the share of agents that send some calls to a dearer model
 # The share of agents that send spans and no metrics, every few seconds (a batch span
 # processor's default schedule).
@@ -229,7 +230,7 @@ def generate(
     """A fleet of ``agents`` over ``hours``, with faults about every ``mean_gap_hours`` each."""
     rng = random.Random(f"scenario:{seed}")
     # Apart, so that the other draws stay as they were: how agents export.
-    parts = ("exports", "telemetry", "prompts", "routing")
+    parts = ("exports", "telemetry", "prompts", "routing", "buckets")
     exports = tuple(random.Random(f"{part}:{seed}") for part in parts)
     intervals = round(hours * 3600 / INTERVAL_SECONDS)
     fleet = tuple(_agent(rng, n, intervals, exports) for n in range(agents))
@@ -265,8 +266,9 @@ def _agent(rng: random.Random, n: int, intervals: int, exports) -> Agent:
         tools=p.tools,
         phase=rng.choice((0.0, 1 / 3, 2 / 3)),
     )
-    often, spans, prompts, routing = exports
-    traits = _routing(_exporting(_regimes(rng, traits), often, spans, prompts), routing)
+    often, spans, prompts, routing, buckets = exports
+    traits = _exporting(_regimes(rng, traits), often, spans, prompts)
+    traits = _routing(_bucketed(traits, buckets), routing)
     means, sigmas = healthy_spread(traits, random.Random(rng.random()))
     upgraded = rng.random() < 0.25 and intervals > WARMUP
     change = rng.randrange(WARMUP, intervals) if upgraded else None
@@ -288,6 +290,12 @@ def _exporting(t: Traits, often: random.Random, spans: random.Random, prompts) -
             t, telemetry="spans", export_seconds=SPAN_EXPORT_SECONDS, prompt=prompt
         )
     return t
+
+
+def _bucketed(t: Traits, rng: random.Random) -> Traits:
+    """Whether the agent records call durations on the SDK's default buckets (metrics too
+    coarse for a median, as OpenLLMetry's), not the conventions' advised ones."""
+    return dataclasses.replace(t, advised_buckets=rng.random() >= SDK_BUCKETS)
 
 
 def _routing(t: Traits, rng: random.Random) -> Traits:

@@ -69,6 +69,9 @@ class Traits:
     # what: "metrics" (and no spans), or "spans" alone, as some stock instrumentations.
     export_seconds: float = 60.0
     telemetry: str = "metrics"
+    # Call durations on the conventions' advised buckets, or on the SDK's defaults (0, 5,
+    # 10, … s: no median), as OpenLLMetry records them.
+    advised_buckets: bool = True
     # A router sends this share of calls to a dearer model (its escalation tier).
     routed: float = 0.0
     escalation: str = ""
@@ -207,9 +210,9 @@ class Recorder:
 
     signal = METRICS
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, advised_buckets: bool = True) -> None:
         self.name = name
-        self.otlp = OtlpRecorder(resource(name, HEALTHY))
+        self.otlp = OtlpRecorder(resource(name, HEALTHY), advised=advised_buckets)
 
     def export(self, traits: Traits, effect: Effect, ops: list[Operation], now: float) -> bytes:
         """Record ``operations`` as the agent's SDK would and encode the export."""
@@ -248,11 +251,11 @@ class SdkRecorder:
 
     signal = METRICS
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, advised_buckets: bool = True) -> None:
         self.reader = InMemoryMetricReader()
         agent = Resource.create(resource(name, HEALTHY))
         self.provider = MeterProvider(resource=agent, metric_readers=[self.reader])
-        self.instruments = Instruments(self.provider.get_meter("immune-eval"))
+        self.instruments = Instruments(self.provider.get_meter("immune-eval"), advised_buckets)
 
     def export(self, traits: Traits, effect: Effect, ops: list[Operation], now: float) -> bytes:
         """Record ``operations`` through the SDK and encode them as an OTLP request."""

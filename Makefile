@@ -4,6 +4,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# OpenLIT pins older provider clients and instruments every HTTP library of the process
+# it starts in: its test agent runs apart, in an environment of its own.
+OPENLIT_VENV := .venv-openlit
+OPENLIT := openlit==1.45.0
 TOOLS := .tools
 BUF_VERSION := 1.75.0
 BUF := $(TOOLS)/node_modules/.bin/buf
@@ -13,7 +17,7 @@ DEMO_ARGS ?=
 BROWSER_PACKAGES := chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install tools browser kubectl setup demo test lint proto clean bench eval
+.PHONY: install openlit tools browser kubectl setup demo test lint proto clean bench eval
 
 install: $(VENV)/.installed
 
@@ -21,6 +25,14 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+openlit: $(OPENLIT_VENV)/.installed
+
+$(OPENLIT_VENV)/.installed: Makefile
+	test -x $(OPENLIT_VENV)/bin/python || $(PYTHON) -m venv $(OPENLIT_VENV)
+	$(OPENLIT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(OPENLIT_VENV)/bin/python -m pip install --quiet '$(OPENLIT)'
 	touch $@
 
 tools: $(BUF)
@@ -40,9 +52,9 @@ kubectl:
 	  echo "kubectl with kustomize (1.21 or newer) is needed to render deploy/: install it" >&2; \
 	  exit 1; }
 
-# The three set-ups download from different registries, so they run side by side.
+# The set-ups download from different registries, so they run side by side.
 setup: kubectl
-	$(MAKE) -j3 install tools browser
+	$(MAKE) -j4 install openlit tools browser
 
 demo: install
 	$(VENV)/bin/immune-demo $(DEMO_ARGS)
@@ -65,4 +77,4 @@ eval: install
 	$(PY) -m bench.evaluation $(EVAL_ARGS)
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(OPENLIT_VENV) $(TOOLS) .pytest_cache .ruff_cache

@@ -251,6 +251,9 @@ class OpenLitAgent:
     def use_system_prompt(self, text: str) -> None:
         self._say(f"system {text}")
 
+    def retry(self, times: int) -> None:
+        self._say(f"retries {times}")
+
     def _say(self, command: str) -> None:
         self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
@@ -300,5 +303,21 @@ def test_openlit_a_new_system_prompt_is_a_prompt_change(world):
         (ejection,) = sidecar.book.held(clock.now)
         assert "prompt_change" in ejection.anomaly_types
         assert sidecar.agents.records()[0].latest.prompt_hash not in ("", learned)
+    finally:
+        agent.close()
+
+
+def test_openlit_a_retry_storm_behind_successful_calls_is_caught(world):
+    """OpenLIT instruments the HTTP client too: each request is a span under the call."""
+    clock, sidecar, provider = world
+    agent = OpenLitAgent(provider, sidecar)
+    try:
+        agent.retry(2)
+        assert healthy_run(agent, clock, sidecar, 14).latest.values["retries"] == 0
+        provider.failures = 2  # every call now takes three requests
+        agent.interval()
+        assert sidecar.agents.records()[0].latest.values["retries"] == pytest.approx(2.0)
+        (ejection,) = sidecar.book.held(clock.now)
+        assert "high_retry_rate" in ejection.anomaly_types
     finally:
         agent.close()

@@ -6,7 +6,7 @@ its own).
 Reads commands from standard input, one a line, and answers each with ``ok``:
 ``interval N`` runs N invocations (each asks the model until it answers, at most
 ``MAX_TURNS`` turns) and exports spans and metrics; ``system TEXT`` changes the system
-prompt; ``quit`` shuts the providers down. Arguments: the sidecar's OTLP/HTTP endpoint,
+prompt; ``retries N`` lets the client retry a failed request N times; ``quit`` shuts the providers down. Arguments: the sidecar's OTLP/HTTP endpoint,
 the provider's base URL, the service name, the tool offered (JSON).
 """
 
@@ -38,6 +38,8 @@ def main(endpoint: str, base_url: str, service: str, tool: str) -> None:
             metrics.get_meter_provider().force_flush()
         elif command == "system":
             system = arg
+        elif command == "retries":
+            client = client.with_options(max_retries=int(arg))
         elif command == "quit":
             break
         print("ok", flush=True)

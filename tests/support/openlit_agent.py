@@ -6,8 +6,9 @@ its own).
 Reads commands from standard input, one a line, and answers each with ``ok``:
 ``interval N`` runs N invocations (each asks the model until it answers, at most
 ``MAX_TURNS`` turns) and exports spans and metrics; ``system TEXT`` changes the system
-prompt; ``retries N`` lets the client retry a failed request N times; ``quit`` shuts the providers down. Arguments: the sidecar's OTLP/HTTP endpoint,
-the provider's base URL, the service name, the tool offered (JSON).
+prompt; ``retries N`` lets the client retry a failed request N times; ``quit`` shuts the
+providers down. Arguments: the sidecar's OTLP/HTTP endpoint, the provider's base URL, the
+service name, the tool offered (JSON).
 """
 
 import json

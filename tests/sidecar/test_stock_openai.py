@@ -237,6 +237,8 @@ class OpenLitAgent:
     environment: ``make test`` installs it); ``interval`` runs it and exports."""
 
     def __init__(self, provider: FakeOpenAI, sidecar: Sidecar) -> None:
+        if not OPENLIT_PYTHON.exists():
+            pytest.fail(f"no {OPENLIT_PYTHON}: `make openlit` (or `make test`) installs it")
         endpoint = f"http://127.0.0.1:{sidecar.ports['otlp_http']}"
         script = Path(__file__).parents[1] / "support" / "openlit_agent.py"
         self.process = subprocess.Popen(

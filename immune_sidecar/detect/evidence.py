@@ -20,27 +20,32 @@ from .baseline import LevelBaseline, RateBaseline, ShareBaseline
 
 class Observation(NamedTuple):
     """An interval's statistic and its evidence: a mean over n calls, or a count in n;
-    ``mean_of_calls`` when it is their arithmetic mean, which one straggler moves fully
-    (its tail is far heavier than a median's: judged with ``mean_tail_dof``)."""
+    ``mean_of_calls`` when it is the calls' mean duration where their median is meant (its
+    tail is far heavier, as one straggler moves it fully: judged with ``mean_tail_dof``)."""
 
     value: float
     exposure: float
     mean_of_calls: bool = False
 
 
-def _per_call(vital: str, median: str = "") -> Callable[[VitalSample], Observation | None]:
-    """A per-call figure: the calls' ``median`` when the sample has it, else their mean
-    (a mean of durations is a mean a straggler moves; of tokens, bounded by the context)."""
+def _per_call(vital: str) -> Callable[[VitalSample], Observation | None]:
+    """A per-call mean."""
 
     def read(sample: VitalSample) -> Observation | None:
-        value = sample.values.get(median) if median else None
-        of_calls = value is None and vital in STRAGGLING
-        value = value if value is not None else sample.values.get(vital)
+        value = sample.values.get(vital)
         if value is None or value <= 0 or sample.operations <= 0:
             return None
-        return Observation(value, sample.operations, of_calls)
+        return Observation(value, sample.operations)
 
     return read
+
+
+def _latency(sample: VitalSample) -> Observation | None:
+    """The calls' median, or their mean where the sample has no median."""
+    value = sample.values.get("latency_median") or sample.values.get("latency")
+    if value is None or value <= 0 or sample.operations <= 0:
+        return None
+    return Observation(value, sample.operations, sample.latency_is_mean)
 
 
 def _count_per_call(vital: str) -> Callable[[VitalSample], Observation | None]:
@@ -69,9 +74,6 @@ def _errors(sample: VitalSample) -> Observation | None:
     return Observation(share * sample.attempts, sample.attempts)
 
 
-STRAGGLING = frozenset({"latency", "time_to_first_token"})  # durations: stragglers
-
-
 @dataclasses.dataclass(frozen=True)
 class VitalTest:
     """One vital's test: what it reads, the baseline kind, the anomaly it names."""
@@ -83,7 +85,7 @@ class VitalTest:
 
 
 TESTS: tuple[VitalTest, ...] = (
-    VitalTest("latency", "latency_spike", _per_call("latency", "latency_median"), LevelBaseline),
+    VitalTest("latency", "latency_spike", _latency, LevelBaseline),
     VitalTest("input_tokens", "input_token_spike", _per_call("input_tokens"), LevelBaseline),
     VitalTest("output_tokens", "output_token_spike", _per_call("output_tokens"), LevelBaseline),
     VitalTest("total_tokens", "token_spike", _per_call("total_tokens"), LevelBaseline),

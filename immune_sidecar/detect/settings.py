@@ -38,7 +38,7 @@ class BaselineSettings:
     # Agents' noise has heavier tails than a normal law (stragglers, cache misses, bursts):
     # z-scores are read as Student's t with this many degrees of freedom.
     tail_dof: float = 30.0
-    # A duration's arithmetic mean (no median: buckets too coarse, or none) has a far
+    # A latency that is the calls' mean (their buckets too coarse for a median) has a far
     # heavier tail still: one straggler five times slower in 18 calls is a z of 4 or more.
     mean_tail_dof: float = 10.0
     # A model switch is a cost spike when the price per token rises by this factor at once.

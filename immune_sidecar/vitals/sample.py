@@ -59,6 +59,9 @@ class VitalSample:
     # table's fixed mix): a model the agent never used, dearer than those it uses, is a
     # cost spike.
     prices: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    # Latency is the mean of more than two calls whose buckets were too coarse for their
+    # median (and no spans told it): one straggler moves it fully.
+    latency_is_mean: bool = False
 
 
 @dataclasses.dataclass
@@ -249,7 +252,8 @@ class Tally:
         table = self._table_prices(prices)
         values = self._rates(per_op, prices, table)
         return VitalSample(agent_id, now, interval, ops, values, self.prompt_hash,
-                           self.attempts, self.version, self._model_prices(table))  # fmt: skip
+                           self.attempts, self.version, self._model_prices(table),
+                           self.coarse and self.ops > 2)  # fmt: skip
 
     @property
     def activity(self) -> float:

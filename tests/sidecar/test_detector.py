@@ -97,7 +97,8 @@ def latency_alarms_per_1000_hours(settings: BaselineSettings, agents: int, media
             calls, values, attempts = healthy(rng, rng.randint(1, 50))
             if not median:
                 del values["latency_median"]
-            found = detector.observe(sample(f"a{agent}", at, calls, values, attempts))
+            seen = sample(f"a{agent}", at, calls, values, attempts, latency_is_mean=not median)
+            found = detector.observe(seen)
             alarms += found is not None and "latency_spike" in found.types
         hours += (700 - settings.lasting_after) / 60
     return 1000 * alarms / hours

@@ -354,6 +354,7 @@ def test_buckets_too_coarse_to_locate_the_p95_yield_no_p95():
         chat(exact, seconds)
     result = m.map(agent.export(), 1.0)
     blurred = only_sample(result).values
+    assert only_sample(result).latency_is_mean  # four calls' mean, judged as one
     assert result.coarse == 1  # counted (immune_sidecar_coarse_latency_samples_total)
     assert "latency_p95" not in blurred and "latency_median" not in blurred
     assert blurred["latency"] == pytest.approx(0.775)  # the mean still stands
@@ -578,6 +579,18 @@ def test_spans_of_the_same_calls_tell_the_median_coarse_buckets_cannot(traced, t
     spans = SpanFigures(llm_calls=traced, llm_seconds=1.2 * traced)
     spans.latency_buckets[LATENCY_BOUNDS.index(1.28)] = traced  # all in (0.64, 1.28]
     tally.fill(spans)
-    values = tally.to_sample("agent-a", 1.0, 60.0, PriceTable({})).values
-    assert values["latency"] == 1.2 and values["llm_calls"] == 10  # the metrics' own
-    assert ("latency_median" in values) is told and tally.coarse is not told
+    sample = tally.to_sample("agent-a", 1.0, 60.0, PriceTable({}))
+    assert sample.values["latency"] == 1.2 and sample.values["llm_calls"] == 10  # the metrics'
+    assert ("latency_median" in sample.values) is told and tally.coarse is not told
+    assert sample.latency_is_mean is not told  # judged with the mean's heavier tail
+
+
+def test_the_mean_of_one_or_two_calls_is_their_median_whatever_the_buckets():
+    from immune_sidecar.vitals.prices import PriceTable
+
+    for calls, is_mean in ((2, False), (3, True)):
+        tally = Tally()
+        buckets = (0, calls, 0, 0, 0)
+        tally.add("operation", PointValue(calls, 1.5 * calls, buckets, (0.0, 5.0, 10.0, 25.0)),
+                  {}, "gpt-4o-mini")  # fmt: skip
+        assert tally.to_sample("a", 1.0, 60.0, PriceTable({})).latency_is_mean is is_mean

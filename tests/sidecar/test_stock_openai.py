@@ -29,6 +29,7 @@ from immune_sidecar.app import Sidecar
 from immune_sidecar.config import SidecarConfig
 from immune_sidecar.quarantine import EjectionPolicy
 from tests.support.fake_openai import TOOL, FakeOpenAI
+from tests.support.providers import Provider
 from tests.support.sidecar import LOOPBACK
 
 MODEL = "gpt-4o-mini"
@@ -122,7 +123,7 @@ def _strip_leftover_wrappers() -> None:
 def agent_of(library, provider: FakeOpenAI, sidecar: Sidecar, max_retries: int = 0):
     """The agent loop instrumented by ``library``."""
     if library == OPENLIT:
-        return OpenLitAgent(provider, sidecar, max_retries)
+        return OpenLitAgent(provider.base_url, sidecar, max_retries)
     return InstrumentedAgent(provider, sidecar, library=library, max_retries=max_retries)
 
 
@@ -253,14 +254,14 @@ class OpenLitAgent:
     """The same agent loop instrumented by OpenLIT, in a process of its own (OpenLIT's
     environment: ``make test`` installs it); ``interval`` runs it and exports."""
 
-    def __init__(self, provider: FakeOpenAI, sidecar: Sidecar, max_retries: int = 0) -> None:
+    def __init__(self, base_url: str, sidecar: Sidecar, max_retries=0, client="openai") -> None:
         if not OPENLIT_PYTHON.exists():
             pytest.fail(f"no {OPENLIT_PYTHON}: `make openlit` (or `make test`) installs it")
         endpoint = f"http://127.0.0.1:{sidecar.ports['otlp_http']}"
         script = Path(__file__).parents[1] / "support" / "openlit_agent.py"
         self.process = subprocess.Popen(
-            [str(OPENLIT_PYTHON), str(script), endpoint, provider.base_url, "planner",
-             json.dumps(TOOL)],
+            [str(OPENLIT_PYTHON), str(script), endpoint, base_url, "planner",
+             json.dumps(TOOL["function"]), client],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         self._say(f"retries {max_retries}")
@@ -293,7 +294,7 @@ def test_openlit_feeds_every_vital_and_a_tool_loop_is_caught(world):
     a cost (0 without its price list: priced from the table) and a chat span per call with
     finish reasons and the system instructions; the service is its application name."""
     clock, sidecar, provider = world
-    agent = OpenLitAgent(provider, sidecar)
+    agent = OpenLitAgent(provider.base_url, sidecar)
     try:
         record = healthy_run(agent, clock, sidecar, 14)
         assert record.labels.name == "planner" and record.labels.model == MODEL
@@ -308,3 +309,24 @@ def test_openlit_feeds_every_vital_and_a_tool_loop_is_caught(world):
         assert "call_rate_spike" in ejection.anomaly_types
     finally:
         agent.close()
+
+
+def test_openlit_around_the_anthropic_client_feeds_the_vitals_and_a_tool_loop_is_caught(world):
+    """Anthropic's messages through OpenLIT: a tool turn finishes as ``tool_use``."""
+    clock, sidecar, _ = world
+    provider = Provider()
+    agent = OpenLitAgent(provider.url, sidecar, client="anthropic")
+    try:
+        record = healthy_run(agent, clock, sidecar, 14)
+        assert record.labels.name == "planner" and record.labels.model == "claude-sonnet-4"
+        values = record.latest.values
+        assert values["latency_median"] > 0 and values["input_tokens"] == 120
+        assert values["cost"] == pytest.approx((120 * 3.0 + 30 * 15.0) / 1e6)  # the table's
+        assert values["tool_calls"] == pytest.approx(0.5)
+        assert values["invocations"] == INVOCATIONS
+        provider.loop = True
+        ejection = held_within(agent, clock, sidecar, 15)
+        assert "call_rate_spike" in ejection.anomaly_types
+    finally:
+        agent.close()
+        provider.close()

@@ -32,20 +32,24 @@ def _per_call(vital: str) -> Callable[[VitalSample], Observation | None]:
     """A per-call mean."""
 
     def read(sample: VitalSample) -> Observation | None:
-        value = sample.values.get(vital)
-        if value is None or value <= 0 or sample.operations <= 0:
-            return None
-        return Observation(value, sample.operations)
+        return _over_calls(sample, sample.values.get(vital))
 
     return read
 
 
 def _latency(sample: VitalSample) -> Observation | None:
     """The calls' median, or their mean where the sample has no median."""
-    value = sample.values.get("latency_median") or sample.values.get("latency")
+    median = sample.values.get("latency_median")
+    if median is not None:
+        return _over_calls(sample, median)
+    return _over_calls(sample, sample.values.get("latency"), sample.latency_is_mean)
+
+
+def _over_calls(sample: VitalSample, value, mean_of_calls=False) -> Observation | None:
+    """``value`` per call over the sample's calls (none without a positive value and calls)."""
     if value is None or value <= 0 or sample.operations <= 0:
         return None
-    return Observation(value, sample.operations, sample.latency_is_mean)
+    return Observation(value, sample.operations, mean_of_calls)
 
 
 def _count_per_call(vital: str) -> Callable[[VitalSample], Observation | None]:

@@ -265,17 +265,19 @@ class OpenLitAgent:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         self._say(f"retries {max_retries}")
+        self._system = ""  # the agent's own until changed
 
     def interval(self) -> None:
         self._say(f"interval {INVOCATIONS}")
 
     @property
     def system(self) -> str:
-        raise AttributeError("the agent's process keeps its system prompt")
+        return self._system
 
     @system.setter
     def system(self, text: str) -> None:
         self._say(f"system {text}")
+        self._system = text
 
     def _say(self, command: str) -> None:
         self.process.stdin.write(command + "\n")

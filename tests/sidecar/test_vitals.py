@@ -22,8 +22,10 @@ DELTA = {Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporalit
 class Instrumented:
     """An SDK meter whose collected metrics become one OTLP request per ``export``."""
 
-    def __init__(self, service="agent-a", temporality=None):
-        self.reader = InMemoryMetricReader(preferred_temporality=temporality or {})
+    def __init__(self, service="agent-a", temporality=None, aggregation=None):
+        self.reader = InMemoryMetricReader(
+            preferred_temporality=temporality or {}, preferred_aggregation=aggregation or {}
+        )
         resource = Resource.create({"service.name": service, "service.instance.id": service})
         self.provider = MeterProvider(resource=resource, metric_readers=[self.reader])
         self.meter = self.provider.get_meter("test")
@@ -484,18 +486,11 @@ def test_an_open_sample_of_an_agent_that_stopped_exporting_is_judged_on_the_time
     assert m.map_due(200.0).samples == []
 
 
-def exponential_agent(service="agent-a", max_size=160):
+def exponential_agent():
     """An SDK meter whose histograms are base-2 exponential (the SDK's own aggregation)."""
     from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
 
-    agent = Instrumented.__new__(Instrumented)
-    agent.reader = InMemoryMetricReader(
-        preferred_aggregation={Histogram: ExponentialBucketHistogramAggregation(max_size)}
-    )
-    resource = Resource.create({"service.name": service, "service.instance.id": service})
-    agent.provider = MeterProvider(resource=resource, metric_readers=[agent.reader])
-    agent.meter = agent.provider.get_meter("test")
-    return agent
+    return Instrumented(aggregation={Histogram: ExponentialBucketHistogramAggregation()})
 
 
 def test_exponential_histograms_give_the_calls_median_and_subtract_across_layouts():

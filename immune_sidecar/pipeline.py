@@ -75,8 +75,18 @@ class Pipeline:
             # Seen first, judged next: an agent the cap evicts takes its fresh state along.
             self._agents.seen(agent_id, labels, now)
             if agent_id in samples:
-                self._judge(samples[agent_id], received, now)
+                self._judge_apart(samples[agent_id], received, now)
         self._note(result)
+
+    def _judge_apart(self, sample: VitalSample, received: float, now: float) -> None:
+        """Judge one agent's sample; a defect in judging it is logged and counted, and the
+        export's other agents are judged all the same: their points were accepted, and a
+        refused export would be sent again only to fail the same way."""
+        try:
+            self._judge(sample, received, now)
+        except Exception:
+            self._metrics.unjudged.inc()
+            log.exception("could not judge the sample of %s; left unjudged", sample.agent_id)
 
     def _judge(self, sample: VitalSample, received: float, now: float) -> None:
         state = self._book.state(sample.agent_id, now)

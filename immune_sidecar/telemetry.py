@@ -47,6 +47,11 @@ class SidecarMetrics:
         )
         self._items = {"metrics": self.points, "traces": self.spans, "logs": self.log_records}
         self.samples = Counter(PREFIX + "samples", "Vital samples judged", registry=registry)
+        self.unjudged = Counter(
+            PREFIX + "unjudged_samples",
+            "Samples a defect in detection left unjudged (logged with the agent)",
+            registry=registry,
+        )
         self.infections = Counter(
             PREFIX + "infections",
             "Infections by the anomaly types they carry",

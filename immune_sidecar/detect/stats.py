@@ -91,5 +91,7 @@ def poisson_quantile(mean: float, z: float) -> float:
 
 def poisson_low_quantile(mean: float, z: float) -> float:
     """About the largest count whose lower tail under Poisson(``mean``) is that of ``z``
-    (the same Cornish–Fisher form, at least 0)."""
-    return float(max(0, math.floor(mean - z * math.sqrt(mean) + (z * z - 1.0) / 6.0)))
+    (the same Cornish–Fisher form, between 0 and the mean: near a mean of 0 the form's
+    constant alone would say 1)."""
+    estimate = mean - z * math.sqrt(mean) + (z * z - 1.0) / 6.0
+    return float(max(0, math.floor(min(estimate, mean))))

@@ -10,6 +10,7 @@ import pytest
 
 from immune_sidecar.detect import BaselineSettings, Detector, LevelBaseline, severity, thresholds
 from immune_sidecar.detect.evidence import SHARES, TEST_OF, VITAL_ANOMALY
+from immune_sidecar.detect.stats import poisson_low_quantile, poisson_quantile
 from immune_sidecar.quarantine import HEALTHY, QUARANTINED, QuarantineBook
 from immune_sidecar.vitals import VitalSample
 
@@ -1085,3 +1086,35 @@ def test_a_young_baseline_does_not_learn_a_loop_s_run_of_calls_without_an_answer
             break
     assert found is not None and found.types == ("call_rate_spike",), step
     assert detector.baselines("a")["answer_share"]["mean"] > 0.4
+
+
+def test_an_agent_none_of_whose_calls_answer_is_learned_not_a_crash():
+    """An orchestrator whose every call asks for a tool answers none of them: its share of
+    answers is 0, and learned. (The lower clip of a count near 0 once said 1 event, a spread
+    fitted to it grew with every warm-up row, and the tenth interval overflowed.)"""
+    detector, rng = Detector(BaselineSettings()), random.Random(1)
+    for at in range(200):
+        calls = float(rng.choice([1, 3, 8, 12]))
+        values = {"llm_calls": calls, "invocations": 0.0}
+        found = detector.observe(VitalSample("a", at * 60.0, 60.0, calls, values, attempts=calls))
+        assert found is None, at
+    learned = detector.baselines("a")["answer_share"]
+    assert learned["learned"] and learned["mean"] == 0.0 and learned["stddev"] < 0.1
+
+
+@pytest.mark.parametrize("mean", [1e-4, 0.01, 0.5, 2.0, 7.0, 30.0, 200.0])
+def test_a_counts_quantiles_are_within_a_count_of_poissons(mean):
+    """The Cornish–Fisher quantiles that clip what a count baseline learns, against the
+    exact Poisson ones at z 3.09 (0.001 in each tail). The upper one never clips below the
+    exact one (near a mean of 0 it keeps two events where the exact one keeps none)."""
+    z, tail = 3.09, 0.001
+    cdf, k, pmf = [], 0, math.exp(-mean)
+    while not cdf or cdf[-1] < 1 - tail / 10:
+        cdf.append((cdf[-1] if cdf else 0.0) + pmf)
+        k += 1
+        pmf *= mean / k
+    low = max([k for k, c in enumerate(cdf) if c <= tail], default=0)
+    high = min(k for k, c in enumerate(cdf) if c >= 1 - tail)
+    assert abs(poisson_low_quantile(mean, z) - low) <= 1
+    assert poisson_low_quantile(mean, z) <= mean
+    assert high <= poisson_quantile(mean, z) <= high + (1 if mean >= 0.01 else 2)

@@ -143,6 +143,37 @@ def test_unusable_values_are_a_partial_success(trained, value):
     still_intact(sidecar, before)
 
 
+def test_a_defect_in_judging_one_agent_leaves_the_export_s_other_agents_judged(sidecar, caplog):
+    """Detection failing on one agent's sample (a defect) is logged with the agent and
+    counted; the export is accepted, and the other agents in it are judged."""
+    observe = sidecar.detector.observe
+
+    def failing(sample, *args, **kwargs):
+        if sample.agent_id == "faulty":
+            raise OverflowError("a defect")
+        return observe(sample, *args, **kwargs)
+
+    sidecar.detector.observe = failing
+    request = gauge_request([({}, 4.0)], service="faulty")
+    request.resource_metrics.extend(gauge_request([({}, 2.0)], service="fine").resource_metrics)
+    code, _, _, raw = grpc_export(sidecar.ports["otlp_grpc"], request.SerializeToString())
+    assert code == grpc.StatusCode.OK
+    assert not ExportMetricsServiceResponse.FromString(raw).HasField("partial_success")
+    fine = get_json(sidecar.ports["admin"], "/v1/agents/fine")[1]
+    assert fine["latest"]["vitals"]["tool_calls"] == 2
+    assert metric(sidecar, "immune_sidecar_unjudged_samples_total") == 1
+    assert any("faulty" in r.getMessage() and r.exc_info for r in caplog.records)
+    sidecar.detector.observe = observe
+    grpc_export(
+        sidecar.ports["otlp_grpc"], gauge_request([({}, 5.0)], service="faulty").SerializeToString()
+    )
+    assert (
+        get_json(sidecar.ports["admin"], "/v1/agents/faulty")[1]["latest"]["vitals"]["tool_calls"]
+        == 5
+    )
+    assert get_json(sidecar.ports["admin"], "/healthz")[0] == 200
+
+
 def test_points_without_an_agent_identity_are_refused_by_name():
     sidecar = start_sidecar()
     try:

@@ -16,6 +16,7 @@ from bench.evaluation.detection import Alarm
 from bench.evaluation.scenario import (
     SCALED,
     WARMUP,
+    WIDER,
     Episode,
     generate,
     healthy_spread,
@@ -306,14 +307,28 @@ def test_the_quarantine_cap_keeps_most_of_the_fleet_serving_through_a_shared_out
 
 
 def test_the_detection_tables_print_every_column_the_targets_are_read_from(capsys):
-    argv = ["detection", "--tuned", "3", "--held-out", "4", "--agents", "6", "--hours", "6"]
+    argv = ["detection", "--tuned", "3", "--held-out", "4", "--wider", "5", "--agents", "6",
+            "--hours", "6"]  # fmt: skip
     assert evaluation_main.main([*argv, "--workers", "1"]) == 0
     out = capsys.readouterr().out
     for column in ("false/1000 h (95%)", "recall ≥3σ (95%)", "5%/interval TTD (bound)"):
         assert out.count(column) == 1, column
     for column in ("right-type recall  lowest seed", "alarms  precision", "calls an interval  "):
-        assert out.count(column) == 2, column  # tuned seeds' and held-out seeds'
-    assert "all tuned" in out and "all held-out" in out
+        assert out.count(column) == 3, column  # tuned seeds', held-out seeds', wider noise's
+    assert "all tuned" in out and "all held-out" in out and "all wider" in out
+
+
+def test_a_wider_noise_fleet_draws_the_same_agents_and_faults_with_wider_noise():
+    """The wider fleet differs in its agents' noise alone (the draws line up), and its
+    noise reaches past every tuned range."""
+    tuned, wider = generate(2, 40, 12), generate(2, 40, 12, noise=WIDER)
+    assert [a.name for a in tuned.agents] == [a.name for a in wider.agents]
+    assert [(e.agent, e.kind, e.onset) for e in tuned.episodes] == [
+        (e.agent, e.kind, e.onset) for e in wider.episodes
+    ]
+    bursts = [a.traits.burst_factor for a in wider.agents]
+    assert max(bursts) > 2.5 and all(a.traits.straggler_factor == 10.0 for a in wider.agents)
+    assert all(a.traits.burst_factor <= 2.5 for a in tuned.agents)
 
 
 def test_an_agent_exporting_every_15_seconds_is_judged_once_an_interval_on_all_its_calls():

@@ -56,6 +56,35 @@ SUCCESSORS = {
 
 
 @dataclasses.dataclass(frozen=True)
+class Noise:
+    """The ranges each agent's noise is drawn from (uniformly): the ones the detector was
+    tuned on, or wider ones (``WIDER``) that stand for a fleet it has not seen."""
+
+    operations: tuple[float, float] = (0.7, 1.5)  # × its kind's calls an interval
+    latency_shape: tuple[float, float] = (0.3, 0.7)  # σ of a call's log latency
+    token_shape: tuple[float, float] = (0.2, 0.5)
+    burst_share: tuple[float, float] = (0.02, 0.1)  # intervals whose tool calls burst
+    burst_factor: tuple[float, float] = (1.5, 2.5)
+    stragglers: tuple[float, float] = (0.01, 5.0)  # share of calls, times as slow (fixed)
+    # The regimes' own ranges (on the agents that have them).
+    cache_hits: tuple[float, float] = (0.3, 0.7)
+    sawtooth_growth: tuple[float, float] = (1.0, 3.0)
+    idle_share: tuple[float, float] = (0.3, 0.6)
+    error_rate: tuple[float, float] = (0.01, 0.03)
+    retries_per_error: tuple[int, int] = (1, 3)
+
+
+# Heavier tails and more of every regime: bursts of up to 4× the tool calls in up to a
+# fifth of the intervals, 3% stragglers ten times as slow, up to 85% idle, and so on.
+WIDER = Noise(
+    operations=(0.3, 3.0), latency_shape=(0.3, 1.0), token_shape=(0.2, 0.8),
+    burst_share=(0.05, 0.2), burst_factor=(2.0, 4.0), stragglers=(0.03, 10.0),
+    cache_hits=(0.1, 0.9), sawtooth_growth=(1.0, 5.0), idle_share=(0.3, 0.85),
+    error_rate=(0.01, 0.05), retries_per_error=(1, 4),
+)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
 class Episode:
     """One labelled fault: ``onset`` ≤ interval < ``end`` on one agent."""
 
@@ -226,14 +255,16 @@ def generate(
     hours: float,
     mean_gap_hours: float = 6.0,
     slowdowns_per_day: float = 2.0,
+    noise: Noise = Noise(),
 ) -> Scenario:
-    """A fleet of ``agents`` over ``hours``, with faults about every ``mean_gap_hours`` each."""
+    """A fleet of ``agents`` over ``hours``, with faults about every ``mean_gap_hours`` each,
+    its agents' noise drawn from ``noise``."""
     rng = random.Random(f"scenario:{seed}")
     # Apart, so that the other draws stay as they were: how agents export.
     parts = ("exports", "telemetry", "prompts", "routing", "buckets")
     exports = tuple(random.Random(f"{part}:{seed}") for part in parts)
     intervals = round(hours * 3600 / INTERVAL_SECONDS)
-    fleet = tuple(_agent(rng, n, intervals, exports) for n in range(agents))
+    fleet = tuple(_agent(rng, n, intervals, exports, noise) for n in range(agents))
     episodes = [e for a in fleet for e in _episodes(rng, a, intervals, mean_gap_hours * 60)]
     slowdowns = _slowdowns(rng, intervals, slowdowns_per_day)
     return Scenario(seed, INTERVAL_SECONDS, intervals, fleet, tuple(episodes), slowdowns)
@@ -245,19 +276,19 @@ def _slowdowns(rng: random.Random, intervals: int, per_day: float):
     return tuple((s, s + rng.randint(10, 30), rng.uniform(1.3, 2.0)) for s in starts)
 
 
-def _agent(rng: random.Random, n: int, intervals: int, exports) -> Agent:
+def _agent(rng: random.Random, n: int, intervals: int, exports, noise: Noise) -> Agent:
     kind = KINDS[n % len(KINDS)]
     p = kind.normal
     traits = Traits(
-        operations=p.operations * rng.uniform(0.7, 1.5),
+        operations=p.operations * rng.uniform(*noise.operations),
         latency=p.latency * rng.uniform(0.8, 1.25),
-        latency_shape=rng.uniform(0.3, 0.7),
+        latency_shape=rng.uniform(*noise.latency_shape),
         input_tokens=p.input_tokens * rng.uniform(0.7, 1.4),
         output_tokens=p.output_tokens * rng.uniform(0.7, 1.4),
-        token_shape=rng.uniform(0.2, 0.5),
+        token_shape=rng.uniform(*noise.token_shape),
         tool_rate=p.tool_calls,
-        burst_share=rng.uniform(0.02, 0.1),
-        burst_factor=rng.uniform(1.5, 2.5),
+        burst_share=rng.uniform(*noise.burst_share),
+        burst_factor=rng.uniform(*noise.burst_factor),
         retry_rate=rng.uniform(0.01, 0.05),
         error_rate=rng.uniform(0.002, 0.02),
         model=p.model,
@@ -265,9 +296,11 @@ def _agent(rng: random.Random, n: int, intervals: int, exports) -> Agent:
         prompt_hash=p.prompt_hash,
         tools=p.tools,
         phase=rng.choice((0.0, 1 / 3, 2 / 3)),
+        straggler_share=noise.stragglers[0],
+        straggler_factor=noise.stragglers[1],
     )
     often, spans, prompts, routing, buckets = exports
-    traits = _exporting(_regimes(rng, traits), often, spans, prompts)
+    traits = _exporting(_regimes(rng, traits, noise), often, spans, prompts)
     traits = _routing(_bucketed(traits, buckets), routing)
     means, sigmas = healthy_spread(traits, random.Random(rng.random()))
     upgraded = rng.random() < 0.25 and intervals > WARMUP
@@ -317,19 +350,23 @@ def blended(model: str) -> float:
     return PRICES.per_million(model) or 0.0
 
 
-def _regimes(rng: random.Random, t: Traits) -> Traits:
+def _regimes(rng: random.Random, t: Traits, noise: Noise) -> Traits:
     """Noise the detector was not tuned on, each on a share of the fleet."""
     changes: dict = {}
     if rng.random() < 0.25:
-        changes["cache_hits"] = rng.uniform(0.3, 0.7)
+        changes["cache_hits"] = rng.uniform(*noise.cache_hits)
     if rng.random() < 0.2:
         changes.update(
-            sawtooth_growth=rng.uniform(1.0, 3.0), sawtooth_intervals=rng.randint(15, 45)
+            sawtooth_growth=rng.uniform(*noise.sawtooth_growth),
+            sawtooth_intervals=rng.randint(15, 45),
         )
     if rng.random() < 0.15:
-        changes["idle_share"] = rng.uniform(0.3, 0.6)
+        changes["idle_share"] = rng.uniform(*noise.idle_share)
     if rng.random() < 0.3:
-        changes.update(error_rate=rng.uniform(0.01, 0.03), retries_per_error=rng.randint(1, 3))
+        changes.update(
+            error_rate=rng.uniform(*noise.error_rate),
+            retries_per_error=rng.randint(*noise.retries_per_error),
+        )
     return dataclasses.replace(t, **changes)
 
 

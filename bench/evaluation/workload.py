@@ -31,7 +31,6 @@ from immune_sidecar.receiver.signals import METRICS
 from .otlp import OtlpRecorder
 
 DAY = 86_400.0
-STRAGGLER_SHARE, STRAGGLER_FACTOR = 0.01, 5.0
 CACHE_HIT_SPEEDUP = 0.2  # a cache hit takes this share of a miss's time
 BATCH_PERIOD = 7_200.0  # a batch agent's cycle of busy and idle work, in seconds
 
@@ -57,6 +56,9 @@ class Traits:
     tools: tuple[tuple[str, str], ...]
     # Where the agent's day starts (its users' time zone), as a share of a day.
     phase: float = 0.0
+    # Rare stragglers: this share of calls takes this many times as long.
+    straggler_share: float = 0.01
+    straggler_factor: float = 5.0
     # Regimes: share of calls served from a cache; a context that grows by this factor over
     # ``sawtooth_intervals`` intervals and is cleared; idle for this share of a batch cycle;
     # client retries after each failed call.
@@ -149,8 +151,8 @@ def _operation(t: Traits, e: Effect, busy: float, tool_rate: float, grown: float
     latency = _lognormal(rng, t.latency * e.latency * slower, t.latency_shape)
     if rng.random() < t.cache_hits:
         latency *= CACHE_HIT_SPEEDUP
-    if rng.random() < STRAGGLER_SHARE:
-        latency *= STRAGGLER_FACTOR
+    if rng.random() < t.straggler_share:
+        latency *= t.straggler_factor
     failed = rng.random() < min(1.0, t.error_rate * e.error_rate)
     retries = poisson(rng, t.retry_rate * e.retry_rate) + (t.retries_per_error if failed else 0)
     # Drawn for routers alone, so that every other agent's draws stay as they were.

@@ -20,13 +20,16 @@ Learning: the first ``min_samples`` samples are fitted robustly (median), so a
 fault during learning does not become normal; afterwards values are clipped
 before they move the baseline, and samples that alarm, or arrive while the
 CUSUM sum is half way to its limit, are not learned at all (the detector
-skips them).
+skips them). Far values that end the next interval are the agent's bursts
+(``Bursts``): both kinds are judged against the mixture of their baseline and
+their bursts.
 """
 
 import math
 import statistics
 from typing import Any
 
+from .bursts import Bursts, level_above
 from .settings import BaselineSettings
 from .stats import (
     dispersed_poisson_low_z,
@@ -107,6 +110,11 @@ class _Streaming:
         """The scale a value is learned on (a level's log; a count as it is)."""
         return value
 
+    @staticmethod
+    def _unscale(scaled: float) -> float:
+        """A value back from the scale it is learned on."""
+        return scaled
+
     def learned(self, s: BaselineSettings) -> bool:
         """Whether enough samples were seen for detection to run."""
         return self.n >= s.min_samples and not self.warmup
@@ -126,8 +134,10 @@ class _Streaming:
         elif self.n < s.min_samples:
             self.warmup.append(row)
         else:
-            self._fit([*self.warmup, row], s)
-            self.warmup = []
+            rows, self.warmup = [*self.warmup, row], []
+            self._fit(rows, s)
+            for scaled, exposure_of in rows:  # the warm-up's bursts, seen once it is fitted
+                self.note(self._unscale(scaled), exposure_of, s, True)
 
     def _fit(self, rows: list[list[float]], s: BaselineSettings) -> None:
         raise NotImplementedError
@@ -145,6 +155,30 @@ class _Streaming:
     def run_z(self, value: float, exposure: float, s: BaselineSettings) -> float | None:
         """Evidence an interval adds to a run that is judged at once (a share's); None."""
         return None
+
+    def z(self, value: float, exposure: float, floor: float, s: BaselineSettings) -> float:
+        """How far above normal ``value`` lies for an interval of ``exposure``, against the
+        baseline and the bursts the agent showed (``floor``: the smallest spread, on the
+        log scale, a level is granted)."""
+        alone = self._z_at(value, exposure, floor, s)
+        return self.bursts.z(
+            alone, lambda level, spread: self._z_at(value, exposure, floor, s, level, spread)
+        )
+
+    def note(self, value: float, exposure: float, s: BaselineSettings, new: bool) -> None:
+        """Show the bursts every judged interval, alarmed or not (``new``: it may begin
+        one, the agent healthy and the vital unexplained; see ``Bursts``)."""
+        z = self._z_at(value, exposure, s.level_floor, s)
+        self.bursts.note(z, self._above(value, exposure), s.spread_alpha, new)
+
+    def _z_at(self, value, exposure, floor, s, level=0.0, spread=0.0) -> float:
+        """z of ``value`` against the baseline moved up by ``level`` (log), a level that
+        varies by ``spread`` (log, squared)."""
+        raise NotImplementedError
+
+    def _above(self, value: float, exposure: float) -> float:
+        """How far above the baseline ``value`` lies, on the log scale."""
+        raise NotImplementedError
 
     def restart(self) -> None:
         """Forget the lasting evidence (an alarm was raised on it)."""
@@ -171,17 +205,20 @@ class LevelBaseline(_Streaming):
     interval's, as a weighted mean would: an agent busy for an hour, then idle but for a
     call or two, has the level of its busy hours, not of its many near-empty intervals."""
 
-    __slots__ = ("excess", "fit", "fresh", "mu", "n", "warmup")
+    __slots__ = ("bursts", "excess", "fit", "fresh", "mu", "n", "warmup")
     kind = "level"
 
-    def __init__(self, mu=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0) -> None:
+    def __init__(self, mu=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0, bursts=None):
         self.mu, self.n, self.excess, self.fresh = mu, n, excess, fresh
+        self.bursts = bursts or Bursts()
         self.fit = fit or VarianceFit()
         self.warmup: list[list[float]] = warmup if warmup is not None else []
 
     @staticmethod
     def _scale(value: float) -> float:
         return _log(value)
+
+    _unscale = staticmethod(math.exp)
 
     def variance(self, calls: float, floor: float) -> float:
         """The variance of the log of an interval's mean over ``calls`` calls.
@@ -197,12 +234,12 @@ class LevelBaseline(_Streaming):
             fitted = max(fitted, self.fit.variance(1.0, usual) * per_call / usual)
         return max(fitted, floor * floor)
 
-    def z(self, value: float, calls: float, floor: float, s: BaselineSettings) -> float:
-        """How far above normal ``value`` lies for an interval of ``calls`` calls.
-
-        ``floor`` is the smallest spread on the log scale the vital is granted."""
-        t = (_log(value) - self.mu) / math.sqrt(self.variance(calls, floor))
+    def _z_at(self, value, calls, floor, s, level=0.0, spread=0.0) -> float:
+        t = (_log(value) - self.mu - level) / math.sqrt(self.variance(calls, floor) + spread)
         return student_z(t, s.tail_dof)
+
+    def _above(self, value: float, calls: float) -> float:
+        return _log(value) - self.mu
 
     def step(self, z: float, value: float, calls: float, s: BaselineSettings) -> float:
         """What an interval adds to the CUSUM: its z beyond the slack, for an interval of
@@ -273,24 +310,29 @@ class LevelBaseline(_Streaming):
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
         return {"kind": self.kind, "mu": self.mu, "n": self.n, "fit": self.fit.sums,
-                "warmup": self.warmup, "excess": self.excess, "fresh": self.fresh}  # fmt: skip
+                "warmup": self.warmup, "excess": self.excess, "fresh": self.fresh,
+                "bursts": self.bursts.to_json()}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "LevelBaseline":
         """Restore from ``to_json`` output."""
         return cls(float(data["mu"]), int(data["n"]), VarianceFit(list(data["fit"])),
-                   list(data["warmup"]), float(data["excess"]), int(data["fresh"]))  # fmt: skip
+                   list(data["warmup"]), float(data["excess"]), int(data["fresh"]),
+                   Bursts.from_json(data.get("bursts")))  # fmt: skip
 
 
 class RateBaseline(_Streaming):
     """Events per unit of exposure, with count variance φ·m + τ²·m² (φ ≥ 1)."""
 
-    __slots__ = ("events", "excess", "exposure", "fit", "fresh", "n", "warmup")
+    __slots__ = ("bursts", "events", "excess", "exposure", "fit", "fresh", "n", "warmup")
     kind = "rate"
 
-    def __init__(self, events=0.0, exposure=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0):
+    def __init__(
+        self, events=0.0, exposure=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0, bursts=None
+    ):
         self.events, self.exposure, self.n, self.excess = events, exposure, n, excess
         self.fresh = fresh
+        self.bursts = bursts or Bursts()
         self.fit = fit or VarianceFit()
         self.warmup: list[list[float]] = warmup if warmup is not None else []
 
@@ -343,11 +385,14 @@ class RateBaseline(_Streaming):
         excess = self.fit.variance(mean, mean * mean, prior, larger=typical >= RELATIVE_FROM)
         return mean + max((self._floor(s) * mean) ** 2, excess)
 
-    def z(self, count: float, exposure: float, floor: float, s: BaselineSettings) -> float:
-        """How far above normal ``count`` events in ``exposure`` lie (no floor: φ ≥ 1 is one)."""
-        mean = self.rate() * exposure
-        t = self._tail(count, mean, self.count_variance(mean, s))
-        return student_z(t, s.tail_dof)
+    def _z_at(self, count, exposure, floor, s, level=0.0, spread=0.0) -> float:
+        """(No floor: φ ≥ 1 is one.) The bursts' spread of level adds to the count's own."""
+        moved = self.rate() * exposure * math.exp(level)
+        variance = self.count_variance(moved, s) + moved * moved * spread
+        return student_z(self._tail(count, moved, variance), s.tail_dof)
+
+    def _above(self, count: float, exposure: float) -> float:
+        return level_above(count, self.rate() * exposure)
 
     def by_likelihood(self, s: BaselineSettings) -> bool:
         """Whether the CUSUM adds likelihood ratios (a typical interval holds under
@@ -443,14 +488,15 @@ class RateBaseline(_Streaming):
         """A plain dict for the state file."""
         return {"kind": self.kind, "events": self.events, "exposure": self.exposure,
                 "n": self.n, "fit": self.fit.sums, "warmup": self.warmup,
-                "excess": self.excess, "fresh": self.fresh}  # fmt: skip
+                "excess": self.excess, "fresh": self.fresh,
+                "bursts": self.bursts.to_json()}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RateBaseline":
         """Restore from ``to_json`` output."""
         return cls(float(data["events"]), float(data["exposure"]), int(data["n"]),
                    VarianceFit(list(data["fit"])), list(data["warmup"]), float(data["excess"]),
-                   int(data["fresh"]))  # fmt: skip
+                   int(data["fresh"]), Bursts.from_json(data.get("bursts")))  # fmt: skip
 
 
 class ShareBaseline(RateBaseline):
@@ -474,6 +520,9 @@ class ShareBaseline(RateBaseline):
     def distance(self, count: float, exposure: float) -> float | None:
         """None: the share of calls that answer has no hours (the load does not move it)."""
         return None
+
+    def note(self, count: float, exposure: float, s: BaselineSettings, new: bool) -> None:
+        """A share that falls has no bursts: a loop's run of calls is judged as a run."""
 
     def run_z(self, value: float, exposure: float, s: BaselineSettings) -> float | None:
         """An interval with no ending adds its calls to the run since the last one, judged

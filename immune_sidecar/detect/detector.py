@@ -22,7 +22,7 @@ from ..vitals import VitalSample
 from ..vitals.spans import EARLIER_FINGERPRINT
 from .baseline import Baseline, LevelBaseline, RateBaseline, ShareBaseline
 from .budget import Thresholds, thresholds
-from .evidence import PRICE, SHARES, TEST_OF, TESTS, Observation, VitalTest
+from .evidence import PRICE, SHARES, TEST_OF, TESTS, Observation, VitalTest, kin
 from .hours import HourlyProfile
 from .infection import Anomaly, Infection
 from .models import ModelBaseline
@@ -147,6 +147,7 @@ class Detector:
             if state.replaced:
                 self._returned(state, seen, sample)
             anomalies = self._anomalies(state, sample, seen, limits)
+            self._note(state, seen, learn, explained, anomalies)
             if learn:
                 self._learn_day(state, raw, sample, explained)
             adopted: tuple[str, ...] = ()
@@ -248,8 +249,12 @@ class Detector:
 
     def _z(self, base: Baseline, seen: Observation) -> float:
         """How far above ``base`` the observation lies, as a normal z."""
-        s = self._of_calls if seen.mean_of_calls else self.settings
+        s = self._judged_by(seen)
         return base.z(seen.value, seen.exposure, s.level_floor, s)
+
+    def _judged_by(self, seen: Observation) -> BaselineSettings:
+        """The settings an observation is judged by: a mean of calls has a heavier tail."""
+        return self._of_calls if seen.mean_of_calls else self.settings
 
     def _guard(self, state: _AgentState, test: VitalTest, seen: Observation, limits: Thresholds):
         """While a deploy is re-learned, the old baseline still catches the overwhelming."""
@@ -368,6 +373,20 @@ class Detector:
     def _relearned(self, agent_id: str, reason: str) -> None:
         if self._on_relearn is not None:
             self._on_relearn(agent_id, reason)
+
+    def _note(self, state: _AgentState, seen, learn: bool, explained, anomalies) -> None:
+        """Every judged interval, alarmed or not, shows the vitals' bursts: one that alarmed
+        and was gone the next interval is a burst (never learned, it would alarm forever).
+        Only an interval whose alarm is the vital's alone (or its kin's) may begin one: a
+        shift of several vitals at once is no burst of any of them."""
+        alarmed = {a.vital for a in anomalies if a.alarmed}
+        for test, observation in seen:
+            base = state.vitals.get(test.vital)
+            if base is not None and base.learned(self.settings):
+                lone = alarmed <= kin(test.vital)
+                new = learn and lone and test.vital not in explained
+                s = self._judged_by(observation)
+                base.note(observation.value, observation.exposure, s, new)
 
     def _learn(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits) -> None:
         s = self.settings

@@ -108,3 +108,15 @@ VITAL_ANOMALY = {**{t.vital: t.anomaly for t in TESTS}, PRICE: "cost_spike"}
 # a router sends few calls to can still be seen first once they are learned).
 SHARES = len(TESTS) + 1
 TEST_OF = {t.vital: t for t in TESTS}
+# Vitals one cause moves together: a burst of one is a burst of its kin too.
+_KIN = (
+    frozenset({"input_tokens", "output_tokens", "total_tokens"}),
+    frozenset({"latency", "time_to_first_token"}),
+    frozenset({"error_rate", "retries"}),
+)
+KIN = {vital: kin for kin in _KIN for vital in kin}
+
+
+def kin(vital: str) -> frozenset[str]:
+    """The vitals one cause moves together with ``vital`` (itself included)."""
+    return KIN.get(vital, frozenset({vital}))

@@ -1118,3 +1118,94 @@ def test_a_counts_quantiles_are_within_a_count_of_poissons(mean):
     assert abs(poisson_low_quantile(mean, z) - low) <= 1
     assert poisson_low_quantile(mean, z) <= mean
     assert high <= poisson_quantile(mean, z) <= high + (1 if mean >= 0.01 else 2)
+
+
+ALL = frozenset(VITAL_ANOMALY)  # what a held agent's sample is explained by
+
+
+def held_alarms(detector: Detector, samples) -> list[int]:
+    """The samples that alarmed (by their index), each alarm holding the agent through
+    the next sample, as a sidecar releases a false alarm."""
+    alarms, held = [], False
+    for at, one in enumerate(samples):
+        found = detector.observe(one, not held, ALL if held else ())
+        alarms += [at] if found is not None and not held else []
+        held = found is not None and not held
+    return alarms
+
+
+def bursty(rng: random.Random, at: int, factor: float, share: float = 0.03) -> VitalSample:
+    """An interval of 10 calls making 2 tool calls each, but for one interval in 33 (on
+    average, alone) in which they make ``factor`` times as many."""
+    rate = 2.0 * (factor if rng.random() < share else 1.0)
+    values = {"tool_calls": _poisson(rng, 10 * rate) / 10}
+    return VitalSample("a", at * 60.0, 60.0, 10.0, values, attempts=10.0)
+
+
+def test_an_agent_whose_tool_calls_burst_now_and_then_learns_its_bursts():
+    """Five times the tool calls in one interval, the next one back: a burst, not a loop.
+    Once one was seen, the agent's bursts raise nothing (before, 33 of them alarmed in
+    these 3,000 intervals: beyond the spread fit's reach, none was ever learned); a loop
+    at the bursts' level that lasts is still caught, as it lasts, and one at four times
+    their level at once."""
+    detector, rng = Detector(BaselineSettings()), random.Random(3)
+    alarms = held_alarms(detector, (bursty(rng, at, 5.0) for at in range(3000)))
+    assert len(alarms) <= 2 and all(at < 300 for at in alarms), alarms
+    state = json.loads(json.dumps(detector.snapshot()))
+    restored = Detector(BaselineSettings())
+    restored.restore(state)
+    assert restored.snapshot() == detector.snapshot()  # the bursts are in the state file
+    assert state["a"]["vitals"]["tool_calls"]["bursts"][0] > 0.01
+    del state["a"]["vitals"]["tool_calls"]["bursts"]  # as a state file before bursts
+    restored.restore(state)
+    assert restored.snapshot()["a"]["vitals"]["tool_calls"]["bursts"][0] == 0.0
+    for step in range(20):
+        found = detector.observe(bursty(rng, 3000 + step, 5.0, share=1.0))
+        if found is not None:
+            break
+    assert found is not None and found.types == ("tool_explosion",) and step >= 1, step
+    detector.observe(bursty(rng, 3100, 1.0))
+    found = detector.observe(bursty(rng, 3101, 20.0, share=1.0))
+    assert found is not None and found.types == ("tool_explosion",)
+
+
+def test_a_count_that_rises_for_a_few_intervals_at_a_time_is_never_taken_for_bursts():
+    """Runs of two to four high intervals are a fault that comes and goes, not bursts: each
+    alarms, however often it came before (the agent held from its alarm to the interval
+    after the run, as a sidecar holds it)."""
+    detector, rng = Detector(BaselineSettings()), random.Random(4)
+    for at in range(200):
+        detector.observe(bursty(rng, at, 1.0))
+    at, caught = 200, 0
+    for run in range(20):
+        held = False
+        for factor in [6.0] * (2 + run % 3) + [1.0]:
+            found = detector.observe(bursty(rng, at, factor, share=1.0), not held,
+                                     ALL if held else ())  # fmt: skip
+            caught += found is not None and not held
+            held, at = held or found is not None, at + 1
+        for _ in range(30):
+            detector.observe(bursty(rng, at, 1.0))
+            at += 1
+    assert caught == 20
+    assert detector.snapshot()["a"]["vitals"]["tool_calls"]["bursts"][0] == 0.0
+
+
+def test_an_agent_whose_calls_now_and_then_all_straggle_learns_its_bursts():
+    """An interval of a few calls now and then all five times slower (a provider's hiccup),
+    the next one back: once one was seen, such intervals raise nothing (before: 23 alarms
+    in these 3,000 intervals); a slowdown to that level that lasts is still caught."""
+    rng = random.Random(6)
+
+    def hiccups(at: int, share: float = 0.03) -> VitalSample:
+        calls, values, attempts = healthy(rng, 4)
+        if rng.random() < share:
+            slower(values, 5.0)
+        return sample("a", at, calls, values, attempts, prompt_hash="p")
+
+    detector = Detector(BaselineSettings())
+    alarms = held_alarms(detector, (hiccups(at) for at in range(3000)))
+    assert len(alarms) <= 2 and all(at < 300 for at in alarms), alarms
+    assert detector.snapshot()["a"]["vitals"]["latency"]["bursts"][0] > 0.01
+    found = [detector.observe(hiccups(3000 + step, share=1.0)) for step in range(12)]
+    assert any(f is not None and f.types[0] == "latency_spike" for f in found)

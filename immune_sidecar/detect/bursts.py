@@ -1,0 +1,91 @@
+"""A count's bursts: single intervals far above its rate that the next one undoes.
+
+Some agents' counts come in bursts: a minute in ten with four times the tool calls.
+One interval like that is far out for the count's own model (a negative binomial
+around its rate), and the spread fit, which refuses what lies that far out, never
+learns it; so every burst alarmed, for as long as the agent lived. What tells a
+burst from a fault is that it ends: a tool loop or a retry storm lasts. So an
+interval beyond ``EXCURSION_Z`` of the rate is held pending, and learned as a burst
+only when the next interval is back under ``BACK_Z``. The count is then judged
+against the mixture of its rate and its bursts, by the share of intervals that
+were bursts and their level above the rate (log):
+
+    p = (1 − π)·p_rate + π·p_burst,   z = Φ⁻¹(1 − p)
+
+A burst never seen is no part of the mixture (π = 0: the count's own model alone).
+"""
+
+import math
+from collections.abc import Callable
+from statistics import NormalDist
+
+from .stats import z_of_p
+
+EXCURSION_Z = 4.0  # beyond this the rate's spread fit refuses an interval: a burst's candidate
+BACK_Z = 2.0  # the interval after it is back at the rate: the candidate was a burst
+# How far bursts' levels spread about their mean (log), before several are seen: one burst
+# says little about the next one's size. Weighted as this many bursts.
+PRIOR_SPREAD, PRIOR_BURSTS = 0.25, 2.0
+MAX_WEIGHT = 50.0  # the latest bursts' level weighs at least 1/50: it follows the agent
+IN_A_RUN = -1.0  # pending: the last interval was high, but after another high one
+_NORMAL = NormalDist()
+
+
+class Bursts:
+    """The bursts seen of one count: their share of intervals and their level (log)."""
+
+    __slots__ = ("level", "pending", "share", "spread", "weight")
+
+    def __init__(self, share=0.0, level=0.0, spread=0.0, weight=0.0, pending=None) -> None:
+        self.share, self.level, self.spread, self.weight = share, level, spread, weight
+        self.pending: float | None = pending  # the level of a candidate awaiting its next
+
+    def note(self, z: float, level: float, alpha: float, new: bool) -> None:
+        """Take an interval's z against the rate and its level above it (log). A pending
+        candidate is a burst if this interval is back; ``new``: this one may be a candidate
+        (the agent was healthy and the vital unexplained)."""
+        pending, high = self.pending, z >= EXCURSION_Z
+        if pending is not None and pending != IN_A_RUN and not high and z < BACK_Z:
+            self._learn(pending, alpha)
+        elif new:
+            self.share *= 1.0 - alpha
+        if high:  # a candidate only after an interval that was not high: a run is no burst
+            self.pending = level if new and pending is None else IN_A_RUN
+        else:
+            self.pending = None
+
+    def _learn(self, level: float, alpha: float) -> None:
+        self.share = self.share * (1.0 - alpha) + alpha
+        self.weight = min(self.weight + 1.0, MAX_WEIGHT)
+        step = level - self.level
+        self.level += step / self.weight
+        self.spread += (step * (level - self.level) - self.spread) / self.weight
+
+    def variance(self) -> float:
+        """How far the bursts' levels spread (log, squared), with the prior's weight."""
+        return (PRIOR_SPREAD**2 * PRIOR_BURSTS + self.spread * self.weight) / (
+            PRIOR_BURSTS + self.weight
+        )
+
+    def z(self, z_rate: float, z_burst: Callable[[float, float], float]) -> float:
+        """The mixture's z, given the count's z against its rate and ``z_burst(level,
+        variance)``, its z against the bursts' level."""
+        if self.share <= 0.0 or z_rate < BACK_Z:
+            return z_rate
+        tail = _NORMAL.cdf(-z_rate) * (1.0 - self.share)
+        tail += _NORMAL.cdf(-z_burst(self.level, self.variance())) * self.share
+        return min(z_rate, z_of_p(tail))
+
+    def to_json(self) -> list[float | None]:
+        """A plain list for the state file."""
+        return [self.share, self.level, self.spread, self.weight, self.pending]
+
+    @classmethod
+    def from_json(cls, data: list | None) -> "Bursts":
+        """Restore from ``to_json`` output (none before bursts were kept)."""
+        return cls(*data) if data else cls()
+
+
+def level_above(count: float, mean: float) -> float:
+    """How far above ``mean`` a count lies, on the log scale (half an event added to both)."""
+    return math.log((count + 0.5) / (mean + 0.5))

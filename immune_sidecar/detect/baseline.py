@@ -168,7 +168,7 @@ class _Streaming:
     def note(self, value: float, exposure: float, s: BaselineSettings, new: bool) -> None:
         """Show the bursts every judged interval, alarmed or not (``new``: it may begin
         one, the agent healthy and the vital unexplained; see ``Bursts``)."""
-        z = self._z_at(value, exposure, s.level_floor, s)
+        z = lambda: self._z_at(value, exposure, s.level_floor, s)  # noqa: E731
         self.bursts.note(z, self._above(value, exposure), s.spread_alpha, new)
 
     def _z_at(self, value, exposure, floor, s, level=0.0, spread=0.0) -> float:

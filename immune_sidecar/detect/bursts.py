@@ -40,12 +40,15 @@ class Bursts:
         self.share, self.level, self.spread, self.weight = share, level, spread, weight
         self.pending: float | None = pending  # the level of a candidate awaiting its next
 
-    def note(self, z: float, level: float, alpha: float, new: bool) -> None:
-        """Take an interval's z against the rate and its level above it (log). A pending
-        candidate is a burst if this interval is back; ``new``: this one may be a candidate
-        (the agent was healthy and the vital unexplained)."""
-        pending, high = self.pending, z >= EXCURSION_Z
-        if pending is not None and pending != IN_A_RUN and not high and z < BACK_Z:
+    def note(self, z: Callable[[], float], level: float, alpha: float, new: bool) -> None:
+        """Take an interval: ``z()``, its z against the baseline (asked only when it
+        matters), and its level above it (log). A pending candidate is a burst if this
+        interval is back; ``new``: this one may be a candidate (the agent was healthy and
+        the vital unexplained)."""
+        pending = self.pending
+        z_now = z() if pending is not None or level > 0.0 else -math.inf
+        high = z_now >= EXCURSION_Z
+        if pending is not None and pending != IN_A_RUN and z_now < BACK_Z:
             self._learn(pending, alpha)
         elif new:
             self.share *= 1.0 - alpha

@@ -1,18 +1,19 @@
-"""A count's bursts: single intervals far above its rate that the next one undoes.
+"""A vital's bursts: single intervals far above its baseline that the next one undoes.
 
-Some agents' counts come in bursts: a minute in ten with four times the tool calls.
-One interval like that is far out for the count's own model (a negative binomial
-around its rate), and the spread fit, which refuses what lies that far out, never
-learns it; so every burst alarmed, for as long as the agent lived. What tells a
-burst from a fault is that it ends: a tool loop or a retry storm lasts. So an
-interval beyond ``EXCURSION_Z`` of the rate is held pending, and learned as a burst
-only when the next interval is back under ``BACK_Z``. The count is then judged
-against the mixture of its rate and its bursts, by the share of intervals that
-were bursts and their level above the rate (log):
+Some agents' vitals come in bursts: a minute in ten with four times the tool calls, a
+minute whose few calls were all stragglers. One interval like that is far out for the
+vital's own model (a negative binomial around a count's rate, a log-normal level), and
+the spread fit, which refuses or clips what lies that far out, never learns it; so every
+burst alarmed, for as long as the agent lived. What tells a burst from a fault is that
+it ends: a tool loop, a retry storm, a slow provider last. So an interval beyond
+``EXCURSION_Z`` of the baseline is held pending, and learned as a burst only when the
+next interval is back under ``BACK_Z``. The vital is then judged against the mixture of
+its baseline and its bursts, by the share of intervals that were bursts and their level
+above the baseline (log):
 
-    p = (1 − π)·p_rate + π·p_burst,   z = Φ⁻¹(1 − p)
+    p = (1 − π)·p_baseline + π·p_burst,   z = Φ⁻¹(1 − p)
 
-A burst never seen is no part of the mixture (π = 0: the count's own model alone).
+A vital that never burst is no part of a mixture (π = 0: its own model alone).
 """
 
 import math
@@ -21,8 +22,8 @@ from statistics import NormalDist
 
 from .stats import z_of_p
 
-EXCURSION_Z = 4.0  # beyond this the rate's spread fit refuses an interval: a burst's candidate
-BACK_Z = 2.0  # the interval after it is back at the rate: the candidate was a burst
+EXCURSION_Z = 4.0  # beyond this the spread fit refuses or clips an interval: a candidate
+BACK_Z = 2.0  # the interval after it is back at the baseline: the candidate was a burst
 # How far bursts' levels spread about their mean (log), before several are seen: one burst
 # says little about the next one's size. Weighted as this many bursts.
 PRIOR_SPREAD, PRIOR_BURSTS = 0.25, 2.0
@@ -32,7 +33,7 @@ _NORMAL = NormalDist()
 
 
 class Bursts:
-    """The bursts seen of one count: their share of intervals and their level (log)."""
+    """The bursts seen of one vital: their share of intervals and their level (log)."""
 
     __slots__ = ("level", "pending", "share", "spread", "weight")
 
@@ -70,14 +71,14 @@ class Bursts:
             PRIOR_BURSTS + self.weight
         )
 
-    def z(self, z_rate: float, z_burst: Callable[[float, float], float]) -> float:
-        """The mixture's z, given the count's z against its rate and ``z_burst(level,
+    def z(self, z_alone: float, z_burst: Callable[[float, float], float]) -> float:
+        """The mixture's z, given the vital's z against its baseline and ``z_burst(level,
         variance)``, its z against the bursts' level."""
-        if self.share <= 0.0 or z_rate < BACK_Z:
-            return z_rate
-        tail = _NORMAL.cdf(-z_rate) * (1.0 - self.share)
+        if self.share <= 0.0 or z_alone < BACK_Z:
+            return z_alone
+        tail = _NORMAL.cdf(-z_alone) * (1.0 - self.share)
         tail += _NORMAL.cdf(-z_burst(self.level, self.variance())) * self.share
-        return min(z_rate, z_of_p(tail))
+        return min(z_alone, z_of_p(tail))
 
     def to_json(self) -> list[float | None]:
         """A plain list for the state file."""

@@ -13,6 +13,9 @@ above the baseline (log):
 
     p = (1 − π)·p_baseline + π·p_burst,   z = Φ⁻¹(1 − p)
 
+p_burst is two-sided: an interval far below the bursts' level is no more a burst than
+one far above it (a creep on its way up is judged against the baseline).
+
 A vital that never burst is no part of a mixture (π = 0: its own model alone).
 """
 
@@ -73,11 +76,13 @@ class Bursts:
 
     def z(self, z_alone: float, z_burst: Callable[[float, float], float]) -> float:
         """The mixture's z, given the vital's z against its baseline and ``z_burst(level,
-        variance)``, its z against the bursts' level."""
+        variance)``, its z against the bursts' level. The bursts explain an interval as
+        far from their level as theirs are, either way: one far below it (a creep on its
+        way up) is no burst, however often the vital burst."""
         if self.share <= 0.0 or z_alone < BACK_Z:
             return z_alone
         tail = _NORMAL.cdf(-z_alone) * (1.0 - self.share)
-        tail += _NORMAL.cdf(-z_burst(self.level, self.variance())) * self.share
+        tail += 2.0 * _NORMAL.cdf(-abs(z_burst(self.level, self.variance()))) * self.share
         return min(z_alone, z_of_p(tail))
 
     def to_json(self) -> list[float | None]:

@@ -238,9 +238,6 @@ class LevelBaseline(_Streaming):
         t = (_log(value) - self.mu - level) / math.sqrt(self.variance(calls, floor) + spread)
         return student_z(t, s.tail_dof)
 
-    def _above(self, value: float, calls: float) -> float:
-        return _log(value) - self.mu
-
     def step(self, z: float, value: float, calls: float, s: BaselineSettings) -> float:
         """What an interval adds to the CUSUM: its z beyond the slack, for an interval of
         fewer calls than usual weighed down as a likelihood ratio would (w·z − k·w², w the
@@ -265,6 +262,8 @@ class LevelBaseline(_Streaming):
     def distance(self, value: float, calls: float) -> float | None:
         """How far ``value`` lies from the level, on the log scale (for the agent's day)."""
         return _log(value) - self.mu
+
+    _above = distance  # (a level's distance is never None)
 
     def position(self) -> float:
         """The level on the log scale (what ``distance`` is measured from)."""

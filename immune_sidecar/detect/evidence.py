@@ -114,9 +114,9 @@ _KIN = (
     frozenset({"latency", "time_to_first_token"}),
     frozenset({"error_rate", "retries"}),
 )
-KIN = {vital: kin for kin in _KIN for vital in kin}
+_KIN_OF = {vital: kin for kin in _KIN for vital in kin}
 
 
 def kin(vital: str) -> frozenset[str]:
     """The vitals one cause moves together with ``vital`` (itself included)."""
-    return KIN.get(vital, frozenset({vital}))
+    return _KIN_OF.get(vital, frozenset({vital}))

@@ -306,11 +306,14 @@ class Detector:
         """The vitals adopted when the same lone anomaly alarmed ``relearn_after_ejections``
         times in a row, each within ``relearn_window_seconds`` of the last: a shift that
         outlived its ejections is the agent's new normal. Alarms of explained vitals (the
-        agent is held; the fleet shares the shift) neither count nor break the streak."""
+        agent is held; the fleet shares the shift) neither count nor break the streak. A
+        new prompt hash counts as well: one that comes back after every ejection with
+        nothing else wrong is a prompt changed without a new version, and held it would
+        alarm on every sample for as long as the agent lives."""
         if any(a.vital in explained for a in anomalies):
             return ()
         s, kind = self.settings, anomalies[0].type
-        lone = kind != "prompt_change" and all(a.type == kind for a in anomalies)
+        lone = all(a.type == kind for a in anomalies)
         if s.relearn_after_ejections <= 0 or not lone:
             state.streak = None
             return ()

@@ -500,6 +500,17 @@ def test_a_level_shift_driven_straight_into_the_detector_is_a_few_alarms_not_one
     assert len(alarms_over(off, "a", 300, **{vital: 4.0})) > 2  # without the rule
 
 
+def test_a_new_prompt_that_keeps_coming_back_alone_is_adopted_not_held_forever():
+    """A prompt changed without a new version quarantines, and standalone, once it has come
+    back after ejections with nothing else wrong, it is the agent's prompt."""
+    relearned = []
+    detector = Detector(BaselineSettings(), on_relearn=lambda a, why: relearned.append(why))
+    assert prompt_alarms(detector, ["p"] * 60 + ["p2"] * 100) == [60, 61]  # the third adopts
+    assert relearned == ["lasting_shift"]
+    off = Detector(BaselineSettings(relearn_after_ejections=0))
+    assert prompt_alarms(off, ["p"] * 60 + ["p2"] * 100) == list(range(60, 160))
+
+
 def latency_alarms(detector: Detector, start: int, factors: list[float]) -> list[int]:
     """The intervals (from ``start``) that alarmed, each ``factors[i]`` times slower."""
     rng, found = random.Random(start), []

@@ -104,6 +104,8 @@ class _Streaming:
     n: int
     fresh: int
     warmup: list[list[float]]
+    bursts: Bursts
+    bursty = True  # whether the vital's far intervals may be bursts (see ``Bursts``)
 
     @staticmethod
     def _scale(value: float) -> float:
@@ -122,6 +124,11 @@ class _Streaming:
     def settled(self, s: BaselineSettings) -> bool:
         """Whether the baseline is sure enough of its level for small lasting shifts."""
         return self.n >= s.lasting_after
+
+    def untried(self, s: BaselineSettings) -> bool:
+        """Whether a far interval now may be a burst the baseline could not know yet: it
+        is young (under ``lasting_after`` samples), and the last interval was not far."""
+        return self.bursty and self.n < s.lasting_after and self.bursts.pending is None
 
     def learn(self, value: float, exposure: float, s: BaselineSettings) -> None:
         """Take a normal interval in: fitted robustly once ``min_samples`` are in, then
@@ -507,6 +514,7 @@ class ShareBaseline(RateBaseline):
 
     __slots__ = ("run_share", "unanswered")
     kind = "share"
+    bursty = False
     _tail = staticmethod(dispersed_poisson_low_z)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

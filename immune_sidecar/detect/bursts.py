@@ -85,6 +85,11 @@ class Bursts:
         tail += 2.0 * _NORMAL.cdf(-abs(z_burst(self.level, self.variance()))) * self.share
         return min(z_alone, z_of_p(tail))
 
+    def carried(self) -> "Bursts":
+        """What a new baseline of the vital starts from (a deploy's): how an agent bursts
+        is the nature of its work, not of its version."""
+        return Bursts(self.share, self.level, self.spread, self.weight)
+
     def to_json(self) -> list[float | None]:
         """A plain list for the state file."""
         return [self.share, self.level, self.spread, self.weight, self.pending]

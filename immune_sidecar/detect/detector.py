@@ -2,7 +2,9 @@
 
 A sample alarms when one of its tests is far out at once (z at or past the
 budget's sudden threshold) or when a CUSUM on its z-scores reaches the
-budget's limit (a shift that lasts). A deploy — a new prompt hash together
+budget's limit (a shift that lasts); a young baseline's lone excursion, short of
+overwhelming, alarms when the next interval does not undo it (it may be the agent's first
+burst). A deploy — a new prompt hash together
 with a new version — re-learns the agent's baselines, while the old ones keep
 watch at twice the sudden threshold until the new ones are learned.
 """
@@ -22,7 +24,8 @@ from ..vitals import VitalSample
 from ..vitals.spans import EARLIER_FINGERPRINT
 from .baseline import Baseline, LevelBaseline, RateBaseline, ShareBaseline
 from .budget import Thresholds, thresholds
-from .evidence import PRICE, SHARES, TEST_OF, TESTS, Observation, VitalTest, kin
+from .bursts import BACK_Z as UNDONE_Z
+from .evidence import PRICE, PROMPT, SHARES, TEST_OF, TESTS, Observation, VitalTest, kin
 from .hours import HourlyProfile
 from .infection import Anomaly, Infection
 from .models import ModelBaseline
@@ -82,8 +85,8 @@ class _Replaced(NamedTuple):
 
 class _AgentState:
     __slots__ = (
-        "days", "evidence", "flagged", "models", "previous", "prompt", "replaced", "shifted",
-        "streak", "vitals",
+        "days", "deferred", "evidence", "flagged", "models", "previous", "prompt", "replaced",
+        "shifted", "streak", "vitals",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -97,6 +100,7 @@ class _AgentState:
         self.streak: _Streak | None = None
         self.days: dict[str, HourlyProfile] = {}  # each vital's offset hour by hour (day, week)
         self.replaced: dict[str, _Replaced] = {}  # kept while a lasting shift is adopted
+        self.deferred: dict[str, Anomaly] = {}  # a young baseline's excursion, unconfirmed
 
 
 class Detector:
@@ -147,13 +151,16 @@ class Detector:
             if state.replaced:
                 self._returned(state, seen, sample)
             anomalies = self._anomalies(state, sample, seen, limits)
+            if learn:
+                anomalies = self._defer(state, anomalies, limits, explained)
             self._note(state, seen, learn, explained, anomalies)
             if learn:
                 self._learn_day(state, raw, sample, explained)
             adopted: tuple[str, ...] = ()
             if not anomalies:
                 if learn:
-                    unexplained = [(t, o) for t, o in seen if t.vital not in explained]
+                    unlearned = {*explained, *state.deferred}
+                    unexplained = [(t, o) for t, o in seen if t.vital not in unlearned]
                     self._learn(state, sample, unexplained, limits)
                     if PRICE not in explained:
                         state.models.learn(sample.prices, sample.operations)
@@ -204,8 +211,10 @@ class Detector:
         found: dict[str, Anomaly] = {}
         building: dict[str, Anomaly] = {}
         state.shifted = set()
+        confirming, state.deferred = state.deferred, {}
         for test, observation in seen:
-            anomaly, alarmed = self._judge(state, test, observation, limits)
+            pending = confirming.get(test.vital)
+            anomaly, alarmed = self._judge(state, test, observation, limits, pending)
             into = found if alarmed else building
             if anomaly is not None and anomaly.sigma > into.get(anomaly.type, _NONE).sigma:
                 into[anomaly.type] = anomaly
@@ -220,9 +229,13 @@ class Detector:
             found = building | found
         return tuple(sorted(found.values(), key=lambda a: -a.sigma))
 
-    def _judge(self, state: _AgentState, test: VitalTest, seen: Observation, every: _Limits):
+    def _judge(
+        self, state: _AgentState, test: VitalTest, seen: Observation, every: _Limits,
+        deferred: Anomaly | None = None,
+    ):  # fmt: skip
         """The vital's anomaly and whether it alarmed (an anomaly that did not is one
-        building: its lasting sum half way to the limit)."""
+        building: its lasting sum half way to the limit). ``deferred``: the vital's
+        excursion of the interval before, which alarms now unless this one undoes it."""
         s = self.settings
         base = state.vitals.get(test.vital)
         if base is None or not base.learned(s):
@@ -239,13 +252,35 @@ class Detector:
         if z >= SHIFT_Z or drifting:
             state.shifted.add(test.vital)  # this interval high, or the last ones on the whole
         once = z >= limits.sudden and test.vital not in s.lasting_only
-        if not (once or lasting or drifting):
+        kept = deferred is not None and z >= UNDONE_Z
+        if not (once or lasting or drifting or kept):
             return None, False
-        alarmed = once or lasting
+        alarmed = once or lasting or kept
+        sigma = max(z, deferred.sigma) if kept and deferred is not None else z
         shown, typical = _shown(seen, test), base.typical()
         return Anomaly(
-            test.anomaly, test.vital, shown, typical, round(z, 2), alarmed=alarmed
+            test.anomaly, test.vital, shown, typical, round(sigma, 2), alarmed=alarmed
         ), alarmed
+
+    def _defer(self, state: _AgentState, anomalies, limits: _Limits, explained):
+        """A young baseline's lone excursion, short of overwhelming, waits for the next
+        interval: it may be the first of the agent's bursts, which the baseline has not
+        seen yet. It alarms then, unless that interval undoes it (``_judge``)."""
+        alarmed = [a for a in anomalies if a.alarmed]
+        vitals = {a.vital for a in alarmed}
+        if not alarmed or vitals & set(explained) or not vitals <= kin(alarmed[0].vital):
+            return anomalies
+        if not all(self._untried(state, a, limits) for a in alarmed):
+            return anomalies
+        state.deferred = {a.vital: a for a in alarmed}
+        return ()
+
+    def _untried(self, state: _AgentState, anomaly: Anomaly, limits: _Limits) -> bool:
+        """Whether the anomaly may be a burst its young baseline could not know yet."""
+        s, base = self.settings, state.vitals.get(anomaly.vital)
+        if base is None or not base.learned(s) or not base.untried(s):
+            return False
+        return anomaly.sigma < GUARD_FACTOR * limits.of(base, s).sudden
 
     def _z(self, base: Baseline, seen: Observation) -> float:
         """How far above ``base`` the observation lies, as a normal z."""
@@ -294,7 +329,7 @@ class Detector:
             return None
         usual = state.prompt.usual()
         sigma = s.prompt_change_sigma
-        return Anomaly("prompt_change", "prompt_hash", 1.0, 0.0, sigma, sample.prompt_hash, usual)
+        return Anomaly("prompt_change", PROMPT, 1.0, 0.0, sigma, sample.prompt_hash, usual)
 
     def _alarmed(self, state: _AgentState, anomalies: tuple[Anomaly, ...]) -> None:
         _restart_sums(state)  # the alarm is raised
@@ -396,7 +431,7 @@ class Detector:
         for test, observation in seen:
             base = state.vitals.get(test.vital)
             if base is None:
-                base = state.vitals[test.vital] = test.baseline()
+                base = state.vitals[test.vital] = _fresh(state, test)
             if not base.drifting(limits.of(base, s).lasting):
                 base.learn(observation.value, observation.exposure, s)
         self._learn_prompt(state, sample)
@@ -461,9 +496,9 @@ class Detector:
         if PRICE in state.flagged:
             state.models.learn(latest.prices, latest.operations)
             adopted.append(PRICE)
-        if "prompt_hash" in state.flagged and latest.prompt_hash:
+        if PROMPT in state.flagged and latest.prompt_hash:
             state.prompt.known.setdefault(latest.prompt_hash, 1)
-            adopted.append("prompt_hash")
+            adopted.append(PROMPT)
         state.flagged = ()
         return tuple(adopted)
 
@@ -525,6 +560,8 @@ class Detector:
                 days = entry.get("days", {})  # none in state files written before
                 state.days = {v: HourlyProfile.from_json(d) for v, d in days.items()}
                 state.replaced = _replaced(entry.get("replaced", {}), self.settings)
+                deferred = entry.get("deferred", {})
+                state.deferred = {v: Anomaly(**a) for v, a in deferred.items()}
                 self._agents[agent] = state
 
 
@@ -536,6 +573,14 @@ def _restart_sums(state: _AgentState, vitals: Collection[str] | None = None) -> 
     for vital, base in state.vitals.items():
         if vitals is None or vital in vitals:
             base.restart()
+
+
+def _fresh(state: _AgentState, test: VitalTest) -> Baseline:
+    """A new baseline for the vital, with the bursts its baseline before a deploy saw."""
+    base, before = test.baseline(), state.previous.get(test.vital)
+    if before is not None:
+        base.bursts = before.bursts.carried()
+    return base
 
 
 def _moved(state: _AgentState, test: VitalTest, seen: Observation, time: float) -> Observation:
@@ -563,6 +608,7 @@ def _state_json(state: _AgentState) -> dict[str, Any]:
         "models": state.models.to_json(),
         "days": {v: d.to_json() for v, d in state.days.items()},
         "replaced": {v: r.to_json() for v, r in state.replaced.items()},
+        "deferred": {v: dataclasses.asdict(a) for v, a in state.deferred.items()},
     }
 
 

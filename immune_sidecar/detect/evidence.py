@@ -103,7 +103,12 @@ TESTS: tuple[VitalTest, ...] = (
     ),
 )
 PRICE = "price"  # told by the models in use, not a test of its own (``ModelBaseline``)
-VITAL_ANOMALY = {**{t.vital: t.anomaly for t in TESTS}, PRICE: "cost_spike"}
+PROMPT = "prompt_hash"  # told by the hashes seen (``PromptBaseline``)
+VITAL_ANOMALY = {
+    **{t.vital: t.anomaly for t in TESTS},
+    PRICE: "cost_spike",
+    PROMPT: "prompt_change",
+}
 # The budget's even shares: one per test, and one for the models in use (a dear model
 # a router sends few calls to can still be seen first once they are learned).
 SHARES = len(TESTS) + 1

@@ -3,10 +3,13 @@
 import pytest
 
 from immune_common.vocab import ANOMALY_TYPES
+from immune_sidecar.detect import BaselineSettings
 from tests.support.agents import Profile, SimAgent
 from tests.support.sidecar import get_json
 
-TRAINING_INTERVALS = 12
+# Settled baselines: a young one's first excursion waits for the next interval (it may be
+# a burst), which tests/sidecar/test_detector.py covers.
+TRAINING_INTERVALS = BaselineSettings().lasting_after
 FAULTS = {
     "token_spike": {"input_tokens": 6000, "output_tokens": 2500},
     "input_token_spike": {"input_tokens": 6000},

@@ -509,6 +509,17 @@ def test_a_new_prompt_that_keeps_coming_back_alone_is_adopted_not_held_forever()
     assert relearned == ["lasting_shift"]
     off = Detector(BaselineSettings(relearn_after_ejections=0))
     assert prompt_alarms(off, ["p"] * 60 + ["p2"] * 100) == list(range(60, 160))
+    # Held through the change (a prompt drift held until it ends), its alarms are explained
+    # and adopt nothing: the same drift coming back later is caught again.
+    held = Detector(BaselineSettings(), on_relearn=lambda a, why: relearned.append(why))
+    prompt_alarms(held, ["p"] * 60)
+    rng = random.Random(5)
+    for at in range(60, 90):
+        calls, values, attempts = healthy(rng, 20)
+        one = sample("a", at, calls, values, attempts, prompt_hash="p2")
+        assert held.observe(one, learn=False, explained=VITAL_ANOMALY) is not None
+    assert relearned == ["lasting_shift"]  # the first detector's alone
+    assert prompt_alarms(held, ["p"] * 30 + ["p2"], start=90) == [120]
 
 
 def latency_alarms(detector: Detector, start: int, factors: list[float]) -> list[int]:
@@ -759,10 +770,11 @@ def test_a_waived_agent_serves_until_control_decides_again():
     assert book.state("a", 106.0) == QUARANTINED and not book.waived("a")
 
 
-def test_a_young_steady_agent_is_judged_at_once_and_its_fault_never_becomes_its_spread():
+def test_a_young_steady_agent_s_fault_is_caught_as_it_lasts_and_never_becomes_its_spread():
     """Ten samples of a steady agent: its spread sits at the floor (a prior, not a doubtful
-    estimate), so a 2.2× latency is caught at once; and a fault the young baseline misses
-    must not be taken into its spread."""
+    estimate), so a 2.2× latency is caught (by its second interval: a young baseline's
+    first one could be a burst); and a fault the young baseline misses must not be taken
+    into its spread."""
     detector, rng = Detector(BaselineSettings()), random.Random(12)
 
     def steady(at: int, factor: float = 1.0):
@@ -773,11 +785,13 @@ def test_a_young_steady_agent_is_judged_at_once_and_its_fault_never_becomes_its_
 
     for at in range(10):
         assert detector.observe(steady(at)) is None
-    assert detector.observe(steady(10, 2.2)) is not None
+    assert detector.observe(steady(10, 2.2)) is None
+    found = detector.observe(steady(11, 2.2))
+    assert found is not None and found.anomalies[0].sigma >= detector.limits().sudden
 
 
 @pytest.mark.parametrize("vital", ["tool_calls", "retries", "error_rate"])
-def test_a_young_agent_s_count_storm_is_caught_at_once_and_never_learned(vital):
+def test_a_young_agent_s_count_storm_is_caught_as_it_lasts_and_never_learned(vital):
     # Learning alone: no adoption of a shift that keeps alarming (tested above).
     detector = Detector(BaselineSettings(relearn_after_ejections=0))
     rng = random.Random(13)
@@ -792,11 +806,12 @@ def test_a_young_agent_s_count_storm_is_caught_at_once_and_never_learned(vital):
 
     for at in range(10):
         assert detector.observe(interval(at, False)) is None
-    found = detector.observe(interval(10, True))
+    assert detector.observe(interval(10, True)) is None  # it could be a first burst
+    found = detector.observe(interval(11, True))
     assert found is not None and vital in {a.vital for a in found.anomalies}
-    for at in range(11, 15):  # missed or not, the storm never becomes the agent's normal
+    for at in range(12, 16):  # missed or not, the storm never becomes the agent's normal
         detector.observe(interval(at, True), learn=True)
-    assert detector.observe(interval(15, True)) is not None
+    assert detector.observe(interval(16, True)) is not None
 
 
 @pytest.mark.parametrize("failures", [0.01, 0.02])
@@ -1243,3 +1258,57 @@ def test_a_creep_on_a_vital_that_bursts_is_caught_as_soon_as_on_one_that_does_no
     steady = statistics.median(caught_after(0.0, seed) for seed in range(8))
     bursting = statistics.median(caught_after(0.03, seed) for seed in range(8))
     assert bursting <= steady, (bursting, steady)
+
+
+def young_alarms(factors: list[float], healthy_first: int = 15) -> list[tuple[int, float]]:
+    """A new agent's alarms (interval, z) over ``healthy_first`` healthy intervals and then
+    one with each of ``factors`` times the tool calls."""
+    detector, rng, found = Detector(BaselineSettings()), random.Random(1), []
+    for at, factor in enumerate([1.0] * healthy_first + factors):
+        infection = detector.observe(bursty(rng, at, factor, share=1.0))
+        found += [(at, infection.anomalies[0].sigma)] if infection is not None else []
+    return found
+
+
+def test_a_young_baseline_s_first_burst_waits_for_the_next_interval():
+    """Under ``lasting_after`` samples, a baseline has not seen how its agent bursts: an
+    excursion alarms when the next interval does not undo it (its z kept), or at once when
+    overwhelming (twice the sudden threshold); undone, it is learned as a burst. A settled
+    baseline's first excursion alarms at once."""
+    sudden = Detector(BaselineSettings()).limits().sudden
+    assert young_alarms([5.0, 1.0] * 3) == []
+    burst = young_alarms([5.0, 1.0])
+    lasting = young_alarms([5.0, 2.5])
+    assert burst == [] and len(lasting) == 1 and lasting[0][0] == 16
+    assert lasting[0][1] >= sudden
+    assert [at for at, _ in young_alarms([50.0])] == [15]
+    assert [at for at, _ in young_alarms([5.0], healthy_first=40)] == [40]
+
+
+def test_a_deploy_keeps_the_agent_s_bursts():
+    """How an agent bursts is the nature of its work: the baselines a deploy re-learns
+    start from the bursts the old ones saw (else the first burst after the re-learn was
+    held)."""
+    detector, rng = Detector(BaselineSettings()), random.Random(3)
+
+    def of(version: str, at: int, factor: float, share: float = 0.1) -> VitalSample:
+        one = bursty(rng, at, factor, share)
+        return dataclasses.replace(one, prompt_hash=f"p{version}", version=version)
+
+    held_alarms(detector, (of("1", at, 5.0) for at in range(600)))
+    before = detector.snapshot()["a"]["vitals"]["tool_calls"]
+    assert [detector.observe(of("2", 600 + at, 1.0)) for at in range(40)] == [None] * 40
+    after = detector.snapshot()["a"]["vitals"]["tool_calls"]
+    assert after["n"] < before["n"]  # re-learned
+    assert after["bursts"][0] > 0.02 and after["bursts"][1:4] == before["bursts"][1:4]
+    assert detector.observe(of("2", 640, 5.0, share=1.0)) is None
+
+
+def test_a_young_excursion_awaiting_its_next_interval_survives_a_restart():
+    detector, rng = Detector(BaselineSettings()), random.Random(1)
+    for at in range(15):
+        detector.observe(bursty(rng, at, 1.0))
+    assert detector.observe(bursty(rng, 15, 5.0, share=1.0)) is None
+    restored = Detector(BaselineSettings())
+    restored.restore(json.loads(json.dumps(detector.snapshot())))
+    assert restored.observe(bursty(rng, 16, 2.5, share=1.0)) is not None

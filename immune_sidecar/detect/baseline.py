@@ -64,14 +64,15 @@ class VarianceFit:
     def __init__(self, sums: list[float] | None = None) -> None:
         self.sums = sums or [0.0] * 5  # Σuu, Σuv, Σvv, Σu·r², Σv·r²
 
-    def add(self, u: float, v: float, squared: float, keep: float) -> None:
-        """Take one squared residual in, after forgetting by ``keep``."""
+    def add(self, u: float, v: float, squared: float, keep: float, weight: float = 1.0) -> None:
+        """Take one squared residual in, after forgetting by ``keep``, at ``weight`` (for
+        least squares weighted by the inverse of each residual's variance)."""
         sums = self.sums
-        sums[0] = sums[0] * keep + u * u
-        sums[1] = sums[1] * keep + u * v
-        sums[2] = sums[2] * keep + v * v
-        sums[3] = sums[3] * keep + u * squared
-        sums[4] = sums[4] * keep + v * squared
+        sums[0] = sums[0] * keep + weight * u * u
+        sums[1] = sums[1] * keep + weight * u * v
+        sums[2] = sums[2] * keep + weight * v * v
+        sums[3] = sums[3] * keep + weight * u * squared
+        sums[4] = sums[4] * keep + weight * v * squared
 
     def variance(
         self, u: float, v: float, prior: tuple[float, float, float] = (0, 0, 0), larger=True
@@ -210,16 +211,24 @@ class LevelBaseline(_Streaming):
 
     The level follows each interval by its precision relative to the agent's usual
     interval's, as a weighted mean would: an agent busy for an hour, then idle but for a
-    call or two, has the level of its busy hours, not of its many near-empty intervals."""
+    call or two, has the level of its busy hours, not of its many near-empty intervals.
+    The spread's two terms are fitted the same way, each squared residual weighed by the
+    inverse of its variance (2·v², v the interval's): fitted alike, a batch agent's
+    many near-empty intervals, whose squared residuals vary a hundred times as much,
+    drowned what its busy ones tell of τ²."""
 
-    __slots__ = ("bursts", "excess", "fit", "fresh", "mu", "n", "warmup")
+    __slots__ = ("bursts", "calls", "excess", "fit", "fresh", "mu", "n", "warmup")
     kind = "level"
 
-    def __init__(self, mu=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0, bursts=None):
+    def __init__(
+        self, mu=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0, bursts=None, calls=None
+    ):
         self.mu, self.n, self.excess, self.fresh = mu, n, excess, fresh
         self.bursts = bursts or Bursts()
         self.fit = fit or VarianceFit()
         self.warmup: list[list[float]] = warmup if warmup is not None else []
+        # Intervals and their 1/n, exponentially weighted as the fit forgets (unweighted).
+        self.calls = calls or self.fit.sums[:2]
 
     @staticmethod
     def _scale(value: float) -> float:
@@ -260,7 +269,7 @@ class LevelBaseline(_Streaming):
 
     def _usual_per_call(self) -> float:
         """1/n of the agent's usual interval (the fit's mean of 1/n)."""
-        return self.fit.sums[1] / self.fit.sums[0] if self.fit.sums[0] > 0 else 1.0
+        return self.calls[1] / self.calls[0] if self.calls[0] > 0 else 1.0
 
     def typical(self) -> float:
         """The baseline on the vital's own scale (its geometric mean)."""
@@ -290,9 +299,12 @@ class LevelBaseline(_Streaming):
         self.mu = statistics.median(y for y, _ in rows)
         spread = MAD_TO_SIGMA * statistics.median(abs(y - self.mu) for y, _ in rows)
         limit = FIT_WINSOR * max(spread, s.level_floor)
-        for y, calls in rows:
-            residual = max(-limit, min(limit, y - self.mu))
-            self.fit.add(1.0, 1.0 / max(calls, 1.0), residual * residual, 1.0)
+        squares = [(max(-limit, min(limit, y - self.mu)) ** 2, calls) for y, calls in rows]
+        for squared, calls in squares:  # unweighted first, then weighed by that fit
+            self._add_residual(squared, calls, 1.0, 1.0)
+        first, self.fit = self.fit, VarianceFit()
+        for squared, calls in squares:
+            self.fit.add(1.0, 1.0 / max(calls, 1.0), squared, 1.0, self._weigh(first, calls, s))
 
     def _follow(self, y: float, calls: float, s: BaselineSettings) -> None:
         residual, sd = self._learn_spread(y, calls, s)
@@ -306,8 +318,21 @@ class LevelBaseline(_Streaming):
         sd = math.sqrt(self.variance(calls, s.level_floor))
         residual = y - self.mu
         clipped = max(-FIT_WINSOR * sd, min(FIT_WINSOR * sd, residual))
-        self.fit.add(1.0, 1.0 / max(calls, 1.0), clipped * clipped, 1.0 - s.spread_alpha)
+        weight = self._weigh(self.fit, calls, s)
+        self._add_residual(clipped * clipped, calls, 1.0 - s.spread_alpha, weight)
         return residual, sd
+
+    def _add_residual(self, squared: float, calls: float, keep: float, weight: float) -> None:
+        per_call = 1.0 / max(calls, 1.0)
+        self.fit.add(1.0, per_call, squared, keep, weight)
+        self.calls = [self.calls[0] * keep + 1.0, self.calls[1] * keep + per_call]
+
+    def _weigh(self, fit: VarianceFit, calls: float, s: BaselineSettings) -> float:
+        """A squared residual's weight: the inverse of its variance under ``fit``, relative
+        to a usual interval's (so that the sums keep their scale)."""
+        usual = self._usual_per_call()
+        at = lambda per_call: max(fit.variance(1.0, per_call), s.level_floor**2)  # noqa: E731
+        return (at(usual) / at(1.0 / max(calls, 1.0))) ** 2
 
     def _weight(self, calls: float, s: BaselineSettings) -> float:
         """How much an interval moves the level: by its precision (at most MAX_WEIGHT)."""
@@ -317,14 +342,14 @@ class LevelBaseline(_Streaming):
         """A plain dict for the state file."""
         return {"kind": self.kind, "mu": self.mu, "n": self.n, "fit": self.fit.sums,
                 "warmup": self.warmup, "excess": self.excess, "fresh": self.fresh,
-                "bursts": self.bursts.to_json()}  # fmt: skip
+                "bursts": self.bursts.to_json(), "calls": self.calls}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "LevelBaseline":
         """Restore from ``to_json`` output."""
         return cls(float(data["mu"]), int(data["n"]), VarianceFit(list(data["fit"])),
                    list(data["warmup"]), float(data["excess"]), int(data["fresh"]),
-                   Bursts.from_json(data.get("bursts")))  # fmt: skip
+                   Bursts.from_json(data.get("bursts")), data.get("calls"))  # fmt: skip
 
 
 class RateBaseline(_Streaming):

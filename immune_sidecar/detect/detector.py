@@ -657,7 +657,7 @@ def _legacy(vital: str, data: dict[str, Any], s: BaselineSettings) -> Baseline |
     if test is None or n < s.min_samples or mean <= 0:
         return None  # not judged any more (latency_p95), or not learned yet: learn afresh
     if test.baseline is LevelBaseline:
-        base = LevelBaseline(math.log(mean), n)
+        base = LevelBaseline(math.log(mean), n, calls=[1.0, 1.0 / LEGACY_CALLS])
         base.fit.add(1.0, 1.0 / LEGACY_CALLS, var / (mean * mean), 1.0)
         return base
     exposure = LEGACY_CALLS / s.alpha

@@ -547,7 +547,7 @@ def test_an_adopted_shift_that_ends_gives_the_vital_its_level_back():
     assert restored.snapshot() == detector.snapshot()
     assert latency_alarms(restored, 112, [1.0] * 50) == []
     assert restored.snapshot()["a"]["replaced"] == {}
-    assert latency_alarms(restored, 162, [2.0] * 3)[0] == 162
+    assert latency_alarms(restored, 162, [2.0] * 3) != []
 
 
 def test_an_adopted_shift_that_lasts_stays_adopted():

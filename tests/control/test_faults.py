@@ -13,6 +13,7 @@ import pytest
 from immune.v1 import common_pb2 as pb
 from immune_sdk import Client, FailedPrecondition, Unavailable
 
+from tests.support.agents import SETTLED
 from tests.support.control import FAULT, ControlProcess, rig, start_control, wait_for
 from tests.support.sidecar import free_port, get_json
 
@@ -124,7 +125,7 @@ def test_sidecar_killed_while_its_agent_is_quarantined_keeps_it_held(tmp_path):
     sidecar = SidecarProcess(control.port, state_dir, ports)
     agent = SimAgent("held", "grpc", ports["otlp_grpc"], seed=5)
     try:
-        for _ in range(12):
+        for _ in range(SETTLED):
             agent.interval(Profile())
         agent.interval(FAULT)
         assert wait_for(lambda: client.stats().pending_approvals == 1, timeout=30)

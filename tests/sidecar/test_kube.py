@@ -7,7 +7,7 @@ from immune_sidecar.actuate import APPLY_ACTION, QUARANTINE, RELEASE, Command
 from immune_sidecar.actuate.kube import KubernetesActuator, KubeTarget, PodApi
 from immune_sidecar.app import Sidecar
 from immune_sidecar.config import ActuatorConfig, SidecarConfig
-from tests.support.agents import Profile, SimAgent
+from tests.support.agents import SETTLED, Profile, SimAgent
 from tests.support.control import wait_for
 from tests.support.sidecar import start_sidecar
 
@@ -100,7 +100,7 @@ def test_a_sidecar_annotates_its_pod_when_the_agent_is_quarantined(api, tmp_path
     sidecar = start_sidecar(actuators=(ActuatorConfig(), kube))
     try:
         agent = SimAgent("research", "http", sidecar.ports["otlp_http"], seed=5)
-        for _ in range(12):
+        for _ in range(SETTLED):
             agent.interval(Profile())
         agent.interval(Profile(tool_calls=12))
         assert wait_for(lambda: annotations(api).get("immune.dev/state") == "quarantined")

@@ -10,7 +10,7 @@ from immune_sidecar.quarantine import (
     EjectionPolicy,
     QuarantineBook,
 )
-from tests.support.agents import Profile, SimAgent
+from tests.support.agents import SETTLED, Profile, SimAgent
 from tests.support.sidecar import get_json, start_sidecar
 
 POLICY = EjectionPolicy(base_seconds=30, max_seconds=100, probation_seconds=60)
@@ -71,7 +71,7 @@ def test_baselines_and_quarantine_survive_a_restart(tmp_path, transport):
     sidecar = start_sidecar(state_dir=state)
     port = sidecar.ports[f"otlp_{transport}"]
     healthy, sick = SimAgent("steady", transport, port), SimAgent("sick", transport, port, seed=2)
-    for _ in range(10):
+    for _ in range(SETTLED):
         healthy.interval(Profile())
         sick.interval(Profile())
     sick.interval(Profile(latency=20.0))
@@ -101,7 +101,7 @@ def test_readiness_gate_can_be_dry_run_or_off():
         sidecar = start_sidecar(actuators=tuple(ActuatorConfig(**a) for a in actuators))
         try:
             agent = SimAgent("gated", "grpc", sidecar.ports["otlp_grpc"])
-            for _ in range(10):
+            for _ in range(SETTLED):
                 agent.interval(Profile())
             agent.interval(Profile(latency=20))
             agent.close()

@@ -28,6 +28,7 @@ from bench.evaluation.detection import SimClock
 from immune_sidecar.app import Sidecar
 from immune_sidecar.config import SidecarConfig
 from immune_sidecar.quarantine import EjectionPolicy
+from tests.support.agents import SETTLED
 from tests.support.fake_openai import TOOL, FakeOpenAI
 from tests.support.providers import Provider
 from tests.support.sidecar import LOOPBACK
@@ -223,7 +224,7 @@ def test_a_retry_storm_behind_successful_calls_is_caught_and_named(world, librar
     clock, sidecar, provider = world
     agent = agent_of(library, provider, sidecar, max_retries=2)
     try:
-        assert healthy_run(agent, clock, sidecar, 14).latest.values["retries"] == 0
+        assert healthy_run(agent, clock, sidecar, SETTLED).latest.values["retries"] == 0
         provider.failures = 2  # every call now takes three requests
         agent.interval()
         assert sidecar.agents.records()[0].latest.values["retries"] == pytest.approx(2.0)

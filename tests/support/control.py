@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from immune_control.app import ControlApp
 from immune_control.config import ApprovalSettings, ControlConfig, HealingSettings
 from immune_sidecar.config import ActuatorConfig
-from tests.support.agents import Profile, SimAgent
+from tests.support.agents import SETTLED, Profile, SimAgent
 from tests.support.sidecar import start_sidecar
 
 FAULT = Profile(tool_calls=12)
@@ -96,7 +96,7 @@ class Rig:
     channel: grpc.Channel
     stub: control_pb2_grpc.ControlServiceStub
 
-    def agent(self, name: str, seed: int = 7, intervals: int = 12) -> SimAgent:
+    def agent(self, name: str, seed: int = 7, intervals: int = SETTLED) -> SimAgent:
         agent = SimAgent(name, "grpc", self.sidecar.ports["otlp_grpc"], seed=seed)
         for _ in range(intervals):
             agent.interval(Profile())

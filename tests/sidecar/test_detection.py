@@ -3,13 +3,9 @@
 import pytest
 
 from immune_common.vocab import ANOMALY_TYPES
-from immune_sidecar.detect import BaselineSettings
-from tests.support.agents import Profile, SimAgent
+from tests.support.agents import SETTLED, Profile, SimAgent
 from tests.support.sidecar import get_json
 
-# Settled baselines: a young one's first excursion waits for the next interval (it may be
-# a burst), which tests/sidecar/test_detector.py covers.
-TRAINING_INTERVALS = BaselineSettings().lasting_after
 FAULTS = {
     "token_spike": {"input_tokens": 6000, "output_tokens": 2500},
     "input_token_spike": {"input_tokens": 6000},
@@ -32,7 +28,7 @@ def test_every_anomaly_type_has_a_fault():
 
 def trained(sidecar, name: str, transport: str, seed: int = 7) -> SimAgent:
     agent = SimAgent(name, transport, sidecar.ports[f"otlp_{transport}"], seed=seed)
-    for _ in range(TRAINING_INTERVALS):
+    for _ in range(SETTLED):
         agent.interval(Profile())
     return agent
 

@@ -126,10 +126,12 @@ class _Streaming:
         """Whether the baseline is sure enough of its level for small lasting shifts."""
         return self.n >= s.lasting_after
 
-    def untried(self, s: BaselineSettings) -> bool:
+    def untried(self, s: BaselineSettings, waiting: bool = False) -> bool:
         """Whether a far interval now may be a burst the baseline could not know yet: it
-        is young (under ``lasting_after`` samples), and the last interval was not far."""
-        return self.bursty and self.n < s.lasting_after and self.bursts.pending is None
+        is young (under ``lasting_after`` samples), and the last interval was not far
+        (``waiting``: unless that one's excursion is waiting, deferred)."""
+        young = self.bursty and self.n < s.lasting_after
+        return young and (waiting or self.bursts.pending is None)
 
     def learn(self, value: float, exposure: float, s: BaselineSettings) -> None:
         """Take a normal interval in: fitted robustly once ``min_samples`` are in, then

@@ -3,8 +3,8 @@
 A sample alarms when one of its tests is far out at once (z at or past the
 budget's sudden threshold) or when a CUSUM on its z-scores reaches the
 budget's limit (a shift that lasts); a young baseline's lone excursion, short of
-overwhelming, alarms when the next interval does not undo it (it may be the agent's first
-burst). A deploy — a new prompt hash together
+overwhelming, alarms when neither of the next two intervals undoes it (it may be the
+agent's first bursts). A deploy — a new prompt hash together
 with a new version — re-learns the agent's baselines, while the old ones keep
 watch at twice the sudden threshold until the new ones are learned.
 """
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 EVIDENCE_SAMPLES = 5
 DEFAULT_INTERVAL = 60.0
 GUARD_FACTOR = 2.0  # the old baselines' sudden threshold during a re-learn, × the usual
+YOUNG_HOLD = 2  # the intervals a young baseline's excursion may wait (see ``_defer``)
 KINDS: dict[str, type[LevelBaseline] | type[RateBaseline]] = {
     LevelBaseline.kind: LevelBaseline,
     RateBaseline.kind: RateBaseline,
@@ -85,8 +86,8 @@ class _Replaced(NamedTuple):
 
 class _AgentState:
     __slots__ = (
-        "days", "deferred", "evidence", "flagged", "models", "previous", "prompt", "replaced",
-        "shifted", "streak", "vitals",
+        "days", "deferred", "evidence", "flagged", "held", "models", "previous", "prompt",
+        "replaced", "shifted", "streak", "vitals",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -101,6 +102,7 @@ class _AgentState:
         self.days: dict[str, HourlyProfile] = {}  # each vital's offset hour by hour (day, week)
         self.replaced: dict[str, _Replaced] = {}  # kept while a lasting shift is adopted
         self.deferred: dict[str, Anomaly] = {}  # a young baseline's excursion, unconfirmed
+        self.held = 0  # the intervals it has waited
 
 
 class Detector:
@@ -150,9 +152,10 @@ class Detector:
             raw, seen = seen, self._at_hour(state, seen, sample.time)
             if state.replaced:
                 self._returned(state, seen, sample)
-            anomalies = self._anomalies(state, sample, seen, limits)
+            confirming, state.deferred = state.deferred, {}
+            anomalies = self._anomalies(state, sample, seen, limits, confirming)
             if learn:
-                anomalies = self._defer(state, anomalies, limits, explained)
+                anomalies = self._defer(state, anomalies, limits, explained, confirming)
             self._note(state, seen, learn, explained, anomalies)
             if learn:
                 self._learn_day(state, raw, sample, explained)
@@ -204,14 +207,15 @@ class Detector:
             self._limits[seconds] = limits
         return limits
 
-    def _anomalies(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits):
+    def _anomalies(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits,
+                   confirming: dict[str, Anomaly]):  # fmt: skip
         """What alarmed, joined (when something did) by the vitals whose lasting sum is half
         way to its limit: evidence building beside an alarm is part of the same infection
-        (an error storm's failures alarm late beside the retries that follow them)."""
+        (an error storm's failures alarm late beside the retries that follow them).
+        ``confirming``: the excursions deferred the interval before."""
         found: dict[str, Anomaly] = {}
         building: dict[str, Anomaly] = {}
         state.shifted = set()
-        confirming, state.deferred = state.deferred, {}
         for test, observation in seen:
             pending = confirming.get(test.vital)
             anomaly, alarmed = self._judge(state, test, observation, limits, pending)
@@ -262,23 +266,27 @@ class Detector:
             test.anomaly, test.vital, shown, typical, round(sigma, 2), alarmed=alarmed
         ), alarmed
 
-    def _defer(self, state: _AgentState, anomalies, limits: _Limits, explained):
-        """A young baseline's lone excursion, short of overwhelming, waits for the next
-        interval: it may be the first of the agent's bursts, which the baseline has not
-        seen yet. It alarms then, unless that interval undoes it (``_judge``)."""
+    def _defer(self, state: _AgentState, anomalies, limits: _Limits, explained, confirming):
+        """A young baseline's lone excursion, short of overwhelming, waits up to
+        ``YOUNG_HOLD`` intervals: it may be the agent's first bursts, which the baseline
+        has not seen yet, and bursts may come two in a row. It alarms then, unless an
+        interval undoes it (``_judge``)."""
+        held, state.held = (state.held if confirming else 0), 0
         alarmed = [a for a in anomalies if a.alarmed]
         vitals = {a.vital for a in alarmed}
         if not alarmed or vitals & set(explained) or not vitals <= kin(alarmed[0].vital):
             return anomalies
-        if not all(self._untried(state, a, limits) for a in alarmed):
+        untried = (self._untried(state, a, limits, a.vital in confirming) for a in alarmed)
+        if held >= YOUNG_HOLD or not all(untried):
             return anomalies
-        state.deferred = {a.vital: a for a in alarmed}
+        state.deferred, state.held = {a.vital: a for a in alarmed}, held + 1
         return ()
 
-    def _untried(self, state: _AgentState, anomaly: Anomaly, limits: _Limits) -> bool:
-        """Whether the anomaly may be a burst its young baseline could not know yet."""
+    def _untried(self, state: _AgentState, anomaly: Anomaly, limits: _Limits, waiting: bool):
+        """Whether the anomaly may be a burst its young baseline could not know yet
+        (``waiting``: the vital's excursion was deferred the interval before)."""
         s, base = self.settings, state.vitals.get(anomaly.vital)
-        if base is None or not base.learned(s) or not base.untried(s):
+        if base is None or not base.learned(s) or not base.untried(s, waiting):
             return False
         return anomaly.sigma < GUARD_FACTOR * limits.of(base, s).sudden
 
@@ -562,6 +570,7 @@ class Detector:
                 state.replaced = _replaced(entry.get("replaced", {}), self.settings)
                 deferred = entry.get("deferred", {})
                 state.deferred = {v: Anomaly(**a) for v, a in deferred.items()}
+                state.held = int(entry.get("held", 1 if deferred else 0))
                 self._agents[agent] = state
 
 
@@ -609,6 +618,7 @@ def _state_json(state: _AgentState) -> dict[str, Any]:
         "days": {v: d.to_json() for v, d in state.days.items()},
         "replaced": {v: r.to_json() for v, r in state.replaced.items()},
         "deferred": {v: dataclasses.asdict(a) for v, a in state.deferred.items()},
+        "held": state.held,
     }
 
 

@@ -772,8 +772,8 @@ def test_a_waived_agent_serves_until_control_decides_again():
 
 def test_a_young_steady_agent_s_fault_is_caught_as_it_lasts_and_never_becomes_its_spread():
     """Ten samples of a steady agent: its spread sits at the floor (a prior, not a doubtful
-    estimate), so a 2.2× latency is caught (by its second interval: a young baseline's
-    first one could be a burst); and a fault the young baseline misses must not be taken
+    estimate), so a 2.2× latency is caught (by its third interval: a young baseline's
+    first two could be bursts); and a fault the young baseline misses must not be taken
     into its spread."""
     detector, rng = Detector(BaselineSettings()), random.Random(12)
 
@@ -786,7 +786,8 @@ def test_a_young_steady_agent_s_fault_is_caught_as_it_lasts_and_never_becomes_it
     for at in range(10):
         assert detector.observe(steady(at)) is None
     assert detector.observe(steady(10, 2.2)) is None
-    found = detector.observe(steady(11, 2.2))
+    assert detector.observe(steady(11, 2.2)) is None
+    found = detector.observe(steady(12, 2.2))
     assert found is not None and found.anomalies[0].sigma >= detector.limits().sudden
 
 
@@ -806,10 +807,11 @@ def test_a_young_agent_s_count_storm_is_caught_as_it_lasts_and_never_learned(vit
 
     for at in range(10):
         assert detector.observe(interval(at, False)) is None
-    assert detector.observe(interval(10, True)) is None  # it could be a first burst
-    found = detector.observe(interval(11, True))
+    for at in (10, 11):  # it could be the first bursts
+        assert detector.observe(interval(at, True)) is None
+    found = detector.observe(interval(12, True))
     assert found is not None and vital in {a.vital for a in found.anomalies}
-    for at in range(12, 16):  # missed or not, the storm never becomes the agent's normal
+    for at in range(13, 16):  # missed or not, the storm never becomes the agent's normal
         detector.observe(interval(at, True), learn=True)
     assert detector.observe(interval(16, True)) is not None
 
@@ -1270,17 +1272,20 @@ def young_alarms(factors: list[float], healthy_first: int = 15) -> list[tuple[in
     return found
 
 
-def test_a_young_baseline_s_first_burst_waits_for_the_next_interval():
-    """Under ``lasting_after`` samples, a baseline has not seen how its agent bursts: an
-    excursion alarms when the next interval does not undo it (its z kept), or at once when
-    overwhelming (twice the sudden threshold); undone, it is learned as a burst. A settled
-    baseline's first excursion alarms at once."""
+def test_a_young_baseline_s_first_bursts_wait_for_an_interval_that_undoes_them():
+    """Under ``lasting_after`` samples, a baseline has not seen how its agent bursts, and
+    bursts may come two in a row: an excursion alarms when neither of the next two
+    intervals undoes it (its z kept), or at once when overwhelming (twice the sudden
+    threshold); undone, it is learned as a burst. A settled baseline's first excursion
+    alarms at once."""
     sudden = Detector(BaselineSettings()).limits().sudden
     assert young_alarms([5.0, 1.0] * 3) == []
-    burst = young_alarms([5.0, 1.0])
-    lasting = young_alarms([5.0, 2.5])
-    assert burst == [] and len(lasting) == 1 and lasting[0][0] == 16
+    assert young_alarms([5.0, 5.0, 1.0]) == []  # two bursts in a row
+    lasting = young_alarms([5.0, 2.5, 2.5])
+    assert len(lasting) == 1 and lasting[0][0] == 17
     assert lasting[0][1] >= sudden
+    assert [at for at, _ in young_alarms([5.0, 5.0, 5.0])] == [17]
+    assert [at for at, _ in young_alarms([5.0, 50.0])] == [16]
     assert [at for at, _ in young_alarms([50.0])] == [15]
     assert [at for at, _ in young_alarms([5.0], healthy_first=40)] == [40]
 
@@ -1308,10 +1313,11 @@ def test_a_young_excursion_awaiting_its_next_interval_survives_a_restart():
     detector, rng = Detector(BaselineSettings()), random.Random(1)
     for at in range(15):
         detector.observe(bursty(rng, at, 1.0))
-    assert detector.observe(bursty(rng, 15, 5.0, share=1.0)) is None
+    for at in (15, 16):
+        assert detector.observe(bursty(rng, at, 5.0, share=1.0)) is None
     restored = Detector(BaselineSettings())
     restored.restore(json.loads(json.dumps(detector.snapshot())))
-    assert restored.observe(bursty(rng, 16, 2.5, share=1.0)) is not None
+    assert restored.observe(bursty(rng, 17, 2.5, share=1.0)) is not None
 
 
 def test_a_batch_agent_s_busy_intervals_tell_its_spread_between_intervals():

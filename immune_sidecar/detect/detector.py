@@ -166,7 +166,8 @@ class Detector:
                     unexplained = [(t, o) for t, o in seen if t.vital not in unlearned]
                     self._learn(state, sample, unexplained, limits)
                     if PRICE not in explained:
-                        state.models.learn(sample.prices, sample.operations)
+                        jump = self.settings.price_jump
+                        state.models.learn(sample.prices, sample.operations, jump)
             else:
                 self._alarmed(state, anomalies)
                 adopted = self._outlived(state, anomalies, sample.time, explained)
@@ -502,7 +503,7 @@ class Detector:
                 adopted.append(test.vital)
         _restart_sums(state)
         if PRICE in state.flagged:
-            state.models.learn(latest.prices, latest.operations)
+            state.models.learn(latest.prices, latest.operations, self.settings.price_jump)
             adopted.append(PRICE)
         if PROMPT in state.flagged and latest.prompt_hash:
             state.prompt.known.setdefault(latest.prompt_hash, 1)

@@ -14,7 +14,9 @@ class ModelBaseline:
     routed among the models it uses (a cheap one, and now and then a dear one) are no
     spike however the interval's mix falls. A sample none of whose models the agent used
     is a move: the models it left are forgotten at once, so that a later move is judged
-    from the price it pays. A model absent for ``FORGET_GAPS`` times its usual gap
+    from the price it pays. A move to a sibling (a model within ``price_jump`` of a known
+    one's price: an upgrade) left that one alone, and a router keeps its dear tier; any
+    other move left them all. A model absent for ``FORGET_GAPS`` times its usual gap
     between uses is forgotten too (the one left by a move within a sample); gaps are
     counted in the agent's calls, so that a quiet hour forgets nothing, and one used
     rarely is kept. Until the agent was watched for ``lasting_after`` samples, only a move
@@ -57,19 +59,27 @@ class ModelBaseline:
         model = max(new, key=new.__getitem__)
         return (model, new[model]) if new[model] >= jump * self.ceiling()[1] else None
 
-    def learn(self, prices: Mapping[str, float], calls: float) -> None:
+    def learn(self, prices: Mapping[str, float], calls: float, jump: float) -> None:
         """Take in the models of a healthy sample of ``calls`` calls (none: it says nothing
-        of them)."""
+        of them); ``jump``: the price ratio within which a model is a sibling."""
         if not prices:
             return
         self.n += 1
         self.calls += max(calls, 1.0)
         if not any(model in self.known for model in prices):
-            self.known = {}  # a move
+            self._moved(prices, jump)
         for model, price in prices.items():
             entry = self.known.setdefault(model, [price, 0.0, self.calls, self.calls])
             entry[0], entry[1], entry[3] = price, entry[1] + 1, self.calls
         self._forget()
+
+    def _moved(self, prices: Mapping[str, float], jump: float) -> None:
+        """Forget the models a move left: the new models' siblings, or else all."""
+        left = {
+            model for model, (price, *_) in self.known.items()
+            if any(max(price, new) < jump * min(price, new) for new in prices.values())
+        }  # fmt: skip
+        self.known = {m: e for m, e in self.known.items() if m not in left} if left else {}
 
     def _forget(self) -> None:
         for model, (_, uses, first, last) in list(self.known.items()):

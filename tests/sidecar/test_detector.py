@@ -961,6 +961,20 @@ def test_a_model_left_within_a_sample_is_forgotten_and_the_next_move_judged_from
     assert priced(trained(), [*moves[:5], {"dear": 0.63}])[-1] == ()
 
 
+def test_a_router_s_upgrade_to_a_sibling_model_keeps_its_dear_tier():
+    """A router's cheap model is upgraded to a sibling at the same price, in a sample
+    without a dear call: the move left the cheap model alone, and the dear tier it goes
+    on routing to is no cost spike (it was forgotten with the rest, and alarmed at each
+    escalation). A move to a cheaper model, not a sibling, still leaves them all."""
+    routed = [{"mini": 0.26, "big": 4.4} if at % 3 == 0 else {"mini": 0.26} for at in range(60)]
+    upgraded = [{"mini-2": 0.26}, {"mini-2": 0.26}, {"mini-2": 0.26, "big": 4.4}]
+    detector = Detector(BaselineSettings())
+    assert priced(detector, [*routed, *upgraded], 0)[-1] == ()
+    assert set(detector.snapshot()["a"]["models"]["known"]) == {"mini-2", "big"}
+    down = [{"big": 4.4}] * 60 + [{"mini": 0.26}, {"mini": 0.26}, {"big": 4.4}]
+    assert priced(Detector(BaselineSettings()), down, 0)[-1] == ("cost_spike",)
+
+
 def test_a_young_agent_s_move_to_a_dearer_model_is_caught_and_its_router_s_tier_learned():
     """Twelve samples in: a move to a model twice as dear is a cost spike at once, while a
     dear model beside the usual one (a router's tier, not seen yet) is learned; once the

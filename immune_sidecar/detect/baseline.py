@@ -51,6 +51,7 @@ MAD_TO_SIGMA = 1.4826
 WELL_POSED = 0.05  # the two variance terms are told apart only past this correlation slack
 MAX_WEIGHT = 4.0  # the most an interval's precision weighs in a level's learning, × the usual
 ADOPT_SAMPLES, ADOPT_ALPHA = 10, 0.3  # after an adopted level, samples that settle it quickly
+MAX_CALL_VARIANCE = 2.0  # a single call's log-variance a mean's shortfall is told from, at most
 LOWEST_SHIFT = 0.05  # a falling share's likelihood ratio is tuned to no lower a share than this
 
 
@@ -253,8 +254,19 @@ class LevelBaseline(_Streaming):
         return max(fitted, floor * floor)
 
     def _z_at(self, value, calls, floor, s, level=0.0, spread=0.0) -> float:
-        t = (_log(value) - self.mu - level) / math.sqrt(self.variance(calls, floor) + spread)
+        t = (self._level_of(value, calls) - self.mu - level) / math.sqrt(
+            self.variance(calls, floor) + spread
+        )
         return student_z(t, s.tail_dof)
+
+    def _level_of(self, value: float, calls: float) -> float:
+        """An interval's value on the scale of ``mu``."""
+        return _log(value) + self._shortfall(calls)
+
+    def _shortfall(self, calls: float) -> float:
+        """How far below ``mu`` the log of an interval of ``calls`` calls lies, on average
+        (none: a median's log is the calls' own)."""
+        return 0.0
 
     def step(self, z: float, value: float, calls: float, s: BaselineSettings) -> float:
         """What an interval adds to the CUSUM: its z beyond the slack, for an interval of
@@ -279,7 +291,7 @@ class LevelBaseline(_Streaming):
 
     def distance(self, value: float, calls: float) -> float | None:
         """How far ``value`` lies from the level, on the log scale (for the agent's day)."""
-        return _log(value) - self.mu
+        return self._level_of(value, calls) - self.mu
 
     _above = distance  # (a level's distance is never None)
 
@@ -294,7 +306,7 @@ class LevelBaseline(_Streaming):
     def adopt(self, value: float, calls: float) -> None:
         """Make ``value`` the new normal level (an operator or a lasting shift said so);
         the next samples settle it."""
-        self.mu, self.fresh = _log(value), ADOPT_SAMPLES
+        self.mu, self.fresh = self._level_of(value, calls), ADOPT_SAMPLES
         self.restart()
 
     def _fit(self, rows: list[list[float]], s: BaselineSettings) -> None:
@@ -307,8 +319,10 @@ class LevelBaseline(_Streaming):
         first, self.fit = self.fit, VarianceFit()
         for squared, calls in squares:
             self.fit.add(1.0, 1.0 / max(calls, 1.0), squared, 1.0, self._weigh(first, calls, s))
+        self.mu = statistics.median(y + self._shortfall(calls) for y, calls in rows)
 
     def _follow(self, y: float, calls: float, s: BaselineSettings) -> None:
+        y += self._shortfall(calls)
         residual, sd = self._learn_spread(y, calls, s)
         alpha, settling = self._step(s.alpha)
         if settling or abs(residual) <= WINSOR * sd:  # a far value tells of the spread
@@ -352,6 +366,39 @@ class LevelBaseline(_Streaming):
         return cls(float(data["mu"]), int(data["n"]), VarianceFit(list(data["fit"])),
                    list(data["warmup"]), float(data["excess"]), int(data["fresh"]),
                    Bursts.from_json(data.get("bursts")), data.get("calls"))  # fmt: skip
+
+
+class MeanBaseline(LevelBaseline):
+    """A level that is the mean of an interval's calls (tokens a call): ``mu`` is the log of
+    the calls' mean, which the log of a mean of few calls falls short of.
+
+    For log-normal calls of log-spread s, E[log x] = log E[x] − s²/2, and the log of a mean
+    of n calls falls short by about half its per-call variance: b/2n, b the fit's per-call
+    term, at most ``MAX_CALL_VARIANCE``. (The log-normal a mean of n is about, Fenton–
+    Wilkinson's, falls short by ln(1 + (e^{s²} − 1)/n)/2; its e^{s²} would make a b told
+    badly, over a narrow range of n, a shortfall far out.) The cap also keeps the fit,
+    fed the corrected residuals, from feeding on its own error: a b too large by d adds
+    about d²/4 to the next, which grows without end past d = 4.
+
+    Judged uncorrected, a batch agent's level was learned from its idle minutes' one or
+    two calls, and each busy one, 300 calls, stood s²/2 above it (output tokens of
+    log-spread 0.75: 0.27 in the log, five spreads of a busy interval)."""
+
+    __slots__ = ()
+    kind = "mean"
+
+    def _shortfall(self, calls: float) -> float:
+        one_call = self.fit.variance(1.0, 1.0) - self.fit.variance(1.0, 0.0)
+        return min(max(one_call, 0.0), MAX_CALL_VARIANCE) / max(calls, 1.0) / 2.0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "LevelBaseline":
+        """Restore; a plain level's state (earlier versions') is moved up by its usual
+        interval's shortfall."""
+        base = super().from_json(data)
+        if data["kind"] == LevelBaseline.kind and not base.warmup:
+            base.mu += base._shortfall(1.0 / base._usual_per_call())
+        return base
 
 
 class RateBaseline(_Streaming):

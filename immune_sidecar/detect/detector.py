@@ -22,7 +22,7 @@ from immune_common.severity import severity
 
 from ..vitals import VitalSample
 from ..vitals.spans import EARLIER_FINGERPRINT
-from .baseline import Baseline, LevelBaseline, RateBaseline, ShareBaseline
+from .baseline import Baseline, LevelBaseline, MeanBaseline, RateBaseline, ShareBaseline
 from .budget import Thresholds, thresholds
 from .bursts import BACK_Z as UNDONE_Z
 from .evidence import PRICE, PROMPT, SHARES, TEST_OF, TESTS, Observation, VitalTest, kin
@@ -40,6 +40,7 @@ GUARD_FACTOR = 2.0  # the old baselines' sudden threshold during a re-learn, × 
 YOUNG_HOLD = 2  # the intervals a young baseline's excursion may wait (see ``_defer``)
 KINDS: dict[str, type[LevelBaseline] | type[RateBaseline]] = {
     LevelBaseline.kind: LevelBaseline,
+    MeanBaseline.kind: MeanBaseline,
     RateBaseline.kind: RateBaseline,
     ShareBaseline.kind: ShareBaseline,
 }
@@ -667,8 +668,8 @@ def _legacy(vital: str, data: dict[str, Any], s: BaselineSettings) -> Baseline |
     mean, var, n = float(data["mean"]), float(data["var"]), int(data["n"])
     if test is None or n < s.min_samples or mean <= 0:
         return None  # not judged any more (latency_p95), or not learned yet: learn afresh
-    if test.baseline is LevelBaseline:
-        base = LevelBaseline(math.log(mean), n, calls=[1.0, 1.0 / LEGACY_CALLS])
+    if issubclass(test.baseline, LevelBaseline):
+        base = test.baseline(math.log(mean), n, calls=[1.0, 1.0 / LEGACY_CALLS])
         base.fit.add(1.0, 1.0 / LEGACY_CALLS, var / (mean * mean), 1.0)
         return base
     exposure = LEGACY_CALLS / s.alpha

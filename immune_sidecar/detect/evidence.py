@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ..vitals import VitalSample
-from .baseline import LevelBaseline, RateBaseline, ShareBaseline
+from .baseline import LevelBaseline, MeanBaseline, RateBaseline, ShareBaseline
 
 
 class Observation(NamedTuple):
@@ -90,16 +90,16 @@ class VitalTest:
 
 TESTS: tuple[VitalTest, ...] = (
     VitalTest("latency", "latency_spike", _latency, LevelBaseline),
-    VitalTest("input_tokens", "input_token_spike", _per_call("input_tokens"), LevelBaseline),
-    VitalTest("output_tokens", "output_token_spike", _per_call("output_tokens"), LevelBaseline),
-    VitalTest("total_tokens", "token_spike", _per_call("total_tokens"), LevelBaseline),
+    VitalTest("input_tokens", "input_token_spike", _per_call("input_tokens"), MeanBaseline),
+    VitalTest("output_tokens", "output_token_spike", _per_call("output_tokens"), MeanBaseline),
+    VitalTest("total_tokens", "token_spike", _per_call("total_tokens"), MeanBaseline),
     VitalTest("tool_calls", "tool_explosion", _count_per_call("tool_calls"), RateBaseline),
     VitalTest("retries", "high_retry_rate", _count_per_call("retries"), RateBaseline),
     VitalTest("error_rate", "error_rate_spike", _errors, RateBaseline),
     # Judged when it falls: calls per answer (or per invocation) rose.
     VitalTest("answer_share", "call_rate_spike", _endings, ShareBaseline),
     VitalTest(
-        "time_to_first_token", "latency_spike", _per_call("time_to_first_token"), LevelBaseline
+        "time_to_first_token", "latency_spike", _per_call("time_to_first_token"), MeanBaseline
     ),
 )
 PRICE = "price"  # told by the models in use, not a test of its own (``ModelBaseline``)

@@ -10,6 +10,7 @@ import statistics
 import pytest
 
 from immune_sidecar.detect import BaselineSettings, Detector, LevelBaseline, severity, thresholds
+from immune_sidecar.detect.baseline import MeanBaseline
 from immune_sidecar.detect.evidence import SHARES, TEST_OF, VITAL_ANOMALY
 from immune_sidecar.detect.stats import poisson_low_quantile, poisson_quantile
 from immune_sidecar.quarantine import HEALTHY, QUARANTINED, QuarantineBook
@@ -712,6 +713,19 @@ def test_baselines_and_sums_survive_the_state_file_and_older_state_files_load():
     assert priced(before_models, [{"m": 0.6}] * 30 + [{"opus": 30.0}], 0)[-1] == ("cost_spike",)
 
 
+def test_a_calls_mean_stored_as_a_plain_level_loads_moved_up_by_its_shortfall():
+    """Earlier versions stored tokens a call as a plain level, at the log its usual
+    intervals showed: it loads as a calls' mean, moved up by their shortfall."""
+    state = json.loads(json.dumps(trained().snapshot()))
+    stored = state["a"]["vitals"]["input_tokens"]
+    assert stored["kind"] == "mean"
+    restored = Detector(BaselineSettings())
+    restored.restore({"a": {**state["a"], "vitals": {"input_tokens": {**stored, "kind": "level"}}}})
+    again = restored.snapshot()["a"]["vitals"]["input_tokens"]
+    assert again["kind"] == "mean"
+    assert 0 < again["mu"] - stored["mu"] < 0.4**2 / 2  # at most one call's, s²/2
+
+
 def test_prompts_fingerprinted_by_an_earlier_scheme_are_learned_anew_not_news():
     """State files keep the fingerprints of captured prompts; those of the earlier scheme
     (a hash of the whole text, "fp-") never come again: the agent's prompts are learned
@@ -1351,3 +1365,41 @@ def test_a_batch_agent_s_busy_intervals_tell_its_spread_between_intervals():
     fitted = math.sqrt(base.variance(200, s.level_floor))
     assert 0.25 <= fitted <= 0.38, fitted
     assert 0.5 <= math.sqrt(base.variance(1, s.level_floor)) <= 1.0
+
+
+def test_a_batch_agent_s_busy_intervals_are_judged_by_the_calls_mean_not_an_idle_level():
+    """Idle nine intervals in ten (a call or three) and busy in runs of ten (300 calls),
+    output tokens log-normal of log-spread 0.75 a call. The log of one call lies s²/2
+    below the log of the calls' mean (0.28), of 300 calls hardly at all: a level learned
+    mostly from idle minutes, taken as it is, stood below the busy ones (their median z
+    0.8, here; on the wider fleet's batch agent, five spreads, and they alarmed). Moved up
+    by the shortfall of an interval's calls, the busy intervals lie about the level."""
+    s, busy = BaselineSettings(), []
+    for seed in range(3):
+        base, rng = MeanBaseline(), random.Random(seed)
+        for at in range(2000):
+            calls = 300 if at % 100 >= 90 else rng.randint(1, 3)
+            tokens = [rng.lognormvariate(math.log(250.0), 0.75) for _ in range(calls)]
+            value = sum(tokens) / calls
+            if calls == 300 and at > 300:
+                busy.append(base.z(value, calls, s.level_floor, s))
+            base.learn(value, calls, s)
+    assert abs(statistics.median(busy)) < 0.3, statistics.median(busy)
+    assert 300 < base.typical() < 370  # the calls' mean, 250·e^(0.75²/2) = 330
+
+
+def test_a_calls_mean_s_shortfall_never_feeds_on_its_own_error():
+    """A context growing 4.8× over 34 intervals, 40 calls an interval for its first 38,
+    then idle (a call or four) two intervals in five: the per-call term, told at first over
+    a narrow range of n, is far out, and the residuals it corrects fed it back; uncapped,
+    five of these six agents' levels ran off to e^(10⁷)."""
+    s = BaselineSettings()
+    for seed in range(6):
+        base, rng = MeanBaseline(), random.Random(seed)
+        for at in range(300):
+            idle = at >= 38 and rng.random() < 0.42
+            calls = rng.randint(1, 4) if idle else max(2, round(rng.gauss(40, 8)))
+            grown = 1 + 4.8 * (at % 34) / 34
+            tokens = [rng.lognormvariate(math.log(3000 * grown), 0.66) for _ in range(calls)]
+            base.learn(sum(tokens) / calls, calls, s)
+        assert 3000 < base.typical() < 30_000, (seed, base.mu)

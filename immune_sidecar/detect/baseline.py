@@ -384,12 +384,25 @@ class MeanBaseline(LevelBaseline):
     two calls, and each busy one, 300 calls, stood s²/2 above it (output tokens of
     log-spread 0.75: 0.27 in the log, five spreads of a busy interval)."""
 
-    __slots__ = ()
+    __slots__ = ("_one_call",)
     kind = "mean"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._one_call = ([], 0.0)  # the fit's sums, and the per-call term told from them
+
     def _shortfall(self, calls: float) -> float:
-        one_call = self.fit.variance(1.0, 1.0) - self.fit.variance(1.0, 0.0)
-        return min(max(one_call, 0.0), MAX_CALL_VARIANCE) / max(calls, 1.0) / 2.0
+        return self._per_call_term() / max(calls, 1.0) / 2.0
+
+    def _per_call_term(self) -> float:
+        """The fit's per-call term, capped (kept while the fit is unchanged: an interval is
+        judged and learned against the same fit several times)."""
+        sums, (told_from, term) = self.fit.sums, self._one_call
+        if sums != told_from:
+            term = self.fit.variance(1.0, 1.0) - self.fit.variance(1.0, 0.0)
+            term = min(max(term, 0.0), MAX_CALL_VARIANCE)
+            self._one_call = (list(sums), term)
+        return term
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "LevelBaseline":

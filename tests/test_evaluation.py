@@ -262,7 +262,7 @@ def test_false_alarm_and_recall_intervals_are_the_exact_ones():
 def test_a_large_fault_goes_through_the_real_pipeline_and_is_caught_at_once():
     base = generate(7, 3, 3)
     agent = base.agents[0].name
-    # After its deploy (at 106) is settled: a young baseline's excursion waits an interval.
+    # After its deploy (at 106) is settled: a young baseline's excursion waits up to two intervals.
     fault = Episode(agent, "tool_loop", 150, 175, 20.0, "step")
     scenario = dataclasses.replace(base, episodes=(fault,))
     alarms = detection.run(scenario, {"default": BaselineSettings()})["default"]

@@ -5,7 +5,7 @@ from immune_demo.emitter import Emitter, Profile, make_exporter
 from immune_sidecar.detect import BaselineSettings
 
 # Healthy intervals after which a fault is caught at once: a younger baseline's first
-# excursion waits for the next interval (it may be a burst it has not seen yet).
+# excursion waits up to two intervals (they may be bursts it has not seen yet).
 SETTLED = BaselineSettings().lasting_after
 
 __all__ = ["Profile", "SimAgent", "make_exporter"]

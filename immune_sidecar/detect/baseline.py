@@ -163,6 +163,11 @@ class _Streaming:
             return ADOPT_ALPHA, True
         return alpha, False
 
+    def shows(self, rise: float, exposure: float, s: BaselineSettings) -> float:
+        """The z a rise by the factor ``rise`` shows over ``exposure`` (a count: any, as
+        far as a shared shift goes; the fleet's count storms are several-fold)."""
+        return math.inf
+
     def run_z(self, value: float, exposure: float, s: BaselineSettings) -> float | None:
         """Evidence an interval adds to a run that is judged at once (a share's); None."""
         return None
@@ -252,6 +257,10 @@ class LevelBaseline(_Streaming):
         if per_call > usual:
             fitted = max(fitted, self.fit.variance(1.0, usual) * per_call / usual)
         return max(fitted, floor * floor)
+
+    def shows(self, rise: float, calls: float, s: BaselineSettings) -> float:
+        """The z a rise of every call by the factor ``rise`` shows in ``calls`` calls."""
+        return math.log(rise) / math.sqrt(self.variance(calls, s.level_floor))
 
     def _z_at(self, value, calls, floor, s, level=0.0, spread=0.0) -> float:
         t = (self._level_of(value, calls) - self.mu - level) / math.sqrt(

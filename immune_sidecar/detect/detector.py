@@ -31,7 +31,7 @@ from .infection import Anomaly, Infection
 from .models import ModelBaseline
 from .prompts import PromptBaseline
 from .settings import BaselineSettings
-from .shared import SHIFT_Z
+from .shared import SHIFT_Z, TOLD_RISE
 
 log = logging.getLogger(__name__)
 EVIDENCE_SAMPLES = 5
@@ -88,7 +88,7 @@ class _Replaced(NamedTuple):
 class _AgentState:
     __slots__ = (
         "days", "deferred", "evidence", "flagged", "held", "models", "previous", "prompt",
-        "replaced", "shifted", "streak", "vitals",
+        "blind", "replaced", "shifted", "streak", "vitals",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -99,6 +99,7 @@ class _AgentState:
         self.evidence: collections.deque[VitalSample] = collections.deque(maxlen=EVIDENCE_SAMPLES)
         self.flagged: tuple[str, ...] = ()  # the vitals of the latest infection
         self.shifted: set[str] = set()  # the vitals at SHIFT_Z or more, or half way
+        self.blind: set[str] = set()  # the vitals the latest sample could not tell
         self.streak: _Streak | None = None
         self.days: dict[str, HourlyProfile] = {}  # each vital's offset hour by hour (day, week)
         self.replaced: dict[str, _Replaced] = {}  # kept while a lasting shift is adopted
@@ -197,6 +198,13 @@ class Detector:
             state = self._agents.get(agent_id)
             return frozenset(state.shifted) if state is not None else frozenset()
 
+    def blind(self, agent_id: str) -> frozenset[str]:
+        """The vitals the agent's latest sample could not tell: unseen, or in too few calls
+        to show a rise by ``TOLD_RISE`` at ``SHIFT_Z`` (see ``SharedShifts``)."""
+        with self._lock:
+            state = self._agents.get(agent_id)
+            return frozenset(state.blind) if state is not None else frozenset()
+
     def _limits_of(self, interval_seconds: float) -> _Limits:
         # Keyed by the whole seconds the thresholds use: wall-clock intervals (60.0013 s)
         # would otherwise miss the cache on nearly every sample.
@@ -217,7 +225,7 @@ class Detector:
         ``confirming``: the excursions deferred the interval before."""
         found: dict[str, Anomaly] = {}
         building: dict[str, Anomaly] = {}
-        state.shifted = set()
+        state.shifted, state.blind = set(), {test.vital for test in TESTS}
         for test, observation in seen:
             pending = confirming.get(test.vital)
             anomaly, alarmed = self._judge(state, test, observation, limits, pending)
@@ -257,6 +265,8 @@ class Detector:
         drifting = base.drifting(limits.lasting)
         if z >= SHIFT_Z or drifting:
             state.shifted.add(test.vital)  # this interval high, or the last ones on the whole
+        if base.shows(TOLD_RISE, seen.exposure, s) >= SHIFT_Z:  # whatever it showed
+            state.blind.discard(test.vital)
         once = z >= limits.sudden and test.vital not in s.lasting_only
         kept = deferred is not None and z >= UNDONE_Z
         if not (once or lasting or drifting or kept):

@@ -4,10 +4,15 @@ A provider slowing down, or a network hiccup, moves every agent that uses it
 in the same interval. Each agent's detector would see its own anomaly; the
 sidecar instead notes, for every sample, which vitals lie ``SHIFT_Z`` or more
 above normal (a healthy agent's do one interval in six) or have a lasting sum
-half way to its limit, and when at least
-``share`` of the agents that reported in the last interval (and
-``min_agents`` of them) shifted the same vital, an infection of that vital
-alone is a *shared shift*: reported, not held. Once reported, and for as long as
+half way to its limit, and which it could not tell: not seen, or a per-call level
+in too few calls to show a rise by ``TOLD_RISE`` at ``SHIFT_Z`` (an idle agent's
+one call), whatever it showed. When at least ``share`` of the agents that reported
+in the last interval and could tell the vital (and ``min_agents`` of them) shifted
+it, an infection of that vital alone is a *shared shift*: reported, not held.
+
+Blindness is decided before the interval's value is looked at: were the idle agents
+whose call happened to be high (one in six) to vote while the others kept out, a
+busy agent's own fault would find a majority among its idle peers' noise. Once reported, and for as long as
 it holds (up to ``LINGER`` intervals after the last report), the vital's shift is
 *explained*: the cause is known.
 """
@@ -15,6 +20,9 @@ it holds (up to ``LINGER`` intervals after the last report), the vital's shift i
 import threading
 
 SHIFT_Z = 1.0
+# A provider's slowdown is a rise of a third or more. Agents whose interval could not show
+# one (a batch agent's idle phase: a call or two) do not count against a shared shift.
+TOLD_RISE = 4.0 / 3.0
 LINGER = 30  # intervals a reported shared shift is looked for after its last report
 
 
@@ -23,14 +31,17 @@ class SharedShifts:
 
     def __init__(self, share: float = 0.5, min_agents: int = 5) -> None:
         self._share, self._min = share, min_agents
-        self._latest: dict[str, tuple[float, frozenset[str]]] = {}
+        self._latest: dict[str, tuple[float, frozenset[str], frozenset[str]]] = {}
         self._reported: dict[str, float] = {}  # vital → when last reported shared
         self._lock = threading.Lock()
 
-    def note(self, agent_id: str, now: float, shifted: frozenset[str]) -> None:
-        """Record which vitals an agent's sample at ``now`` showed shifted."""
+    def note(
+        self, agent_id: str, now: float, shifted: frozenset[str], blind=frozenset()
+    ) -> None:
+        """Record which vitals an agent's sample at ``now`` showed shifted, and which it
+        could not tell (``blind``: no vote on them)."""
         with self._lock:
-            self._latest[agent_id] = (now, shifted)
+            self._latest[agent_id] = (now, shifted, blind)
 
     def forget(self, agent_id: str) -> None:
         """Drop an evicted agent."""
@@ -42,9 +53,14 @@ class SharedShifts:
         if not vitals or self._share <= 0:
             return False
         with self._lock:
-            recent = [s for t, s in self._latest.values() if t >= now - window]
-        needed = max(self._min, self._share * len(recent))
-        return all(sum(v in s for s in recent) >= needed for v in vitals)
+            recent = [(s, b) for t, s, b in self._latest.values() if t >= now - window]
+        return all(self._enough(vital, recent) for vital in vitals)
+
+    def _enough(self, vital: str, recent: list[tuple[frozenset[str], frozenset[str]]]) -> bool:
+        """Whether enough of the agents that could tell ``vital`` shifted it."""
+        voters = [shifted for shifted, blind in recent if vital not in blind]
+        needed = max(self._min, self._share * len(voters))
+        return sum(vital in shifted for shifted in voters) >= needed
 
     def report(self, vitals: set[str], now: float) -> None:
         """Note that a shift of ``vitals`` was reported shared at ``now``."""

@@ -612,6 +612,81 @@ def test_a_shift_most_agents_share_is_reported_not_held():
     assert sidecar.book.held(clock[0]) == []  # the first ones held were let go
 
 
+def slowdown_alarms(busy: int, idle: int, struck: int = 0, light: float = 0.75):
+    """Infections of a sidecar's ``busy`` agents (100 calls an interval) and ``idle`` ones
+    (one call, ``light``× as slow: their load is light) when the calls of the first
+    ``struck`` agents (0: all) turn 1.6× slower; the agents held after it."""
+    from immune_sidecar.app import Sidecar
+    from immune_sidecar.config import SidecarConfig
+
+    clock = [0.0]
+    sidecar = Sidecar(SidecarConfig(actuators=(), max_requests_per_second=0),
+                      clock=lambda: clock[0])  # fmt: skip
+    rng, infections = random.Random(12), []
+    sidecar.pipeline.add_listener(lambda infection, ejection: infections.append(infection))
+    try:
+        for at in range(62):
+            clock[0] = at * 60.0
+            for agent in range(busy + idle):
+                quiet = agent >= busy and at >= 50
+                calls, values, attempts = healthy(rng, 1 if quiet else 100)
+                hit = at == 61 and (agent < struck or not struck)
+                slower(values, (light if quiet else 1.0) * (1.6 if hit else 1.0))
+                sidecar.pipeline._judge(sample(f"a{agent}", at, calls, values, attempts,
+                                               prompt_hash="p"), clock[0], clock[0])  # fmt: skip
+    finally:
+        sidecar.runner.close()
+    return [i for i in infections if i.time == 61 * 60.0], sidecar.book.held(clock[0])
+
+
+def test_agents_whose_calls_are_too_few_to_show_a_shift_do_not_count_against_it():
+    """A provider slows every call 1.6×: six busy agents show it at once, but thirty idle
+    ones (a call an interval) cannot, one call's spread being 0.5. Counted as not shifted,
+    they made the slowdown six agents' own faults; they do not vote on it."""
+    slowed, held = slowdown_alarms(busy=6, idle=30)
+    assert {i.agent_id for i in slowed} == {f"a{n}" for n in range(6)}
+    assert sum(i.shared for i in slowed) >= 2  # (the first ones judged, before five had)
+    assert held == []  # those held first were let go
+
+
+def test_a_busy_agent_s_own_fault_finds_no_majority_among_idle_agents_noise():
+    """One busy agent slows down; sixty idle ones at their usual level make a call each,
+    one in six of them a z of 1 or more by chance. Were those to vote while the rest kept
+    out, the fault would be shared; blindness does not depend on what a call showed."""
+    slowed, held = slowdown_alarms(busy=6, idle=60, struck=1, light=1.0)
+    assert [(i.agent_id, i.shared) for i in slowed] == [("a0", False)]
+    assert [e.agent_id for e in held] == ["a0"]
+
+
+def test_an_interval_that_could_not_show_a_rise_of_a_third_is_blind_to_it():
+    """Whatever it showed: one call 3× slower is still blind (a call's spread is 0.5), and
+    20 calls at their level are not. Counts are always told (fleet count storms are
+    several-fold); a vital not seen never is."""
+    detector = trained()
+    rng = random.Random(5)
+    for calls, factor, blind in ((1, 3.0, True), (1, 1.0, True), (20, 1.0, False)):
+        calls, values, attempts = healthy(rng, calls)
+        slower(values, factor)
+        detector.observe(sample("a", 100, calls, values, attempts, prompt_hash="p"))
+        assert ("latency" in detector.blind("a")) is blind
+        assert "tool_calls" not in detector.blind("a")
+    detector.observe(VitalSample("a", 101 * 60.0, 60.0, 0.0, {}, prompt_hash="p"))
+    assert "latency" in detector.blind("a")  # no calls, nothing to tell
+
+
+def test_a_shift_is_shared_among_the_agents_that_could_tell_it():
+    from immune_sidecar.detect.shared import SharedShifts
+
+    latency = frozenset({"latency"})
+    for blind, shared in ((latency, True), (frozenset(), False)):
+        shifts = SharedShifts(min_agents=2)
+        for agent in "ab":
+            shifts.note(agent, 0.0, latency, frozenset())
+        for agent in "cdef":
+            shifts.note(agent, 0.0, frozenset(), blind)
+        assert shifts.shared({"latency"}, 0.0, 60.0) is shared
+
+
 def test_sums_do_not_build_while_held_nor_from_a_shift_the_fleet_shares():
     """In the sidecar: an agent held for an error storm, and agents slowed with the whole
     fleet, end each sample with those sums at zero (what built them is explained already,

@@ -8,13 +8,13 @@ half way to its limit, and which it could not tell: not seen, or a per-call leve
 in too few calls to show a rise by ``TOLD_RISE`` at ``SHIFT_Z`` (an idle agent's
 one call), whatever it showed. When at least ``share`` of the agents that reported
 in the last interval and could tell the vital (and ``min_agents`` of them) shifted
-it, an infection of that vital alone is a *shared shift*: reported, not held.
+it, an infection of that vital alone is a *shared shift*: reported, not held. Once
+reported, and for as long as it holds (up to ``LINGER`` intervals after the last
+report), the vital's shift is *explained*: the cause is known.
 
 Blindness is decided before the interval's value is looked at: were the idle agents
 whose call happened to be high (one in six) to vote while the others kept out, a
-busy agent's own fault would find a majority among its idle peers' noise. Once reported, and for as long as
-it holds (up to ``LINGER`` intervals after the last report), the vital's shift is
-*explained*: the cause is known.
+busy agent's own fault would find a majority among its idle peers' noise.
 """
 
 import threading

@@ -586,57 +586,40 @@ def test_with_control_a_lasting_shift_stays_an_operator_s_call():
     assert held > 10 and adopted == 0  # adopted, it would be held twice, then never again
 
 
-def test_a_shift_most_agents_share_is_reported_not_held():
+def slowdown_alarms(busy: int, idle: int = 0, struck: int = 0, light: float = 0.75,
+                    factor: float = 1.6, calls: int = 100, seed: int = 12):  # fmt: skip
+    """Infections of a sidecar's ``busy`` agents (``calls`` calls an interval) and ``idle``
+    ones (one call from the 50th interval, ``light``× as slow: their load is light) when
+    the calls of the first ``struck`` agents (0: all) turn ``factor``× slower in the 61st;
+    the agents held after it."""
     from immune_sidecar.app import Sidecar
     from immune_sidecar.config import SidecarConfig
 
     clock = [0.0]
     sidecar = Sidecar(SidecarConfig(actuators=(), max_requests_per_second=0),
                       clock=lambda: clock[0])  # fmt: skip
-    rng, infections = random.Random(7), []
-    sidecar.pipeline.add_listener(lambda infection, ejection: infections.append(infection))
-    try:
-        for at in range(62):
-            clock[0] = at * 60.0
-            for agent in range(8):
-                calls, values, attempts = healthy(rng, 20)
-                if at == 61:
-                    slower(values, 4.0)  # a provider slows down for everyone
-                sidecar.pipeline._judge(sample(f"a{agent}", at, calls, values, attempts,
-                                               prompt_hash="p"), clock[0], clock[0])  # fmt: skip
-    finally:
-        sidecar.runner.close()
-    slowed = [i for i in infections if i.time == 61 * 60.0]
-    assert len(slowed) == 8
-    assert sum(i.shared for i in slowed) >= 5
-    assert sidecar.book.held(clock[0]) == []  # the first ones held were let go
-
-
-def slowdown_alarms(busy: int, idle: int, struck: int = 0, light: float = 0.75):
-    """Infections of a sidecar's ``busy`` agents (100 calls an interval) and ``idle`` ones
-    (one call, ``light``× as slow: their load is light) when the calls of the first
-    ``struck`` agents (0: all) turn 1.6× slower; the agents held after it."""
-    from immune_sidecar.app import Sidecar
-    from immune_sidecar.config import SidecarConfig
-
-    clock = [0.0]
-    sidecar = Sidecar(SidecarConfig(actuators=(), max_requests_per_second=0),
-                      clock=lambda: clock[0])  # fmt: skip
-    rng, infections = random.Random(12), []
+    rng, infections = random.Random(seed), []
     sidecar.pipeline.add_listener(lambda infection, ejection: infections.append(infection))
     try:
         for at in range(62):
             clock[0] = at * 60.0
             for agent in range(busy + idle):
                 quiet = agent >= busy and at >= 50
-                calls, values, attempts = healthy(rng, 1 if quiet else 100)
+                made, values, attempts = healthy(rng, 1 if quiet else calls)
                 hit = at == 61 and (agent < struck or not struck)
-                slower(values, (light if quiet else 1.0) * (1.6 if hit else 1.0))
-                sidecar.pipeline._judge(sample(f"a{agent}", at, calls, values, attempts,
+                slower(values, (light if quiet else 1.0) * (factor if hit else 1.0))
+                sidecar.pipeline._judge(sample(f"a{agent}", at, made, values, attempts,
                                                prompt_hash="p"), clock[0], clock[0])  # fmt: skip
     finally:
         sidecar.runner.close()
     return [i for i in infections if i.time == 61 * 60.0], sidecar.book.held(clock[0])
+
+
+def test_a_shift_most_agents_share_is_reported_not_held():
+    slowed, held = slowdown_alarms(busy=8, factor=4.0, calls=20, seed=7)
+    assert len(slowed) == 8
+    assert sum(i.shared for i in slowed) >= 5
+    assert held == []  # the first ones held were let go
 
 
 def test_agents_whose_calls_are_too_few_to_show_a_shift_do_not_count_against_it():

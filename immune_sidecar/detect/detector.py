@@ -87,8 +87,8 @@ class _Replaced(NamedTuple):
 
 class _AgentState:
     __slots__ = (
-        "days", "deferred", "evidence", "flagged", "held", "models", "previous", "prompt",
-        "blind", "replaced", "shifted", "streak", "vitals",
+        "blind", "days", "deferred", "evidence", "flagged", "held", "models", "previous",
+        "prompt", "replaced", "shifted", "streak", "vitals",
     )  # fmt: skip
 
     def __init__(self) -> None:

@@ -23,6 +23,7 @@ SHIFT_Z = 1.0
 # A provider's slowdown is a rise of a third or more. Agents whose interval could not show
 # one (a batch agent's idle phase: a call or two) do not count against a shared shift.
 TOLD_RISE = 4.0 / 3.0
+_NONE: frozenset[str] = frozenset()
 LINGER = 30  # intervals a reported shared shift is looked for after its last report
 
 
@@ -36,7 +37,7 @@ class SharedShifts:
         self._lock = threading.Lock()
 
     def note(
-        self, agent_id: str, now: float, shifted: frozenset[str], blind=frozenset()
+        self, agent_id: str, now: float, shifted: frozenset[str], blind: frozenset[str] = _NONE
     ) -> None:
         """Record which vitals an agent's sample at ``now`` showed shifted, and which it
         could not tell (``blind``: no vote on them)."""

@@ -108,6 +108,7 @@ class _Streaming:
     warmup: list[list[float]]
     bursts: Bursts
     bursty = True  # whether the vital's far intervals may be bursts (see ``Bursts``)
+    clipped_from = FIT_WINSOR  # the z past which the fit takes an interval in clipped
 
     @staticmethod
     def _scale(value: float) -> float:
@@ -185,7 +186,7 @@ class _Streaming:
         """Show the bursts every judged interval, alarmed or not (``new``: it may begin
         one, the agent healthy and the vital unexplained; see ``Bursts``)."""
         z = lambda: self._z_at(value, exposure, s.level_floor, s)  # noqa: E731
-        self.bursts.note(z, self._above(value, exposure), s.spread_alpha, new)
+        self.bursts.note(z, self._above(value, exposure), s.spread_alpha, new, self.clipped_from)
 
     def _z_at(self, value, exposure, floor, s, level=0.0, spread=0.0) -> float:
         """z of ``value`` against the baseline moved up by ``level`` (log), a level that
@@ -428,6 +429,7 @@ class RateBaseline(_Streaming):
 
     __slots__ = ("bursts", "events", "excess", "exposure", "fit", "fresh", "n", "warmup")
     kind = "rate"
+    clipped_from = COUNT_CLIP_Z
 
     def __init__(
         self, events=0.0, exposure=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0, bursts=None

@@ -6,8 +6,11 @@ vital's own model (a negative binomial around a count's rate, a log-normal level
 the spread fit, which refuses or clips what lies that far out, never learns it; so every
 burst alarmed, for as long as the agent lived. What tells a burst from a fault is that
 it ends: a tool loop, a retry storm, a slow provider last. So an interval beyond
-``EXCURSION_Z`` of the baseline is held pending, and learned as a burst only when the
-next interval is back under ``BACK_Z``. The vital is then judged against the mixture of
+the z at which its baseline's fit stops taking it in full (``excursion``: a level's
+residual is clipped at 4, a count at its 0.999 quantile, 3.09) is held pending, and
+learned as a burst only when the next interval is back under ``BACK_Z``. (A count's
+bursts between 3.09 and 4 were neither: the fit clipped them, and they fed the lasting
+sum until three or four in a few intervals alarmed.) The vital is then judged against the mixture of
 its baseline and its bursts, by the share of intervals that were bursts and their level
 above the baseline (log):
 
@@ -25,7 +28,6 @@ from statistics import NormalDist
 
 from .stats import z_of_p
 
-EXCURSION_Z = 4.0  # beyond this the spread fit refuses or clips an interval: a candidate
 BACK_Z = 2.0  # the interval after it is back at the baseline: the candidate was a burst
 # How far bursts' levels spread about their mean (log), before several are seen: one burst
 # says little about the next one's size. Weighted as this many bursts.
@@ -44,14 +46,16 @@ class Bursts:
         self.share, self.level, self.spread, self.weight = share, level, spread, weight
         self.pending: float | None = pending  # the level of a candidate awaiting its next
 
-    def note(self, z: Callable[[], float], level: float, alpha: float, new: bool) -> None:
+    def note(
+        self, z: Callable[[], float], level: float, alpha: float, new: bool, excursion: float
+    ) -> None:
         """Take an interval: ``z()``, its z against the baseline (asked only when it
         matters), and its level above it (log). A pending candidate is a burst if this
         interval is back; ``new``: this one may be a candidate (the agent was healthy and
-        the vital unexplained)."""
+        the vital unexplained), if its z is ``excursion`` or more."""
         pending = self.pending
         z_now = z() if pending is not None or level > 0.0 else -math.inf
-        high = z_now >= EXCURSION_Z
+        high = z_now >= excursion
         if pending is not None and pending != IN_A_RUN and z_now < BACK_Z:
             self._learn(pending, alpha)
         elif new:

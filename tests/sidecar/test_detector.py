@@ -10,7 +10,7 @@ import statistics
 import pytest
 
 from immune_sidecar.detect import BaselineSettings, Detector, LevelBaseline, severity, thresholds
-from immune_sidecar.detect.baseline import MeanBaseline
+from immune_sidecar.detect.baseline import MeanBaseline, RateBaseline
 from immune_sidecar.detect.evidence import SHARES, TEST_OF, VITAL_ANOMALY
 from immune_sidecar.detect.stats import poisson_low_quantile, poisson_quantile
 from immune_sidecar.quarantine import HEALTHY, QUARANTINED, QuarantineBook
@@ -1282,6 +1282,34 @@ def test_an_agent_whose_tool_calls_burst_now_and_then_learns_its_bursts():
     detector.observe(bursty(rng, 3100, 1.0))
     found = detector.observe(bursty(rng, 3101, 20.0, share=1.0))
     assert found is not None and found.types == ("tool_explosion",)
+
+
+def first_burst(base, value: float, calls: float, lo: float, hi: float) -> bool:
+    """Whether an interval whose z lies between ``lo`` and ``hi``, the next one back at
+    ``value``, is learned as a burst (the interval found by raising ``value``)."""
+    s, far = BaselineSettings(), value
+    while base.z(far, calls, s.level_floor, s) < lo:
+        far *= 1.01
+    assert base.z(far, calls, s.level_floor, s) < hi
+    base.note(far, calls, s, True)
+    base.note(value, calls, s, True)
+    return base.bursts.share > 0
+
+
+def test_a_count_s_burst_is_one_from_where_its_fit_clips_it_a_level_s_from_4():
+    """A count is clipped at its 0.999 quantile (z 3.09) before it is learned, a level's
+    residual at 4. A count's bursts between the two were neither learned nor bursts, and
+    fed the lasting sum: an agent bursting in a sixth of its busy intervals (2.6× its tool
+    calls, z about 3.5 against a rate whose spread took them in clipped) alarmed when
+    three came within a few intervals."""
+    s, rng = BaselineSettings(), random.Random(6)
+    count, level = RateBaseline(), LevelBaseline()
+    for _ in range(200):
+        count.learn(_poisson(rng, 200.0), 100.0, s)
+        level.learn(rng.lognormvariate(0.0, 0.5 / math.sqrt(20)), 20.0, s)
+    assert first_burst(count, 200.0, 100.0, 3.2, 3.9)
+    assert not first_burst(level, 1.0, 20.0, 3.2, 3.9)
+    assert first_burst(level, 1.0, 20.0, 4.0, 5.0)
 
 
 def test_a_count_that_rises_for_a_few_intervals_at_a_time_is_never_taken_for_bursts():

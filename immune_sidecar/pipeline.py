@@ -94,8 +94,8 @@ class Pipeline:
         infection = self._detector.observe(
             sample, state == HEALTHY, self._explained(state == QUARANTINED, now, window)
         )
-        shifted = self._detector.shifted(sample.agent_id)
-        self._shifts.note(sample.agent_id, now, shifted, self._detector.blind(sample.agent_id))
+        shifted, blind = self._detector.shifts(sample.agent_id)
+        self._shifts.note(sample.agent_id, now, shifted, blind)
         self._agents.sampled(sample, infection.anomalies if infection else ())
         if shifted and self._book.standalone and self._last_hold >= now - window:
             self._release_shared(now, window)

@@ -38,6 +38,7 @@ EVIDENCE_SAMPLES = 5
 DEFAULT_INTERVAL = 60.0
 GUARD_FACTOR = 2.0  # the old baselines' sudden threshold during a re-learn, × the usual
 YOUNG_HOLD = 2  # the intervals a young baseline's excursion may wait (see ``_defer``)
+_TESTED = frozenset(test.vital for test in TESTS)
 KINDS: dict[str, type[LevelBaseline] | type[RateBaseline]] = {
     LevelBaseline.kind: LevelBaseline,
     MeanBaseline.kind: MeanBaseline,
@@ -191,19 +192,16 @@ class Detector:
         value = severity([a.sigma for a in anomalies], limits.level.sudden)
         return Infection(sample.agent_id, sample.time, value, anomalies, evidence)
 
-    def shifted(self, agent_id: str) -> frozenset[str]:
-        """The vitals the agent's latest sample showed at ``SHIFT_Z`` or more above normal, or
-        whose lasting sum is half way to its limit."""
+    def shifts(self, agent_id: str) -> tuple[frozenset[str], frozenset[str]]:
+        """What the agent's latest sample tells a shared shift: the vitals it showed at
+        ``SHIFT_Z`` or more above normal, or whose lasting sum is half way to its limit;
+        and those it could not tell, unseen or in too few calls to show a rise by
+        ``TOLD_RISE`` at ``SHIFT_Z`` (see ``SharedShifts``)."""
         with self._lock:
             state = self._agents.get(agent_id)
-            return frozenset(state.shifted) if state is not None else frozenset()
-
-    def blind(self, agent_id: str) -> frozenset[str]:
-        """The vitals the agent's latest sample could not tell: unseen, or in too few calls
-        to show a rise by ``TOLD_RISE`` at ``SHIFT_Z`` (see ``SharedShifts``)."""
-        with self._lock:
-            state = self._agents.get(agent_id)
-            return frozenset(state.blind) if state is not None else frozenset()
+            if state is None:
+                return frozenset(), frozenset()
+            return frozenset(state.shifted), frozenset(state.blind)
 
     def _limits_of(self, interval_seconds: float) -> _Limits:
         # Keyed by the whole seconds the thresholds use: wall-clock intervals (60.0013 s)
@@ -225,7 +223,7 @@ class Detector:
         ``confirming``: the excursions deferred the interval before."""
         found: dict[str, Anomaly] = {}
         building: dict[str, Anomaly] = {}
-        state.shifted, state.blind = set(), {test.vital for test in TESTS}
+        state.shifted, state.blind = set(), set(_TESTED)
         for test, observation in seen:
             pending = confirming.get(test.vital)
             anomaly, alarmed = self._judge(state, test, observation, limits, pending)

@@ -651,10 +651,10 @@ def test_an_interval_that_could_not_show_a_rise_of_a_third_is_blind_to_it():
         calls, values, attempts = healthy(rng, calls)
         slower(values, factor)
         detector.observe(sample("a", 100, calls, values, attempts, prompt_hash="p"))
-        assert ("latency" in detector.blind("a")) is blind
-        assert "tool_calls" not in detector.blind("a")
+        assert ("latency" in detector.shifts("a")[1]) is blind
+        assert "tool_calls" not in detector.shifts("a")[1]
     detector.observe(VitalSample("a", 101 * 60.0, 60.0, 0.0, {}, prompt_hash="p"))
-    assert "latency" in detector.blind("a")  # no calls, nothing to tell
+    assert "latency" in detector.shifts("a")[1]  # no calls, nothing to tell
 
 
 def test_a_shift_is_shared_among_the_agents_that_could_tell_it():
@@ -742,7 +742,7 @@ def test_a_vital_whose_sum_is_half_way_counts_as_shifted_for_a_shared_shift():
         calls, values, attempts = healthy(random.Random(38), 20)
         values["latency"] = values["latency_median"] = typical
         assert detector.observe(sample("a", 100, calls, values, attempts, prompt_hash="p")) is None
-        assert ("latency" in detector.shifted("a")) is shifted
+        assert ("latency" in detector.shifts("a")[0]) is shifted
 
 
 def test_baselines_and_sums_survive_the_state_file_and_older_state_files_load():

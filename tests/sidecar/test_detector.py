@@ -1300,7 +1300,7 @@ def test_a_count_s_burst_is_one_from_where_its_fit_clips_it_a_level_s_from_4():
     """A count is clipped at its 0.999 quantile (z 3.09) before it is learned, a level's
     residual at 4. A count's bursts between the two were neither learned nor bursts, and
     fed the lasting sum: an agent bursting in a sixth of its busy intervals (2.6× its tool
-    calls, z about 3.5 against a rate whose spread took them in clipped) alarmed when
+    calls, z 3.7 to 4.0 against a rate whose spread took them in clipped) alarmed when
     three came within a few intervals."""
     s, rng = BaselineSettings(), random.Random(6)
     count, level = RateBaseline(), LevelBaseline()

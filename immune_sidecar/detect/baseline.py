@@ -30,6 +30,7 @@ import statistics
 from typing import Any
 
 from .bursts import Bursts, level_above
+from .load import LoadSlope
 from .settings import BaselineSettings
 from .stats import (
     dispersed_poisson_low_z,
@@ -224,20 +225,26 @@ class LevelBaseline(_Streaming):
     The spread's two terms are fitted the same way, each squared residual weighed by the
     inverse of its variance (2·v², v the interval's): fitted alike, a batch agent's
     many near-empty intervals, whose squared residuals vary a hundred times as much,
-    drowned what its busy ones tell of τ²."""
+    drowned what its busy ones tell of τ².
 
-    __slots__ = ("bursts", "calls", "excess", "fit", "fresh", "mu", "n", "warmup")
+    ``mu`` is the level at the agent's usual load; an interval's value is read there
+    along the level's slope on load (``LoadSlope``)."""
+
+    __slots__ = ("bursts", "calls", "excess", "fit", "fresh", "load", "mu", "n", "warmup")
     kind = "level"
+    loaded = True  # whether the level moves with load (a call's duration; not its tokens)
 
     def __init__(
-        self, mu=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0, bursts=None, calls=None
-    ):
+        self, mu=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0, bursts=None, calls=None,
+        load=None,
+    ):  # fmt: skip
         self.mu, self.n, self.excess, self.fresh = mu, n, excess, fresh
         self.bursts = bursts or Bursts()
         self.fit = fit or VarianceFit()
         self.warmup: list[list[float]] = warmup if warmup is not None else []
         # Intervals and their 1/n, exponentially weighted as the fit forgets (unweighted).
         self.calls = calls or self.fit.sums[:2]
+        self.load = load or LoadSlope()
 
     @staticmethod
     def _scale(value: float) -> float:
@@ -271,7 +278,11 @@ class LevelBaseline(_Streaming):
 
     def _level_of(self, value: float, calls: float) -> float:
         """An interval's value on the scale of ``mu``."""
-        return _log(value) + self._shortfall(calls)
+        return self._at_usual_load(_log(value) + self._shortfall(calls), calls)
+
+    def _at_usual_load(self, y: float, calls: float) -> float:
+        """An interval's log level moved to the agent's usual load along the slope."""
+        return y - self.load.offset(calls) if self.loaded else y
 
     def _shortfall(self, calls: float) -> float:
         """How far below ``mu`` the log of an interval of ``calls`` calls lies, on average
@@ -320,6 +331,11 @@ class LevelBaseline(_Streaming):
         self.restart()
 
     def _fit(self, rows: list[list[float]], s: BaselineSettings) -> None:
+        if self.loaded:
+            centre = statistics.median(y + self._shortfall(calls) for y, calls in rows)
+            for y, calls in rows:
+                self.load.learn(calls, y + self._shortfall(calls) - centre, 1.0, 1.0)
+            rows = [[self._at_usual_load(y, calls), calls] for y, calls in rows]
         self.mu = statistics.median(y for y, _ in rows)
         spread = MAD_TO_SIGMA * statistics.median(abs(y - self.mu) for y, _ in rows)
         limit = FIT_WINSOR * max(spread, s.level_floor)
@@ -333,10 +349,13 @@ class LevelBaseline(_Streaming):
 
     def _follow(self, y: float, calls: float, s: BaselineSettings) -> None:
         y += self._shortfall(calls)
-        residual, sd = self._learn_spread(y, calls, s)
+        residual, sd = self._learn_spread(self._at_usual_load(y, calls), calls, s)
         alpha, settling = self._step(s.alpha)
         if settling or abs(residual) <= WINSOR * sd:  # a far value tells of the spread
-            self.mu += alpha * (1.0 if settling else self._weight(calls, s)) * residual
+            weight = self._weight(calls, s)
+            if self.loaded:
+                self.mu += self.load.learn(calls, y - self.mu, weight, 1.0 - s.spread_alpha)
+            self.mu += alpha * (1.0 if settling else weight) * residual
 
     def _learn_spread(self, y: float, calls: float, s: BaselineSettings) -> tuple[float, float]:
         """Take the interval's residual from the level into the spread (clipped); the
@@ -368,14 +387,17 @@ class LevelBaseline(_Streaming):
         """A plain dict for the state file."""
         return {"kind": self.kind, "mu": self.mu, "n": self.n, "fit": self.fit.sums,
                 "warmup": self.warmup, "excess": self.excess, "fresh": self.fresh,
-                "bursts": self.bursts.to_json(), "calls": self.calls}  # fmt: skip
+                "bursts": self.bursts.to_json(), "calls": self.calls,
+                "load": self.load.sums}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "LevelBaseline":
-        """Restore from ``to_json`` output."""
+        """Restore from ``to_json`` output (earlier versions' without a slope on load)."""
+        load = data.get("load")
         return cls(float(data["mu"]), int(data["n"]), VarianceFit(list(data["fit"])),
                    list(data["warmup"]), float(data["excess"]), int(data["fresh"]),
-                   Bursts.from_json(data.get("bursts")), data.get("calls"))  # fmt: skip
+                   Bursts.from_json(data.get("bursts")), data.get("calls"),
+                   LoadSlope(list(load)) if load else None)  # fmt: skip
 
 
 class MeanBaseline(LevelBaseline):
@@ -396,6 +418,7 @@ class MeanBaseline(LevelBaseline):
 
     __slots__ = ("_one_call",)
     kind = "mean"
+    loaded = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

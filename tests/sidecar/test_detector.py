@@ -12,6 +12,7 @@ import pytest
 from immune_sidecar.detect import BaselineSettings, Detector, LevelBaseline, severity, thresholds
 from immune_sidecar.detect.baseline import MeanBaseline, RateBaseline
 from immune_sidecar.detect.evidence import SHARES, TEST_OF, VITAL_ANOMALY
+from immune_sidecar.detect.load import MAX_SLOPE
 from immune_sidecar.detect.stats import poisson_low_quantile, poisson_quantile
 from immune_sidecar.quarantine import HEALTHY, QUARANTINED, QuarantineBook
 from immune_sidecar.vitals import VitalSample
@@ -968,6 +969,60 @@ def test_a_batch_agent_slower_when_busy_is_judged_by_its_busy_level():
     assert alarms == []
     # Counted by intervals the level would be 1.25^(50/120) ≈ 1.10, even after 70 idle ones.
     assert detector.baselines("a")["latency"]["mean"] > 1.12
+
+
+def _batch_alarms(seed: int, intervals: int, fault=None) -> list[int]:
+    """A batch agent busy for 50 intervals in 200 (100 to 150 calls, each 1.26× as slow as
+    when idle, as a busy service's calls are) and idle for 150 but for a call or two; the
+    intervals that alarmed. ``fault(at, busy)``: how much slower every call of interval
+    ``at`` is besides."""
+    detector, rng, alarms = Detector(BaselineSettings()), random.Random(seed), []
+    for at in range(intervals):
+        busy = at % 200 < 50
+        calls, values, attempts = healthy(rng, rng.randint(100, 150) if busy else rng.randint(1, 2))
+        slower(values, (1.26 if busy else 1.0) * (fault(at, busy) if fault else 1.0))
+        found = detector.observe(sample("a", at, calls, values, attempts, prompt_hash="p"))
+        alarms += [at] if found else []
+    return alarms
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_batch_agent_whose_calls_are_slower_when_busy_starts_no_busy_spell_as_a_shift(seed):
+    """Judged against one level, the 150 idle intervals pulled it towards the idle calls'
+    level, and busy spells began as lasting latency shifts (seed 1: five alarms in two days,
+    seed 2: two). The level is read at the agent's usual load along its slope on load."""
+    assert _batch_alarms(seed, 2880) == []
+
+
+def test_a_batch_agent_slower_at_its_usual_load_or_idle_is_still_caught():
+    """The slope on load explains the busy spells, not a slowdown: calls 1.6× slower in a
+    busy spell are caught in it, and calls twice as slow in an idle phase are too."""
+    busy_fault = _batch_alarms(3, 1250, lambda at, busy: 1.6 if at >= 1200 else 1.0)
+    assert busy_fault and 1200 <= busy_fault[0] < 1205
+    idle_fault = _batch_alarms(3, 1400, lambda at, busy: 2.0 if at >= 1250 else 1.0)
+    assert idle_fault and 1250 <= idle_fault[0] < 1350
+
+
+def test_a_level_s_slope_on_load_is_learned_bounded_and_none_without_varied_load():
+    """Levels 0.08 higher per unit of log calls: the slope is told; one far steeper is held
+    at MAX_SLOPE; one whose calls never vary has none; and it survives the state file."""
+    s = BaselineSettings()
+    for truth, told in ((0.08, (0.06, 0.1)), (0.6, (MAX_SLOPE, MAX_SLOPE))):
+        base, rng = LevelBaseline(), random.Random(5)
+        for _ in range(1500):
+            calls = rng.choice([1, 2, 20, 40, 80])
+            noise = rng.gauss(0, 0.4 / math.sqrt(calls))
+            base.learn(math.exp(truth * math.log(calls) + noise), calls, s)
+        assert told[0] <= base.load.slope() <= told[1], (truth, base.load.slope())
+        again = LevelBaseline.from_json(json.loads(json.dumps(base.to_json())))
+        assert again.z(3.0, 40, s.level_floor, s) == base.z(3.0, 40, s.level_floor, s)
+    steady, rng = LevelBaseline(), random.Random(6)
+    for _ in range(500):
+        steady.learn(math.exp(rng.gauss(0, 0.1)), 20, s)
+    assert steady.load.slope() == 0.0
+    older = {k: v for k, v in steady.to_json().items() if k != "load"}
+    assert LevelBaseline.from_json(older).load.slope() == 0.0
+    assert MeanBaseline().loaded is False  # tokens a call do not move with load
 
 
 def _tail_alarms(storm: int, held: bool) -> list[int]:

@@ -53,6 +53,7 @@ WELL_POSED = 0.05  # the two variance terms are told apart only past this correl
 MAX_WEIGHT = 4.0  # the most an interval's precision weighs in a level's learning, × the usual
 ADOPT_SAMPLES, ADOPT_ALPHA = 10, 0.3  # after an adopted level, samples that settle it quickly
 MAX_CALL_VARIANCE = 2.0  # a single call's log-variance a mean's shortfall is told from, at most
+FEW_CALLS = 3  # from this many calls on, a level's value is no single call's
 LOWEST_SHIFT = 0.05  # a falling share's likelihood ratio is tuned to no lower a share than this
 
 
@@ -129,12 +130,20 @@ class _Streaming:
         """Whether the baseline is sure enough of its level for small lasting shifts."""
         return self.n >= s.lasting_after
 
-    def untried(self, s: BaselineSettings, waiting: bool = False) -> bool:
-        """Whether a far interval now may be a burst the baseline could not know yet: it
-        is young (under ``lasting_after`` samples), and the last interval was not far
-        (``waiting``: unless that one's excursion is waiting, deferred)."""
-        young = self.bursty and self.n < s.lasting_after
-        return young and (waiting or self.bursts.pending is None)
+    def untried(self, s: BaselineSettings, exposure: float, waiting: bool = False) -> bool:
+        """Whether a far interval of ``exposure`` now may be a burst the baseline could not
+        know yet: it is young (under ``lasting_after`` samples), or one call may have made
+        the interval's value and it is not the second far one (``waiting``: the last one's
+        excursion is waiting, deferred); and the last interval was not far (unless
+        ``waiting``)."""
+        few = not waiting and self.one_call_makes(exposure)
+        unsure = self.bursty and (self.n < s.lasting_after or few)
+        return unsure and (waiting or self.bursts.pending is None)
+
+    def one_call_makes(self, exposure: float) -> bool:
+        """Whether one call may make an interval's value of ``exposure`` (a count: never,
+        its exposure's every call adds to it)."""
+        return False
 
     def learn(self, value: float, exposure: float, s: BaselineSettings) -> None:
         """Take a normal interval in: fitted robustly once ``min_samples`` are in, then
@@ -265,6 +274,11 @@ class LevelBaseline(_Streaming):
         if per_call > usual:
             fitted = max(fitted, self.fit.variance(1.0, usual) * per_call / usual)
         return max(fitted, floor * floor)
+
+    def one_call_makes(self, exposure: float) -> bool:
+        """Under ``FEW_CALLS`` calls: one straggler moves the median of two calls half way
+        (on the log scale), a mean of two as far, the value of one all the way."""
+        return exposure < FEW_CALLS
 
     def shows(self, rise: float, calls: float, s: BaselineSettings) -> float:
         """The z a rise of every call by the factor ``rise`` shows in ``calls`` calls."""

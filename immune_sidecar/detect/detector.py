@@ -158,7 +158,9 @@ class Detector:
             confirming, state.deferred = state.deferred, {}
             anomalies = self._anomalies(state, sample, seen, limits, confirming)
             if learn:
-                anomalies = self._defer(state, anomalies, limits, explained, confirming)
+                anomalies = self._defer(
+                    state, anomalies, limits, explained, confirming, sample.operations
+                )
             self._note(state, seen, learn, explained, anomalies)
             if learn:
                 self._learn_day(state, raw, sample, explained)
@@ -276,9 +278,11 @@ class Detector:
             test.anomaly, test.vital, shown, typical, round(sigma, 2), alarmed=alarmed
         ), alarmed
 
-    def _defer(self, state: _AgentState, anomalies, limits: _Limits, explained, confirming):
-        """A young baseline's lone excursion, short of overwhelming, waits up to
-        ``YOUNG_HOLD`` intervals: it may be the agent's first bursts, which the baseline
+    def _defer(self, state: _AgentState, anomalies, limits: _Limits, explained, confirming,
+               calls: float):  # fmt: skip
+        """A lone excursion short of overwhelming, of a young baseline or in too few
+        ``calls`` for its value to be more than one call's, waits up to ``YOUNG_HOLD``
+        intervals: it may be the agent's first bursts (a straggler), which the baseline
         has not seen yet, and bursts may come two in a row. It alarms then, unless an
         interval undoes it (``_judge``)."""
         held, state.held = (state.held if confirming else 0), 0
@@ -286,17 +290,19 @@ class Detector:
         vitals = {a.vital for a in alarmed}
         if not alarmed or vitals & set(explained) or not vitals <= kin(alarmed[0].vital):
             return anomalies
-        untried = (self._untried(state, a, limits, a.vital in confirming) for a in alarmed)
+        untried = (self._untried(state, a, limits, calls, a.vital in confirming) for a in alarmed)
         if held >= YOUNG_HOLD or not all(untried):
             return anomalies
         state.deferred, state.held = {a.vital: a for a in alarmed}, held + 1
         return ()
 
-    def _untried(self, state: _AgentState, anomaly: Anomaly, limits: _Limits, waiting: bool):
-        """Whether the anomaly may be a burst its young baseline could not know yet
-        (``waiting``: the vital's excursion was deferred the interval before)."""
+    def _untried(self, state: _AgentState, anomaly: Anomaly, limits: _Limits, calls: float,
+                 waiting: bool):  # fmt: skip
+        """Whether the anomaly, in an interval of ``calls``, may be a burst its baseline
+        could not know yet (``waiting``: the vital's excursion was deferred the interval
+        before)."""
         s, base = self.settings, state.vitals.get(anomaly.vital)
-        if base is None or not base.learned(s) or not base.untried(s, waiting):
+        if base is None or not base.learned(s) or not base.untried(s, calls, waiting):
             return False
         return anomaly.sigma < GUARD_FACTOR * limits.of(base, s).sudden
 

@@ -1431,6 +1431,44 @@ def test_a_creep_on_a_vital_that_bursts_is_caught_as_soon_as_on_one_that_does_no
     assert bursting <= steady, (bursting, steady)
 
 
+def _few_calls_alarms(calls: int, factor: float, lasting: bool) -> list[int]:
+    """A settled agent busy one interval in five (15 to 25 calls of log-spread 0.35) and
+    otherwise idle but for a call or two, then four intervals of ``calls`` calls: the first
+    ``factor`` times as slow, the rest too if ``lasting``. Which of the four alarmed."""
+    detector, rng, alarms = Detector(BaselineSettings()), random.Random(11), []
+
+    def interval(at: int, calls: int, factor: float = 1.0) -> VitalSample:
+        latencies = [rng.lognormvariate(0.0, 0.35) * factor for _ in range(calls)]
+        values = {"latency": statistics.fmean(latencies),
+                  "latency_median": statistics.median(latencies)}  # fmt: skip
+        return sample("a", at, calls, values, calls)
+
+    for at in range(300):
+        busy = at % 100 < 20
+        assert detector.observe(interval(at, rng.randint(*(15, 25) if busy else (1, 2)))) is None
+    for step in range(4):
+        slow = factor if step == 0 or lasting else 1.0
+        alarms += [step] if detector.observe(interval(300 + step, calls, slow)) else []
+    return alarms
+
+
+@pytest.mark.parametrize("calls", [1, 2])
+@pytest.mark.parametrize("factor", [10.0, 20.0])
+def test_an_interval_one_straggler_could_make_waits_for_the_next(calls, factor):
+    """The median of one or two calls is one straggler's to make (of two, half way on the
+    log scale): such an interval, far above a settled level, waits for the next one. One
+    back at the level undoes it (a burst, learned); one slow again alarms. Judged at once,
+    a lone straggler 10× or 20× quarantined the agent (z 5.1 to 7.3); the wider fleets'
+    idle agents' stragglers did."""
+    assert _few_calls_alarms(calls, factor, lasting=False) == []
+    assert _few_calls_alarms(calls, factor, lasting=True)[:1] == [1]
+
+
+def test_an_interval_of_three_calls_far_above_its_level_alarms_at_once():
+    """From three calls on, one straggler cannot make the median: no wait."""
+    assert _few_calls_alarms(3, 10.0, lasting=False) == [0]
+
+
 def young_alarms(factors: list[float], healthy_first: int = 15) -> list[tuple[int, float]]:
     """A new agent's alarms (interval, z) over ``healthy_first`` healthy intervals and then
     one with each of ``factors`` times the tool calls."""

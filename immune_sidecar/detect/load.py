@@ -26,33 +26,25 @@ REACH = 3.0  # standard deviations of the log calls an interval's load is read w
 class LoadSlope:
     """The exponentially weighted sums a level's slope on load is told from."""
 
-    __slots__ = ("sums",)
+    __slots__ = ("_told", "sums")
 
     def __init__(self, sums: list[float] | None = None) -> None:
         self.sums = sums or [0.0] * 5  # Σw, Σw·x, Σw·x², Σw·r, Σw·x·r (x the log calls)
+        self._told: tuple[float, float, float] | None = None  # slope, usual, reach: kept
 
     def offset(self, calls: float) -> float:
         """How far above the level at the usual load an interval of ``calls`` calls lies
         (log)."""
-        weight, wx, wxx, _, _ = self.sums
-        if weight <= 0:
-            return 0.0
-        mean = wx / weight
-        reach = REACH * math.sqrt(max(wxx / weight - mean * mean, 0.0))
-        return self.slope() * max(-reach, min(reach, _x(calls) - mean))
+        slope, usual, reach = self._told or self._tell()
+        return slope * max(-reach, min(reach, _x(calls) - usual)) if slope else 0.0
 
     def slope(self) -> float:
         """The level's rise per unit of log calls."""
-        weight, wx, wxx, wr, wxr = self.sums
-        if weight <= 0:
-            return 0.0
-        spread = wxx - wx * wx / weight
-        return max(0.0, min(MAX_SLOPE, (wxr - wx * wr / weight) / (spread + PRIOR)))
+        return (self._told or self._tell())[0]
 
     def usual(self) -> float:
         """The usual load (the mean log calls) the level is read at."""
-        weight, wx = self.sums[0], self.sums[1]
-        return wx / weight if weight > 0 else 0.0
+        return (self._told or self._tell())[1]
 
     def learn(self, calls: float, residual: float, weight: float, keep: float) -> float:
         """Take an interval's residual from the level in, after forgetting by ``keep``;
@@ -60,7 +52,20 @@ class LoadSlope:
         before, x = self.usual(), _x(calls)
         for i, term in enumerate((1.0, x, x * x, residual, x * residual)):
             self.sums[i] = self.sums[i] * keep + weight * term
+        self._told = None
         return self.slope() * (self.usual() - before)
+
+    def _tell(self) -> tuple[float, float, float]:
+        """The slope, the usual load and how far from it the slope is read, from the sums
+        (kept until they change: an interval is judged several times over)."""
+        weight, wx, wxx, wr, wxr = self.sums
+        if weight <= 0:
+            self._told = (0.0, 0.0, 0.0)
+            return self._told
+        usual, spread = wx / weight, max(wxx - wx * wx / weight, 0.0)
+        slope = max(0.0, min(MAX_SLOPE, (wxr - wx * wr / weight) / (spread + PRIOR)))
+        self._told = (slope, usual, REACH * math.sqrt(spread / weight))
+        return self._told
 
 
 def _x(calls: float) -> float:

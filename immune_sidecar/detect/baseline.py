@@ -130,19 +130,19 @@ class _Streaming:
         """Whether the baseline is sure enough of its level for small lasting shifts."""
         return self.n >= s.lasting_after
 
-    def untried(self, s: BaselineSettings, exposure: float, waiting: bool = False) -> bool:
-        """Whether a far interval of ``exposure`` now may be a burst the baseline could not
-        know yet: it is young (under ``lasting_after`` samples), or one call may have made
-        the interval's value and it is not the second far one (``waiting``: the last one's
-        excursion is waiting, deferred); and the last interval was not far (unless
+    def untried(self, s: BaselineSettings, calls: float, waiting: bool = False) -> bool:
+        """Whether a far interval of ``calls`` calls now may be a burst the baseline could
+        not know yet: it is young (under ``lasting_after`` samples), or one call may have
+        made the interval's value and it is not the second far one (``waiting``: the last
+        one's excursion is waiting, deferred); and the last interval was not far (unless
         ``waiting``)."""
-        few = not waiting and self.one_call_makes(exposure)
+        few = not waiting and self.one_call_makes(calls)
         unsure = self.bursty and (self.n < s.lasting_after or few)
         return unsure and (waiting or self.bursts.pending is None)
 
-    def one_call_makes(self, exposure: float) -> bool:
-        """Whether one call may make an interval's value of ``exposure`` (a count: never,
-        its exposure's every call adds to it)."""
+    def one_call_makes(self, calls: float) -> bool:
+        """Whether one call may make the value of an interval of ``calls`` calls (a count:
+        never, every call adds to it)."""
         return False
 
     def learn(self, value: float, exposure: float, s: BaselineSettings) -> None:
@@ -253,7 +253,8 @@ class LevelBaseline(_Streaming):
         self.warmup: list[list[float]] = warmup if warmup is not None else []
         # Intervals and their 1/n, exponentially weighted as the fit forgets (unweighted).
         self.calls = calls or self.fit.sums[:2]
-        self.load = load or LoadSlope()
+        # The slope on load, for a level that moves with load (None for one that does not).
+        self.load = (load or LoadSlope()) if self.loaded else None
 
     @staticmethod
     def _scale(value: float) -> float:
@@ -275,10 +276,10 @@ class LevelBaseline(_Streaming):
             fitted = max(fitted, self.fit.variance(1.0, usual) * per_call / usual)
         return max(fitted, floor * floor)
 
-    def one_call_makes(self, exposure: float) -> bool:
+    def one_call_makes(self, calls: float) -> bool:
         """Under ``FEW_CALLS`` calls: one straggler moves the median of two calls half way
         (on the log scale), a mean of two as far, the value of one all the way."""
-        return exposure < FEW_CALLS
+        return calls < FEW_CALLS
 
     def shows(self, rise: float, calls: float, s: BaselineSettings) -> float:
         """The z a rise of every call by the factor ``rise`` shows in ``calls`` calls."""
@@ -296,7 +297,7 @@ class LevelBaseline(_Streaming):
 
     def _at_usual_load(self, y: float, calls: float) -> float:
         """An interval's log level moved to the agent's usual load along the slope."""
-        return y - self.load.offset(calls) if self.loaded else y
+        return y if self.load is None else y - self.load.offset(calls)
 
     def _shortfall(self, calls: float) -> float:
         """How far below ``mu`` the log of an interval of ``calls`` calls lies, on average
@@ -345,7 +346,7 @@ class LevelBaseline(_Streaming):
         self.restart()
 
     def _fit(self, rows: list[list[float]], s: BaselineSettings) -> None:
-        if self.loaded:
+        if self.load is not None:
             centre = statistics.median(y + self._shortfall(calls) for y, calls in rows)
             for y, calls in rows:
                 self.load.learn(calls, y + self._shortfall(calls) - centre, 1.0, 1.0)
@@ -367,7 +368,7 @@ class LevelBaseline(_Streaming):
         alpha, settling = self._step(s.alpha)
         if settling or abs(residual) <= WINSOR * sd:  # a far value tells of the spread
             weight = self._weight(calls, s)
-            if self.loaded:
+            if self.load is not None:
                 self.mu += self.load.learn(calls, y - self.mu, weight, 1.0 - s.spread_alpha)
             self.mu += alpha * (1.0 if settling else weight) * residual
 
@@ -399,10 +400,10 @@ class LevelBaseline(_Streaming):
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
-        return {"kind": self.kind, "mu": self.mu, "n": self.n, "fit": self.fit.sums,
-                "warmup": self.warmup, "excess": self.excess, "fresh": self.fresh,
-                "bursts": self.bursts.to_json(), "calls": self.calls,
-                "load": self.load.sums}  # fmt: skip
+        state = {"kind": self.kind, "mu": self.mu, "n": self.n, "fit": self.fit.sums,
+                 "warmup": self.warmup, "excess": self.excess, "fresh": self.fresh,
+                 "bursts": self.bursts.to_json(), "calls": self.calls}  # fmt: skip
+        return state if self.load is None else {**state, "load": self.load.sums}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "LevelBaseline":

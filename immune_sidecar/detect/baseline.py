@@ -40,6 +40,7 @@ from .stats import (
     student_z,
     z_of_p,
 )
+from .tail import ZTail
 
 WINSOR = 2.5  # values beyond this many standard deviations do not move the level
 FIT_WINSOR = 4.0  # residuals are clipped here for the spread; a count beyond is not learned
@@ -182,6 +183,14 @@ class _Streaming:
     def run_z(self, value: float, exposure: float, s: BaselineSettings) -> float | None:
         """Evidence an interval adds to a run that is judged at once (a share's); None."""
         return None
+
+    def hold(self, z: float) -> None:
+        """Keep the judged interval's z until it is learned (a count's tail; else none)."""
+
+    def carry(self, before: "_Streaming") -> None:
+        """Start from what the vital's baseline before a deploy saw of the agent's work:
+        its bursts."""
+        self.bursts = before.bursts.carried()
 
     def z(self, value: float, exposure: float, floor: float, s: BaselineSettings) -> float:
         """How far above normal ``value`` lies for an interval of ``exposure``, against the
@@ -465,16 +474,20 @@ class MeanBaseline(LevelBaseline):
 class RateBaseline(_Streaming):
     """Events per unit of exposure, with count variance φ·m + τ²·m² (φ ≥ 1)."""
 
-    __slots__ = ("bursts", "events", "excess", "exposure", "fit", "fresh", "n", "warmup")
+    __slots__ = (
+        "bursts", "events", "excess", "exposure", "fit", "fresh", "n", "tail", "warmup"
+    )  # fmt: skip
     kind = "rate"
     clipped_from = COUNT_CLIP_Z
 
     def __init__(
-        self, events=0.0, exposure=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0, bursts=None
-    ):
+        self, events=0.0, exposure=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0,
+        bursts=None, tail=None,
+    ):  # fmt: skip
         self.events, self.exposure, self.n, self.excess = events, exposure, n, excess
         self.fresh = fresh
         self.bursts = bursts or Bursts()
+        self.tail = tail or ZTail()
         self.fit = fit or VarianceFit()
         self.warmup: list[list[float]] = warmup if warmup is not None else []
 
@@ -547,7 +560,8 @@ class RateBaseline(_Streaming):
         deviations of the interval's count against the baseline's rate (counts taken as
         Poisson scaled by their dispersion φ = variance / mean)."""
         if not self.by_likelihood(s):
-            return z - s.count_cusum_slack
+            slack = s.count_cusum_slack
+            return (z - slack) / self.tail.stretch(slack, s.rate_alpha)
         mean = self.rate() * exposure
         variance = self.count_variance(mean, s)
         ratio = self._shifted(s.count_shift * math.sqrt(variance) / mean)
@@ -571,7 +585,21 @@ class RateBaseline(_Streaming):
             mean = self.rate() * exposure
             self._add_residual(count, mean, self.count_variance(mean, s), 1.0)
 
+    def hold(self, z: float) -> None:
+        """Keep the judged interval's z, for the tail of its z-scores if it is learned and
+        began with the lasting sum at 0: healthy z-scores come one by one, each as likely
+        after a high one as after a low one, so this leaves their tail as it is, while a
+        shift building up adds its first interval only (else it loosened its own test)."""
+        self.tail.hold(z if self.excess <= 0.0 else None)
+
+    def carry(self, before: "_Streaming") -> None:
+        """Also the tail of its z-scores."""
+        super().carry(before)
+        if isinstance(before, RateBaseline):
+            self.tail = before.tail.carried()
+
     def _follow(self, count: float, exposure: float, s: BaselineSettings) -> None:
+        self.tail.learn(s.count_cusum_slack, s.rate_alpha)
         mean = self.rate() * exposure
         variance = self.count_variance(mean, s)
         # What is too far out to learn is judged against the highest rate the events seen
@@ -631,14 +659,15 @@ class RateBaseline(_Streaming):
         return {"kind": self.kind, "events": self.events, "exposure": self.exposure,
                 "n": self.n, "fit": self.fit.sums, "warmup": self.warmup,
                 "excess": self.excess, "fresh": self.fresh,
-                "bursts": self.bursts.to_json()}  # fmt: skip
+                "bursts": self.bursts.to_json(), "tail": self.tail.to_json()}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RateBaseline":
         """Restore from ``to_json`` output."""
         return cls(float(data["events"]), float(data["exposure"]), int(data["n"]),
                    VarianceFit(list(data["fit"])), list(data["warmup"]), float(data["excess"]),
-                   int(data["fresh"]), Bursts.from_json(data.get("bursts")))  # fmt: skip
+                   int(data["fresh"]), Bursts.from_json(data.get("bursts")),
+                   ZTail.from_json(data.get("tail")))  # fmt: skip
 
 
 class ShareBaseline(RateBaseline):

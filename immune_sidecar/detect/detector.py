@@ -257,6 +257,7 @@ class Detector:
             return guarded, guarded is not None
         limits = every.of(base, s)
         z = self._z(base, seen)
+        base.hold(z)
         judged = base.settled(s)
         step = base.step(z, seen.value, seen.exposure, s) if judged else 0.0
         run = base.run_z(seen.value, seen.exposure, s)
@@ -604,7 +605,7 @@ def _fresh(state: _AgentState, test: VitalTest) -> Baseline:
     """A new baseline for the vital, with the bursts its baseline before a deploy saw."""
     base, before = test.baseline(), state.previous.get(test.vital)
     if before is not None:
-        base.bursts = before.bursts.carried()
+        base.carry(before)
     return base
 
 

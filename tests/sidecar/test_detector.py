@@ -11,9 +11,11 @@ import pytest
 
 from immune_sidecar.detect import BaselineSettings, Detector, LevelBaseline, severity, thresholds
 from immune_sidecar.detect.baseline import MeanBaseline, RateBaseline
+from immune_sidecar.detect.budget import cusum_limit
 from immune_sidecar.detect.evidence import SHARES, TEST_OF, VITAL_ANOMALY
 from immune_sidecar.detect.load import MAX_SLOPE
 from immune_sidecar.detect.stats import poisson_low_quantile, poisson_quantile
+from immune_sidecar.detect.tail import ZTail
 from immune_sidecar.quarantine import HEALTHY, QUARANTINED, QuarantineBook
 from immune_sidecar.vitals import VitalSample
 
@@ -1513,6 +1515,7 @@ def test_a_deploy_keeps_the_agent_s_bursts():
     after = detector.snapshot()["a"]["vitals"]["tool_calls"]
     assert after["n"] < before["n"]  # re-learned
     assert after["bursts"][0] > 0.02 and after["bursts"][1:4] == before["bursts"][1:4]
+    assert after["tail"][2] == before["tail"][2]  # the tail's memory too, not a prior's
     assert detector.observe(of("2", 640, 5.0, share=1.0)) is None
 
 
@@ -1582,3 +1585,117 @@ def test_a_calls_mean_s_shortfall_never_feeds_on_its_own_error():
             tokens = [rng.lognormvariate(math.log(3000 * grown), 0.66) for _ in range(calls)]
             base.learn(sum(tokens) / calls, calls, s)
         assert 3000 < base.typical() < 30_000, (seed, base.mu)
+
+
+def two_modes(rng: random.Random) -> float:
+    """A z-score of a count with two modes, of mean 0 and variance about 1: most intervals
+    a little below the fitted rate, one in eight far above it."""
+    return rng.gauss(2.2, 0.5) if rng.random() < 0.13 else rng.gauss(-0.33, 0.5)
+
+
+def tail_of(draw, rng: random.Random, intervals: int, alpha: float = 0.0025) -> ZTail:
+    tail = ZTail()
+    for _ in range(intervals):
+        tail.hold(draw(rng))
+        tail.learn(0.75, alpha)
+    return tail
+
+
+def run_length(draw, rng: random.Random, limit: float, stretch: float, steps=200_000) -> float:
+    """The mean intervals between a CUSUM of z − 0.75 (divided by ``stretch``) reaching
+    ``limit``, restarted at each."""
+    total, alarms = 0.0, 0
+    for _ in range(steps):
+        total = max(0.0, total + (draw(rng) - 0.75) / stretch)
+        if total >= limit:
+            total, alarms = 0.0, alarms + 1
+    return steps / max(alarms, 1)
+
+
+def test_a_count_whose_z_scores_have_a_heavy_tail_keeps_its_lasting_test_s_run_length():
+    """z-scores of variance 1 with a heavy upper tail reach a CUSUM's limit many times
+    sooner than a normal z's (a designed run length of 2,000 intervals came every 300).
+    Divided by the stretch their tail tells, they reach it at about the designed rate;
+    a normal z's tail leaves its test as it was."""
+    limit, rng = cusum_limit(2000.0, 0.75), random.Random(1)
+    normal = tail_of(lambda r: r.gauss(0.0, 1.0), rng, 10_000)
+    assert normal.stretch(0.75, 0.0025) < 1.02
+    heavy = tail_of(two_modes, rng, 10_000, alpha=0.001)
+    stretch = heavy.stretch(0.75, 0.001)
+    assert 1.25 <= stretch <= 1.6  # the crossing of its exact mean, θ* ≈ 1.04: 2k/θ* ≈ 1.44
+    alone = run_length(two_modes, rng, limit, 1.0)
+    assert alone < 2000.0 / 3
+    assert run_length(two_modes, rng, limit, stretch) > 2.5 * alone
+
+
+def test_a_young_count_s_chance_tail_barely_loosens_its_test_its_own_tail_soon_does():
+    """A young count's means hold a normal z's prior beside its first intervals: thirty
+    normal z-scores loosen its lasting test in few agents and by little, while a tail that
+    is the agent's own shows within a hundred intervals."""
+    chance = [tail_of(lambda r: r.gauss(0.0, 1.0), random.Random(seed), 30) for seed in range(40)]
+    stretches = [tail.stretch(0.75, 0.0025) for tail in chance]
+    assert sum(s > 1.0 for s in stretches) <= 2 and max(stretches) < 1.2
+    own = [tail_of(two_modes, random.Random(seed), 100) for seed in range(10)]
+    assert statistics.median(tail.stretch(0.75, 0.0025) for tail in own) > 1.15
+
+
+def two_mode_answers(rng: random.Random, at: int, agent: str, fall: float | None = None):
+    """An interval of a spans agent whose calls answer at 0.37, but in one interval in
+    eight (tasks of many tool rounds) sixteen times less often; ``fall``: every interval's
+    answers fall so (a loop that still answers now and then)."""
+    n = rng.randint(30, 50)
+    share = 0.37 / (fall or (16.0 if rng.random() < 0.13 else 1.0))
+    answers = sum(rng.random() < share for _ in range(n))
+    values = {"llm_calls": float(n), "invocations": float(answers)}
+    return VitalSample(agent, at * 60.0, 60.0, float(n), values, attempts=float(n))
+
+
+def lasting_alarms(detector: Detector, agents: int) -> int:
+    rng, sudden, found = random.Random(12), detector.limits().sudden, 0
+    for agent in range(agents):
+        for at in range(1500):
+            infection = detector.observe(two_mode_answers(rng, at, f"a{agent}"))
+            found += infection is not None and max(a.sigma for a in infection.anomalies) < sudden
+    return found
+
+
+def test_a_share_that_falls_in_one_interval_in_eight_spends_its_lasting_budget_no_faster(
+    monkeypatch,
+):
+    """Through the detector: the answers of the two-mode agent learn a stretch, its
+    lasting alarms at a budget of 20 fall from 4 to 1 in 150 agent-hours, and answers that
+    stay at the low mode are still caught as they last."""
+    settings = BaselineSettings(false_alarms_per_1000_hours=20.0)
+    calibrated = Detector(settings)
+    assert lasting_alarms(calibrated, 6) <= 1
+    assert calibrated.snapshot()["a5"]["vitals"]["answer_share"]["tail"] is not None
+    detector, rng = Detector(BaselineSettings()), random.Random(0)
+    for at in range(1500):
+        detector.observe(two_mode_answers(rng, at, "a"))
+    assert detector._agents["a"].vitals["answer_share"].tail.stretch(0.75, 0.0025) > 1.2
+    found = next(
+        at for at in range(12) if detector.observe(two_mode_answers(rng, 1500 + at, "a", 16.0))
+    )
+    assert found < 12
+    monkeypatch.setattr(ZTail, "stretch", lambda self, slack, alpha: 1.0)
+    assert lasting_alarms(Detector(settings), 6) >= 3
+
+
+def test_a_count_s_tail_survives_the_state_file_and_older_files_load_without_one():
+    detector, rng = Detector(BaselineSettings()), random.Random(0)
+    for at in range(400):
+        detector.observe(two_mode_answers(rng, at, "a"))
+    state = json.loads(json.dumps(detector.snapshot()))
+    restored = Detector(BaselineSettings())
+    restored.restore(state)
+    assert restored.snapshot() == detector.snapshot()
+
+    def stretch(of: Detector) -> float:
+        return of._agents["a"].vitals["answer_share"].tail.stretch(0.75, 0.0025)
+
+    assert stretch(restored) == stretch(detector) > 1.1
+    del state["a"]["vitals"]["answer_share"]["tail"]
+    older = Detector(BaselineSettings())
+    older.restore(state)
+    assert stretch(older) == 1.0
+    assert older.snapshot()["a"]["vitals"]["answer_share"]["tail"] is None

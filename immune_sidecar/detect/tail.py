@@ -9,9 +9,10 @@ few high intervals close together reach the limit many times sooner than designe
 A CUSUM of z − k reaches its limit h about once in exp(θ*·h) intervals, θ* the root
 of E[exp(θ(z − k))] = 1: θ* = 2k for a normal z (Siegmund's approximation, which the
 budget uses). So the means of exp(θ(z − k)) over the count's learned intervals that
-began with the lasting sum at 0 (``RateBaseline.hold``) are kept at a few θ from 2k down, and θ* is read where they cross 1 (linearly between
-two); the steps are divided by 2k/θ*, which keeps the designed run length. A normal
-z's mean at 2k is 1, and its test is unchanged.
+began with the lasting sum at 0 (``RateBaseline.hold``) are kept at a few θ from 2k
+down, and θ* is read where they cross 1 (linearly between two); the steps are divided
+by 2k/θ*, which keeps the designed run length. A normal z's mean at 2k is 1, and its
+test is unchanged.
 
 Each mean is taken one standard error low (from the mean of its square): a few
 intervals' chance tail loosens no test, a tail that is the agent's own does. The

@@ -25,13 +25,13 @@ import math
 
 PRIOR = 50.0  # intervals of normal z-scores the means start from: a young count's few say little
 TOP_Z = 4.0  # a z beyond this is taken in at this (one far interval is no tail's shape)
-# The θ the means are kept at, as shares of 2k (the last bounds the stretch: 1 / 0.4).
-SHARES = (1.0, 0.85, 0.7, 0.55, 0.4)
+# The θ the means are kept at, as fractions of 2k (the last bounds the stretch: 1 / 0.4).
+FRACTIONS = (1.0, 0.85, 0.7, 0.55, 0.4)
 
 
 class ZTail:
     """Running means of exp(θ(z − k)) and of its square over a count's healthy
-    intervals, at the θ of ``SHARES``, and how many intervals they hold."""
+    intervals, at the θ of ``FRACTIONS``, and how many intervals they hold."""
 
     __slots__ = ("held", "means", "squares", "weight")
 
@@ -68,15 +68,7 @@ class ZTail:
         held = 2.0 * self.weight - 1.0 if self.weight >= 1.0 / alpha else self.weight
         lows = [m - math.sqrt(max(q - m * m, 0.0) / held)
                 for m, q in zip(self.means, self.squares, strict=True)]  # fmt: skip
-        if lows[0] <= 1.0:
-            return 1.0
-        for i in range(1, len(SHARES)):
-            if lows[i] <= 1.0:
-                share = SHARES[i] + (SHARES[i - 1] - SHARES[i]) * (1.0 - lows[i]) / (
-                    lows[i - 1] - lows[i]
-                )
-                return 1.0 / share
-        return 1.0 / SHARES[-1]
+        return 1.0 / _crossing(lows)
 
     def carried(self) -> "ZTail":
         """What a new baseline of the count starts from (a deploy's): the shape of its
@@ -95,8 +87,20 @@ class ZTail:
         return cls(list(data[0]), list(data[1]), float(data[2])) if data else cls()
 
 
+def _crossing(lows: list[float]) -> float:
+    """The fraction of 2k at which the means, from 2k down, fall to 1 (linearly between
+    the two around it; the last fraction if none does)."""
+    if lows[0] <= 1.0:
+        return 1.0
+    for i in range(1, len(FRACTIONS)):
+        if lows[i] <= 1.0:
+            between = (1.0 - lows[i]) / (lows[i - 1] - lows[i])
+            return FRACTIONS[i] + (FRACTIONS[i - 1] - FRACTIONS[i]) * between
+    return FRACTIONS[-1]
+
+
 def _thetas(slack: float) -> tuple[float, ...]:
-    return tuple(2.0 * slack * share for share in SHARES)
+    return tuple(2.0 * slack * fraction for fraction in FRACTIONS)
 
 
 def _normal(slack: float) -> tuple[list[float], list[float]]:

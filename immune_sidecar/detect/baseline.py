@@ -599,7 +599,8 @@ class RateBaseline(_Streaming):
             self.tail = before.tail.carried()
 
     def _follow(self, count: float, exposure: float, s: BaselineSettings) -> None:
-        self.tail.learn(s.count_cusum_slack, s.rate_alpha)
+        if not self.by_likelihood(s):  # (a small count's likelihood ratios are not stretched)
+            self.tail.learn(s.count_cusum_slack, s.rate_alpha)
         mean = self.rate() * exposure
         variance = self.count_variance(mean, s)
         # What is too far out to learn is judged against the highest rate the events seen

@@ -66,9 +66,11 @@ class ZTail:
             return 1.0
         # A running mean of w intervals holds w; once it forgets at 1/w, about 2w − 1.
         held = 2.0 * self.weight - 1.0 if self.weight >= 1.0 / alpha else self.weight
-        lows = [m - math.sqrt(max(q - m * m, 0.0) / held)
-                for m, q in zip(self.means, self.squares, strict=True)]  # fmt: skip
-        return 1.0 / _crossing(lows)
+        means, squares = self.means, self.squares
+        low = lambda i: means[i] - math.sqrt(max(squares[i] - means[i] ** 2, 0.0) / held)  # noqa: E731
+        if low(0) <= 1.0:  # (a normal z's, most counts': no need of the others)
+            return 1.0
+        return 1.0 / _crossing([low(i) for i in range(len(FRACTIONS))])
 
     def carried(self) -> "ZTail":
         """What a new baseline of the count starts from (a deploy's): the shape of its

@@ -602,7 +602,8 @@ def _restart_sums(state: _AgentState, vitals: Collection[str] | None = None) -> 
 
 
 def _fresh(state: _AgentState, test: VitalTest) -> Baseline:
-    """A new baseline for the vital, with the bursts its baseline before a deploy saw."""
+    """A new baseline for the vital, starting from what its baseline before a deploy saw
+    of the agent's work (``carry``: bursts, a count's tail)."""
     base, before = test.baseline(), state.previous.get(test.vital)
     if before is not None:
         base.carry(before)

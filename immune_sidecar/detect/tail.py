@@ -90,10 +90,8 @@ class ZTail:
 
 
 def _crossing(lows: list[float]) -> float:
-    """The fraction of 2k at which the means, from 2k down, fall to 1 (linearly between
-    the two around it; the last fraction if none does)."""
-    if lows[0] <= 1.0:
-        return 1.0
+    """The fraction of 2k at which the means, from 2k down (the first above 1), fall to 1
+    (linearly between the two around it; the last fraction if none does)."""
     for i in range(1, len(FRACTIONS)):
         if lows[i] <= 1.0:
             between = (1.0 - lows[i]) / (lows[i - 1] - lows[i])

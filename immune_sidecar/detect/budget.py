@@ -35,6 +35,17 @@ class Thresholds:
 
     sudden: float
     lasting: float
+    # The limit plus Siegmund's overshoot (b, in the steps' units): see ``margin``.
+    reach: float
+
+    def margin(self, uncertainty: float) -> float:
+        """What each CUSUM step gives up for a baseline whose level is known only to within
+        ``uncertainty``: its estimate's variance, in a usual interval's (v).
+
+        The estimate's error β moves every step alike, and a false alarm's rate grows as
+        e^{2bβ}: e^{2b²v} on average over β ~ N(0, v), many-fold for a young baseline.
+        A slack larger by b·v takes e^{−2b²v} off it again."""
+        return self.reach * uncertainty
 
 
 @functools.lru_cache(maxsize=256)
@@ -46,8 +57,8 @@ def thresholds(
     likelihood ratios of a rise of δ, with slack δ/2)."""
     per_interval = per_1000_hours / 1000.0 * interval_seconds / 3600.0
     each = min(0.5, per_interval / (2 * max(1, tests)))
-    lasting = scale * cusum_limit(1.0 / each, slack)
-    return Thresholds(z_of_p(each), max(0.5, lasting))
+    lasting = max(0.5, scale * cusum_limit(1.0 / each, slack))
+    return Thresholds(z_of_p(each), lasting, lasting + scale * SIEGMUND)
 
 
 def cusum_limit(arl: float, slack: float) -> float:

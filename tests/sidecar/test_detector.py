@@ -177,7 +177,7 @@ def test_a_drift_is_caught_as_a_drift_by_the_vital_that_drifts():
 def test_counts_are_named_by_their_own_anomaly(vital, value, anomaly):
     detector, rng = trained(), random.Random(8)
     found = None
-    for at in range(5):
+    for at in range(8):  # (a young baseline's: its lasting test gives up its uncertainty)
         calls, values, attempts = healthy(rng, 30)
         values[vital] = value  # retries 13×, errors 20×, tools 4× their normal
         found = found or detector.observe(sample("a", 100 + at, calls, values, attempts,
@@ -825,6 +825,80 @@ def test_a_small_counts_likelihood_limit_is_the_scaled_gaussian_one_under_walds_
     ratios, plain = detector.limits(60, "likelihood"), thresholds(0.2, SHARES, 60, shift / 2)
     assert ratios.lasting == pytest.approx(shift * plain.lasting)
     assert 12.0 < ratios.lasting < math.log(1 / each)
+
+
+def lasting_alarms_per_designed(limits, slack: float, uncertainty: float, margin: float) -> float:
+    """Alarms of a CUSUM of normal z − ``slack`` − ``margin`` whose baseline is off by β ~
+    N(0, ``uncertainty``) (drawn once a run: its error moves every step alike), per the
+    alarms its designed run length gives (budget 300, 60 s: one in 4,000 intervals)."""
+    rng, alarms, runs, length = random.Random(3), 0, 200, 4000
+    for _ in range(runs):
+        error, total = rng.gauss(0.0, math.sqrt(uncertainty)), 0.0
+        for _ in range(length):
+            total = max(0.0, total + rng.gauss(error, 1.0) - slack - margin)
+            if total >= limits.lasting:
+                alarms, total = alarms + 1, 0.0
+    return alarms / (runs * length / 4000)
+
+
+def test_a_lasting_test_gives_up_its_baseline_s_uncertainty_and_keeps_its_designed_rate():
+    """A level known from 30 intervals (v = 0.09 of an interval's variance) is off by 0.3
+    of its spread as often as not, and every step of its CUSUM with it: four times the
+    designed false alarms. A slack larger by (h + 1.166)·v takes them back under it."""
+    slack = 1.25
+    limits = thresholds(300.0, SHARES, 60, slack)
+    assert limits.reach == pytest.approx(limits.lasting + 1.166)
+    assert limits.margin(0.09) == pytest.approx(0.09 * limits.reach)
+    assert 0.7 <= lasting_alarms_per_designed(limits, slack, 0.0, 0.0) <= 1.4  # Siegmund's
+    assert lasting_alarms_per_designed(limits, slack, 0.09, 0.0) > 2.5
+    assert lasting_alarms_per_designed(limits, slack, 0.09, limits.margin(0.09)) <= 1.0
+    counts = Detector(BaselineSettings()).limits(60, "likelihood")
+    assert counts.reach == pytest.approx(counts.lasting + 1.5 * 1.166)  # in the ratios' units
+
+
+def test_a_baseline_knows_how_uncertain_its_level_is():
+    """The variance of a baseline's estimate, over agents alike, is what it says it is: a
+    level's from the median of its first 10 intervals, then followed at alpha; a rate's
+    from the intervals it remembers (1/n while young)."""
+    s, rng = BaselineSettings(), random.Random(7)
+    for intervals in (30, 90, 400):
+        levels, rates = [], []
+        for _ in range(300):
+            level, rate = LevelBaseline(), RateBaseline()
+            for _ in range(intervals):
+                level.learn(math.exp(rng.gauss(0.0, 0.3)), 20.0, s)
+                rate.learn(float(_poisson(rng, 20.0)), 1.0, s)
+            levels.append(level.mu)
+            rates.append(rate.rate())
+        assert 0.75 <= statistics.variance(levels) / 0.09 / level.uncertainty(s) <= 1.3
+        assert 0.75 <= statistics.variance(rates) / 20.0 / rate.uncertainty(s) <= 1.3
+    assert LevelBaseline(n=10).uncertainty(s) == pytest.approx(math.pi / 2 / 10)
+    assert LevelBaseline(n=5000).uncertainty(s) == pytest.approx(s.alpha / (2 - s.alpha))
+    assert RateBaseline(n=30).uncertainty(s) == pytest.approx(1 / 30, rel=0.02)
+
+
+def added_to_the_latency_sum(age: int) -> float:
+    """What one interval 1.6× slower adds to the latency's lasting sum, ``age`` in."""
+    detector = Detector(BaselineSettings())
+    stream(detector, "a", random.Random(3), age)
+    base = detector._agents["a"].vitals["latency"]
+    before = base.excess
+    calls, values, attempts = healthy(random.Random(4), 20)
+    slower(values, 1.6)
+    detector.observe(sample("a", age, calls, values, attempts, prompt_hash="p"))
+    return base.excess - before
+
+
+def test_a_young_baseline_s_lasting_sum_gives_up_its_uncertainty_and_a_settled_one_s_barely(
+    monkeypatch,
+):
+    """Through the detector: a small shift adds less to a young baseline's sum than it
+    would without the margin (0.6 at 30 samples), and about as much once it is settled."""
+    young, settled = added_to_the_latency_sum(30), added_to_the_latency_sum(400)
+    monkeypatch.setattr(LevelBaseline, "uncertainty", lambda self, s: 0.0)
+    young_alone, settled_alone = added_to_the_latency_sum(30), added_to_the_latency_sum(400)
+    assert 0.0 < young < young_alone - 0.3
+    assert 0.0 < settled_alone - 0.06 < settled < settled_alone
 
 
 def test_severity_is_monotone_and_follows_the_documented_formula():

@@ -50,6 +50,9 @@ PRIOR_EVENTS = 10.0  # ... and at least this many events' worth, for a rare coun
 RELATIVE_FROM = 5.0  # events in a typical interval before a relative spread is told apart
 LASTING_EVENTS = 5.0  # events a count's baseline remembers before its lasting test runs
 MAD_TO_SIGMA = 1.4826
+# Samples before a baseline has seen how its agent bursts: bursts in one interval in
+# twenty have shown in 60 intervals 19 times in 20 (in 30, 4 in 5).
+BURSTS_SHOWN = 60
 MEDIAN_EFFICIENCY = math.pi / 2  # a median's variance, × a mean's (normal samples)
 WELL_POSED = 0.05  # the two variance terms are told apart only past this correlation slack
 MAX_WEIGHT = 4.0  # the most an interval's precision weighs in a level's learning, × the usual
@@ -134,12 +137,12 @@ class _Streaming:
 
     def untried(self, s: BaselineSettings, calls: float, waiting: bool = False) -> bool:
         """Whether a far interval of ``calls`` calls now may be a burst the baseline could
-        not know yet: it is young (under ``lasting_after`` samples), or one call may have
+        not know yet: it is young (under ``BURSTS_SHOWN`` samples), or one call may have
         made the interval's value and it is not the second far one (``waiting``: the last
         one's excursion is waiting, deferred); and the last interval was not far (unless
         ``waiting``)."""
         few = not waiting and self.one_call_makes(calls)
-        unsure = self.bursty and (self.n < s.lasting_after or few)
+        unsure = self.bursty and (self.n < BURSTS_SHOWN or few)
         return unsure and (waiting or self.bursts.pending is None)
 
     def one_call_makes(self, calls: float) -> bool:

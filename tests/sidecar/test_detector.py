@@ -10,7 +10,7 @@ import statistics
 import pytest
 
 from immune_sidecar.detect import BaselineSettings, Detector, LevelBaseline, severity, thresholds
-from immune_sidecar.detect.baseline import MeanBaseline, RateBaseline
+from immune_sidecar.detect.baseline import BURSTS_SHOWN, MeanBaseline, RateBaseline
 from immune_sidecar.detect.budget import cusum_limit
 from immune_sidecar.detect.evidence import SHARES, TEST_OF, VITAL_ANOMALY
 from immune_sidecar.detect.load import MAX_SLOPE
@@ -755,10 +755,10 @@ def test_baselines_and_sums_survive_the_state_file_and_older_state_files_load():
     restored.restore(json.loads(json.dumps(detector.snapshot())))
     assert restored.snapshot() == detector.snapshot()
     older = {"a": {"vitals": {
-        "latency": {"mean": 1.0, "var": 0.01, "n": 40, "warmup": [], "excess": 1.5},
-        "latency_p95": {"mean": 2.0, "var": 0.1, "n": 40, "warmup": []},
-        "tool_calls": {"mean": 1.0, "var": 0.2, "n": 40, "warmup": []},
-    }, "prompt": {"known": {"p": 40}, "n": 40}}}  # fmt: skip
+        "latency": {"mean": 1.0, "var": 0.01, "n": 80, "warmup": [], "excess": 1.5},
+        "latency_p95": {"mean": 2.0, "var": 0.1, "n": 80, "warmup": []},
+        "tool_calls": {"mean": 1.0, "var": 0.2, "n": 80, "warmup": []},
+    }, "prompt": {"known": {"p": 80}, "n": 80}}}  # fmt: skip
     legacy = Detector(BaselineSettings())
     legacy.restore(older)
     assert sorted(legacy.baselines("a")) == ["latency", "tool_calls"]
@@ -1556,7 +1556,7 @@ def young_alarms(factors: list[float], healthy_first: int = 15) -> list[tuple[in
 
 
 def test_a_young_baseline_s_first_bursts_wait_for_an_interval_that_undoes_them():
-    """Under ``lasting_after`` samples, a baseline has not seen how its agent bursts, and
+    """Under ``BURSTS_SHOWN`` samples, a baseline has not seen how its agent bursts, and
     bursts may come two in a row: an excursion alarms when neither of the next two
     intervals undoes it (its z kept), or at once when overwhelming (twice the sudden
     threshold); undone, it is learned as a burst. A settled baseline's first excursion
@@ -1570,7 +1570,8 @@ def test_a_young_baseline_s_first_bursts_wait_for_an_interval_that_undoes_them()
     assert [at for at, _ in young_alarms([5.0, 5.0, 5.0])] == [17]
     assert [at for at, _ in young_alarms([5.0, 50.0])] == [16]
     assert [at for at, _ in young_alarms([50.0])] == [15]
-    assert [at for at, _ in young_alarms([5.0], healthy_first=40)] == [40]
+    assert young_alarms([5.0, 1.0], healthy_first=45) == []  # lasting is judged; bursts wait
+    assert [at for at, _ in young_alarms([5.0], healthy_first=BURSTS_SHOWN)] == [BURSTS_SHOWN]
 
 
 def test_a_deploy_keeps_the_agent_s_bursts():

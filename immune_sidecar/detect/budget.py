@@ -18,6 +18,9 @@ The sudden threshold is the normal quantile z = Φ⁻¹(1 − p). The CUSUM limi
   deviations of its count, δ·(z − δ/2) for a normal count: the CUSUM of z − δ/2
   scaled by δ, so its limit is δ times that one's (slack δ/2) — tighter than
   Wald's bound ln(1/p), which ignores the overshoot (about 1.6 nats at δ = 1.5).
+
+That run length is for a baseline that knows its level; one known from a few
+intervals gives up a margin of slack for its error (``Thresholds.margin``).
 """
 
 import dataclasses

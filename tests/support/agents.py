@@ -2,11 +2,11 @@
 pointed at a sidecar port; an export that fails fails the test."""
 
 from immune_demo.emitter import Emitter, Profile, make_exporter
-from immune_sidecar.detect import BaselineSettings
+from immune_sidecar.detect.baseline import BURSTS_SHOWN
 
 # Healthy intervals after which a fault is caught at once: a younger baseline's first
 # excursion waits up to two intervals (they may be bursts it has not seen yet).
-SETTLED = BaselineSettings().lasting_after
+SETTLED = BURSTS_SHOWN
 
 __all__ = ["Profile", "SimAgent", "make_exporter"]
 

@@ -262,8 +262,9 @@ def test_false_alarm_and_recall_intervals_are_the_exact_ones():
 def test_a_large_fault_goes_through_the_real_pipeline_and_is_caught_at_once():
     base = generate(7, 3, 3)
     agent = base.agents[0].name
-    # After its deploy (at 106) is settled: a young baseline's excursion waits up to two intervals.
-    fault = Episode(agent, "tool_loop", 150, 175, 20.0, "step")
+    # Once its deploy (at 106) is settled, 60 samples on: a younger baseline's excursion
+    # waits up to two intervals.
+    fault = Episode(agent, "tool_loop", 170, 179, 20.0, "step")
     scenario = dataclasses.replace(base, episodes=(fault,))
     alarms = detection.run(scenario, {"default": BaselineSettings()})["default"]
     caught = [a for a in alarms if a.agent == agent and fault.onset <= a.index < fault.end]
@@ -298,7 +299,7 @@ def test_uncurable_faults_go_to_a_human_under_every_policy():
 
 @pytest.mark.timeout(900)  # a real control and sidecar, twice, on a possibly busy machine
 def test_the_quarantine_cap_keeps_most_of_the_fleet_serving_through_a_shared_outage():
-    # Eight intervals: the slowest struck agent's lasting test alarms on the seventh.
+    # Eight intervals: on settled baselines, every struck agent is held by the fifth.
     capped = fleet.run(0.3, agents=10, intervals=8)
     uncapped = fleet.run(1.0, agents=10, intervals=8)
     assert capped.struck == uncapped.struck == 8

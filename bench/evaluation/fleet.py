@@ -27,13 +27,16 @@ from immune_control.fleet import FleetSettings
 from immune_sidecar.app import Sidecar
 from immune_sidecar.config import SidecarConfig
 from immune_sidecar.detect import BaselineSettings
+from immune_sidecar.detect.baseline import BURSTS_SHOWN
 from immune_sidecar.receiver.codec import PROTOBUF
 
 from .detection import SimClock
 from .scenario import generate
 from .workload import HEALTHY, Effect, Recorder, draw
 
-TRAINING = 32  # lasting shifts are judged from 30 samples on
+# Intervals the agents learn for: settled baselines (a first excursion waits up to two
+# intervals before 60 samples, and a young level's lasting test gives up its uncertainty).
+TRAINING = BURSTS_SHOWN + 2
 OUTAGE = Effect(latency=5.0)
 INTERVAL_SECONDS = 60.0
 

@@ -128,9 +128,8 @@ class Detector:
         slack, scale = {"": (s.cusum_slack, 1.0), "z": (s.count_cusum_slack, 1.0),
                         "likelihood": (shift / 2, shift)}[counts]  # fmt: skip
         base = thresholds(s.false_alarms_per_1000_hours, SHARES, seconds, slack, scale)
-        lasting = s.cusum_limit or base.lasting
-        reach = base.reach - base.lasting + lasting
-        return Thresholds(s.sigma_threshold or base.sudden, lasting, reach)
+        lasting, overshoot = s.cusum_limit or base.lasting, base.reach - base.lasting
+        return Thresholds(s.sigma_threshold or base.sudden, lasting, lasting + overshoot)
 
     def observe(
         self, sample: VitalSample, learn: bool = True, explained: Collection[str] = ()
@@ -261,8 +260,10 @@ class Detector:
         z = self._z(base, seen)
         base.hold(z)
         judged = base.settled(s)
-        margin = limits.margin(base.uncertainty(s)) if judged else 0.0
-        step = base.step(z, seen.value, seen.exposure, s, margin) if judged else 0.0
+        step = 0.0
+        if judged:
+            margin = limits.margin(base.uncertainty(s))
+            step = base.step(z, seen.value, seen.exposure, s, margin)
         run = base.run_z(seen.value, seen.exposure, s)
         z = z if run is None else max(z, run)
         lasting = judged and base.accumulate(step, limits.lasting)

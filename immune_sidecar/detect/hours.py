@@ -41,7 +41,9 @@ LEARN_DAYS = 7.0
 LEARN_WEEKS = 4.0
 JUDGED_AFTER = 2.0  # days an hour of the day, or weeks an hour of the week, was seen
 SHRINK = 4.0  # an hour of the week's offset is shrunk by this many times its variance
-CLIP = math.log(4.0)  # the most one interval's distance counts, either way
+# The most one interval's distance counts beyond its hour's offset, either way (about the
+# offset, not the baseline: a night hour 9× below the day's is learned in full).
+CLIP = math.log(4.0)
 SEEN_ENOUGH = JUDGED_AFTER - 1e-6  # (days and weeks are added up in shares of an hour)
 _FLAT_DAY, _FLAT_WEEK, _FLAT_DAYS = [0.0] * HOURS, [0.0] * WEEK, [0.0] * (2 * DAYS + 1)
 
@@ -131,8 +133,9 @@ class HourlyProfile:
         hours = int(time // 3600.0)
         hour, weekly = hours % HOURS, hours % WEEK
         share = 1.0 if interval_seconds >= 3600.0 else max(interval_seconds, 1e-3) / 3600.0
-        clipped = CLIP if distance > CLIP else -CLIP if distance < -CLIP else distance
         offset = self.raw[hour] - self.total / HOURS
+        apart = distance - offset
+        clipped = offset + (CLIP if apart > CLIP else -CLIP if apart < -CLIP else apart)
         seen = self.days[hour] = self.days[hour] + share
         move = share / (seen if seen < LEARN_DAYS else LEARN_DAYS) * (clipped - offset)
         self.raw[hour] += move

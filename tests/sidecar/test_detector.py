@@ -336,6 +336,41 @@ def test_the_agents_day_keeps_the_shape_only_and_is_used_once_its_hour_was_seen_
     assert HourlyProfile.from_json(older).offsets == pytest.approx(day.offsets, abs=1e-4)
 
 
+def test_a_day_deeper_than_one_interval_s_clip_is_learned_in_full():
+    """A series whose night hour sits 2.5 (log) below its other hours, as a public count
+    of requests does at 4 a night against 36 a day: each interval's distance is clipped
+    (at log 4) about its hour's offset, not about the baseline, so the hour learns the
+    whole of its depth over the days (clipped about the baseline, it stopped at about
+    1.39, and every night's quiet hours were judged against a level a third too high)."""
+    from immune_sidecar.detect.hours import HourlyProfile
+
+    day, rng = HourlyProfile(), random.Random(5)
+    for at in range(14 * 24 * 12):
+        night = at // 12 % 24 == 3
+        day.learn(at * 300.0, (-2.5 if night else 0.0) + rng.gauss(0.0, 0.3), 300.0, 0.0)
+    others = statistics.fmean(day.offsets[h] for h in range(24) if h != 3)
+    assert day.offsets[3] - others == pytest.approx(-2.5, abs=0.1)
+
+
+def test_a_count_s_distance_from_its_rate_averages_to_the_log_of_their_ratio():
+    """The agent's day learns a count's hours as the mean of their intervals' distances:
+    half an event added to both sides keeps that mean the log of the hour's rate against
+    the day's, from a few events an interval up (one added to both put an hour of 4 events
+    against one of 36 at 4.3 of them)."""
+    s, rng = BaselineSettings(), random.Random(6)
+    base = RateBaseline()
+    for _ in range(300):
+        base.learn(_poisson(rng, 16.0), 1.0, s)
+
+    def mean_distance(events: float) -> float:
+        draws = (_poisson(rng, events) for _ in range(20_000))
+        return statistics.fmean(base.distance(d, 1.0) for d in draws)
+
+    busy = mean_distance(36.0)
+    for events in (3.0, 4.0, 8.0):
+        assert mean_distance(events) - busy == pytest.approx(math.log(events / 36.0), abs=0.03)
+
+
 def weekend_alarms(weeks: int, fault_at: int | None = None) -> list[int]:
     """An agent sampled every 5 minutes that does 20 tool calls an interval on weekdays and
     8 on its weekend (two days from the third of its week), and, at the interval

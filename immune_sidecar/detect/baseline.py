@@ -522,6 +522,8 @@ class RateBaseline(_Streaming):
         events an interval up; one event added to both put a trough of 4 at 4.3)."""
         return level_above(count, self.rate() * exposure)
 
+    _above = distance  # (a count's is never None; a share's would be, but it has no bursts)
+
     def position(self) -> float:
         """The rate on the log scale (about what ``distance`` is measured from)."""
         return math.log(self.rate())
@@ -563,9 +565,6 @@ class RateBaseline(_Streaming):
         moved = self.rate() * exposure * math.exp(level)
         variance = self.count_variance(moved, s) + moved * moved * spread
         return student_z(self._tail(count, moved, variance), s.tail_dof)
-
-    def _above(self, count: float, exposure: float) -> float:
-        return level_above(count, self.rate() * exposure)
 
     def by_likelihood(self, s: BaselineSettings) -> bool:
         """Whether the CUSUM adds likelihood ratios (a typical interval holds under

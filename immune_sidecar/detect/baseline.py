@@ -12,9 +12,11 @@ Two kinds, one contract (``z``, ``learn``, ``adopt``, ``to_json``):
   is one judged when it falls (answers per call).
 
 Both fit their two variance terms by exponentially weighted least squares on
-squared residuals, so an agent whose load changes learns how its noise
-scales with n; when n barely varies the two terms cannot be told apart and
-the choice that is conservative for the interval at hand is taken.
+squared residuals, each weighed by the inverse of its variance (a share's are
+not: see ``ShareBaseline``), so an agent whose load changes learns how its
+noise scales with n: its busy intervals do not drown what its idle ones tell.
+When n barely varies the two terms cannot be told apart and the choice that is
+conservative for the interval at hand is taken.
 
 Learning: the first ``min_samples`` samples are fitted robustly (median), so a
 fault during learning does not become normal; afterwards values are clipped
@@ -83,13 +85,16 @@ class VarianceFit:
         sums[4] = sums[4] * keep + weight * v * squared
 
     def variance(
-        self, u: float, v: float, prior: tuple[float, float, float] = (0, 0, 0), larger=True
+        self, u: float, v: float, prior: tuple[float, float, float] = (0, 0, 0), larger=True,
+        bounded=False,
     ) -> float:
         """The fitted variance at (u, v); 0 before any residual.
 
         When the two terms cannot be told apart, ``larger`` takes the larger one-term fit
-        (the safe side), else the first term alone. ``prior`` = (weight, u₀, v₀) adds that
-        many residuals of zero at (u₀, v₀): a few rare events say little about a spread."""
+        (the safe side), else the first term alone. ``bounded``: where they can be and one
+        comes out below 0, the least-squares fit with that one at 0 (else: as when they
+        cannot). ``prior`` = (weight, u₀, v₀) adds that many residuals of zero at (u₀, v₀):
+        a few rare events say little about a spread."""
         weight, u0, v0 = prior
         uu, uv, vv, uy, vy = self.sums
         uu, uv, vv = uu + weight * u0 * u0, uv + weight * u0 * v0, vv + weight * v0 * v0
@@ -100,6 +105,9 @@ class VarianceFit:
             a, b = (vv * uy - uv * vy) / det, (uu * vy - uv * uy) / det
             if a >= 0 and b >= 0:
                 return a * u + b * v
+            if bounded:  # the one-term fit that explains more (a term below 0 explains none)
+                first, second = max(uy, 0.0) ** 2 / uu, max(vy, 0.0) ** 2 / vv
+                return uy / uu * u if first >= second else max(vy / vv * v, 0.0)
         if not larger:
             return max(uy / uu * u, 0.0)
         return max(uy / uu * u, vy / vv * v, 0.0)
@@ -491,16 +499,21 @@ class RateBaseline(_Streaming):
     """Events per unit of exposure, with count variance φ·m + τ²·m² (φ ≥ 1)."""
 
     __slots__ = (
-        "bursts", "events", "excess", "exposure", "fit", "fresh", "n", "tail", "warmup"
+        "bursts", "events", "excess", "exposure", "fit", "fresh", "n", "tail", "usual", "warmup"
     )  # fmt: skip
     kind = "rate"
     clipped_from = COUNT_CLIP_Z
+    # Whether the spread fit weighs each squared residual by its precision (and bounds its
+    # terms at 0): a count's excess over Poisson is never below 0, a share's is (−p·m).
+    weighed = True
 
     def __init__(
         self, events=0.0, exposure=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0,
-        bursts=None, tail=None,
+        bursts=None, tail=None, usual=None,
     ):  # fmt: skip
         self.events, self.exposure, self.n, self.excess = events, exposure, n, excess
+        # Intervals and their exposure, exponentially weighted as the fit forgets.
+        self.usual: list[float] = usual or [0.0, 0.0]
         self.fresh = fresh
         self.bursts = bursts or Bursts()
         self.tail = tail or ZTail()
@@ -557,7 +570,8 @@ class RateBaseline(_Streaming):
         typical = self._typical_count(s)
         weight = max(COUNT_PRIOR, min(PRIOR_EVENTS / max(typical, 1e-9), 1e6))
         prior = (weight, typical, typical * typical)
-        excess = self.fit.variance(mean, mean * mean, prior, larger=typical >= RELATIVE_FROM)
+        large = typical >= RELATIVE_FROM
+        excess = self.fit.variance(mean, mean * mean, prior, larger=large, bounded=self.weighed)
         return mean + max((self._floor(s) * mean) ** 2, excess)
 
     def _z_at(self, count, exposure, floor, s, level=0.0, spread=0.0) -> float:
@@ -613,7 +627,8 @@ class RateBaseline(_Streaming):
         self.exposure = sum(e for _, e in rows)
         for count, exposure in rows:
             mean = self.rate() * exposure
-            self._add_residual(count, mean, self.count_variance(mean, s), 1.0)
+            variance = self.count_variance(mean, s)
+            self._add_residual(count, mean, variance, 1.0, weight=self._weigh(mean, variance, s))
 
     def hold(self, z: float) -> None:
         """Keep the judged interval's z, for the tail of its z-scores if it is learned and
@@ -639,14 +654,16 @@ class RateBaseline(_Streaming):
         likely = self._plausible_rate() * exposure
         if self._tail(count, likely, self.count_variance(likely, s)) > FIT_WINSOR:
             return  # a shift the young baseline missed is neither its rate nor its spread
-        clipped = self._add_residual(count, mean, variance, 1.0 - s.spread_alpha, likely)
+        weight = self._weigh(mean, variance, s)
+        clipped = self._add_residual(count, mean, variance, 1.0 - s.spread_alpha, likely, weight)
         alpha, _ = self._step(s.rate_alpha)
         keep = 1.0 - alpha
         self.events = self.events * keep + clipped
         self.exposure = self.exposure * keep + exposure
 
     def _add_residual(
-        self, count: float, mean: float, variance: float, keep: float, likely: float | None = None
+        self, count: float, mean: float, variance: float, keep: float, likely: float | None = None,
+        weight: float = 1.0,
     ) -> float:
         """Feed the spread fit; the count clipped at the 0.999 quantile of the ``likely``
         mean (what the rate learns; at least ``mean``).
@@ -655,8 +672,21 @@ class RateBaseline(_Streaming):
         and read its own Poisson noise as over-dispersion."""
         dispersion = variance / max(mean, 1e-12)
         clipped = self._clip(count, mean if likely is None else likely, mean, dispersion)
-        self.fit.add(mean, mean * mean, (clipped - mean) ** 2 - mean, keep)  # excess over Poisson
+        self.fit.add(mean, mean * mean, (clipped - mean) ** 2 - mean, keep, weight)  # over Poisson
+        self.usual = [self.usual[0] * keep + 1.0, self.usual[1] * keep + mean / self.rate()]
         return clipped
+
+    def _weigh(self, mean: float, variance: float, s: BaselineSettings) -> float:
+        """A squared residual's weight: the inverse of its variance, relative to that of an
+        interval of the usual exposure (so that the sums keep their scale); 1 unweighed."""
+        if not self.weighed:
+            return 1.0
+        intervals, exposure = self.usual
+        usual = self.rate() * exposure / intervals if intervals > 0 else self._typical_count(s)
+        usual = max(usual, 1e-9)
+        return _residual_variance(usual, self.count_variance(usual, s)) / _residual_variance(
+            mean, variance
+        )
 
     # The side a count is judged on: a rate alarms when it rises (the upper tail).
     _tail = staticmethod(dispersed_poisson_z)
@@ -690,7 +720,8 @@ class RateBaseline(_Streaming):
         return {"kind": self.kind, "events": self.events, "exposure": self.exposure,
                 "n": self.n, "fit": self.fit.sums, "warmup": self.warmup,
                 "excess": self.excess, "fresh": self.fresh,
-                "bursts": self.bursts.to_json(), "tail": self.tail.to_json()}  # fmt: skip
+                "bursts": self.bursts.to_json(), "tail": self.tail.to_json(),
+                "usual": self.usual}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RateBaseline":
@@ -698,7 +729,7 @@ class RateBaseline(_Streaming):
         return cls(float(data["events"]), float(data["exposure"]), int(data["n"]),
                    VarianceFit(list(data["fit"])), list(data["warmup"]), float(data["excess"]),
                    int(data["fresh"]), Bursts.from_json(data.get("bursts")),
-                   ZTail.from_json(data.get("tail")))  # fmt: skip
+                   ZTail.from_json(data.get("tail")), data.get("usual"))  # fmt: skip
 
 
 class ShareBaseline(RateBaseline):
@@ -706,11 +737,15 @@ class ShareBaseline(RateBaseline):
     invocation or answered, per call. A loop's calls never end in an answer, and answers
     given calls are a fair test whatever the load (calls given answers are not: a quiet
     minute's one answer would make its calls look like a loop). The same count model,
-    judged on its lower tail."""
+    judged on its lower tail; its spread fit unweighed and unbounded (``weighed``): its
+    excess over Poisson is below 0 (binomial, −p·m), and weighed, a spans agent's first
+    intervals of a call or two set it near Poisson, its busy intervals without an
+    answer were then too far out to be learned, and they alarmed."""
 
     __slots__ = ("run_share", "unanswered")
     kind = "share"
     bursty = False
+    weighed = False
     _tail = staticmethod(dispersed_poisson_low_z)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -801,6 +836,12 @@ Baseline = LevelBaseline | RateBaseline
 
 def _log(value: float) -> float:
     return math.log(max(value, 1e-12))
+
+
+def _residual_variance(mean: float, variance: float) -> float:
+    """The variance of a count's squared residual, (k − m)², for a Poisson count scaled by
+    its dispersion φ = v/m: 2v² + φ²·v (a plain Poisson count's: 2m² + m)."""
+    return 2.0 * variance * variance + variance**3 / max(mean * mean, 1e-18)
 
 
 def _wilson(events: float, side: float) -> float:

@@ -47,6 +47,7 @@ from .tail import ZTail
 WINSOR = 2.5  # values beyond this many standard deviations do not move the level
 FIT_WINSOR = 4.0  # residuals are clipped here for the spread; a count beyond is not learned
 COUNT_CLIP_Z = 3.09  # counts are clipped at their 0.999 quantile before they are learned
+COUNT_BURST_Z = 2.5  # a count's interval may be a burst from here (see ``Bursts``)
 COUNT_PRIOR = 20.0  # intervals of plain Poisson behaviour a count's over-dispersion starts from
 PRIOR_EVENTS = 10.0  # ... and at least this many events' worth, for a rare count
 RELATIVE_FROM = 5.0  # events in a typical interval before a relative spread is told apart
@@ -123,7 +124,7 @@ class _Streaming:
     warmup: list[list[float]]
     bursts: Bursts
     bursty = True  # whether the vital's far intervals may be bursts (see ``Bursts``)
-    clipped_from = FIT_WINSOR  # the z past which the fit takes an interval in clipped
+    burst_from = FIT_WINSOR  # the z from which an interval may be a burst (see ``Bursts``)
 
     @staticmethod
     def _scale(value: float) -> float:
@@ -217,7 +218,7 @@ class _Streaming:
         """Show the bursts every judged interval, alarmed or not (``new``: it may begin
         one, the agent healthy and the vital unexplained; see ``Bursts``)."""
         z = lambda: self._z_at(value, exposure, s.level_floor, s)  # noqa: E731
-        self.bursts.note(z, self._above(value, exposure), s.spread_alpha, new, self.clipped_from)
+        self.bursts.note(z, self._above(value, exposure), s.spread_alpha, new, self.burst_from)
 
     def _z_at(self, value, exposure, floor, s, level=0.0, spread=0.0) -> float:
         """z of ``value`` against the baseline moved up by ``level`` (log), a level that
@@ -502,7 +503,7 @@ class RateBaseline(_Streaming):
         "bursts", "events", "excess", "exposure", "fit", "fresh", "n", "tail", "usual", "warmup"
     )  # fmt: skip
     kind = "rate"
-    clipped_from = COUNT_CLIP_Z
+    burst_from = COUNT_BURST_Z
     # Whether the spread fit weighs each squared residual by its precision (and bounds its
     # terms at 0): a count's excess over Poisson is never below 0, a share's is (−p·m).
     weighed = True

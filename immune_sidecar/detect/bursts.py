@@ -6,13 +6,15 @@ vital's own model (a negative binomial around a count's rate, a log-normal level
 the spread fit, which refuses or clips what lies that far out, never learns it; so every
 burst alarmed, for as long as the agent lived. What tells a burst from a fault is that
 it ends: a tool loop, a retry storm, a slow provider last. So an interval beyond
-the z at which its baseline's fit stops taking it in full (``excursion``: a level's
-residual is clipped at 4, a count at its 0.999 quantile, 3.09) is held pending, and
-learned as a burst only when the next interval is back under ``BACK_Z``. (A count's
-bursts between 3.09 and 4 were neither: the fit clipped them, and they fed the lasting
-sum until three or four in a few intervals alarmed.) The vital is then judged against the mixture of
-its baseline and its bursts, by the share of intervals that were bursts and their level
-above the baseline (log):
+``excursion`` is held pending, and learned as a burst only when the next interval is
+back under ``BACK_Z``. A level's excursion is where its fit stops taking an interval in
+full (its residual is clipped at 4). A count's is 2.5, below where its fit clips (its
+0.999 quantile, 3.09): its bursts between 3.09 and 4 were neither learned nor bursts and
+fed the lasting sum until three or four in a few intervals alarmed; and those its
+negative-binomial spread takes in at z 2 to 3 (2.5 to 3.6× its tool calls in one
+interval in eight) were never candidates, so no mixture was learned, and five in a row
+alarmed. The vital is then judged against the mixture of its baseline and its bursts,
+by the share of intervals that were bursts and their level above the baseline (log):
 
     p = (1 − π)·p_baseline + π·p_burst,   z = Φ⁻¹(1 − p)
 

@@ -1553,7 +1553,7 @@ def test_an_agent_whose_calls_now_and_then_all_straggle_learns_its_bursts():
 def test_a_creep_on_a_vital_that_bursts_is_caught_as_soon_as_on_one_that_does_not():
     """The bursts explain intervals near their own level only: a creep of 5% an interval
     on its way up is far below it and judged against the baseline (median intervals to
-    catch it over eight agents: 16 with bursts, 17 without; 18 when any interval under
+    catch it over eight agents: 16.5 with bursts, 17.5 without; 18 when any interval under
     the bursts' level counted as explained by them)."""
 
     def caught_after(share: float, seed: int) -> int:

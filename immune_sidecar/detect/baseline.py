@@ -88,7 +88,7 @@ class VarianceFit:
     def variance(
         self, u: float, v: float, prior: tuple[float, float, float] = (0, 0, 0), larger=True,
         bounded=False,
-    ) -> float:
+    ) -> float:  # fmt: skip
         """The fitted variance at (u, v); 0 before any residual.
 
         When the two terms cannot be told apart, ``larger`` takes the larger one-term fit
@@ -665,7 +665,7 @@ class RateBaseline(_Streaming):
     def _add_residual(
         self, count: float, mean: float, variance: float, keep: float, likely: float | None = None,
         weight: float = 1.0,
-    ) -> float:
+    ) -> float:  # fmt: skip
         """Feed the spread fit; the count clipped at the 0.999 quantile of the ``likely``
         mean (what the rate learns; at least ``mean``).
 

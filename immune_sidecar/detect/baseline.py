@@ -674,7 +674,8 @@ class RateBaseline(_Streaming):
         dispersion = variance / max(mean, 1e-12)
         clipped = self._clip(count, mean if likely is None else likely, mean, dispersion)
         self.fit.add(mean, mean * mean, (clipped - mean) ** 2 - mean, keep, weight)  # over Poisson
-        self.usual = [self.usual[0] * keep + 1.0, self.usual[1] * keep + mean / self.rate()]
+        exposure = mean / self.rate()  # (the mean is the rate times the interval's exposure)
+        self.usual = [self.usual[0] * keep + 1.0, self.usual[1] * keep + exposure]
         return clipped
 
     def _weigh(self, mean: float, variance: float, s: BaselineSettings) -> float:
@@ -685,9 +686,8 @@ class RateBaseline(_Streaming):
         intervals, exposure = self.usual
         usual = self.rate() * exposure / intervals if intervals > 0 else self._typical_count(s)
         usual = max(usual, 1e-9)
-        return _residual_variance(usual, self.count_variance(usual, s)) / _residual_variance(
-            mean, variance
-        )
+        at_usual = _residual_variance(usual, self.count_variance(usual, s))
+        return at_usual / _residual_variance(mean, variance)
 
     # The side a count is judged on: a rate alarms when it rises (the upper tail).
     _tail = staticmethod(dispersed_poisson_z)

@@ -827,6 +827,16 @@ def test_baselines_and_sums_survive_the_state_file_and_older_state_files_load():
     before_models.restore(state)
     assert "price" not in before_models.baselines("a")
     assert priced(before_models, [{"m": 0.6}] * 30 + [{"opus": 30.0}], 0)[-1] == ("cost_spike",)
+    # A count stored before its usual exposure was kept: weighed from its typical count.
+    state = json.loads(json.dumps(detector.snapshot()))
+    assert all("usual" in state["a"]["vitals"][v] for v in ("tool_calls", "retries"))
+    for vital in state["a"]["vitals"].values():
+        vital.pop("usual", None)
+    before_usual = Detector(BaselineSettings())
+    before_usual.restore(state)
+    assert first_alarm(before_usual, "a", 30) is None  # learned as before, without alarms
+    assert first_alarm(before_usual, "a", 10, tool=5.0) is not None
+    assert before_usual.snapshot()["a"]["vitals"]["tool_calls"]["usual"][0] > 0
 
 
 def test_a_calls_mean_stored_as_a_plain_level_loads_moved_up_by_its_shortfall():

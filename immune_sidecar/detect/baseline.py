@@ -108,7 +108,7 @@ class VarianceFit:
                 return a * u + b * v
             if bounded:  # the one-term fit that explains more (a term below 0 explains none)
                 first, second = max(uy, 0.0) ** 2 / uu, max(vy, 0.0) ** 2 / vv
-                return uy / uu * u if first >= second else max(vy / vv * v, 0.0)
+                return max(uy / uu * u if first >= second else vy / vv * v, 0.0)
         if not larger:
             return max(uy / uu * u, 0.0)
         return max(uy / uu * u, vy / vv * v, 0.0)

@@ -1705,8 +1705,8 @@ def test_a_batch_agent_s_idle_intervals_tell_its_count_s_spread_at_a_few_calls()
     spread of a count relative to its rate, τ²·m², shows at 100 calls as at two. Weighed
     alike, the busy intervals' squared residuals, some ten thousand times as variable,
     drowned the idle ones', the two terms could not be told apart, and the larger one-term
-    fit gave two calls the spread of φ = 26: a loop's thirty tool calls in two calls were
-    z 2.2. Each squared residual weighed by the inverse of its variance, the idle
+    fit gave two calls the spread of φ = 22: a loop's thirty tool calls in two calls were
+    z 1.8. Each squared residual weighed by the inverse of its variance, the idle
     intervals tell that two calls' counts are nearly Poisson."""
     s, rng, base = BaselineSettings(), random.Random(5), RateBaseline()
     for at in range(600):

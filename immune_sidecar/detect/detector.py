@@ -47,8 +47,9 @@ KINDS: dict[str, type[LevelBaseline] | type[RateBaseline]] = {
 }
 JUMP_INCLUDED = 1.0 - 1e-9  # a price rise of exactly ``price_jump`` is a jump
 # A lasting shift adopted is undone when BACK_SAMPLES samples in a row read within BACK_Z of
-# the level it replaced and BACK_Z or more below the adopted one, within WATCH_SECONDS.
-BACK_Z, BACK_SAMPLES, WATCH_SECONDS = 2.0, 3, 86400.0
+# the level it replaced, nearer it than the adopted one and BELOW_Z or more below that,
+# within WATCH_SECONDS.
+BACK_Z, BELOW_Z, BACK_SAMPLES, WATCH_SECONDS = 2.0, 1.75, 3, 86400.0
 RelearnListener = Callable[[str, str], None]
 
 
@@ -305,11 +306,13 @@ class Detector:
                  waiting: bool):  # fmt: skip
         """Whether the anomaly, in an interval of ``calls``, may be a burst its baseline
         could not know yet (``waiting``: the vital's excursion was deferred the interval
-        before)."""
+        before). Not one whose lasting sum reached its limit: that is many intervals'
+        evidence, not one call's."""
         s, base = self.settings, state.vitals.get(anomaly.vital)
         if base is None or not base.learned(s) or not base.untried(s, calls, waiting):
             return False
-        return anomaly.sigma < GUARD_FACTOR * limits.of(base, s).sudden
+        of_base = limits.of(base, s)
+        return anomaly.sigma < GUARD_FACTOR * of_base.sudden and base.excess < of_base.lasting
 
     def _z(self, base: Baseline, seen: Observation) -> float:
         """How far above ``base`` the observation lies, as a normal z."""
@@ -350,11 +353,11 @@ class Detector:
 
     def _prompt_anomaly(self, state: _AgentState, sample: VitalSample) -> Anomaly | None:
         s = self.settings
-        if not state.prompt.is_new(sample.prompt_hash, s):
+        if not state.prompt.is_new(sample.prompt_hash, s, sample.prompt_parts):
             return None
         if state.previous and sample.version == state.prompt.version:
             # Until a deploy's baselines are learned, the prompts of its version are its own.
-            state.prompt.known.setdefault(sample.prompt_hash, 1)
+            state.prompt.accept(sample.prompt_hash, sample.prompt_parts)
             return None
         usual = state.prompt.usual()
         sigma = s.prompt_change_sigma
@@ -398,8 +401,7 @@ class Detector:
             if kept is None or now is None or sample.time > kept.until:
                 state.replaced.pop(test.vital, None)
                 continue
-            back = self._z(kept.before, observation) < BACK_Z
-            back = back and self._z(now, observation) <= -BACK_Z
+            back = _back(self._z(kept.before, observation), self._z(now, observation))
             kept = kept._replace(back=kept.back + 1 if back else 0)
             state.replaced[test.vital] = kept
             if kept.back >= BACK_SAMPLES:
@@ -469,8 +471,13 @@ class Detector:
 
     def _learn_prompt(self, state: _AgentState, sample: VitalSample) -> None:
         steady = not state.prompt.varies(self.settings)
-        state.prompt.learn(sample.prompt_hash, sample.version)
-        if steady and state.prompt.varies(self.settings):
+        state.prompt.learn(sample.prompt_hash, sample.version, sample.prompt_parts)
+        if steady and state.prompt.varies(self.settings) and sample.prompt_parts:
+            log.info(
+                "%s: its captured prompt changes from call to call; it is judged by the "
+                "sentences nearly every call's prompt holds", sample.agent_id,
+            )  # fmt: skip
+        elif steady and state.prompt.varies(self.settings):
             log.warning(
                 "%s: its prompt hash changes from sample to sample (new in %.0f%% of them): "
                 "a prompt change cannot be told from it; give the agent a steady "
@@ -490,7 +497,7 @@ class Detector:
         learned = {v: b for v, b in state.vitals.items() if b.learned(s) and v not in building}
         state.previous = learned or state.previous
         state.vitals = building
-        state.prompt.known.setdefault(sample.prompt_hash, 1)
+        state.prompt.accept(sample.prompt_hash, sample.prompt_parts)
         state.prompt.version = sample.version
         log.info(
             "%s: deploy (version %s, prompt %s): re-learning its baselines%s",
@@ -526,7 +533,7 @@ class Detector:
             state.models.learn(latest.prices, latest.operations, self.settings.price_jump)
             adopted.append(PRICE)
         if PROMPT in state.flagged and latest.prompt_hash:
-            state.prompt.known.setdefault(latest.prompt_hash, 1)
+            state.prompt.accept(latest.prompt_hash, latest.prompt_parts)
             adopted.append(PROMPT)
         state.flagged = ()
         return tuple(adopted)
@@ -536,7 +543,8 @@ class Detector:
         with self._lock:
             state = self._agents.get(agent_id)
             if state is not None and prompt_hash:
-                state.prompt.known.setdefault(prompt_hash, 1)
+                shown = (e.prompt_parts for e in state.evidence if e.prompt_hash == prompt_hash)
+                state.prompt.accept(prompt_hash, next(shown, frozenset()))
 
     def forget(self, agent_id: str) -> None:
         """Drop an agent's baselines (evicted agent)."""
@@ -596,6 +604,15 @@ class Detector:
 
 
 _NONE = Anomaly("", "", 0.0, 0.0, -math.inf)
+
+
+def _back(before: float, adopted: float) -> bool:
+    """Whether a sample reads back at the level a lasting shift replaced: within BACK_Z of
+    it, nearer it than the adopted level, and BELOW_Z or more below that. (Not BACK_Z
+    below: the adopted level's young spread is wide, and a count's fault of an hour,
+    adopted, read 1.9 below it once it was over; a fourfold rate, adopted, read as far
+    below it by chance no more often.)"""
+    return before < BACK_Z and before < -adopted and adopted <= -BELOW_Z
 
 
 def _restart_sums(state: _AgentState, vitals: Collection[str] | None = None) -> None:

@@ -1,4 +1,9 @@
-"""The prompts an agent uses: the hashes seen while it was healthy, and its version."""
+"""The prompts an agent uses: the hashes seen while it was healthy, and its version.
+
+An agent whose captured prompt changes from call to call (each call's retrieved passages
+put into its system prompt) brings a new hash in every sample. Its prompt is told by its
+parts instead: the sentences nearly every healthy prompt held (its template's) are
+steady, and a prompt without one of them is a new prompt."""
 
 from typing import Any
 
@@ -7,10 +12,14 @@ from .settings import BaselineSettings
 
 class PromptBaseline:
     """The prompt hashes an agent used while healthy, how often a healthy sample brought
-    one never seen (its novelty), and its deployed version."""
+    one never seen (its novelty), the share of healthy samples that held each part of
+    its prompt, and its deployed version."""
 
     MAX_KNOWN = 16
     NOVELTY_SAMPLES = 50  # novelty is the mean over the samples after the first, up to this
+    MAX_PARTS = 128  # the parts with the highest shares are kept
+    STEADY = 0.9  # a part held by this share of healthy samples is the template's
+    ACCEPTED = 0.5  # the share a part of a prompt accepted as normal starts from
 
     def __init__(
         self,
@@ -18,11 +27,15 @@ class PromptBaseline:
         n: int = 0,
         version: str = "",
         novelty: float = 0.0,
+        parts: dict[str, float] | None = None,
+        with_parts: int = 0,
     ):
         self.known: dict[str, int] = known or {}
         self.n = n
         self.version = version
         self.novelty = novelty
+        self.parts: dict[str, float] = parts or {}
+        self.with_parts = with_parts  # the healthy samples whose prompt had parts
 
     def usual(self) -> str:
         """The hash seen most often."""
@@ -40,16 +53,27 @@ class PromptBaseline:
         """Whether a learned agent shows a hash it never used while healthy."""
         return bool(prompt_hash) and self.learned(s) and prompt_hash not in self.known
 
-    def is_new(self, prompt_hash: str, s: BaselineSettings) -> bool:
-        """Whether a hash never used while healthy is news: the agent's prompt is steady."""
-        return self.unseen(prompt_hash, s) and not self.varies(s)
+    def is_new(
+        self, prompt_hash: str, s: BaselineSettings, parts: frozenset[str] = frozenset()
+    ) -> bool:
+        """Whether a hash never used while healthy is news: the agent's prompt is steady,
+        or it varies and ``parts`` lack one of its steady parts."""
+        if not self.unseen(prompt_hash, s):
+            return False
+        return not self.varies(s) or (bool(parts) and bool(self.steady(s) - parts))
+
+    def steady(self, s: BaselineSettings) -> frozenset[str]:
+        """The parts nearly every healthy prompt held, once enough prompts had parts."""
+        if self.with_parts < s.min_samples:
+            return frozenset()
+        return frozenset(p for p, share in self.parts.items() if share >= self.STEADY)
 
     def is_deploy(self, prompt_hash: str, version: str, s: BaselineSettings) -> bool:
         """A hash never seen that came with a new version: a deploy, to be re-learned."""
         return self.unseen(prompt_hash, s) and bool(version) and version != self.version
 
-    def learn(self, prompt_hash: str, version: str = "") -> None:
-        """Count a hash, and the version it came with, seen in a healthy sample.
+    def learn(self, prompt_hash: str, version: str = "", parts: frozenset[str] = frozenset()):
+        """Count a hash, and the version and parts it came with, seen in a healthy sample.
 
         A sample with no hash (retries alone, say) says nothing of the version's prompt."""
         if not prompt_hash:
@@ -62,6 +86,36 @@ class PromptBaseline:
         self.known[prompt_hash] = self.known.get(prompt_hash, 0) + 1
         if len(self.known) > self.MAX_KNOWN:
             del self.known[min(self.known, key=self.known.__getitem__)]
+        if parts:
+            self._learn_parts(parts)
+
+    def _learn_parts(self, parts: frozenset[str]) -> None:
+        """Each part's share: the mean of whether a sample held it, over the samples with
+        parts, up to the last ``NOVELTY_SAMPLES``."""
+        self.with_parts += 1
+        rate = 1.0 / min(self.with_parts, self.NOVELTY_SAMPLES)
+        for part, share in self.parts.items():
+            self.parts[part] = share + (float(part in parts) - share) * rate
+        for part in parts - self.parts.keys():
+            self.parts[part] = rate
+        self._keep_highest()
+
+    def accept(self, prompt_hash: str, parts: frozenset[str] = frozenset()) -> None:
+        """Count a prompt as normal (a deploy's; one an operator or a lasting shift
+        accepted): its hash is known, the steady parts it lacks are dropped, and its own
+        parts start from ``ACCEPTED`` (they become steady as healthy samples hold them)."""
+        if prompt_hash:
+            self.known.setdefault(prompt_hash, 1)
+        if not parts:
+            return
+        kept = {p: share for p, share in self.parts.items() if p in parts or share < self.STEADY}
+        self.parts = kept | {p: max(kept.get(p, 0.0), self.ACCEPTED) for p in parts}
+        self._keep_highest()
+
+    def _keep_highest(self) -> None:
+        if len(self.parts) > self.MAX_PARTS:
+            ranked = sorted(self.parts.items(), key=lambda item: -item[1])
+            self.parts = dict(ranked[: self.MAX_PARTS])
 
     def forget(self, prefix: str) -> None:
         """Drop the hashes that start with ``prefix`` (of a scheme no longer made); with
@@ -72,11 +126,17 @@ class PromptBaseline:
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
-        return {"known": self.known, "n": self.n, "version": self.version, "novelty": self.novelty}
+        return {
+            "known": self.known, "n": self.n, "version": self.version, "novelty": self.novelty,
+            "parts": self.parts, "with_parts": self.with_parts,
+        }  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "PromptBaseline":
-        """Restore from ``to_json`` output (or a state file written before novelty)."""
+        """Restore from ``to_json`` output (or a state file written before novelty or
+        parts)."""
         known = {str(k): int(v) for k, v in data["known"].items()}
         novelty = float(data.get("novelty", 0.0))
-        return cls(known, int(data["n"]), str(data.get("version", "")), novelty)
+        parts = {str(k): float(v) for k, v in data.get("parts", {}).items()}
+        return cls(known, int(data["n"]), str(data.get("version", "")), novelty, parts,
+                   int(data.get("with_parts", 0)))  # fmt: skip

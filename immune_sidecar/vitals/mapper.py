@@ -23,7 +23,7 @@ from .attributes import stream_key, to_dict
 from .delta import DeltaTracker, PointValue
 from .prices import PriceTable
 from .rules import DRIFT_PREFIXES, MetricRule, RuleBook
-from .sample import Labels, Tally, VitalSample
+from .sample import Labels, PromptPrint, Tally, VitalSample
 from .spans import SpanBook
 
 CUMULATIVE = 2
@@ -250,7 +250,8 @@ class Mapper:
             # Cumulative series of an old model or prompt are re-sent forever: only points
             # with work done now say which model, tools and prompt the agent uses.
             tally.labels.add(labels)
-            tally.prompt_hash = self._prompt_hash(attrs, ctx.attrs) or tally.prompt_hash
+            named = self._prompt_hash(attrs, ctx.attrs)
+            tally.prompt = PromptPrint(named) if named else tally.prompt
         tally.add(rule.role, value, attrs, labels.model)
 
     def _new_tally(self, attrs: dict[str, Any], ctx: "_Resource") -> Tally:

@@ -42,6 +42,19 @@ OUTPUT_TYPES = frozenset({"output", "completion"})
 
 
 @dataclasses.dataclass(frozen=True)
+class PromptPrint:
+    """A captured prompt's fingerprint (``hash``) and its ``parts``: each sentence's
+    template and the tool definitions', hashed apart. A prompt that carries each call's
+    retrieved passages has a new hash on every call, but keeps its steady sentences."""
+
+    hash: str = ""
+    parts: frozenset[str] = frozenset()
+
+
+NO_PROMPT = PromptPrint()
+
+
+@dataclasses.dataclass(frozen=True)
 class VitalSample:
     """One agent's vitals for one interval; absent vitals had no source."""
 
@@ -62,6 +75,8 @@ class VitalSample:
     # Latency is the mean of more than two calls whose buckets were too coarse for their
     # median (and no spans told it): one straggler moves it fully.
     latency_is_mean: bool = False
+    # The captured prompt's parts (``PromptPrint``): a varying prompt's steady sentences.
+    prompt_parts: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass
@@ -122,7 +137,7 @@ class Tally:
         self.cost: float | None = None
         self.latency_hist: dict[tuple[float, ...], list[int]] = {}
         self.tokens_by_model: dict[str, list[float]] = {}
-        self.prompt_hash = ""
+        self.prompt = NO_PROMPT
         self.version = ""
         self.labels = Labels()
         self.touched = False
@@ -146,7 +161,7 @@ class Tally:
         self.tool_source |= later.tool_source
         if later.activity > 0:  # a version with no work yet has no prompt to go with it
             self.version = later.version
-        self.prompt_hash = later.prompt_hash or self.prompt_hash
+        self.prompt = later.prompt if later.prompt.hash else self.prompt
         self.labels.merge(later.labels)
 
     def add(self, role: str, value: PointValue, attrs: Mapping[str, Any], model: str) -> None:
@@ -235,7 +250,7 @@ class Tally:
                 spans.first_chunk_seconds,
             )
         self.invocations = self.invocations or spans.invocations
-        self.prompt_hash = self.prompt_hash or spans.prompt_hash
+        self.prompt = self.prompt if self.prompt.hash else spans.prompt
         self.version = self.version or spans.version
         if spans.finishes_told and self.answers is None:
             self.answers = spans.finishes_told - spans.tool_turns
@@ -251,9 +266,9 @@ class Tally:
         per_op = ops if ops > 0 else 1.0
         table = self._table_prices(prices)
         values = self._rates(per_op, prices, table)
-        return VitalSample(agent_id, now, interval, ops, values, self.prompt_hash,
+        return VitalSample(agent_id, now, interval, ops, values, self.prompt.hash,
                            self.attempts, self.version, self._model_prices(table),
-                           self.coarse and self.ops > 2)  # fmt: skip
+                           self.coarse and self.ops > 2, self.prompt.parts)  # fmt: skip
 
     @property
     def activity(self) -> float:

@@ -22,7 +22,7 @@ from typing import Any
 
 from . import identity
 from .attributes import to_dict
-from .sample import LATENCY_BOUNDS, Labels
+from .sample import LATENCY_BOUNDS, NO_PROMPT, Labels, PromptPrint
 
 LLM_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "responses", "completion", "embeddings"}
@@ -56,6 +56,7 @@ CACHED_PROMPT_CHARS = 16 * 1024  # the fingerprints of this many prompts, up to 
 CACHED_PROMPTS = 256  # are remembered: a steady prompt is read once
 CACHED_SENTENCE_CHARS = 512  # and the templates of this many sentences, up to this long:
 CACHED_SENTENCES = 1024  # a templated prompt's steady sentences are read once
+MAX_PROMPT_PARTS = 64  # a prompt's first this many sentences are its parts
 # Token counts on an LLM span, and the names earlier GenAI conventions gave them (older
 # instrumentations still write those).
 EARLIER_TOKEN_KEYS = {
@@ -76,7 +77,7 @@ class LlmCall:
     output_tokens: float = 0.0
     finish_told: bool = False  # whether the call said why it finished
     asked_tools: bool = False  # it finished asking for tools
-    prompt_hash: str = ""
+    prompt: PromptPrint = NO_PROMPT
     first_chunk_seconds: float | None = None  # streamed calls: time to the first chunk
     resent: bool = False  # the client sent it again after a failure (a retry)
 
@@ -104,7 +105,7 @@ class SpanFigures:
     model: str = ""
     provider: str = ""
     name: str = ""
-    prompt_hash: str = ""
+    prompt: PromptPrint = NO_PROMPT
     version: str = ""  # the agent's deployed version, as its spans' resource says
     since: float = 0.0
     _llm_spans: set[bytes] = dataclasses.field(default_factory=set)
@@ -173,7 +174,7 @@ class SpanFigures:
                 output_tokens=_tokens(attrs, "gen_ai.usage.output_tokens"),
                 finish_told=bool(reasons),
                 asked_tools=bool(reasons) and any(r in str(reasons) for r in TOOL_FINISH),
-                prompt_hash=prompt_fingerprint(attrs),
+                prompt=read_prompt(attrs),
             )
         )
 
@@ -188,7 +189,7 @@ class SpanFigures:
         self.resends += call.resent
         self.model = call.model or self.model
         self.provider = call.provider or self.provider
-        self.prompt_hash = call.prompt_hash or self.prompt_hash
+        self.prompt = call.prompt if call.prompt.hash else self.prompt
         tokens = self.tokens_by_model.setdefault(call.model, [0.0, 0.0])
         tokens[0] += call.input_tokens
         tokens[1] += call.output_tokens
@@ -288,27 +289,48 @@ def _resent(attrs: dict[str, Any]) -> bool:
     return found is not None and int(found.group()) > 0
 
 
-def prompt_fingerprint(attrs: dict[str, Any]) -> str:
-    """A hash of an LLM call's system prompt and tool definitions, where the
-    instrumentation captured them (opt-in content capture); '' otherwise. Numbers, ids
-    and the names of days and months are left out, so a template that states the date,
-    the time or a request id is one prompt. The text is read only to be hashed, never
-    kept."""
+def read_prompt(attrs: dict[str, Any]) -> PromptPrint:
+    """The print of an LLM call's system prompt and tool definitions, where the
+    instrumentation captured them (opt-in content capture); ``NO_PROMPT`` otherwise.
+    Numbers, ids and the names of days and months are left out, so a template that states
+    the date, the time or a request id is one prompt. The text is read only to be hashed,
+    never kept."""
     system = str(attrs.get("gen_ai.system_instructions") or "") or _system_text(
         attrs.get("gen_ai.input.messages")
     )
     tools = str(attrs.get("gen_ai.tool.definitions") or "")
     if not (system or tools):
-        return ""
+        return NO_PROMPT
     text = f"{system}\x00{tools}"
-    return _cached(text) if len(text) <= CACHED_PROMPT_CHARS else _fingerprint(text)
+    return _cached(text) if len(text) <= CACHED_PROMPT_CHARS else _print(text)
+
+
+def prompt_fingerprint(attrs: dict[str, Any]) -> str:
+    """The hash of ``read_prompt``'s print ('' where no prompt was captured)."""
+    return read_prompt(attrs).hash
+
+
+def _print(text: str) -> PromptPrint:
+    sentences = _masked(text.lower())
+    whole = "\n".join(" ".join(line) for line in sentences)
+    pieces = (piece for line in sentences for s in line for piece in s.split("\x00"))
+    parts = dict.fromkeys(_part(piece) for piece in pieces if piece.strip())
+    return PromptPrint(_hashed(whole), frozenset(list(parts)[:MAX_PROMPT_PARTS]))
 
 
 def _fingerprint(text: str) -> str:
-    return FINGERPRINT + hashlib.sha256(_template(text.lower()).encode()).hexdigest()[:16]
+    return _print(text).hash
 
 
-_cached = functools.lru_cache(maxsize=CACHED_PROMPTS)(_fingerprint)
+def _hashed(template: str) -> str:
+    return FINGERPRINT + hashlib.sha256(template.encode()).hexdigest()[:16]
+
+
+def _part(piece: str) -> str:
+    return hashlib.blake2b(piece.strip().encode(), digest_size=6).hexdigest()
+
+
+_cached = functools.lru_cache(maxsize=CACHED_PROMPTS)(_print)
 
 
 def _template(text: str) -> str:
@@ -316,7 +338,12 @@ def _template(text: str) -> str:
     of ``_VOLATILE`` goes past a full stop and its space or a line's end, so this is the
     whole text's template, and the steady sentences around a date or an id are masked
     once, not on every call."""
-    return "\n".join(" ".join(map(_sentence, _sentences(line))) for line in text.split("\n"))
+    return "\n".join(" ".join(line) for line in _masked(text))
+
+
+def _masked(text: str) -> list[list[str]]:
+    """Each line's sentences, masked (see ``_template``)."""
+    return [list(map(_sentence, _sentences(line))) for line in text.split("\n")]
 
 
 def _sentences(line: str) -> list[str]:

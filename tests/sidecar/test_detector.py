@@ -469,6 +469,72 @@ def test_a_prompt_that_changes_from_sample_to_sample_is_no_prompt_change(caplog)
     assert settled == [260]
 
 
+def test_a_lasting_sum_alarms_when_it_reaches_its_limit_however_few_the_calls():
+    """An agent of one call an interval: one call may make an interval's value, so a lone
+    far interval waits for the next (it may be a straggler). A lasting sum that reaches
+    its limit is many intervals' evidence, not one call's: it alarms then. (It waited, and
+    the next interval, nearer normal, undid it: a series' hour at 2.5× its level went
+    unreported, its sum at the limit.)"""
+    for seed in range(8):
+        detector, rng = Detector(BaselineSettings()), random.Random(seed)
+        for at in range(300):
+            one = sample("a", at, 1, {"latency": rng.lognormvariate(0.0, 0.3)}, 1.0)
+            assert detector.observe(one) is None
+        base, limit = detector._agents["a"].vitals["latency"], detector.limits(60.0)
+        for at in range(300, 360):
+            shifted = sample("a", at, 1, {"latency": rng.lognormvariate(0.75, 0.3)}, 1.0)
+            found = detector.observe(shifted)
+            if found is not None or base.excess >= limit.lasting:
+                break
+        assert found is not None and found.anomalies[0].sigma < limit.sudden, (seed, at)
+
+
+def rag_prompts(rng: random.Random, template: tuple[str, ...], count: int):
+    """A retrieval agent's prompt prints: its template's parts and each call's passages."""
+    for _ in range(count):
+        passages = frozenset(f"passage-{rng.randrange(10**9)}" for _ in range(3))
+        yield f"fp2-{rng.randrange(10**9)}", frozenset(template) | passages
+
+
+def rag_alarms(detector: Detector, prints, start: int = 0) -> list[int]:
+    """Feed healthy intervals with the given prompt prints; the intervals that alarmed."""
+    rng, alarms = random.Random(5), []
+    for at, (prompt_hash, parts) in enumerate(prints, start):
+        calls, values, attempts = healthy(rng, 20)
+        seen = sample("a", at, calls, values, attempts, prompt_hash=prompt_hash,
+                      prompt_parts=parts)  # fmt: skip
+        if detector.observe(seen):
+            alarms.append(at)
+    return alarms
+
+
+def test_a_varying_prompt_is_judged_by_the_sentences_every_call_holds():
+    """Each call's retrieved passages in its system prompt make a new hash every sample,
+    but the template's sentences are in every one: a prompt that lacks one of them is a
+    new prompt (a template edited with no new version); new passages are not. Accepted,
+    the new template is normal, and none of this is lost in the state file."""
+    rng = random.Random(3)
+    template, edited = ("you are agent a.", "answer briefly."), ("you are agent a.", "obey.")
+    detector = Detector(BaselineSettings())
+    assert rag_alarms(detector, rag_prompts(rng, template, 200)) == []
+    assert detector._agents["a"].prompt.varies(detector.settings)
+    restored = Detector(BaselineSettings())
+    restored.restore(json.loads(json.dumps(detector.snapshot())))
+    for judged in (detector, restored):
+        assert rag_alarms(judged, rag_prompts(rng, edited, 1), start=200) == [200]
+    detector.accept_prompt("a", detector._agents["a"].evidence[-1].prompt_hash)
+    assert rag_alarms(detector, rag_prompts(rng, edited, 100), start=201) == []
+    assert rag_alarms(detector, rag_prompts(rng, template, 1), start=301) == [301]
+    # A state file written before parts were kept: its prompt is learned by them afresh.
+    older = json.loads(json.dumps(restored.snapshot()))
+    for key in ("parts", "with_parts"):
+        del older["a"]["prompt"][key]
+    old = Detector(BaselineSettings())
+    old.restore(older)
+    assert rag_alarms(old, rag_prompts(rng, template, 60), start=201) == []
+    assert rag_alarms(old, rag_prompts(rng, edited, 1), start=261) == [261]
+
+
 def test_an_adopted_level_is_normal_afterwards():
     detector = trained()
     assert first_alarm(detector, "a", 1, latency=3.0) == 1
@@ -607,6 +673,37 @@ def test_an_adopted_shift_that_ends_gives_the_vital_its_level_back():
     assert latency_alarms(restored, 112, [1.0] * 50) == []
     assert restored.snapshot()["a"]["replaced"] == {}
     assert latency_alarms(restored, 162, [2.0] * 3) != []
+
+
+def after_an_adopted_hour(seed: int) -> tuple[bool, float]:
+    """A count of about 20 an interval, then 2.5× for 18 intervals (adopted at its third
+    alarm), then 20 again for ten: whether it was adopted, and its rate after, as a
+    multiple of 20 (its watch ended: restored or held by the adopted rate)."""
+    detector, rng = Detector(BaselineSettings()), random.Random(seed)
+
+    def feed(at: int, mean: float) -> None:
+        count = float(_poisson(rng, mean))
+        detector.observe(sample("a", at, 1, {"tool_calls": count}, 1.0))
+
+    for at in range(300):
+        feed(at, 20.0)
+    for at in range(300, 318):
+        feed(at, 50.0)
+    adopted = "tool_calls" in detector.snapshot()["a"]["replaced"]
+    for at in range(318, 328):
+        feed(at, 20.0)
+    return adopted, detector._agents["a"].vitals["tool_calls"].typical() / 20.0
+
+
+def test_a_count_s_adopted_hour_gives_its_rate_back_when_it_ends():
+    """A count's adopted level is young, its spread wide: once the fault ends, the count
+    reads about 1.9 below it, not 2. Read nearer the rate it replaced than the adopted
+    one, and 1.75 below that, three intervals in a row, the old rate is back (a series'
+    next fault, two hours on, went unreported against the adopted one's rate and spread)."""
+    runs = [after_an_adopted_hour(seed) for seed in range(10)]
+    assert all(adopted for adopted, _ in runs), runs
+    back = [rate for _, rate in runs if rate < 1.2]
+    assert len(back) >= 6 and all(rate > 0.9 for rate in back), runs  # 2 of 10 before
 
 
 def test_an_adopted_shift_that_lasts_stays_adopted():

@@ -49,6 +49,26 @@ def test_a_template_stating_the_date_time_or_an_id_is_one_prompt(when):
     assert prompt_fingerprint(messages(template.format(days[0], *ids[0], "terse"))) not in brief
 
 
+def test_a_prompt_s_parts_are_its_sentences_templates_and_its_tools_hashed_apart():
+    """A retrieval agent's prompt: its template's sentences and a new passage each call. The
+    hash is new every call, the template's parts are in every one; an edited sentence is
+    a part lost and one gained; the tool definitions are a part of their own."""
+    from immune_sidecar.vitals.spans import read_prompt
+
+    template = "You are careful. It is {}. Answer from the context. Context: {}."
+    calls = [template.format(f"Monday 9:{n:02d}", f"passage {w} of the {w}th manual")
+             for n, w in enumerate(("alpha", "beta", "gamma"))]  # fmt: skip
+    prints = [read_prompt(messages(text)) for text in calls]
+    assert len({p.hash for p in prints}) == 3
+    steady = frozenset.intersection(*(p.parts for p in prints))
+    assert len(steady) == 3 and all(len(p.parts - steady) == 1 for p in prints)
+    edited = read_prompt(messages(calls[0].replace("from the context", "freely")))
+    assert len(prints[0].parts - edited.parts) == 1 and len(edited.parts - prints[0].parts) == 1
+    tools = read_prompt({**messages(calls[0]), "gen_ai.tool.definitions": '[{"name": "s"}]'})
+    assert prints[0].parts < tools.parts and len(tools.parts - prints[0].parts) == 1
+    assert "careful" not in "".join(prints[0].parts)  # hashed, never kept
+
+
 def test_fingerprints_stay_those_state_files_hold_however_the_prompt_is_read():
     """Prompts are masked sentence by sentence (their steady sentences once): the same
     template as the whole text's in one pass, so the fingerprints baselines learned stay."""
@@ -184,7 +204,7 @@ def test_tracking_requests_is_bounded_under_a_huge_fan_out():
 @pytest.mark.parametrize(
     ("prompt", "version", "held"),
     [("fixed", "2", False), ("fixed", "1", True), ("dated", "2", False), ("dated", "1", True),
-     ("varying", "2", False), ("varying", "1", False)],
+     ("varying", "2", False), ("varying", "1", True)],
 )  # fmt: skip
 def test_an_agent_sending_spans_alone_is_judged_each_minute_and_its_deploy_relearned(
     prompt, version, held
@@ -192,9 +212,10 @@ def test_an_agent_sending_spans_alone_is_judged_each_minute_and_its_deploy_relea
     """Spans every 5 s, as a batch span processor sends them, and no metrics: one sample a
     minute, and the version its spans' resource names — a new prompt with a new version is
     a deploy (re-learned), with the same version a prompt change (held). So too where the
-    captured prompt states the time and a request id ("dated"); where it carries each
-    call's retrieved passages ("varying"), a new prompt cannot be told from the next call's,
-    and nothing is held (every sample was, before)."""
+    captured prompt states the time and a request id ("dated"), and where it carries each
+    call's retrieved passages ("varying"): a new hash every call, but the template's
+    sentences are in every one, and the new prompt lacks one of them (it was never held,
+    before)."""
     base = generate(2, 4, 2).agents[1]
     traits = dataclasses.replace(base.traits, export_seconds=5.0, idle_share=0.0, prompt=prompt)
     clock = SimClock()

@@ -14,7 +14,7 @@ from immune_sidecar.vitals import DeltaTracker, Mapper
 from immune_sidecar.vitals.delta import PointValue
 from immune_sidecar.vitals.identity import PointLabels
 from immune_sidecar.vitals.mapping_file import default_mapping, load_mapping
-from immune_sidecar.vitals.sample import Tally
+from immune_sidecar.vitals.sample import PromptPrint, Tally
 
 DELTA = {Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporality.DELTA}
 
@@ -449,14 +449,14 @@ def test_a_sample_s_version_is_that_of_its_latest_work_not_of_an_idle_export():
 
     def tally(version: str, prompt: str, ops: float) -> Tally:
         t = Tally()
-        t.version, t.prompt_hash, t.ops, t.touched = version, prompt, ops, True
+        t.version, t.prompt, t.ops, t.touched = version, PromptPrint(prompt), ops, True
         return t
 
     sample = tally("1", "p1", 3.0)
     sample.absorb(tally("2", "", 0.0))
-    assert (sample.version, sample.prompt_hash) == ("1", "p1")
+    assert (sample.version, sample.prompt.hash) == ("1", "p1")
     sample.absorb(tally("2", "p2", 1.0))
-    assert (sample.version, sample.prompt_hash) == ("2", "p2")
+    assert (sample.version, sample.prompt.hash) == ("2", "p2")
 
 
 def test_an_export_ends_the_sample_nearest_its_length():

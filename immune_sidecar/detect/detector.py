@@ -471,7 +471,7 @@ class Detector:
 
     def _learn_prompt(self, state: _AgentState, sample: VitalSample) -> None:
         steady = not state.prompt.varies(self.settings)
-        state.prompt.learn(sample.prompt_hash, sample.version, sample.prompt_parts)
+        state.prompt.learn(sample.prompt_hash, self.settings, sample.version, sample.prompt_parts)
         if steady and state.prompt.varies(self.settings) and sample.prompt_parts:
             log.info(
                 "%s: its captured prompt changes from call to call; it is judged by the "

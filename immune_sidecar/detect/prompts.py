@@ -72,8 +72,12 @@ class PromptBaseline:
         """A hash never seen that came with a new version: a deploy, to be re-learned."""
         return self.unseen(prompt_hash, s) and bool(version) and version != self.version
 
-    def learn(self, prompt_hash: str, version: str = "", parts: frozenset[str] = frozenset()):
-        """Count a hash, and the version and parts it came with, seen in a healthy sample.
+    def learn(
+        self, prompt_hash: str, s: BaselineSettings, version: str = "", parts=frozenset()
+    ) -> None:
+        """Count a hash, and the version and parts it came with, seen in a healthy sample;
+        the parts only while the agent's prompt may vary (a steady one is judged by its
+        hash: its parts would be memory kept for nothing).
 
         A sample with no hash (retries alone, say) says nothing of the version's prompt."""
         if not prompt_hash:
@@ -86,7 +90,9 @@ class PromptBaseline:
         self.known[prompt_hash] = self.known.get(prompt_hash, 0) + 1
         if len(self.known) > self.MAX_KNOWN:
             del self.known[min(self.known, key=self.known.__getitem__)]
-        if parts:
+        if self.learned(s) and not self.varies(s):
+            self.parts, self.with_parts = {}, 0
+        elif parts:
             self._learn_parts(parts)
 
     def _learn_parts(self, parts: frozenset[str]) -> None:

@@ -533,6 +533,10 @@ def test_a_varying_prompt_is_judged_by_the_sentences_every_call_holds():
     old.restore(older)
     assert rag_alarms(old, rag_prompts(rng, template, 60), start=201) == []
     assert rag_alarms(old, rag_prompts(rng, edited, 1), start=261) == [261]
+    # A steady prompt is judged by its hash: its parts are not kept.
+    steady = Detector(BaselineSettings())
+    assert rag_alarms(steady, [("fp2-1", frozenset(template))] * 30) == []
+    assert steady._agents["a"].prompt.parts == {}
 
 
 def test_an_adopted_level_is_normal_afterwards():

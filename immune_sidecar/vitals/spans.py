@@ -15,6 +15,7 @@ import bisect
 import dataclasses
 import functools
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -57,6 +58,7 @@ CACHED_PROMPTS = 256  # are remembered: a steady prompt is read once
 CACHED_SENTENCE_CHARS = 512  # and the templates of this many sentences, up to this long:
 CACHED_SENTENCES = 1024  # a templated prompt's steady sentences are read once
 MAX_PROMPT_PARTS = 64  # a prompt's first this many sentences are its parts
+_PIECE_ENDS = re.compile(r"\. |\n|\x00")  # a part ends at a sentence's, a line's or the prompt's
 # Token counts on an LLM span, and the names earlier GenAI conventions gave them (older
 # instrumentations still write those).
 EARLIER_TOKEN_KEYS = {
@@ -311,26 +313,30 @@ def prompt_fingerprint(attrs: dict[str, Any]) -> str:
 
 
 def _print(text: str) -> PromptPrint:
-    sentences = _masked(text.lower())
-    whole = "\n".join(" ".join(line) for line in sentences)
-    pieces = (piece for line in sentences for s in line for piece in s.split("\x00"))
-    parts = dict.fromkeys(_part(piece) for piece in pieces if piece.strip())
-    return PromptPrint(_hashed(whole), frozenset(list(parts)[:MAX_PROMPT_PARTS]))
+    return _of_template(_template(text.lower()))
+
+
+def _of_template(template: str) -> PromptPrint:
+    """A template's print: its hash, and its sentences' and tool definitions' apart."""
+    pieces = dict.fromkeys(_PIECE_ENDS.split(template))  # (in order: the cap keeps the first)
+    pieces.pop("", None)
+    parts = frozenset(map(_part, itertools.islice(pieces, MAX_PROMPT_PARTS)))
+    return PromptPrint(FINGERPRINT + hashlib.sha256(template.encode()).hexdigest()[:16], parts)
 
 
 def _fingerprint(text: str) -> str:
     return _print(text).hash
 
 
-def _hashed(template: str) -> str:
-    return FINGERPRINT + hashlib.sha256(template.encode()).hexdigest()[:16]
-
-
 def _part(piece: str) -> str:
-    return hashlib.blake2b(piece.strip().encode(), digest_size=6).hexdigest()
+    return hashlib.blake2b(piece.encode(), digest_size=6).hexdigest()
 
 
 _cached = functools.lru_cache(maxsize=CACHED_PROMPTS)(_print)
+# A templated prompt's template repeats though its text does not (it states the time):
+# its print is worked out once. So is each steady sentence's part.
+_of_template = functools.lru_cache(maxsize=CACHED_PROMPTS)(_of_template)
+_part = functools.lru_cache(maxsize=CACHED_SENTENCES)(_part)
 
 
 def _template(text: str) -> str:
@@ -338,12 +344,7 @@ def _template(text: str) -> str:
     of ``_VOLATILE`` goes past a full stop and its space or a line's end, so this is the
     whole text's template, and the steady sentences around a date or an id are masked
     once, not on every call."""
-    return "\n".join(" ".join(line) for line in _masked(text))
-
-
-def _masked(text: str) -> list[list[str]]:
-    """Each line's sentences, masked (see ``_template``)."""
-    return [list(map(_sentence, _sentences(line))) for line in text.split("\n")]
+    return "\n".join(" ".join(map(_sentence, _sentences(line))) for line in text.split("\n"))
 
 
 def _sentences(line: str) -> list[str]:

@@ -307,11 +307,6 @@ def read_prompt(attrs: dict[str, Any]) -> PromptPrint:
     return _cached(text) if len(text) <= CACHED_PROMPT_CHARS else _print(text)
 
 
-def prompt_fingerprint(attrs: dict[str, Any]) -> str:
-    """The hash of ``read_prompt``'s print ('' where no prompt was captured)."""
-    return read_prompt(attrs).hash
-
-
 def _print(text: str) -> PromptPrint:
     return _of_template(_template(text.lower()))
 

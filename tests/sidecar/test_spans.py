@@ -18,7 +18,12 @@ from immune_sidecar.config import SidecarConfig
 from immune_sidecar.quarantine import EjectionPolicy
 from immune_sidecar.receiver.codec import PROTOBUF
 from immune_sidecar.receiver.signals import TRACES
-from immune_sidecar.vitals.spans import MAX_MESSAGES_CHARS, prompt_fingerprint
+from immune_sidecar.vitals.spans import MAX_MESSAGES_CHARS, read_prompt
+
+
+def prompt_fingerprint(attrs: dict) -> str:
+    """The hash of the call's prompt print ('' where none was captured)."""
+    return read_prompt(attrs).hash
 
 
 def messages(system: str) -> dict:
@@ -53,8 +58,6 @@ def test_a_prompt_s_parts_are_its_sentences_templates_and_its_tools_hashed_apart
     """A retrieval agent's prompt: its template's sentences and a new passage each call. The
     hash is new every call, the template's parts are in every one; an edited sentence is
     a part lost and one gained; the tool definitions are a part of their own."""
-    from immune_sidecar.vitals.spans import read_prompt
-
     template = "You are careful. It is {}. Answer from the context. Context: {}."
     calls = [template.format(f"Monday 9:{n:02d}", f"passage {w} of the {w}th manual")
              for n, w in enumerate(("alpha", "beta", "gamma"))]  # fmt: skip

@@ -251,7 +251,8 @@ class Mapper:
             # with work done now say which model, tools and prompt the agent uses.
             tally.labels.add(labels)
             named = self._prompt_hash(attrs, ctx.attrs)
-            tally.prompt = PromptPrint(named) if named else tally.prompt
+            if named and named != tally.prompt.hash:
+                tally.prompt = PromptPrint(named)
         tally.add(rule.role, value, attrs, labels.model)
 
     def _new_tally(self, attrs: dict[str, Any], ctx: "_Resource") -> Tally:

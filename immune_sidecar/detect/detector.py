@@ -472,12 +472,14 @@ class Detector:
     def _learn_prompt(self, state: _AgentState, sample: VitalSample) -> None:
         steady = not state.prompt.varies(self.settings)
         state.prompt.learn(sample.prompt_hash, self.settings, sample.version, sample.prompt_parts)
-        if steady and state.prompt.varies(self.settings) and sample.prompt_parts:
+        if not steady or not state.prompt.varies(self.settings):
+            return
+        if sample.prompt_parts:
             log.info(
                 "%s: its captured prompt changes from call to call; it is judged by the "
                 "sentences nearly every call's prompt holds", sample.agent_id,
             )  # fmt: skip
-        elif steady and state.prompt.varies(self.settings):
+        else:
             log.warning(
                 "%s: its prompt hash changes from sample to sample (new in %.0f%% of them): "
                 "a prompt change cannot be told from it; give the agent a steady "

@@ -91,7 +91,8 @@ class PromptBaseline:
         if len(self.known) > self.MAX_KNOWN:
             del self.known[min(self.known, key=self.known.__getitem__)]
         if self.learned(s) and not self.varies(s):
-            self.parts, self.with_parts = {}, 0
+            if self.parts or self.with_parts:
+                self.parts, self.with_parts = {}, 0
         elif parts:
             self._learn_parts(parts)
 

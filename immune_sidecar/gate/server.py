@@ -21,7 +21,7 @@ from multidict import CIMultiDict
 
 from immune_common.config import split_address
 
-from ..vitals.spans import NO_PROMPT, LlmCall
+from ..vitals.spans import LlmCall
 from . import mcp, sse
 from .dialects import ChatCompletions, Dialect
 from .errors import GateError, Refusal
@@ -232,8 +232,9 @@ class Gate:
             answer = LlmCall(
                 seconds, failed, reader.model or str(payload.get("model") or ""),
                 dialect.provider, reader.input_tokens, reader.output_tokens,
-                bool(reader.finish), reader.asked_tools, NO_PROMPT,
-                None if first is None else first - started, call.resent,
+                bool(reader.finish), reader.asked_tools,
+                first_chunk_seconds=None if first is None else first - started,
+                resent=call.resent,
             )  # fmt: skip
             self._meter.llm(call, answer)
         return response

@@ -50,6 +50,10 @@ class PromptPrint:
     hash: str = ""
     parts: frozenset[str] = frozenset()
 
+    def __bool__(self) -> bool:
+        """Whether a prompt was told (a later one wins only then, as a hash did)."""
+        return bool(self.hash)
+
 
 NO_PROMPT = PromptPrint()
 
@@ -161,7 +165,7 @@ class Tally:
         self.tool_source |= later.tool_source
         if later.activity > 0:  # a version with no work yet has no prompt to go with it
             self.version = later.version
-        self.prompt = later.prompt if later.prompt.hash else self.prompt
+        self.prompt = later.prompt or self.prompt
         self.labels.merge(later.labels)
 
     def add(self, role: str, value: PointValue, attrs: Mapping[str, Any], model: str) -> None:
@@ -250,7 +254,7 @@ class Tally:
                 spans.first_chunk_seconds,
             )
         self.invocations = self.invocations or spans.invocations
-        self.prompt = self.prompt if self.prompt.hash else spans.prompt
+        self.prompt = self.prompt or spans.prompt
         self.version = self.version or spans.version
         if spans.finishes_told and self.answers is None:
             self.answers = spans.finishes_told - spans.tool_turns

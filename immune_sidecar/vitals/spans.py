@@ -191,7 +191,7 @@ class SpanFigures:
         self.resends += call.resent
         self.model = call.model or self.model
         self.provider = call.provider or self.provider
-        self.prompt = call.prompt if call.prompt.hash else self.prompt
+        self.prompt = call.prompt or self.prompt
         tokens = self.tokens_by_model.setdefault(call.model, [0.0, 0.0])
         tokens[0] += call.input_tokens
         tokens[1] += call.output_tokens
@@ -317,10 +317,6 @@ def _of_template(template: str) -> PromptPrint:
     pieces.pop("", None)
     parts = frozenset(map(_part, itertools.islice(pieces, MAX_PROMPT_PARTS)))
     return PromptPrint(FINGERPRINT + hashlib.sha256(template.encode()).hexdigest()[:16], parts)
-
-
-def _fingerprint(text: str) -> str:
-    return _print(text).hash
 
 
 def _part(piece: str) -> str:

@@ -75,7 +75,7 @@ def test_a_prompt_s_parts_are_its_sentences_templates_and_its_tools_hashed_apart
 def test_fingerprints_stay_those_state_files_hold_however_the_prompt_is_read():
     """Prompts are masked sentence by sentence (their steady sentences once): the same
     template as the whole text's in one pass, so the fingerprints baselines learned stay."""
-    from immune_sidecar.vitals.spans import _VOLATILE, _fingerprint, _template
+    from immune_sidecar.vitals.spans import _VOLATILE, _print, _template
 
     learned = {  # written by the version that masked the whole text in one pass
         "You are careful. It is Friday, 4 December 2026, 6:05 p.m. Request 3fa9b2c1d. Be "
@@ -83,7 +83,7 @@ def test_fingerprints_stay_those_state_files_hold_however_the_prompt_is_read():
         'Line one.\nToday: 2026-12-04 18:05:07 UTC\nAnswer in English. Cite sources.\x00[{"'
         'name": "search"}]': "fp2-617a3154c42c5987",
     }
-    assert {text: _fingerprint(text) for text in learned} == learned
+    assert {text: _print(text).hash for text in learned} == learned
     rng = random.Random(1)
     pieces = ["may", "5 pm", "3:04 a.m.", "2026-12-04", "3fa9b2", str(uuid.UUID(int=7)),
               "dec.", "x. y", "p.m. next", "mar", "marching", "sun.", "12.", "a", "9"]  # fmt: skip

@@ -62,6 +62,7 @@ MAX_WEIGHT = 4.0  # the most an interval's precision weighs in a level's learnin
 ADOPT_SAMPLES, ADOPT_ALPHA = 10, 0.3  # after an adopted level, samples that settle it quickly
 MAX_CALL_VARIANCE = 2.0  # a single call's log-variance a mean's shortfall is told from, at most
 FEW_CALLS = 3  # from this many calls on, a level's value is no single call's
+SEVERAL_BURSTS = 3  # bursts seen before a small count's lasting sum takes them as the agent's
 LOWEST_SHIFT = 0.05  # a falling share's likelihood ratio is tuned to no lower a share than this
 
 
@@ -595,14 +596,25 @@ class RateBaseline(_Streaming):
         Poisson scaled by their dispersion φ = variance / mean). The z-scores give up
         ``margin``; the likelihood ratios do not: a young small rate learns each interval
         by as much as 1/n, so a storm its slower test had not reached yet became its rate
-        (a fourfold error rate, 60 intervals in, alarmed twice and was then learned)."""
+        (a fourfold error rate, 60 intervals in, alarmed twice and was then learned).
+
+        A ratio knows nothing of the agent's bursts: where they lower the interval's ``z``
+        (``Bursts``), once ``SEVERAL_BURSTS`` were seen, it adds at most what a normal
+        count's ratio at that z would, δ·(z − δ/2). (Each burst of four tool calls an
+        interval, eight times as many now and then, added half the limit, and two a few
+        intervals apart alarmed. From the first burst on, a rare count's one pair of
+        failures, a storm's first interval, was taken for a burst and the storm's own
+        ratios capped: 6 storms of 20 caught, 9 or more before.)"""
         if not self.by_likelihood(s):
             slack = s.count_cusum_slack
             return (z - slack - margin) / self.tail.stretch(slack, s.rate_alpha)
         mean = self.rate() * exposure
         variance = self.count_variance(mean, s)
         ratio = self._shifted(s.count_shift * math.sqrt(variance) / mean)
-        return (count * math.log(ratio) - mean * (ratio - 1.0)) * mean / variance
+        likelihood = (count * math.log(ratio) - mean * (ratio - 1.0)) * mean / variance
+        if self.bursts.weight < SEVERAL_BURSTS or z >= self._z_at(count, exposure, 0.0, s):
+            return likelihood
+        return min(likelihood, s.count_shift * (z - s.count_shift / 2.0))
 
     def uncertainty(self, s: BaselineSettings) -> float:
         """The rate is the remembered events over their exposure, each interval's weighed

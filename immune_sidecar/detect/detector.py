@@ -142,10 +142,7 @@ class Detector:
         sample and they are not learned: what built them must not carry into the time
         after it, nor become the agent's normal."""
         limits = self._limits_of(sample.interval_seconds)
-        seen = [
-            (test, test.read(sample)) for test in TESTS if test.vital not in self.settings.ignore
-        ]
-        seen = [(test, observation) for test, observation in seen if observation is not None]
+        seen = self._read(sample)
         with self._lock:
             state = self._agents.get(sample.agent_id)
             if state is None:
@@ -154,47 +151,68 @@ class Detector:
             deploy = state.prompt.is_deploy(sample.prompt_hash, sample.version, self.settings)
             if deploy:
                 self._relearn(state, sample, limits)
-            raw, seen = seen, self._at_hour(state, seen, sample.time)
-            if state.replaced:
-                self._returned(state, seen, sample)
-            confirming, state.deferred = state.deferred, {}
-            anomalies = self._anomalies(state, sample, seen, limits, confirming)
-            if learn:
-                anomalies = self._defer(
-                    state, anomalies, limits, explained, confirming, sample.operations
-                )
-            self._note(state, seen, learn, explained, anomalies)
-            if learn:
-                self._learn_day(state, raw, sample, explained)
-            adopted: tuple[str, ...] = ()
-            if not anomalies:
-                if learn:
-                    unlearned = {*explained, *state.deferred}
-                    unexplained = [(t, o) for t, o in seen if t.vital not in unlearned]
-                    self._learn(state, sample, unexplained, limits)
-                    if PRICE not in explained:
-                        jump = self.settings.price_jump
-                        state.models.learn(sample.prices, sample.operations, jump)
-            else:
-                self._alarmed(state, anomalies)
-                adopted = self._outlived(state, anomalies, sample.time, explained)
-            if explained:
-                _restart_sums(state, explained)
+            anomalies, adopted = self._examine(state, sample, seen, limits, learn, explained)
             evidence = tuple(state.evidence)
         if deploy:
             self._relearned(sample.agent_id, "deploy")
         if adopted:
-            log.warning(
-                "%s: %s alarmed %d times in a row with nothing else wrong; adopted as its new "
-                "normal (%s)", sample.agent_id, anomalies[0].type,
-                self.settings.relearn_after_ejections, ", ".join(adopted),
-            )  # fmt: skip
-            self._relearned(sample.agent_id, "lasting_shift")
+            self._adopted(sample.agent_id, anomalies[0].type, adopted)
             return None
         if not anomalies:
             return None
         value = severity([a.sigma for a in anomalies], limits.level.sudden)
         return Infection(sample.agent_id, sample.time, value, anomalies, evidence)
+
+    def _read(self, sample: VitalSample):
+        """The sample's observation of each vital judged (those it tells)."""
+        ignored = self.settings.ignore
+        seen = ((test, test.read(sample)) for test in TESTS if test.vital not in ignored)
+        return [(test, observation) for test, observation in seen if observation is not None]
+
+    def _examine(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits,
+                 learn: bool, explained: Collection[str]):  # fmt: skip
+        """Judge the sample's vitals at its hour; learn from a healthy one (if ``learn``),
+        or count an alarm toward adopting a lasting shift. The anomalies, and the vitals
+        whose level was adopted."""
+        raw, seen = seen, self._at_hour(state, seen, sample.time)
+        if state.replaced:
+            self._returned(state, seen, sample)
+        confirming, state.deferred = state.deferred, {}
+        anomalies = self._anomalies(state, sample, seen, limits, confirming)
+        if learn:
+            anomalies = self._defer(
+                state, anomalies, limits, explained, confirming, sample.operations
+            )
+        self._note(state, seen, learn, explained, anomalies)
+        if learn:
+            self._learn_day(state, raw, sample, explained)
+        adopted: tuple[str, ...] = ()
+        if anomalies:
+            self._alarmed(state, anomalies)
+            adopted = self._outlived(state, anomalies, sample.time, explained)
+        elif learn:
+            self._learn_healthy(state, sample, seen, limits, explained)
+        if explained:
+            _restart_sums(state, explained)
+        return anomalies, adopted
+
+    def _learn_healthy(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits,
+                       explained: Collection[str]) -> None:  # fmt: skip
+        """Learn a healthy sample: its vitals but those explained or waiting (deferred),
+        and its models' prices unless a cost is explained."""
+        unlearned = {*explained, *state.deferred}
+        unexplained = [(t, o) for t, o in seen if t.vital not in unlearned]
+        self._learn(state, sample, unexplained, limits)
+        if PRICE not in explained:
+            state.models.learn(sample.prices, sample.operations, self.settings.price_jump)
+
+    def _adopted(self, agent_id: str, kind: str, adopted: tuple[str, ...]) -> None:
+        log.warning(
+            "%s: %s alarmed %d times in a row with nothing else wrong; adopted as its new "
+            "normal (%s)", agent_id, kind, self.settings.relearn_after_ejections,
+            ", ".join(adopted),
+        )  # fmt: skip
+        self._relearned(agent_id, "lasting_shift")
 
     def shifts(self, agent_id: str) -> tuple[frozenset[str], frozenset[str]]:
         """What the agent's latest sample tells a shared shift: the vitals it showed at

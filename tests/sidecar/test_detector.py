@@ -1581,6 +1581,33 @@ def test_an_agent_whose_tool_calls_burst_now_and_then_learns_its_bursts():
     assert found is not None and found.types == ("tool_explosion",)
 
 
+def small_bursty(rng: random.Random, at: int, factor: float, share: float = 0.03) -> VitalSample:
+    """An interval of one call making 4 tool calls, but for one interval in 33 (on average,
+    alone) in which it makes ``factor`` times as many: a small count, judged by likelihood
+    ratios."""
+    rate = 4.0 * (factor if rng.random() < share else 1.0)
+    return VitalSample("a", at * 60.0, 60.0, 1.0, {"tool_calls": float(_poisson(rng, rate))})
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_small_count_s_bursts_add_to_its_lasting_sum_no_more_than_their_z_says(seed):
+    """A small count's lasting sum adds likelihood ratios, which know nothing of the agent's
+    bursts: each of its learned bursts added up to half the limit, and two within a few
+    intervals alarmed (36 times in these 4 × 4,000 intervals; for the sudden test the same
+    bursts were normal). Once a few bursts were seen, a burst's step is at most what its z
+    against the bursts gives; a lasting storm at twice the rate is still caught, within 20
+    intervals."""
+    detector, rng = Detector(BaselineSettings()), random.Random(seed)
+    alarms = held_alarms(detector, (small_bursty(rng, at, 8.0) for at in range(4000)))
+    assert len(alarms) <= 1 and all(at < 300 for at in alarms), alarms
+    assert detector.snapshot()["a"]["vitals"]["tool_calls"]["bursts"][0] > 0.01
+    for step in range(20):
+        found = detector.observe(small_bursty(rng, 4000 + step, 2.0, share=1.0))
+        if found is not None:
+            break
+    assert found is not None and found.types == ("tool_explosion",), step
+
+
 def first_burst(base, value: float, calls: float, lo: float, hi: float) -> bool:
     """Whether an interval whose z lies between ``lo`` and ``hi``, the next one back at
     ``value``, is learned as a burst (the interval found by raising ``value``)."""

@@ -3,6 +3,7 @@
 import dataclasses
 import math
 import random
+import statistics
 
 import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
@@ -378,6 +379,24 @@ def test_a_daily_series_counts_an_alarm_in_a_fault_as_caught_and_others_as_false
     row = days.run(weekly, range(1, 3))  # the alarm of day 8 falls before its week is judged
     assert (row.caught, row.false_alarms) == (2, 0)
     assert row.hours == 2 * (days.DAYS - days.FROM_WEEK) * 24
+
+
+def test_the_shapes_not_tuned_on_burst_wander_and_start_afresh_with_each_series():
+    """The bursty count bursts in about 3% of its intervals; the wandering level's hour
+    means move far more than its noise allows (0.1 over 12 intervals: 0.03), and each
+    series walks from its first interval on, so the same seed draws the same series."""
+    by_name = {shape.name.split(":")[0]: shape for shape in days.SHAPES}
+    rng = random.Random(1)
+    counts = [by_name["bursts"].draw(rng, i) for i in range(5000)]
+    assert 0.02 < sum(c > 16 for c in counts) / len(counts) < 0.04
+    wander = by_name["wandering"].draw
+    series = []
+    for _ in range(2):
+        rng = random.Random(1)
+        series.append([math.log(wander(rng, i)) for i in range(2000)])
+    assert series[0] == series[1]
+    hours = [statistics.fmean(series[0][h : h + 12]) for h in range(0, 2000, 12)]
+    assert statistics.stdev(hours) > 0.1
 
 
 def test_a_daily_series_is_judged_by_the_real_detector_and_its_faults_are_real():

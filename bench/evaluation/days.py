@@ -81,6 +81,30 @@ def _shifts(rng: random.Random, i: int) -> float:
     return (2.0 if i // (PER_DAY // 2) % 2 else 1.0) * math.exp(rng.gauss(0.0, 0.1))
 
 
+def _bursty(rng: random.Random, i: int) -> float:
+    return float(poisson(rng, 4.0 * (8.0 if rng.random() < 0.03 else 1.0)))
+
+
+def _heavy(rng: random.Random, i: int) -> float:
+    """A level whose noise is Student's t with 3 degrees of freedom (far heavier-tailed
+    than the t with 30 the detector reads z-scores as)."""
+    spread = math.sqrt(sum(rng.gauss(0.0, 1.0) ** 2 for _ in range(3)) / 3.0)
+    return 5.0 * math.exp(0.15 * rng.gauss(0.0, 1.0) / spread)
+
+
+class _Wander:
+    """A level whose log walks (an AR(1) of 0.995, steps of 0.03: about ±30% over a day)
+    under noise of 0.1, as a machine's metric that follows a slow load does. Each series
+    is drawn from its first interval on, in order: the walk starts afresh at interval 0."""
+
+    def __init__(self) -> None:
+        self._walk = 0.0
+
+    def __call__(self, rng: random.Random, i: int) -> float:
+        self._walk = 0.995 * self._walk * (i > 0) + rng.gauss(0.0, 0.03)
+        return 10.0 * math.exp(self._walk + rng.gauss(0.0, 0.1))
+
+
 SHAPES = (
     Shape("busy hours: latency of 20 calls", "latency", _rush, 20.0),
     Shape("daily load: a raw count", "tool_calls", _load, 1.0),
@@ -88,6 +112,9 @@ SHAPES = (
     Shape("12 h shifts: a level", "latency", _shifts, 1.0),
     Shape("weekdays' busy hours: latency", "latency", _weekday_rush, 20.0, FROM_WEEK),
     Shape("weekly load: a raw count", "tool_calls", _weekly_load, 1.0, FROM_WEEK),
+    Shape("bursts: a count, 8× in 3% of intervals", "tool_calls", _bursty, 1.0),
+    Shape("heavy tail: a level, Student's t₃", "latency", _heavy, 1.0),
+    Shape("wandering: a level that walks", "latency", _Wander(), 1.0),
 )
 
 

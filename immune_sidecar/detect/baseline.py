@@ -33,6 +33,7 @@ from typing import Any
 
 from .bursts import Bursts, level_above
 from .load import LoadSlope
+from .persistence import Persistence
 from .settings import BaselineSettings
 from .stats import (
     dispersed_poisson_low_z,
@@ -199,7 +200,12 @@ class _Streaming:
         return None
 
     def hold(self, z: float) -> None:
-        """Keep the judged interval's z until it is learned (a count's tail; else none)."""
+        """Keep the judged interval's z until it is learned (a count's tail; a level's
+        persistence)."""
+
+    def healthy(self) -> None:
+        """The interval judged last alarmed nothing and the vital's shift had no known
+        cause: a level takes its z into how its z-scores hang together (else nothing)."""
 
     def carry(self, before: "_Streaming") -> None:
         """Start from what the vital's baseline before a deploy saw of the agent's work:
@@ -264,18 +270,22 @@ class LevelBaseline(_Streaming):
     drowned what its busy ones tell of τ².
 
     ``mu`` is the level at the agent's usual load; an interval's value is read there
-    along the level's slope on load (``LoadSlope``)."""
+    along the level's slope on load (``LoadSlope``). Its lasting test takes its z-scores
+    as they hang together (``Persistence``)."""
 
-    __slots__ = ("bursts", "calls", "excess", "fit", "fresh", "load", "mu", "n", "warmup")
+    __slots__ = (
+        "bursts", "calls", "excess", "fit", "fresh", "load", "mu", "n", "persistence", "warmup"
+    )  # fmt: skip
     kind = "level"
     loaded = True  # whether the level moves with load (a call's duration; not its tokens)
 
     def __init__(
         self, mu=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0, bursts=None, calls=None,
-        load=None,
+        load=None, persistence=None,
     ):  # fmt: skip
         self.mu, self.n, self.excess, self.fresh = mu, n, excess, fresh
         self.bursts = bursts or Bursts()
+        self.persistence = persistence or Persistence()
         self.fit = fit or VarianceFit()
         self.warmup: list[list[float]] = warmup if warmup is not None else []
         # Intervals and their 1/n, exponentially weighted as the fit forgets (unweighted).
@@ -339,7 +349,22 @@ class LevelBaseline(_Streaming):
         k·w², w the interval's standard deviation relative to a usual one's): a few calls
         are weak evidence, but a shift that lasts through an agent's quiet hours still adds up."""
         weight = min(1.0, math.sqrt(self._precision(calls, s.level_floor)))
+        z /= self.persistence.root()
         return weight * z - (s.cusum_slack + margin) * weight * weight
+
+    def hold(self, z: float) -> None:
+        """Keep the judged interval's z for its persistence."""
+        self.persistence.hold(z)
+
+    def healthy(self) -> None:
+        """Take the judged interval's z into its persistence."""
+        self.persistence.learn()
+
+    def carry(self, before: "_Streaming") -> None:
+        """Also how its z-scores hang together."""
+        super().carry(before)
+        if isinstance(before, LevelBaseline):
+            self.persistence = before.persistence.carried()
 
     def uncertainty(self, s: BaselineSettings) -> float:
         """The median of the first ``min_samples`` (π/2 over their number), then followed
@@ -437,17 +462,20 @@ class LevelBaseline(_Streaming):
         """A plain dict for the state file."""
         state = {"kind": self.kind, "mu": self.mu, "n": self.n, "fit": self.fit.sums,
                  "warmup": self.warmup, "excess": self.excess, "fresh": self.fresh,
-                 "bursts": self.bursts.to_json(), "calls": self.calls}  # fmt: skip
+                 "bursts": self.bursts.to_json(), "calls": self.calls,
+                 "persistence": self.persistence.to_json()}  # fmt: skip
         return state if self.load is None else {**state, "load": self.load.sums}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "LevelBaseline":
-        """Restore from ``to_json`` output (earlier versions' without a slope on load)."""
+        """Restore from ``to_json`` output (earlier versions' without a slope on load, or
+        without persistence)."""
         load = data.get("load")
         return cls(float(data["mu"]), int(data["n"]), VarianceFit(list(data["fit"])),
                    list(data["warmup"]), float(data["excess"]), int(data["fresh"]),
                    Bursts.from_json(data.get("bursts")), data.get("calls"),
-                   LoadSlope(list(load)) if load else None)  # fmt: skip
+                   LoadSlope(list(load)) if load else None,
+                   Persistence.from_json(data.get("persistence")))  # fmt: skip
 
 
 class MeanBaseline(LevelBaseline):

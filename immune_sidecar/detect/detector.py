@@ -465,7 +465,8 @@ class Detector:
         """Every judged interval, alarmed or not, shows the vitals' bursts: one that alarmed
         and was gone the next interval is a burst (never learned, it would alarm forever).
         Only an interval whose alarm is the vital's alone (or its kin's) may begin one: a
-        shift of several vitals at once is no burst of any of them."""
+        shift of several vitals at once is no burst of any of them. One that alarmed
+        nothing is healthy, though its lasting sum may be building (a level wanders)."""
         alarmed = {a.vital for a in anomalies if a.alarmed}
         for test, observation in seen:
             base = state.vitals.get(test.vital)
@@ -474,6 +475,8 @@ class Detector:
                 new = learn and lone and test.vital not in explained
                 s = self._judged_by(observation)
                 base.note(observation.value, observation.exposure, s, new)
+                if learn and not alarmed and test.vital not in explained:
+                    base.healthy()
 
     def _learn(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits) -> None:
         s = self.settings

@@ -14,6 +14,7 @@ from immune_sidecar.detect.baseline import BURSTS_SHOWN, MeanBaseline, RateBasel
 from immune_sidecar.detect.budget import cusum_limit
 from immune_sidecar.detect.evidence import SHARES, TEST_OF, VITAL_ANOMALY
 from immune_sidecar.detect.load import MAX_SLOPE
+from immune_sidecar.detect.persistence import Persistence
 from immune_sidecar.detect.stats import poisson_low_quantile, poisson_quantile
 from immune_sidecar.detect.tail import ZTail
 from immune_sidecar.quarantine import HEALTHY, QUARANTINED, QuarantineBook
@@ -1579,6 +1580,72 @@ def test_an_agent_whose_tool_calls_burst_now_and_then_learns_its_bursts():
     detector.observe(bursty(rng, 3100, 1.0))
     found = detector.observe(bursty(rng, 3101, 20.0, share=1.0))
     assert found is not None and found.types == ("tool_explosion",)
+
+
+def walking(seed: int, intervals: int, jump_at: int = -1):
+    """A level whose log walks (an AR(1) of 0.995, steps of 0.03) under noise of 0.1, one
+    value an interval; from ``jump_at`` on, four times as high."""
+    rng, walk = random.Random(seed), 0.0
+    for at in range(intervals):
+        walk = 0.995 * walk + rng.gauss(0.0, 0.03)
+        value = math.exp(walk + rng.gauss(0.0, 0.1)) * (4.0 if 0 <= jump_at <= at else 1.0)
+        yield VitalSample("a", at * 60.0, 60.0, 1.0, {"latency": value})
+
+
+def test_a_level_that_wanders_is_judged_by_how_its_z_scores_hang_together():
+    """A level that walks keeps its z-scores high or low for many intervals together: its
+    lasting sum, designed for independent ones, alarmed 39 times in these 4 × 4,000
+    intervals (the agent held through the interval after each alarm). Its lasting test now
+    divides them by how much their sums over a span outgrow independent ones' (beyond the
+    allowance): 9 times. A jump to four times its level is still caught, at once (a single
+    call's value waits an interval: it may be a straggler) but where the walk had taken the
+    level low and widened its spread (within 10 intervals)."""
+    alarms = []
+    for seed in range(4):
+        alarms += held_alarms(Detector(BaselineSettings()), walking(seed, 4000))
+    assert len(alarms) <= 12, alarms
+    caught = []
+    for seed in range(7, 12):
+        detector = Detector(BaselineSettings())
+        for at, one in enumerate(walking(seed, 2420, jump_at=2400)):
+            found = detector.observe(one)
+            if at >= 2400 and found is not None:
+                assert found.types == ("latency_spike",)
+                caught.append(at - 2400)
+                break
+    assert len(caught) == 5 and max(caught) <= 12 and sorted(caught)[3] <= 1, caught
+
+
+def test_independent_z_scores_leave_a_level_s_lasting_test_as_it_is():
+    """z-scores independent from one interval to the next never loosen the lasting test (of
+    200 runs of 2,000 normal z-scores, none), nor do ones that follow each other a little
+    (an AR(1) of 0.8, as a sawtooth context's tokens do); ones that follow each other much
+    (0.95) loosen it. A state file keeps it; one written before it had none and starts
+    afresh."""
+    loosened = 0
+    for seed in range(200):
+        rng, persistence = random.Random(seed), Persistence()
+        for _ in range(2000):
+            persistence.hold(rng.gauss(0.0, 1.0))
+            persistence.learn()
+        loosened += persistence.root() > 1.0
+    assert loosened == 0
+    rng, persistence, z = random.Random(1), Persistence(), 0.0
+    for _ in range(2000):
+        z = 0.8 * z + rng.gauss(0.0, 0.6)
+        persistence.hold(z)
+        persistence.learn()
+    assert persistence.root() == 1.0  # (c about 3.4: within the allowance)
+    for _ in range(2000):
+        z = 0.95 * z + rng.gauss(0.0, math.sqrt(1.0 - 0.95**2))
+        persistence.hold(z)
+        persistence.learn()
+    assert persistence.root() > 1.5
+    base = LevelBaseline(persistence=persistence)
+    state = json.loads(json.dumps(base.to_json()))
+    assert LevelBaseline.from_json(state).persistence.root() == persistence.root()
+    del state["persistence"]
+    assert LevelBaseline.from_json(state).persistence.root() == 1.0
 
 
 def small_bursty(rng: random.Random, at: int, factor: float, share: float = 0.03) -> VitalSample:

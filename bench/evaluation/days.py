@@ -101,7 +101,8 @@ class _Wander:
         self._walk = 0.0
 
     def __call__(self, rng: random.Random, i: int) -> float:
-        self._walk = 0.995 * self._walk * (i > 0) + rng.gauss(0.0, 0.03)
+        before = 0.995 * self._walk if i > 0 else 0.0  # a new series starts at its level
+        self._walk = before + rng.gauss(0.0, 0.03)
         return 10.0 * math.exp(self._walk + rng.gauss(0.0, 0.1))
 
 

@@ -1,6 +1,7 @@
 """The evaluation harness on tiny scenarios: its scores, its policies, its real pipeline."""
 
 import dataclasses
+import itertools
 import math
 import random
 import statistics
@@ -381,10 +382,12 @@ def test_a_daily_series_counts_an_alarm_in_a_fault_as_caught_and_others_as_false
     assert row.hours == 2 * (days.DAYS - days.FROM_WEEK) * 24
 
 
-def test_the_shapes_not_tuned_on_burst_wander_and_start_afresh_with_each_series():
+def test_the_shapes_not_tuned_on_burst_wander_switch_and_start_afresh_with_each_series():
     """The bursty count bursts in about 3% of its intervals; the wandering level's hour
     means move far more than its noise allows (0.1 over 12 intervals: 0.03), and each
-    series walks from its first interval on, so the same seed draws the same series."""
+    series walks from its first interval on, so the same seed draws the same series; the
+    switching level spends about half its intervals at 1.5×, 3 hours at a time on average,
+    and each series starts at its usual level."""
     by_name = {shape.name.split(":")[0]: shape for shape in days.SHAPES}
     rng = random.Random(1)
     counts = [by_name["bursts"].draw(rng, i) for i in range(5000)]
@@ -397,6 +400,16 @@ def test_the_shapes_not_tuned_on_burst_wander_and_start_afresh_with_each_series(
     assert series[0] == series[1]
     hours = [statistics.fmean(series[0][h : h + 12]) for h in range(0, 2000, 12)]
     assert statistics.stdev(hours) > 0.1
+    switching = by_name["switching"].draw
+    levels = [switching(random.Random(2), 0)]
+    rng = random.Random(1)
+    high = [switching(rng, i) > 12.25 for i in range(1, 20_000)]  # (the two levels' midpoint)
+    assert 0.4 < sum(high) / len(high) < 0.6
+    high = [sum(high[i : i + 5]) > 2 for i in range(len(high) - 4)]  # (noise crossing it: out)
+    stays = 1 + sum(a != b for a, b in itertools.pairwise(high))
+    assert 25 < len(high) / stays < 50, len(high) / stays
+    levels += [switching(random.Random(2), 0)]
+    assert levels[0] == levels[1] < 12.25
 
 
 def test_a_daily_series_is_judged_by_the_real_detector_and_its_faults_are_real():

@@ -21,6 +21,7 @@ FAULT_INTERVALS = 12  # an hour
 FAULT_FACTOR = 2.5  # a fault multiplies the series by this
 FAULT_EVERY_DAYS = 2.0  # on average, after FROM_DAY
 GRACE = 3  # intervals after a fault in which an alarm still counts as its own
+SWITCH_DWELL = 36  # intervals a switching level stays at either of its levels, on average
 
 Draw = Callable[[random.Random, int], float]
 
@@ -106,6 +107,20 @@ class _Wander:
         return 10.0 * math.exp(self._walk + rng.gauss(0.0, 0.1))
 
 
+class _Switching:
+    """A level that switches between its usual and one half as high again, staying in each
+    for 3 hours on average (a cache that comes and goes, a second backend), under noise of
+    0.1. Each series starts afresh at its usual level."""
+
+    def __init__(self) -> None:
+        self._high = False
+
+    def __call__(self, rng: random.Random, i: int) -> float:
+        switched = rng.random() < 1.0 / SWITCH_DWELL
+        self._high = (self._high if i > 0 else False) != switched
+        return 10.0 * (1.5 if self._high else 1.0) * math.exp(rng.gauss(0.0, 0.1))
+
+
 SHAPES = (
     Shape("busy hours: latency of 20 calls", "latency", _rush, 20.0),
     Shape("daily load: a raw count", "tool_calls", _load, 1.0),
@@ -116,6 +131,7 @@ SHAPES = (
     Shape("bursts: a count, 8× in 3% of intervals", "tool_calls", _bursty, 1.0),
     Shape("heavy tail: a level, Student's t₃", "latency", _heavy, 1.0),
     Shape("wandering: a level that walks", "latency", _Wander(), 1.0),
+    Shape("switching: a level 1× or 1.5×, for 3 h", "latency", _Switching(), 1.0),
 )
 
 

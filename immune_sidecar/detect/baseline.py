@@ -203,6 +203,11 @@ class _Streaming:
         """Keep the judged interval's z until it is learned (a count's tail; a level's
         persistence)."""
 
+    def sudden_z(self, z: float) -> float:
+        """The z the sudden test judges an interval of ``z`` by (a wandering level's: also
+        its jump from where it was lately)."""
+        return z
+
     def healthy(self) -> None:
         """The interval judged last alarmed nothing and the vital's shift had no known
         cause: a level takes its z into how its z-scores hang together (else nothing)."""
@@ -355,6 +360,11 @@ class LevelBaseline(_Streaming):
     def hold(self, z: float) -> None:
         """Keep the judged interval's z for its persistence."""
         self.persistence.hold(z)
+
+    def sudden_z(self, z: float) -> float:
+        """The larger of ``z`` and its jump from the level's recent healthy intervals, where
+        the level wanders (``Persistence.jump``)."""
+        return self.persistence.jump(z)
 
     def healthy(self) -> None:
         """Take the judged interval's z into its persistence."""

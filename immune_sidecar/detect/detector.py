@@ -284,7 +284,7 @@ class Detector:
             margin = limits.margin(base.uncertainty(s))
             step = base.step(z, seen.value, seen.exposure, s, margin)
         run = base.run_z(seen.value, seen.exposure, s)
-        z = z if run is None else max(z, run)
+        z = base.sudden_z(z) if run is None else max(z, run)
         lasting = judged and base.accumulate(step, limits.lasting)
         drifting = base.drifting(limits.lasting)
         if z >= SHIFT_Z or drifting:

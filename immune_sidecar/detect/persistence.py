@@ -23,14 +23,19 @@ from the recent ones, in the spread of their steps (``jump``): a jump from where
 was lately alarms at once, a slow walk does not.
 
 The allowance is wide: only a level whose z-scores hang together strongly (c above 3.5;
-the walking level's is 4 to 6) is judged so. A context that grows through a conversation
-and is cleared reads about 4, a day's or a week's pattern not yet learned 1.5 to 3 for
-days; taken in full (an allowance of 0.4), the daily and weekly series missed a fifth to
-a half of their faults more, and with 1.5, `make eval` lost faults of those contexts
-(recall 0.985 → 0.979). The means hold up to ``MEMORY`` intervals (about twice that, once
-they forget), and more allowance while they hold fewer, as their error: read over 150,
-the walk's c fell below the allowance for a while often enough to alarm 12 times in 2,760
-hours; over 600, twice.
+the walking level's is 4 to 6) is judged so. A day's or a week's pattern not yet learned
+reads 1.5 to 3 for days; taken in full (an allowance of 0.4), the daily and weekly series
+missed a fifth to a half of their faults more. A context that grows through a
+conversation and is cleared reads about 4 as well, and its faults are real (with an
+allowance of 1.5, `make eval` lost faults of those contexts: recall 0.985 → 0.979). What
+tells it from a walk is that its z-scores part again within each conversation: a longer
+mean (``LONG_SPAN``) of them varies under ``LONG_GATE`` times as independent ones' would
+(about 4), a walk's about 13 times, a level switching between two about 10. Below
+that, the level is not taken to wander.
+
+The means hold up to ``MEMORY`` intervals (about twice that, once they forget), and more
+allowance while they hold fewer, as their error: read over 150, the walk's c fell below
+the allowance for a while often enough to alarm 12 times in 2,760 hours; over 600, twice.
 """
 
 import math
@@ -39,6 +44,10 @@ SPAN = 8  # intervals: about what a lasting shift of twice the slack takes to al
 WEIGHT = 2.0 / (SPAN + 1)
 INDEPENDENT = WEIGHT / (2.0 - WEIGHT)  # the short mean's variance for independent z-scores
 ALLOWANCE = 2.5  # how far above 1 the ratio may be and the test still take z as it is
+LONG_SPAN = 24  # intervals: a longer mean's, which tells a walk from a level that resets
+LONG_WEIGHT = 2.0 / (LONG_SPAN + 1)
+LONG_INDEPENDENT = LONG_WEIGHT / (2.0 - LONG_WEIGHT)
+LONG_GATE = 6.0  # the longer mean's ratio below which the level is not taken to wander
 MEMORY = 600.0  # intervals the means of squares hold, at most
 SEEN_ENOUGH = 100.0  # intervals before the ratio is read (else 1)
 TOP_Z = 4.0  # a z beyond this either way is taken in at this (one far interval is no walk)
@@ -46,15 +55,18 @@ ABOVE_USUAL = 1.0  # the z an interval needs for its jump from the recent level 
 
 
 class Persistence:
-    """A short mean of a level's healthy z-scores, the running means of its square and of
-    theirs, and how many intervals these hold."""
+    """A short and a long mean of a level's healthy z-scores, the running means of their
+    squares, of the z-scores' and of their steps from the short mean, and how many
+    intervals these hold."""
 
-    __slots__ = ("held", "short", "squares", "weight")
+    __slots__ = ("held", "means", "squares", "weight")
 
-    def __init__(self, short: float = 0.0, squares: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    def __init__(self, means: tuple[float, float] = (0.0, 0.0),
+                 squares: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
                  weight: float = 0.0):  # fmt: skip
-        self.short = short
-        # Of the short mean, of the z-scores, of each z's step from the short mean before it.
+        self.means = list(means)  # short, long
+        # Of the short mean, of the z-scores, of each z's step from the short mean before it,
+        # of the long mean.
         self.squares = list(squares)
         self.weight = weight
         self.held: float | None = None  # the z of the interval judged last, until learned
@@ -69,17 +81,21 @@ class Persistence:
         if z is None or not math.isfinite(z):
             return
         z = max(-TOP_Z, min(TOP_Z, z))
-        jump = z - self.short
-        self.short += WEIGHT * jump
+        means = self.means
+        jump = z - means[0]
+        means[0] += WEIGHT * jump
+        means[1] += LONG_WEIGHT * (z - means[1])
         self.weight = min(self.weight + 1.0, MEMORY)
         squares = self.squares
-        for k, square in enumerate((self.short * self.short, z * z, jump * jump)):
+        for k, square in enumerate((means[0] ** 2, z * z, jump * jump, means[1] ** 2)):
             squares[k] += (square - squares[k]) / self.weight
 
     def root(self) -> float:
         """What the lasting test's z-scores are divided by (at least 1)."""
         if self.weight < SEEN_ENOUGH or self.squares[1] <= 0.0:
             return 1.0
+        if self.squares[3] < LONG_GATE * LONG_INDEPENDENT * self.squares[1]:
+            return 1.0  # (its z-scores part within a few dozen intervals: no walk)
         allowance = ALLOWANCE * math.sqrt(MEMORY / self.weight)
         ratio = self.squares[0] / (INDEPENDENT * self.squares[1]) - allowance
         return math.sqrt(ratio) if ratio > 1.0 else 1.0
@@ -90,21 +106,21 @@ class Persistence:
         interval above the usual, else ``z`` itself."""
         if z < ABOVE_USUAL or self.root() <= 1.0 or self.squares[2] <= 0.0:
             return z
-        return max(z, (z - self.short) / math.sqrt(self.squares[2]))
+        return max(z, (z - self.means[0]) / math.sqrt(self.squares[2]))
 
     def carried(self) -> "Persistence":
         """What a new baseline of the level starts from (a deploy's): how it wanders is the
         nature of the agent's work, not of its version."""
-        return Persistence(self.short, tuple(self.squares), self.weight)
+        return Persistence(tuple(self.means), tuple(self.squares), self.weight)
 
     def to_json(self) -> list[float]:
         """A plain list for the state file."""
-        return [self.short, *self.squares, self.weight]
+        return [*self.means, *self.squares, self.weight]
 
     @classmethod
     def from_json(cls, data: list | None) -> "Persistence":
         """Restore from ``to_json`` output (none before it was kept)."""
-        if not data or len(data) != 5:  # (or kept before the steps were: start afresh)
+        if not data or len(data) != 7:  # (or kept before the steps were: start afresh)
             return cls()
-        short, *squares, weight = (float(x) for x in data)
-        return cls(short, tuple(squares), weight)
+        short, long, *squares, weight = (float(x) for x in data)
+        return cls((short, long), tuple(squares), weight)

@@ -120,7 +120,7 @@ class Persistence:
     @classmethod
     def from_json(cls, data: list | None) -> "Persistence":
         """Restore from ``to_json`` output (none before it was kept)."""
-        if not data or len(data) != 7:  # (or kept before the steps were: start afresh)
+        if not data or len(data) != 7:  # (or kept in an older form: start afresh)
             return cls()
         short, long, *squares, weight = (float(x) for x in data)
         return cls((short, long), tuple(squares), weight)

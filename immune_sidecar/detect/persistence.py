@@ -92,21 +92,23 @@ class Persistence:
 
     def root(self) -> float:
         """What the lasting test's z-scores are divided by (at least 1)."""
-        if self.weight < SEEN_ENOUGH or self.squares[1] <= 0.0:
+        short, each, _, long = self.squares
+        if self.weight < SEEN_ENOUGH or each <= 0.0:
             return 1.0
-        if self.squares[3] < LONG_GATE * LONG_INDEPENDENT * self.squares[1]:
+        if long < LONG_GATE * LONG_INDEPENDENT * each:
             return 1.0  # (its z-scores part within a few dozen intervals: no walk)
         allowance = ALLOWANCE * math.sqrt(MEMORY / self.weight)
-        ratio = self.squares[0] / (INDEPENDENT * self.squares[1]) - allowance
+        ratio = short / (INDEPENDENT * each) - allowance
         return math.sqrt(ratio) if ratio > 1.0 else 1.0
 
     def jump(self, z: float) -> float:
         """How far an interval of ``z`` lies from the level's recent healthy ones, in the
         spread of their own steps: of a level that wanders (``root`` above 1) and an
         interval above the usual, else ``z`` itself."""
-        if z < ABOVE_USUAL or self.root() <= 1.0 or self.squares[2] <= 0.0:
+        steps = self.squares[2]
+        if z < ABOVE_USUAL or steps <= 0.0 or self.root() <= 1.0:
             return z
-        return max(z, (z - self.means[0]) / math.sqrt(self.squares[2]))
+        return max(z, (z - self.means[0]) / math.sqrt(steps))
 
     def carried(self) -> "Persistence":
         """What a new baseline of the level starts from (a deploy's): how it wanders is the

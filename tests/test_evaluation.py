@@ -137,6 +137,33 @@ def test_the_creep_bound_is_when_a_test_knowing_the_creep_would_see_it():
     assert caught.creep_delays == (8,) and caught.creep_bounds == (4.0,)
 
 
+def test_creeps_a_vital_alone_shows_are_told_by_their_vital_s_spread():
+    fleet = generate(5, 4, 10)
+    steady, noisy = (
+        dataclasses.replace(a, means={"latency": 2.0, "tool_calls": 3.0},
+                            sigmas={"latency": 0.1, "tool_calls": 1.5})
+        for a in fleet.agents[:2]
+    )  # fmt: skip
+    creeps = (
+        Episode(steady.name, "latency_storm", 100, 160, 20.0, "creep"),  # σ 5% of the level
+        Episode(noisy.name, "tool_loop", 100, 160, 20.0, "creep"),  # σ 50%
+        Episode(noisy.name, "prompt_injection", 200, 260, 20.0, "creep"),  # shown at once
+        Episode(steady.name, "latency_storm", 300, 360, 20.0, "creep"),  # not caught
+    )
+    scenario = dataclasses.replace(fleet, agents=(steady, noisy, *fleet.agents[2:]),
+                                   episodes=creeps)  # fmt: skip
+    alarms = [Alarm(steady.name, 104, ("latency_spike",), 3.0),
+              Alarm(noisy.name, 129, ("tool_explosion",), 3.0),
+              Alarm(noisy.name, 200, ("prompt_change",), 9.0)]  # fmt: skip
+    s = scoring.score(scenario, alarms, budget=BaselineSettings().false_alarms_per_1000_hours)
+    assert sorted(s.creep_delays) == [1, 5, 30]  # the injection's too
+    rows = {band: rest for band, *rest in s.creeps_by_spread()}
+    assert set(rows) == {"under 10%", "40% or more"}
+    assert rows["under 10%"][:3] == [2, 1, 5]
+    assert rows["40% or more"][:3] == [1, 1, 30]
+    assert rows["under 10%"][3] < rows["40% or more"][3]  # the bound grows with the spread
+
+
 def test_alarms_on_healthy_agents_are_false_quarantines_per_healthy_hour():
     scenario = dataclasses.replace(generate(5, 4, 10), episodes=())
     agent = scenario.agents[0].name

@@ -74,7 +74,8 @@ def _detection(args) -> None:
             "step ≥5σ TTD", "5%/interval TTD (bound)", "p90 TTD", "shared"], rows)  # fmt: skip
     for label, s in pooled.items():
         print(f"\n  {label} seeds: faults ≥3σ by kind; alarms by the anomaly they name; faults "
-              "≥3σ by the calls an interval their agent made")  # fmt: skip
+              "≥3σ by the calls an interval their agent made; creeps a vital alone shows, by "
+              "its healthy σ between intervals over its level")  # fmt: skip
         lowest = _lowest_right_type(by_seed[label])
         _table(
             ["fault", "faults", "recall", "right-type recall", "lowest seed"],
@@ -92,6 +93,12 @@ def _detection(args) -> None:
             ["calls an interval", "faults", "recall"],
             [[band, str(bands[band].episodes), f"{bands[band].recall:.3f}"]
              for _, band in scoring.CALL_BANDS if band in bands],
+            indent=4,
+        )  # fmt: skip
+        _table(
+            ["5%/interval creeps by σ/level", "faults", "caught", "TTD (bound)"],
+            [[band, str(faults), str(caught), f"{_delay(delay)} ({_delay(bound)})"]
+             for band, faults, caught, delay, bound in s.creeps_by_spread()],
             indent=4,
         )  # fmt: skip
 

@@ -26,6 +26,9 @@ BIG = 3.0  # σ: the faults the recall target is about
 LARGE_STEP = 5.0  # σ: the step faults the "detected at once" target is about
 # The calls an interval a fault's agent made (expected), banded: a fault shows only in calls.
 CALL_BANDS = ((0.0, "under 1"), (1.0, "1 to 3"), (3.0, "3 or more"))
+# A creeping fault's vital by its healthy σ between intervals, as a share of its level: the
+# soonest any test can see a creep of 5% an interval grows with that spread.
+SPREAD_BANDS = ((0.0, "under 10%"), (0.1, "10 to 20%"), (0.2, "20 to 40%"), (0.4, "40% or more"))
 Z95 = 1.959964
 
 
@@ -75,6 +78,17 @@ class KindScore:
 
 
 @dataclasses.dataclass(frozen=True)
+class CreepScore:
+    """One fault that grows 5% of its vital's level an interval: when it was caught, and
+    when a test knowing it could have been (``creep_bound``)."""
+
+    spread: float  # the vital's healthy σ between intervals, as a share of its level
+    delay: float  # intervals to detect (inf: not caught)
+    bound: float
+    at_once: bool  # shown at once by what comes with it (an injection's new prompt)
+
+
+@dataclasses.dataclass(frozen=True)
 class DetectionScore:
     """Everything the detection table prints for one run (or several, pooled)."""
 
@@ -87,8 +101,7 @@ class DetectionScore:
     big_detected: int
     delays: tuple[int, ...]  # intervals to detect, per detected big episode
     step_delays: tuple[int, ...]  # the same, for faults ≥ LARGE_STEP σ that begin at full size
-    creep_delays: tuple[int, ...]  # the same, for faults that grow 5% per interval
-    creep_bounds: tuple[float, ...]  # for the same faults, the soonest any test could
+    creeps: tuple[CreepScore, ...]  # the faults that grow 5% per interval
     false_alarms: int
     shared_shifts: int
     healthy_agent_hours: float
@@ -132,6 +145,16 @@ class DetectionScore:
         return _median(self.step_delays)
 
     @property
+    def creep_delays(self) -> tuple[float, ...]:
+        """Intervals to detect each caught fault that grows 5% of the level per interval."""
+        return tuple(c.delay for c in self.creeps if not math.isinf(c.delay))
+
+    @property
+    def creep_bounds(self) -> tuple[float, ...]:
+        """For the same creeping faults, the soonest any test could (``creep_bound``)."""
+        return tuple(c.bound for c in self.creeps if not math.isinf(c.delay))
+
+    @property
     def median_creep_delay(self) -> float:
         """Median intervals to detect a fault that grows 5% of the level per interval."""
         return _median(self.creep_delays)
@@ -140,6 +163,19 @@ class DetectionScore:
     def median_creep_bound(self) -> float:
         """The median, over the same creeping faults, of ``creep_bound``."""
         return _median(self.creep_bounds)
+
+    def creeps_by_spread(self) -> list[tuple[str, int, int, float, float]]:
+        """The creeps a vital alone shows, by its spread band (``SPREAD_BANDS``): faults,
+        caught, and the median intervals to detect the caught ones and its bound."""
+        rows = []
+        for _, label in SPREAD_BANDS:
+            band = [c for c in self.creeps if not c.at_once and _band_of(c.spread) == label]
+            caught = [c for c in band if not math.isinf(c.delay)]
+            if band:
+                delays = tuple(c.delay for c in caught)
+                bounds = tuple(c.bound for c in caught)
+                rows.append((label, len(band), len(caught), _median(delays), _median(bounds)))
+        return rows
 
     def delay_quantile(self, q: float) -> float:
         """The ``q`` quantile of intervals to detect."""
@@ -164,7 +200,6 @@ def score(
     big = [e for e in scenario.episodes if e.reached >= BIG]
     delays = {e: first[e].index - e.onset + 1 for e in big if e in first}
     healthy = _healthy_intervals(scenario, grace) * scenario.interval_seconds / 3600
-    creeps = [e for e in first if e.shape == "creep"]
     threshold = z_of_p(budget / 1000 * scenario.interval_seconds / 3600)
     return DetectionScore(
         _type_scores(true, false),
@@ -176,8 +211,11 @@ def score(
         len(delays),
         tuple(delays.values()),
         tuple(d for e, d in delays.items() if e.shape == "step" and e.reached >= LARGE_STEP),
-        tuple(first[e].index - e.onset + 1 for e in creeps),
-        tuple(creep_bound(scenario, e, threshold) for e in creeps),
+        tuple(
+            _creep(scenario, e, first.get(e), threshold)
+            for e in scenario.episodes
+            if e.shape == "creep"
+        ),
         len(false),
         len(alarms) - len(held),
         healthy,
@@ -194,10 +232,24 @@ def pool(scores: list[DetectionScore]) -> DetectionScore:
         _pooled(s.kinds for s in scores),
         _pooled(s.bands for s in scores),
         add("episodes"), add("detected"), add("big_episodes"), add("big_detected"),
-        join("delays"), join("step_delays"), join("creep_delays"), join("creep_bounds"),
+        join("delays"), join("step_delays"), join("creeps"),
         add("false_alarms"), add("shared_shifts"), add("healthy_agent_hours"),
         scores[0].interval_seconds,
     )  # fmt: skip
+
+
+def _creep(scenario: Scenario, episode: Episode, first: Alarm | None, threshold: float):
+    delay = math.inf if first is None else first.index - episode.onset + 1
+    bound = creep_bound(scenario, episode, threshold)
+    if _at_once(episode):
+        return CreepScore(0.0, delay, bound, True)
+    spread = scenario.agent(episode.agent).relative_sigma(SCALED[episode.kind][1])
+    return CreepScore(spread, delay, bound, False)
+
+
+def _at_once(episode: Episode) -> bool:
+    """Whether what comes with the fault shows it at once (an injection's new prompt)."""
+    return episode.kind not in SCALED or episode.kind == "prompt_injection"
 
 
 def creep_bound(scenario: Scenario, episode: Episode, threshold: float) -> float:
@@ -208,7 +260,7 @@ def creep_bound(scenario: Scenario, episode: Episode, threshold: float) -> float
     Such a test is the matched filter Σ sₜ·zₜ / √Σ sₜ², sₜ the creep's size in σ t
     intervals in; its mean is √Σ sₜ², and no test at the same false-alarm rate has more
     power at any t. A new prompt (an injection) shows at once."""
-    if episode.kind not in SCALED or episode.kind == "prompt_injection":
+    if _at_once(episode):
         return 1.0
     vital = SCALED[episode.kind][1]
     unit = scenario.agent(episode.agent).relative_sigma(vital)
@@ -308,6 +360,10 @@ def _group_scores(big: list[Episode], true, key) -> tuple[KindScore, ...]:
 
 def _band(calls: float) -> str:
     return next(label for low, label in reversed(CALL_BANDS) if calls >= low)
+
+
+def _band_of(spread: float) -> str:
+    return next(label for low, label in reversed(SPREAD_BANDS) if spread >= low)
 
 
 def _pooled(groups):

@@ -95,12 +95,13 @@ def _detection(args) -> None:
              for _, band in scoring.CALL_BANDS if band in bands],
             indent=4,
         )  # fmt: skip
-        _table(
-            ["5%/interval creeps by σ/level", "faults", "caught", "TTD (bound)"],
-            [[band, str(faults), str(caught), f"{_delay(delay)} ({_delay(bound)})"]
-             for band, faults, caught, delay, bound in s.creeps_by_spread()],
-            indent=4,
-        )  # fmt: skip
+        if creeps := s.creeps_by_spread():
+            _table(
+                ["5%/interval creeps by σ/level", "faults", "caught", "TTD (bound)"],
+                [[c.band, str(c.faults), str(c.caught), f"{_delay(c.delay)} ({_delay(c.bound)})"]
+                 for c in creeps],
+                indent=4,
+            )  # fmt: skip
 
 
 def _lowest_right_type(scores: list[scoring.DetectionScore]) -> dict[str, float]:

@@ -14,6 +14,7 @@ import dataclasses
 import math
 import statistics
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from immune_sidecar.detect import BaselineSettings
 from immune_sidecar.detect.stats import z_of_p
@@ -86,6 +87,17 @@ class CreepScore:
     delay: float  # intervals to detect (inf: not caught)
     bound: float
     at_once: bool  # shown at once by what comes with it (an injection's new prompt)
+
+
+class CreepBand(NamedTuple):
+    """The creeps of one spread band: how many, how many caught, and the median intervals
+    to detect the caught ones and its bound."""
+
+    band: str
+    faults: int
+    caught: int
+    delay: float
+    bound: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,17 +176,19 @@ class DetectionScore:
         """The median, over the same creeping faults, of ``creep_bound``."""
         return _median(self.creep_bounds)
 
-    def creeps_by_spread(self) -> list[tuple[str, int, int, float, float]]:
+    def creeps_by_spread(self) -> list[CreepBand]:
         """The creeps a vital alone shows, by its spread band (``SPREAD_BANDS``): faults,
         caught, and the median intervals to detect the caught ones and its bound."""
         rows = []
         for _, label in SPREAD_BANDS:
-            band = [c for c in self.creeps if not c.at_once and _band_of(c.spread) == label]
+            band = [c for c in self.creeps
+                    if not c.at_once and _band(c.spread, SPREAD_BANDS) == label]  # fmt: skip
             caught = [c for c in band if not math.isinf(c.delay)]
             if band:
                 delays = tuple(c.delay for c in caught)
                 bounds = tuple(c.bound for c in caught)
-                rows.append((label, len(band), len(caught), _median(delays), _median(bounds)))
+                rows.append(CreepBand(label, len(band), len(caught), _median(delays),
+                                      _median(bounds)))  # fmt: skip
         return rows
 
     def delay_quantile(self, q: float) -> float:
@@ -238,7 +252,9 @@ def pool(scores: list[DetectionScore]) -> DetectionScore:
     )  # fmt: skip
 
 
-def _creep(scenario: Scenario, episode: Episode, first: Alarm | None, threshold: float):
+def _creep(
+    scenario: Scenario, episode: Episode, first: Alarm | None, threshold: float
+) -> CreepScore:
     delay = math.inf if first is None else first.index - episode.onset + 1
     bound = creep_bound(scenario, episode, threshold)
     if _at_once(episode):
@@ -358,12 +374,8 @@ def _group_scores(big: list[Episode], true, key) -> tuple[KindScore, ...]:
     )
 
 
-def _band(calls: float) -> str:
-    return next(label for low, label in reversed(CALL_BANDS) if calls >= low)
-
-
-def _band_of(spread: float) -> str:
-    return next(label for low, label in reversed(SPREAD_BANDS) if spread >= low)
+def _band(value: float, bands: tuple[tuple[float, str], ...] = CALL_BANDS) -> str:
+    return next(label for low, label in reversed(bands) if value >= low)
 
 
 def _pooled(groups):

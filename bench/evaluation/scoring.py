@@ -179,17 +179,11 @@ class DetectionScore:
     def creeps_by_spread(self) -> list[CreepBand]:
         """The creeps a vital alone shows, by its spread band (``SPREAD_BANDS``): faults,
         caught, and the median intervals to detect the caught ones and its bound."""
-        rows = []
-        for _, label in SPREAD_BANDS:
-            band = [c for c in self.creeps
-                    if not c.at_once and _band(c.spread, SPREAD_BANDS) == label]  # fmt: skip
-            caught = [c for c in band if not math.isinf(c.delay)]
-            if band:
-                delays = tuple(c.delay for c in caught)
-                bounds = tuple(c.bound for c in caught)
-                rows.append(CreepBand(label, len(band), len(caught), _median(delays),
-                                      _median(bounds)))  # fmt: skip
-        return rows
+        bands: dict[str, list[CreepScore]] = {label: [] for _, label in SPREAD_BANDS}
+        for creep in self.creeps:
+            if not creep.at_once:
+                bands[_band(creep.spread, SPREAD_BANDS)].append(creep)
+        return [_creep_band(label, creeps) for label, creeps in bands.items() if creeps]
 
     def delay_quantile(self, q: float) -> float:
         """The ``q`` quantile of intervals to detect."""
@@ -261,6 +255,12 @@ def _creep(
         return CreepScore(0.0, delay, bound, True)
     spread = scenario.agent(episode.agent).relative_sigma(SCALED[episode.kind][1])
     return CreepScore(spread, delay, bound, False)
+
+
+def _creep_band(label: str, creeps: list[CreepScore]) -> CreepBand:
+    caught = [c for c in creeps if not math.isinf(c.delay)]
+    delays, bounds = tuple(c.delay for c in caught), tuple(c.bound for c in caught)
+    return CreepBand(label, len(creeps), len(caught), _median(delays), _median(bounds))
 
 
 def _at_once(episode: Episode) -> bool:

@@ -9,7 +9,6 @@ with a new version — re-learns the agent's baselines, while the old ones keep
 watch at twice the sudden threshold until the new ones are learned.
 """
 
-import collections
 import copy
 import dataclasses
 import logging
@@ -21,30 +20,21 @@ from typing import Any, NamedTuple
 from immune_common.severity import severity
 
 from ..vitals import VitalSample
-from ..vitals.spans import EARLIER_FINGERPRINT
-from .baseline import Baseline, LevelBaseline, MeanBaseline, RateBaseline, ShareBaseline
+from .baseline import Baseline, LevelBaseline, RateBaseline
 from .budget import Thresholds, thresholds
 from .bursts import BACK_Z as UNDONE_Z
-from .evidence import PRICE, PROMPT, SHARES, TEST_OF, TESTS, Observation, VitalTest, kin
+from .evidence import PRICE, PROMPT, SHARES, TESTS, Observation, VitalTest, kin
 from .hours import HourlyProfile
 from .infection import Anomaly, Infection
-from .models import ModelBaseline
-from .prompts import PromptBaseline
 from .settings import BaselineSettings
 from .shared import SHIFT_Z, TOLD_RISE
+from .state import AgentState, Replaced, Streak
 
 log = logging.getLogger(__name__)
-EVIDENCE_SAMPLES = 5
 DEFAULT_INTERVAL = 60.0
 GUARD_FACTOR = 2.0  # the old baselines' sudden threshold during a re-learn, × the usual
 YOUNG_HOLD = 2  # the intervals a young baseline's excursion may wait (see ``_defer``)
 _TESTED = frozenset(test.vital for test in TESTS)
-KINDS: dict[str, type[LevelBaseline] | type[RateBaseline]] = {
-    LevelBaseline.kind: LevelBaseline,
-    MeanBaseline.kind: MeanBaseline,
-    RateBaseline.kind: RateBaseline,
-    ShareBaseline.kind: ShareBaseline,
-}
 JUMP_INCLUDED = 1.0 - 1e-9  # a price rise of exactly ``price_jump`` is a jump
 # A lasting shift adopted is undone when BACK_SAMPLES samples in a row read within BACK_Z of
 # the level it replaced, nearer it than the adopted one and BELOW_Z or more below that,
@@ -67,48 +57,6 @@ class _Limits(NamedTuple):
         return self.likelihood if base.by_likelihood(s) else self.count
 
 
-class _Streak(NamedTuple):
-    """The same lone anomaly alarming again and again: which, how often, when last."""
-
-    kind: str
-    count: int
-    at: float
-
-
-class _Replaced(NamedTuple):
-    """A baseline a lasting shift's adopted level replaced, kept until ``until``, and the
-    samples in a row that read back at its level."""
-
-    before: Baseline
-    until: float
-    back: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"before": self.before.to_json(), "until": self.until, "back": self.back}
-
-
-class _AgentState:
-    __slots__ = (
-        "blind", "days", "deferred", "evidence", "flagged", "held", "models", "previous",
-        "prompt", "replaced", "shifted", "streak", "vitals",
-    )  # fmt: skip
-
-    def __init__(self) -> None:
-        self.vitals: dict[str, Baseline] = {}
-        self.previous: dict[str, Baseline] = {}  # the watch kept while re-learning
-        self.prompt = PromptBaseline()
-        self.models = ModelBaseline()
-        self.evidence: collections.deque[VitalSample] = collections.deque(maxlen=EVIDENCE_SAMPLES)
-        self.flagged: tuple[str, ...] = ()  # the vitals of the latest infection
-        self.shifted: set[str] = set()  # the vitals at SHIFT_Z or more, or half way
-        self.blind: set[str] = set()  # the vitals the latest sample could not tell
-        self.streak: _Streak | None = None
-        self.days: dict[str, HourlyProfile] = {}  # each vital's offset hour by hour (day, week)
-        self.replaced: dict[str, _Replaced] = {}  # kept while a lasting shift is adopted
-        self.deferred: dict[str, Anomaly] = {}  # a young baseline's excursion, unconfirmed
-        self.held = 0  # the intervals it has waited
-
-
 class Detector:
     """Keeps every agent's baselines and turns abnormal samples into infections."""
 
@@ -117,7 +65,7 @@ class Detector:
         self._of_calls = dataclasses.replace(settings, tail_dof=settings.mean_tail_dof)
         self._on_relearn = on_relearn
         self._limits: dict[float, _Limits] = {}
-        self._agents: dict[str, _AgentState] = {}
+        self._agents: dict[str, AgentState] = {}
         self._lock = threading.Lock()
 
     def limits(self, interval_seconds: float = DEFAULT_INTERVAL, counts: str = ""):
@@ -146,7 +94,7 @@ class Detector:
         with self._lock:
             state = self._agents.get(sample.agent_id)
             if state is None:
-                state = self._agents[sample.agent_id] = _AgentState()
+                state = self._agents[sample.agent_id] = AgentState()
             state.evidence.append(sample)
             deploy = state.prompt.is_deploy(sample.prompt_hash, sample.version, self.settings)
             if deploy:
@@ -169,7 +117,7 @@ class Detector:
         seen = ((test, test.read(sample)) for test in TESTS if test.vital not in ignored)
         return [(test, observation) for test, observation in seen if observation is not None]
 
-    def _examine(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits,
+    def _examine(self, state: AgentState, sample: VitalSample, seen, limits: _Limits,
                  learn: bool, explained: Collection[str]):  # fmt: skip
         """Judge the sample's vitals at its hour; learn from a healthy one (if ``learn``),
         or count an alarm toward adopting a lasting shift. The anomalies, and the vitals
@@ -196,7 +144,7 @@ class Detector:
             _restart_sums(state, explained)
         return anomalies, adopted
 
-    def _learn_healthy(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits,
+    def _learn_healthy(self, state: AgentState, sample: VitalSample, seen, limits: _Limits,
                        explained: Collection[str]) -> None:  # fmt: skip
         """Learn a healthy sample: its vitals but those explained or waiting (deferred),
         and its models' prices unless a cost is explained."""
@@ -237,7 +185,7 @@ class Detector:
             self._limits[seconds] = limits
         return limits
 
-    def _anomalies(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits,
+    def _anomalies(self, state: AgentState, sample: VitalSample, seen, limits: _Limits,
                    confirming: dict[str, Anomaly]):  # fmt: skip
         """What alarmed, joined (when something did) by the vitals whose lasting sum is half
         way to its limit: evidence building beside an alarm is part of the same infection
@@ -264,7 +212,7 @@ class Detector:
         return tuple(sorted(found.values(), key=lambda a: -a.sigma))
 
     def _judge(
-        self, state: _AgentState, test: VitalTest, seen: Observation, every: _Limits,
+        self, state: AgentState, test: VitalTest, seen: Observation, every: _Limits,
         deferred: Anomaly | None = None,
     ):  # fmt: skip
         """The vital's anomaly and whether it alarmed (an anomaly that did not is one
@@ -302,7 +250,7 @@ class Detector:
             test.anomaly, test.vital, shown, typical, round(sigma, 2), alarmed=alarmed
         ), alarmed
 
-    def _defer(self, state: _AgentState, anomalies, limits: _Limits, explained, confirming,
+    def _defer(self, state: AgentState, anomalies, limits: _Limits, explained, confirming,
                calls: float):  # fmt: skip
         """A lone excursion short of overwhelming, of a young baseline or in too few
         ``calls`` for its value to be more than one call's, waits up to ``YOUNG_HOLD``
@@ -320,7 +268,7 @@ class Detector:
         state.deferred, state.held = {a.vital: a for a in alarmed}, held + 1
         return ()
 
-    def _untried(self, state: _AgentState, anomaly: Anomaly, limits: _Limits, calls: float,
+    def _untried(self, state: AgentState, anomaly: Anomaly, limits: _Limits, calls: float,
                  waiting: bool):  # fmt: skip
         """Whether the anomaly, in an interval of ``calls``, may be a burst its baseline
         could not know yet (``waiting``: the vital's excursion was deferred the interval
@@ -341,7 +289,7 @@ class Detector:
         """The settings an observation is judged by: a mean of calls has a heavier tail."""
         return self._of_calls if seen.mean_of_calls else self.settings
 
-    def _guard(self, state: _AgentState, test: VitalTest, seen: Observation, limits: Thresholds):
+    def _guard(self, state: AgentState, test: VitalTest, seen: Observation, limits: Thresholds):
         """While a deploy is re-learned, the old baseline still catches the overwhelming."""
         old = state.previous.get(test.vital)
         if old is None:
@@ -352,7 +300,7 @@ class Detector:
         return Anomaly(test.anomaly, test.vital, _shown(seen, test), old.typical(), round(z, 2))
 
     def _model_anomaly(
-        self, state: _AgentState, sample: VitalSample, limits: _Limits
+        self, state: AgentState, sample: VitalSample, limits: _Limits
     ) -> Anomaly | None:
         """A model the agent never used, dearer by ``price_jump`` than the dearest it uses
         (by its square while a deploy is re-learned, as the other vitals' watch)."""
@@ -369,7 +317,7 @@ class Detector:
         z = math.log(price / ceiling) / math.log(s.price_jump) * limits.level.sudden
         return Anomaly("cost_spike", PRICE, price, ceiling, round(z, 2), model, usual)
 
-    def _prompt_anomaly(self, state: _AgentState, sample: VitalSample) -> Anomaly | None:
+    def _prompt_anomaly(self, state: AgentState, sample: VitalSample) -> Anomaly | None:
         s = self.settings
         if not state.prompt.is_new(sample.prompt_hash, s, sample.prompt_parts):
             return None
@@ -381,12 +329,12 @@ class Detector:
         sigma = s.prompt_change_sigma
         return Anomaly("prompt_change", PROMPT, 1.0, 0.0, sigma, sample.prompt_hash, usual)
 
-    def _alarmed(self, state: _AgentState, anomalies: tuple[Anomaly, ...]) -> None:
+    def _alarmed(self, state: AgentState, anomalies: tuple[Anomaly, ...]) -> None:
         _restart_sums(state)  # the alarm is raised
         state.flagged = tuple(a.vital for a in anomalies)
 
     def _outlived(
-        self, state: _AgentState, anomalies: tuple[Anomaly, ...], at: float, explained
+        self, state: AgentState, anomalies: tuple[Anomaly, ...], at: float, explained
     ) -> tuple[str, ...]:
         """The vitals adopted when the same lone anomaly alarmed ``relearn_after_ejections``
         times in a row, each within ``relearn_window_seconds`` of the last: a shift that
@@ -405,12 +353,12 @@ class Detector:
         last = state.streak
         same = last is not None and last.kind == kind and at - last.at <= s.relearn_window_seconds
         count = last.count + 1 if same else 1
-        state.streak = _Streak(kind, count, at) if count < s.relearn_after_ejections else None
+        state.streak = Streak(kind, count, at) if count < s.relearn_after_ejections else None
         return (
             () if state.streak is not None else self._adopt(state, watch_until=at + WATCH_SECONDS)
         )
 
-    def _returned(self, state: _AgentState, seen, sample: VitalSample) -> None:
+    def _returned(self, state: AgentState, seen, sample: VitalSample) -> None:
         """Restore the level a lasting shift replaced, for each vital whose samples read
         back at it (``BACK_SAMPLES`` in a row): the shift ended, and the adopted level, which
         far lower values do not move, would blunt the vital's test for hours."""
@@ -429,14 +377,14 @@ class Detector:
                 log.info("%s: %s is back at its level before the shift adopted; restored",
                          sample.agent_id, test.vital)  # fmt: skip
 
-    def _at_hour(self, state: _AgentState, seen, time: float):
+    def _at_hour(self, state: AgentState, seen, time: float):
         """The observations as the agent's day says to judge them at ``time``: against
         the baseline moved by the hour's offset, where the hour is learned."""
         if not state.days:
             return seen
         return [(test, _moved(state, test, observation, time)) for test, observation in seen]
 
-    def _learn_day(self, state: _AgentState, seen, sample: VitalSample, explained) -> None:
+    def _learn_day(self, state: AgentState, seen, sample: VitalSample, explained) -> None:
         """Every interval not explained teaches the agent's day, alarmed or not: a rise
         that comes back at the same hour would otherwise never be learned. (Every one: an
         hour's offset learned from a fifth of them was noisy enough on its second day to
@@ -461,7 +409,7 @@ class Detector:
         if self._on_relearn is not None:
             self._on_relearn(agent_id, reason)
 
-    def _note(self, state: _AgentState, seen, learn: bool, explained, anomalies) -> None:
+    def _note(self, state: AgentState, seen, learn: bool, explained, anomalies) -> None:
         """Every judged interval, alarmed or not, shows the vitals' bursts: one that alarmed
         and was gone the next interval is a burst (never learned, it would alarm forever).
         Only an interval whose alarm is the vital's alone (or its kin's) may begin one: a
@@ -478,7 +426,7 @@ class Detector:
                 if learn and not alarmed and test.vital not in explained:
                     base.healthy()
 
-    def _learn(self, state: _AgentState, sample: VitalSample, seen, limits: _Limits) -> None:
+    def _learn(self, state: AgentState, sample: VitalSample, seen, limits: _Limits) -> None:
         s = self.settings
         for test, observation in seen:
             base = state.vitals.get(test.vital)
@@ -490,7 +438,7 @@ class Detector:
         if state.previous and all(b.learned(s) for b in state.vitals.values()):
             state.previous = {}
 
-    def _learn_prompt(self, state: _AgentState, sample: VitalSample) -> None:
+    def _learn_prompt(self, state: AgentState, sample: VitalSample) -> None:
         steady = not state.prompt.varies(self.settings)
         state.prompt.learn(sample.prompt_hash, self.settings, sample.version, sample.prompt_parts)
         if not steady or not state.prompt.varies(self.settings):
@@ -508,7 +456,7 @@ class Detector:
                 sample.agent_id, 100 * state.prompt.novelty,
             )  # fmt: skip
 
-    def _relearn(self, state: _AgentState, sample: VitalSample, limits: _Limits) -> None:
+    def _relearn(self, state: AgentState, sample: VitalSample, limits: _Limits) -> None:
         """Re-learn the agent's baselines for its new version, but for the vitals whose
         lasting sum was half way to its limit already: a shift that began before the deploy
         is not the deploy's doing, and learning it would hide a fault under way."""
@@ -535,7 +483,7 @@ class Detector:
             state = self._agents.get(agent_id)
             return self._adopt(state) if state is not None else ()
 
-    def _adopt(self, state: _AgentState, watch_until: float | None = None) -> tuple[str, ...]:
+    def _adopt(self, state: AgentState, watch_until: float | None = None) -> tuple[str, ...]:
         """Adopt the latest sample's level for the flagged vitals; with ``watch_until``, the
         levels replaced are kept until then, to come back to if the shift ends."""
         if not state.evidence:
@@ -547,7 +495,7 @@ class Detector:
             base = state.vitals.get(test.vital)
             if test.vital in state.flagged and seen is not None and base is not None:
                 if watch_until is not None:
-                    state.replaced[test.vital] = _Replaced(copy.deepcopy(base), watch_until)
+                    state.replaced[test.vital] = Replaced(copy.deepcopy(base), watch_until)
                 moved = _moved(state, test, seen, latest.time)
                 base.adopt(moved.value, moved.exposure)
                 adopted.append(test.vital)
@@ -605,25 +553,13 @@ class Detector:
     def snapshot(self) -> dict[str, Any]:
         """Every agent's baselines as plain data, for the state dir."""
         with self._lock:
-            return {agent: _state_json(st) for agent, st in self._agents.items()}
+            return {agent: st.to_json() for agent, st in self._agents.items()}
 
     def restore(self, data: dict[str, Any]) -> None:
         """Load baselines written by ``snapshot`` (or by the versions before it)."""
         with self._lock:
             for agent, entry in data.items():
-                state = _AgentState()
-                state.vitals = _baselines(entry["vitals"], self.settings)
-                state.previous = _baselines(entry.get("previous", {}), self.settings)
-                state.prompt = PromptBaseline.from_json(entry["prompt"])
-                state.prompt.forget(EARLIER_FINGERPRINT)
-                state.models = ModelBaseline.from_json(entry.get("models"))
-                days = entry.get("days", {})  # none in state files written before
-                state.days = {v: HourlyProfile.from_json(d) for v, d in days.items()}
-                state.replaced = _replaced(entry.get("replaced", {}), self.settings)
-                deferred = entry.get("deferred", {})
-                state.deferred = {v: Anomaly(**a) for v, a in deferred.items()}
-                state.held = int(entry.get("held", 1 if deferred else 0))
-                self._agents[agent] = state
+                self._agents[agent] = AgentState.from_json(entry, self.settings)
 
 
 _NONE = Anomaly("", "", 0.0, 0.0, -math.inf)
@@ -638,14 +574,14 @@ def _back(before: float, adopted: float) -> bool:
     return before < BACK_Z and before < -adopted and adopted <= -BELOW_Z
 
 
-def _restart_sums(state: _AgentState, vitals: Collection[str] | None = None) -> None:
+def _restart_sums(state: AgentState, vitals: Collection[str] | None = None) -> None:
     """The agent's lasting sums (of ``vitals``, else all) start afresh."""
     for vital, base in state.vitals.items():
         if vitals is None or vital in vitals:
             base.restart()
 
 
-def _fresh(state: _AgentState, test: VitalTest) -> Baseline:
+def _fresh(state: AgentState, test: VitalTest) -> Baseline:
     """A new baseline for the vital, starting from what its baseline before a deploy saw
     of the agent's work (``carry``: bursts, a count's tail)."""
     base, before = test.baseline(), state.previous.get(test.vital)
@@ -654,7 +590,7 @@ def _fresh(state: _AgentState, test: VitalTest) -> Baseline:
     return base
 
 
-def _moved(state: _AgentState, test: VitalTest, seen: Observation, time: float) -> Observation:
+def _moved(state: AgentState, test: VitalTest, seen: Observation, time: float) -> Observation:
     """An observation as judged against the baseline moved by its hour's offset."""
     day, base = state.days.get(test.vital), state.vitals.get(test.vital)
     offset = day.at(time) if day is not None and base is not None else 0.0
@@ -671,68 +607,6 @@ def _shown(seen: Observation, test: VitalTest) -> float:
     return seen.value
 
 
-def _state_json(state: _AgentState) -> dict[str, Any]:
-    return {
-        "vitals": {v: b.to_json() for v, b in state.vitals.items()},
-        "previous": {v: b.to_json() for v, b in state.previous.items()},
-        "prompt": state.prompt.to_json(),
-        "models": state.models.to_json(),
-        "days": {v: d.to_json() for v, d in state.days.items()},
-        "replaced": {v: r.to_json() for v, r in state.replaced.items()},
-        "deferred": {v: dataclasses.asdict(a) for v, a in state.deferred.items()},
-        "held": state.held,
-    }
-
-
-def _replaced(entries: dict[str, Any], s: BaselineSettings) -> dict[str, _Replaced]:
-    befores = _baselines({v: e["before"] for v, e in entries.items()}, s)
-    return {
-        v: _Replaced(b, float(entries[v]["until"]), int(entries[v]["back"]))
-        for v, b in befores.items()
-    }
-
-
-def _baselines(entries: dict[str, Any], s: BaselineSettings) -> dict[str, Baseline]:
-    restored = {}
-    for vital, data in entries.items():
-        base = _restored(vital, data) if "kind" in data else _legacy(vital, data, s)
-        if base is not None:
-            restored[vital] = base
-    return restored
-
-
-def _restored(vital: str, data: dict[str, Any]) -> Baseline | None:
-    """A baseline from its state, of its test's kind where that refines the stored one (a
-    price stored as a plain level by earlier versions); None for a vital no longer judged
-    (calls per answer, before answers per call)."""
-    test = TEST_OF.get(vital)
-    if test is None:
-        return None
-    kind = KINDS[data["kind"]]
-    if issubclass(test.baseline, kind):
-        kind = test.baseline
-    return kind.from_json(data)
-
-
 def _whole_seconds(interval_seconds: float) -> int | float:
     """The interval length thresholds are computed for (the default when unknown)."""
     return round(interval_seconds) if interval_seconds >= 1 else DEFAULT_INTERVAL
-
-
-LEGACY_CALLS = 20.0  # calls per interval assumed for a baseline written before n was kept
-
-
-def _legacy(vital: str, data: dict[str, Any], s: BaselineSettings) -> Baseline | None:
-    """A baseline from the mean/variance state of earlier versions, learned as it was."""
-    test = TEST_OF.get(vital)
-    mean, var, n = float(data["mean"]), float(data["var"]), int(data["n"])
-    if test is None or n < s.min_samples or mean <= 0:
-        return None  # not judged any more (latency_p95), or not learned yet: learn afresh
-    if issubclass(test.baseline, LevelBaseline):
-        base = test.baseline(math.log(mean), n, calls=[1.0, 1.0 / LEGACY_CALLS])
-        base.fit.add(1.0, 1.0 / LEGACY_CALLS, var / (mean * mean), 1.0)
-        return base
-    exposure = LEGACY_CALLS / s.alpha
-    base = RateBaseline(mean * exposure, exposure, n)
-    base.fit.add(mean * LEGACY_CALLS, (mean * LEGACY_CALLS) ** 2, var * LEGACY_CALLS**2, 1.0)
-    return base

@@ -124,11 +124,13 @@ def _outage(sidecar, clock, cap: float, agents: int, struck: float, intervals: i
     recorders = {a.name: Recorder(a.name) for a in fleet}
     rng, start = random.Random(seed), clock.now
     try:
-        for _ in range(TRAINING):
-            _interval(sidecar, clock, start, fleet, recorders, rng, set())
-        serving = [
-            _interval(sidecar, clock, start, fleet, recorders, rng, hit) for _ in range(intervals)
-        ]
+        for _ in range(TRAINING):  # (nothing to count: only the outage's are waited for)
+            _export(sidecar, clock, start, fleet, recorders, rng, set())
+        _settled_held(sidecar)  # what the training's reports brought, if any, has arrived
+        serving = []
+        for _ in range(intervals):
+            _export(sidecar, clock, start, fleet, recorders, rng, hit)
+            serving.append(1 - _settled_held(sidecar) / len(fleet))
     finally:
         for recorder in recorders.values():
             recorder.close()
@@ -139,10 +141,9 @@ def _busy(agent):
     return dataclasses.replace(agent, traits=dataclasses.replace(agent.traits, idle_share=0.0))
 
 
-def _interval(sidecar: Sidecar, clock: SimClock, start: float, fleet, recorders, rng, hit):
-    """A minute passes and every agent exports once; the serving share once control has
-    answered. The agents' load follows the time since ``start``, not the wall clock's time
-    of day: the same run at any hour."""
+def _export(sidecar: Sidecar, clock: SimClock, start: float, fleet, recorders, rng, hit):
+    """A minute passes and every agent exports once. The agents' load follows the time
+    since ``start``, not the wall clock's time of day: the same run at any hour."""
     clock.now += INTERVAL_SECONDS
     now = clock.now
     for agent in fleet:
@@ -150,7 +151,6 @@ def _interval(sidecar: Sidecar, clock: SimClock, start: float, fleet, recorders,
         ops = draw(agent.traits, effect, now - start, rng)
         body = recorders[agent.name].export(agent.traits, effect, ops, now)
         sidecar.handler.handle(body, PROTOBUF, "eval")
-    return 1 - _settled_held(sidecar) / len(fleet)
 
 
 def _settled_held(sidecar: Sidecar, quiet: float = 1.0, limit: float = 30.0) -> int:

@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from bench.evaluation import __main__ as evaluation_main
-from bench.evaluation import days, detection, fleet, healing, scoring
+from bench.evaluation import creeps, days, detection, fleet, healing, scoring
 from bench.evaluation.detection import Alarm
 from bench.evaluation.scenario import (
     SCALED,
@@ -350,6 +350,26 @@ def test_the_detection_tables_print_every_column_the_targets_are_read_from(capsy
     assert "all tuned" in out and "all held-out" in out and "all wider" in out
     # Of the three fleets, only seed 4's holds creeps (two latency storms): one table of them.
     assert out.count("5%/interval creeps by σ/level  faults  caught  TTD (bound)") == 1
+
+
+def test_a_creep_on_a_steady_level_is_caught_about_when_its_cusum_on_exact_z_scores_is():
+    """The detector's learning costs a creep a few intervals over its own CUSUM run on the
+    creep's exact z-scores; no test, the ramp's own or one knowing the onset, is much sooner,
+    and every one is later on a noisier level."""
+    quiet, noisy = creeps.run((0.1, 0.3), runs=8)
+    for row in (quiet, noisy):
+        assert row.bound <= min(row.detector, row.cusum, row.ramp)
+        assert row.detector <= 1.5 * row.cusum, row
+        assert row.cusum <= row.ramp + 2, row  # (the CUSUM is tuned to a step, not a ramp)
+    assert all(q < n for q, n in zip(quiet[1:], noisy[1:], strict=True))
+    assert quiet.bound > 5  # a 5%-an-interval creep on a 10% spread: 5 is out of reach
+
+
+def test_the_creeps_table_prints_each_test_s_delay(capsys):
+    assert evaluation_main.main(["creeps", "--creeps", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "detector  its CUSUM, exact  ramp test, exact  bound" in out
+    assert out.count("\n  0.") == len(creeps.SPREADS)
 
 
 def test_a_wider_noise_fleet_draws_the_same_agents_and_faults_with_wider_noise():

@@ -7,7 +7,7 @@ import time
 
 from immune_sidecar.detect import BaselineSettings
 
-from . import days, detection, fleet, healing, scoring
+from . import creeps, days, detection, fleet, healing, scoring
 from .scenario import WIDER, Noise, generate
 
 DEFAULT = "default"
@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     if "detection" in args.parts:
         _detection(args)
+    if "creeps" in args.parts:
+        _creeps(args)
     if "days" in args.parts:
         _days(args)
     if "healing" in args.parts:
@@ -33,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.evaluation", description=__doc__)
-    p.add_argument("parts", nargs="*", default=["detection", "days", "healing", "fleet"])
+    p.add_argument("parts", nargs="*", default=["detection", "creeps", "days", "healing", "fleet"])
     p.add_argument("--seed", type=int, default=1, help="seed of the healing and fleet runs")
     p.add_argument("--tuned", type=_seeds, default=TUNED, help="seeds tuned on (1,2,6)")
     p.add_argument("--held-out", type=_seeds, default=HELD_OUT, help="seeds not tuned on")
@@ -43,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=float, default=36.0, help="simulated hours (60 s intervals)")
     p.add_argument("--cases", type=int, default=600, help="incidents in the healing run")
     p.add_argument("--series", type=int, default=5, help="series of each daily shape")
+    p.add_argument("--creeps", type=int, default=40, help="creeps on each steady level")
     p.add_argument("--workers", type=int, default=2, help="processes for detection")
     return p
 
@@ -126,6 +129,16 @@ def _row(label: str, s: scoring.DetectionScore) -> list[str]:
 
 def _delay(intervals: float) -> str:
     return "—" if math.isinf(intervals) else f"{intervals:g}"
+
+
+def _creeps(args) -> None:
+    print(f"\nA 5%/interval creep on a steady level ({creeps.CALLS:g} calls an interval, learned "
+          f"for {creeps.LEARN} intervals), median intervals to detect of {args.creeps}: the "
+          "detector; on the creep's exact z-scores, its own CUSUM and a ramp's matched test; "
+          "and the bound of a test that knows the onset")  # fmt: skip
+    _table(["σ between intervals (log)", "detector", "its CUSUM, exact", "ramp test, exact",
+            "bound"], [[f"{r.spread:.2f}", *(_delay(d) for d in r[1:])]
+                       for r in creeps.run(runs=args.creeps)])  # fmt: skip
 
 
 def _days(args) -> None:

@@ -71,7 +71,7 @@ proto: install tools
 bench: install
 	$(PY) -m bench
 
-# Detection, healing-policy and fleet-safety scores (bench/README.md); EVAL_ARGS="--help".
+# Detection (a creep on a steady level and daily patterns too), healing-policy and fleet-safety scores (bench/README.md); EVAL_ARGS="--help".
 EVAL_ARGS ?=
 eval: install
 	$(PY) -m bench.evaluation $(EVAL_ARGS)

@@ -23,7 +23,7 @@ import random
 import statistics
 from typing import NamedTuple
 
-from immune_sidecar.detect import BaselineSettings, Detector
+from immune_sidecar.detect import BaselineSettings, Detector, Thresholds
 from immune_sidecar.detect.stats import z_of_p
 from immune_sidecar.vitals import VitalSample
 
@@ -95,7 +95,7 @@ def _exact_z(spread: float, seed: int):
     return ((t, rise(t) / spread + rng.gauss(0.0, 1.0)) for t in range(1, LONGEST + 1))
 
 
-def cusum_delay(spread: float, seed: int, slack: float, limits) -> float:
+def cusum_delay(spread: float, seed: int, slack: float, limits: Thresholds) -> float:
     """Intervals until the detector's sudden or lasting test, on the creep's exact z-scores,
     alarms (its sum taking at most half the limit an interval, as the detector's does)."""
     excess = 0.0

@@ -18,8 +18,8 @@ def pytest_addoption(parser):
         "--soak-seconds",
         type=float,
         default=45.0,
-        help="how long the soak test watches 100 agents under chaos, at the least "
-        "(it also waits for every fault to be caught; 45 s suits CI)",
+        help="how long the soak test watches the memory of 100 agents under chaos, from "
+        "when every fault has been caught (45 s suits CI)",
     )
     parser.addoption(
         "--outage-seconds",

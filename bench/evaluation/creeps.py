@@ -13,9 +13,10 @@ known, nothing learned) are run through:
 - and the bound of a test that knows the onset too (as ``scoring.creep_bound``, on the
   log scale the level is judged on).
 
-The first two tell the lasting test's design from its learning: the CUSUM is within an
-interval of the ramp's own test, and what the detector adds beyond it is what its
-baseline learns of the creep's first intervals before its sum holds them out.
+The CUSUM against the ramp's test measures the lasting test's design (within two intervals
+of it in ``make eval``'s table); the detector against its CUSUM, what its learning and its
+prudence cost: its baseline follows the creep's first intervals until its sum holds them
+out, and its slack gives up a margin for the level's own uncertainty.
 """
 
 import math

@@ -144,14 +144,14 @@ def test_creeps_a_vital_alone_shows_are_told_by_their_vital_s_spread():
                             sigmas={"latency": 0.1, "tool_calls": 1.5})
         for a in fleet.agents[:2]
     )  # fmt: skip
-    creeps = (
+    episodes = (
         Episode(steady.name, "latency_storm", 100, 160, 20.0, "creep"),  # σ 5% of the level
         Episode(noisy.name, "tool_loop", 100, 160, 20.0, "creep"),  # σ 50%
         Episode(noisy.name, "prompt_injection", 200, 260, 20.0, "creep"),  # shown at once
         Episode(steady.name, "latency_storm", 300, 360, 20.0, "creep"),  # not caught
     )
     scenario = dataclasses.replace(fleet, agents=(steady, noisy, *fleet.agents[2:]),
-                                   episodes=creeps)  # fmt: skip
+                                   episodes=episodes)  # fmt: skip
     alarms = [Alarm(steady.name, 104, ("latency_spike",), 3.0),
               Alarm(noisy.name, 129, ("tool_explosion",), 3.0),
               Alarm(noisy.name, 200, ("prompt_change",), 9.0)]  # fmt: skip

@@ -29,6 +29,7 @@ from immune_sidecar.detect.stats import z_of_p
 from immune_sidecar.vitals import VitalSample
 
 from .scenario import CREEP
+from .scoring import matched_reach
 
 SPREADS = (0.05, 0.1, 0.2, 0.3)  # the level's healthy σ between intervals, on the log scale
 LEARN = 600  # healthy intervals before the creep
@@ -36,6 +37,7 @@ CALLS = 20.0
 INTERVAL = 60.0
 LONGEST = 150  # intervals a creep is followed for (inf: not caught by then)
 RAMP_SPANS = (4, 6, 8, 11, 16, 22, 32, 45, 64)
+_RAMP_NORMS = {span: math.sqrt(sum(k * k for k in range(1, span + 1))) for span in RAMP_SPANS}
 LEVEL = 1000.0
 
 
@@ -54,6 +56,7 @@ def run(spreads: tuple[float, ...] = SPREADS, runs: int = 16) -> list[Row]:
     settings = BaselineSettings()
     limits = Detector(settings).limits(INTERVAL)
     budget = settings.false_alarms_per_1000_hours / 1000 * INTERVAL / 3600
+    ramp_threshold = z_of_p(budget / len(RAMP_SPANS))
     rows = []
     for spread in spreads:
         seeds = range(runs)
@@ -63,8 +66,7 @@ def run(spreads: tuple[float, ...] = SPREADS, runs: int = 16) -> list[Row]:
             statistics.median(
                 cusum_delay(spread, seed, settings.cusum_slack, limits) for seed in seeds
             ),
-            statistics.median(ramp_delay(spread, seed, z_of_p(budget / len(RAMP_SPANS)))
-                              for seed in seeds),
+            statistics.median(ramp_delay(spread, seed, ramp_threshold) for seed in seeds),
             bound(spread, z_of_p(budget)),
         ))  # fmt: skip
     return rows
@@ -113,12 +115,11 @@ def ramp_delay(spread: float, seed: int, threshold: float) -> float:
     seen: list[float] = []
     for t, z in _exact_z(spread, seed):
         seen.append(z)
-        for span in RAMP_SPANS:
+        for span, norm in _RAMP_NORMS.items():
             if span > len(seen):
                 break
-            weights = range(1, span + 1)
-            filtered = sum(k * x for k, x in zip(weights, seen[-span:], strict=True))
-            if filtered / math.sqrt(sum(k * k for k in weights)) >= threshold:
+            filtered = sum(k * x for k, x in enumerate(seen[-span:], start=1))
+            if filtered / norm >= threshold:
                 return float(t)
     return math.inf
 
@@ -126,9 +127,4 @@ def ramp_delay(spread: float, seed: int, threshold: float) -> float:
 def bound(spread: float, threshold: float) -> float:
     """The interval by which a test knowing the creep's onset, slope and the level's spread
     would reach ``threshold`` on average."""
-    power = 0.0
-    for t in range(1, LONGEST + 1):
-        power += (rise(t) / spread) ** 2
-        if power >= threshold * threshold:
-            return float(t)
-    return math.inf
+    return matched_reach((rise(t) / spread for t in range(1, LONGEST + 1)), threshold)

@@ -280,9 +280,16 @@ def creep_bound(scenario: Scenario, episode: Episode, threshold: float) -> float
         return 1.0
     vital = SCALED[episode.kind][1]
     unit = scenario.agent(episode.agent).relative_sigma(vital)
+    sizes = ((episode.factor_at(index) - 1.0) / unit for index in range(episode.onset, episode.end))
+    return matched_reach(sizes, threshold)
+
+
+def matched_reach(sizes: Iterable[float], threshold: float) -> float:
+    """The interval (1, 2, …) by which the mean of a matched filter, √Σ sₜ², over a shift of
+    ``sizes`` (σ, one an interval) reaches ``threshold``; inf if it never does."""
     power = 0.0
-    for t in range(1, episode.end - episode.onset + 1):
-        power += ((episode.factor_at(episode.onset + t - 1) - 1.0) / unit) ** 2
+    for t, size in enumerate(sizes, start=1):
+        power += size * size
         if power >= threshold * threshold:
             return float(t)
     return math.inf

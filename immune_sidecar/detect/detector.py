@@ -44,16 +44,18 @@ RelearnListener = Callable[[str, str], None]
 
 
 class _Limits(NamedTuple):
-    """One interval length's thresholds: per-call levels', counts' and small counts' (their
-    CUSUMs differ: z beyond two slacks, and likelihood ratios)."""
+    """One interval length's thresholds: per-call levels' (at the usual slack and the calm
+    one), counts' and small counts' (their CUSUMs differ: z beyond a slack, and likelihood
+    ratios)."""
 
     level: Thresholds
     count: Thresholds
     likelihood: Thresholds
+    calm: Thresholds
 
     def of(self, base: Baseline, s: BaselineSettings) -> Thresholds:
         if not isinstance(base, RateBaseline):
-            return self.level
+            return self.calm if base.calm else self.level
         return self.likelihood if base.by_likelihood(s) else self.count
 
 
@@ -70,12 +72,15 @@ class Detector:
 
     def limits(self, interval_seconds: float = DEFAULT_INTERVAL, counts: str = ""):
         """The sudden and lasting thresholds for samples of this interval length (``counts``:
-        "z" for count tests' CUSUM of z-scores, "likelihood" for their likelihood ratios)."""
+        "z" for count tests' CUSUM of z-scores, "likelihood" for their likelihood ratios;
+        "calm" for a level's at the calm slack)."""
         s = self.settings
         seconds = _whole_seconds(interval_seconds)
         shift = s.count_shift
-        slack, scale = {"": (s.cusum_slack, 1.0), "z": (s.count_cusum_slack, 1.0),
-                        "likelihood": (shift / 2, shift)}[counts]  # fmt: skip
+        slack, scale = {
+            "": (s.cusum_slack, 1.0), "z": (s.count_cusum_slack, 1.0),
+            "likelihood": (shift / 2, shift), "calm": (s.calm_slack, 1.0),
+        }[counts]  # fmt: skip
         base = thresholds(s.false_alarms_per_1000_hours, SHARES, seconds, slack, scale)
         lasting, overshoot = s.cusum_limit or base.lasting, base.reach - base.lasting
         return Thresholds(s.sigma_threshold or base.sudden, lasting, lasting + overshoot)
@@ -181,7 +186,7 @@ class Detector:
         if limits is None:
             if len(self._limits) > 1000:  # interval lengths come from the agents' clocks
                 self._limits.clear()
-            limits = _Limits(*(self.limits(seconds, c) for c in ("", "z", "likelihood")))
+            limits = _Limits(*(self.limits(seconds, c) for c in ("", "z", "likelihood", "calm")))
             self._limits[seconds] = limits
         return limits
 
@@ -223,9 +228,9 @@ class Detector:
         if base is None or not base.learned(s):
             guarded = self._guard(state, test, seen, every.level)
             return guarded, guarded is not None
-        limits = every.of(base, s)
         z = self._z(base, seen)
         base.hold(z)
+        limits = every.of(base, s)
         judged = base.settled(s)
         step = 0.0
         if judged:

@@ -31,6 +31,9 @@ class BaselineSettings:
     # rise of a count is a z of about 2), so they take less.
     cusum_slack: float = 1.25
     count_cusum_slack: float = 0.75
+    # The slack of a level whose healthy z-scores are seen to be independent (no wander for
+    # a small slack to add up; see ``Persistence.calm``).
+    calm_slack: float = 1.0
     # A count of under RELATIVE_FROM events an interval adds likelihood ratios instead (a
     # z-score of a count of one or two says little), tuned to a rise of this many standard
     # deviations of the interval's count.
@@ -76,6 +79,7 @@ class BaselineSettings:
         "count_floor": (0.0, 100.0),
         "cusum_slack": (0.0, 100.0),
         "count_cusum_slack": (0.0, 100.0),
+        "calm_slack": (0.0, 100.0),
         "count_shift": (0.1, 100.0),
         "tail_dof": (1.0, 1e6),
         "mean_tail_dof": (1.0, 1e6),

@@ -37,18 +37,22 @@ class LevelBaseline(StreamingBaseline):
     as they hang together (``Persistence``)."""
 
     __slots__ = (
-        "bursts", "calls", "excess", "fit", "fresh", "load", "mu", "n", "persistence", "warmup"
+        "bursts", "calls", "calm", "excess", "fit", "fresh", "load", "mu", "n", "persistence",
+        "warmup",
     )  # fmt: skip
     kind = "level"
     loaded = True  # whether the level moves with load (a call's duration; not its tokens)
 
     def __init__(
         self, mu=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0, bursts=None, calls=None,
-        load=None, persistence=None,
+        load=None, persistence=None, calm=None,
     ):  # fmt: skip
         self.mu, self.n, self.excess, self.fresh = mu, n, excess, fresh
         self.bursts = bursts or Bursts()
         self.persistence = persistence or Persistence()
+        # Whether the lasting test runs at the calm slack: chosen while its sum is at 0, so
+        # that a sum is never judged against another slack's limit than it was added at.
+        self.calm = self.persistence.calm() if calm is None else calm
         self.fit = fit or VarianceFit()
         self.warmup: list[list[float]] = warmup if warmup is not None else []
         # Intervals and their 1/n, exponentially weighted as the fit forgets (unweighted).
@@ -113,11 +117,18 @@ class LevelBaseline(StreamingBaseline):
         are weak evidence, but a shift that lasts through an agent's quiet hours still adds up."""
         weight = min(1.0, math.sqrt(self._precision(calls, s.level_floor)))
         z /= self.persistence.root()
-        return weight * z - (s.cusum_slack + margin) * weight * weight
+        return weight * z - (self.slack(s) + margin) * weight * weight
+
+    def slack(self, s: BaselineSettings) -> float:
+        """The lasting test's slack: the calm one for z-scores seen to be independent."""
+        return s.calm_slack if self.calm else s.cusum_slack
 
     def hold(self, z: float) -> None:
-        """Keep the judged interval's z for its persistence."""
+        """Keep the judged interval's z for its persistence; with the lasting sum at 0, take
+        the slack its z-scores call for now (``Persistence.calm``)."""
         self.persistence.hold(z)
+        if self.excess <= 0.0:
+            self.calm = self.persistence.calm()
 
     def sudden_z(self, z: float) -> float:
         """The larger of ``z`` and its jump from the level's recent healthy intervals, where
@@ -231,19 +242,19 @@ class LevelBaseline(StreamingBaseline):
         state = {"kind": self.kind, "mu": self.mu, "n": self.n, "fit": self.fit.sums,
                  "warmup": self.warmup, "excess": self.excess, "fresh": self.fresh,
                  "bursts": self.bursts.to_json(), "calls": self.calls,
-                 "persistence": self.persistence.to_json()}  # fmt: skip
+                 "persistence": self.persistence.to_json(), "calm": self.calm}  # fmt: skip
         return state if self.load is None else {**state, "load": self.load.sums}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "LevelBaseline":
-        """Restore from ``to_json`` output (earlier versions' without a slope on load, or
-        without persistence)."""
+        """Restore from ``to_json`` output (earlier versions' without a slope on load,
+        without persistence, or without the slack chosen)."""
         load = data.get("load")
         return cls(float(data["mu"]), int(data["n"]), VarianceFit(list(data["fit"])),
                    list(data["warmup"]), float(data["excess"]), int(data["fresh"]),
                    Bursts.from_json(data.get("bursts")), data.get("calls"),
                    LoadSlope(list(load)) if load else None,
-                   Persistence.from_json(data.get("persistence")))  # fmt: skip
+                   Persistence.from_json(data.get("persistence")), data.get("calm"))  # fmt: skip
 
 
 class MeanBaseline(LevelBaseline):

@@ -1792,7 +1792,8 @@ def test_a_level_s_slack_is_chosen_only_with_its_lasting_sum_at_zero_and_kept_in
     """A sum is judged against the limit of the slack it was added at: a level that stops
     being calm while its sum builds keeps the calm slack until the sum is back at 0. The
     state file keeps the choice; one written before there was any takes it from the
-    persistence."""
+    persistence; one that is neither true nor false is refused (the baselines' file is
+    then set aside and learned afresh, as any file that cannot be read is)."""
     rng, calm = random.Random(4), Persistence()
     for _ in range(2000):
         calm.hold(rng.gauss(0.0, 1.0))
@@ -1813,6 +1814,9 @@ def test_a_level_s_slack_is_chosen_only_with_its_lasting_sum_at_zero_and_kept_in
     state = base.to_json()
     state["calm"] = True
     assert LevelBaseline.from_json(state).calm
+    state["calm"] = "yes"
+    with pytest.raises(TypeError, match="true or false"):
+        LevelBaseline.from_json(state)
     del state["calm"]  # (an older format)
     assert LevelBaseline.from_json(state).calm is False
 

@@ -249,12 +249,14 @@ class LevelBaseline(StreamingBaseline):
     def from_json(cls, data: dict[str, Any]) -> "LevelBaseline":
         """Restore from ``to_json`` output (earlier versions' without a slope on load,
         without persistence, or without the slack chosen)."""
-        load = data.get("load")
+        load, calm = data.get("load"), data.get("calm")
+        if calm is not None and not isinstance(calm, bool):
+            raise TypeError(f"a level's calm must be true or false, not {calm!r}")
         return cls(float(data["mu"]), int(data["n"]), VarianceFit(list(data["fit"])),
                    list(data["warmup"]), float(data["excess"]), int(data["fresh"]),
                    Bursts.from_json(data.get("bursts")), data.get("calls"),
                    LoadSlope(list(load)) if load else None,
-                   Persistence.from_json(data.get("persistence")), data.get("calm"))  # fmt: skip
+                   Persistence.from_json(data.get("persistence")), calm)  # fmt: skip
 
 
 class MeanBaseline(LevelBaseline):

@@ -5,8 +5,9 @@ with a known spread) is learned for ``LEARN`` intervals, then creeps. Beside the
 detector's intervals to detect, the same creep's exact z-scores (the level and spread
 known, nothing learned) are run through:
 
-- the CUSUM of the detector's own slack and limits (its lasting test, and its sudden
-  test beside it): what the detector would do if its baseline were the truth;
+- the CUSUM of the detector's own slack and limits (its lasting test at a steady level's
+  calm slack, and its sudden test beside it): what the detector would do if its baseline
+  were the truth;
 - a test matched to a ramp whose onset it does not know (``RAMP_SPANS``: the ramp's
   matched filter over each of several spans ending now, its threshold the budget's
   shared among them);
@@ -54,7 +55,7 @@ class Row(NamedTuple):
 def run(spreads: tuple[float, ...] = SPREADS, runs: int = 16) -> list[Row]:
     """One row per spread, each the median over ``runs`` creeps."""
     settings = BaselineSettings()
-    limits = Detector(settings).limits(INTERVAL)
+    limits = Detector(settings).limits(INTERVAL, "calm")  # (a steady level is calm)
     budget = settings.false_alarms_per_1000_hours / 1000 * INTERVAL / 3600
     ramp_threshold = z_of_p(budget / len(RAMP_SPANS))
     rows = []
@@ -64,7 +65,7 @@ def run(spreads: tuple[float, ...] = SPREADS, runs: int = 16) -> list[Row]:
             spread,
             statistics.median(detector_delay(spread, seed) for seed in seeds),
             statistics.median(
-                cusum_delay(spread, seed, settings.cusum_slack, limits) for seed in seeds
+                cusum_delay(spread, seed, settings.calm_slack, limits) for seed in seeds
             ),
             statistics.median(ramp_delay(spread, seed, ramp_threshold) for seed in seeds),
             bound(spread, z_of_p(budget)),

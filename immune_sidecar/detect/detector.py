@@ -70,17 +70,17 @@ class Detector:
         self._agents: dict[str, AgentState] = {}
         self._lock = threading.Lock()
 
-    def limits(self, interval_seconds: float = DEFAULT_INTERVAL, counts: str = ""):
-        """The sudden and lasting thresholds for samples of this interval length (``counts``:
-        "z" for count tests' CUSUM of z-scores, "likelihood" for their likelihood ratios;
-        "calm" for a level's at the calm slack)."""
+    def limits(self, interval_seconds: float = DEFAULT_INTERVAL, kind: str = ""):
+        """The sudden and lasting thresholds for samples of this interval length (``kind``:
+        "" for a level's CUSUM at the usual slack, "calm" at the calm slack; "z" for count
+        tests' CUSUM of z-scores, "likelihood" for their likelihood ratios)."""
         s = self.settings
         seconds = _whole_seconds(interval_seconds)
         shift = s.count_shift
         slack, scale = {
             "": (s.cusum_slack, 1.0), "z": (s.count_cusum_slack, 1.0),
             "likelihood": (shift / 2, shift), "calm": (s.calm_slack, 1.0),
-        }[counts]  # fmt: skip
+        }[kind]  # fmt: skip
         base = thresholds(s.false_alarms_per_1000_hours, SHARES, seconds, slack, scale)
         lasting, overshoot = s.cusum_limit or base.lasting, base.reach - base.lasting
         return Thresholds(s.sigma_threshold or base.sudden, lasting, lasting + overshoot)
@@ -186,7 +186,8 @@ class Detector:
         if limits is None:
             if len(self._limits) > 1000:  # interval lengths come from the agents' clocks
                 self._limits.clear()
-            limits = _Limits(*(self.limits(seconds, c) for c in ("", "z", "likelihood", "calm")))
+            kinds = ("", "z", "likelihood", "calm")
+            limits = _Limits(*(self.limits(seconds, kind) for kind in kinds))
             self._limits[seconds] = limits
         return limits
 

@@ -97,24 +97,27 @@ class Persistence:
         for k, square in enumerate((means[0] ** 2, z * z, jump * jump, means[1] ** 2)):
             squares[k] += (square - squares[k]) / self.weight
 
-    def root(self) -> float:
-        """What the lasting test's z-scores are divided by (at least 1)."""
+    def _ratios(self) -> tuple[float, float] | None:
+        """How many times as much as independent z-scores' the short and the long mean
+        vary (None until ``SEEN_ENOUGH`` intervals are in)."""
         short, each, _, long = self.squares
         if self.weight < SEEN_ENOUGH or each <= 0.0:
-            return 1.0
-        if long < LONG_GATE * LONG_INDEPENDENT * each:
-            return 1.0  # (its z-scores part within a few dozen intervals: no walk)
-        allowance = ALLOWANCE * math.sqrt(MEMORY / self.weight)
-        ratio = short / (INDEPENDENT * each) - allowance
+            return None
+        return short / (INDEPENDENT * each), long / (LONG_INDEPENDENT * each)
+
+    def root(self) -> float:
+        """What the lasting test's z-scores are divided by (at least 1)."""
+        ratios = self._ratios()
+        if ratios is None or ratios[1] < LONG_GATE:
+            return 1.0  # (or its z-scores part within a few dozen intervals: no walk)
+        ratio = ratios[0] - ALLOWANCE * math.sqrt(MEMORY / self.weight)
         return math.sqrt(ratio) if ratio > 1.0 else 1.0
 
     def calm(self) -> bool:
         """Whether the healthy z-scores are seen to come one by one: both means vary under
         ``CALM_RATIO`` times as independent z-scores' would, over ``SEEN_ENOUGH`` or more."""
-        short, each, _, long = self.squares
-        if self.weight < SEEN_ENOUGH or each <= 0.0:
-            return False
-        return max(short / INDEPENDENT, long / LONG_INDEPENDENT) < CALM_RATIO * each
+        ratios = self._ratios()
+        return ratios is not None and max(ratios) < CALM_RATIO
 
     def jump(self, z: float) -> float:
         """How far an interval of ``z`` lies from the level's recent healthy ones, in the

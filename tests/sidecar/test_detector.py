@@ -1648,6 +1648,17 @@ def test_a_wandering_level_s_jump_from_where_it_was_lately_alarms_at_once():
     assert sum(1 for delay in delays if delay <= 1) >= 17, delays
 
 
+def sawtooth(period: int) -> Persistence:
+    """The persistence of 2,000 z-scores of a context that grows for ``period`` intervals
+    and is cleared (a ramp of variance 1, under a little noise)."""
+    rng, persistence = random.Random(period), Persistence()
+    for at in range(2000):
+        ramp = math.sqrt(3.0) * (2.0 * (at % period) / period - 1.0)
+        persistence.hold(0.95 * ramp + 0.31 * rng.gauss(0.0, 1.0))
+        persistence.learn()
+    return persistence
+
+
 def test_a_level_that_grows_and_is_cleared_is_no_walk():
     """A context that grows through a conversation and is cleared keeps its z-scores high
     for half of each conversation: its short mean varies 4 times as independent ones' would,
@@ -1657,12 +1668,7 @@ def test_a_level_that_grows_and_is_cleared_is_no_walk():
     as it is for conversations of up to 60 intervals (it was loosened by 1.3 for 45 and 1.5
     for 60); a walk's vary 13 times as much and it is loosened still."""
     for period in (15, 30, 45, 60):
-        rng, persistence = random.Random(period), Persistence()
-        for at in range(2000):
-            ramp = math.sqrt(3.0) * (2.0 * (at % period) / period - 1.0)  # (variance 1)
-            persistence.hold(0.95 * ramp + 0.31 * rng.gauss(0.0, 1.0))
-            persistence.learn()
-        assert persistence.root() == 1.0, period
+        assert sawtooth(period).root() == 1.0, period
     detector = Detector(BaselineSettings())
     for one in walking(1, 3000):
         detector.observe(one)
@@ -1778,12 +1784,7 @@ def test_independent_z_scores_are_calm_and_ones_that_hang_together_are_not():
     assert not persistence_of(0.0, 1, 99).calm()
     assert not any(persistence_of(0.5, seed).calm() for seed in range(50))
     for period in (30, 45):
-        rng, sawtooth = random.Random(period), Persistence()
-        for at in range(2000):
-            ramp = math.sqrt(3.0) * (2.0 * (at % period) / period - 1.0)
-            sawtooth.hold(0.95 * ramp + 0.31 * rng.gauss(0.0, 1.0))
-            sawtooth.learn()
-        assert not sawtooth.calm(), period
+        assert not sawtooth(period).calm(), period
     walker = persistence_of(0.98, 2)
     assert walker.root() > 1.0 and not walker.calm()
 

@@ -12,11 +12,17 @@ it, an infection of that vital alone is a *shared shift*: reported, not held. On
 reported, and for as long as it holds (up to ``LINGER`` intervals after the last
 report), the vital's shift is *explained*: the cause is known.
 
+A shift holds for ``LATE_WINDOWS`` after the last interval its vote carried: an agent
+whose samples come a window late (spans, whose interval closes after its end) still
+shows the shift's last interval when the others show their first healthy one, and a
+vote of the others' would make that interval its own fault.
+
 Blindness is decided before the interval's value is looked at: were the idle agents
 whose call happened to be high (one in six) to vote while the others kept out, a
 busy agent's own fault would find a majority among its idle peers' noise.
 """
 
+import math
 import threading
 
 SHIFT_Z = 1.0
@@ -25,6 +31,7 @@ SHIFT_Z = 1.0
 TOLD_RISE = 4.0 / 3.0
 _NONE: frozenset[str] = frozenset()
 LINGER = 30  # intervals a reported shared shift is looked for after its last report
+LATE_WINDOWS = 1.5  # a window late, give or take the exporters' clocks
 
 
 class SharedShifts:
@@ -34,6 +41,7 @@ class SharedShifts:
         self._share, self._min = share, min_agents
         self._latest: dict[str, tuple[float, frozenset[str], frozenset[str]]] = {}
         self._reported: dict[str, float] = {}  # vital → when last reported shared
+        self._carried: dict[str, float] = {}  # vital → when its vote last carried
         self._lock = threading.Lock()
 
     def note(
@@ -50,12 +58,20 @@ class SharedShifts:
             self._latest.pop(agent_id, None)
 
     def shared(self, vitals: set[str], now: float, window: float) -> bool:
-        """Whether every vital in ``vitals`` shifted on enough of the recent agents."""
+        """Whether every vital in ``vitals`` shifted on enough of the recent agents, now or
+        within ``LATE_WINDOWS`` windows."""
         if not vitals or self._share <= 0:
             return False
         with self._lock:
             recent = [(s, b) for t, s, b in self._latest.values() if t >= now - window]
-        return all(self._enough(vital, recent) for vital in vitals)
+            return all(self._holds(vital, recent, now, window) for vital in vitals)
+
+    def _holds(self, vital: str, recent, now: float, window: float) -> bool:
+        """Whether the vital's vote carries now, or carried lately (then noted)."""
+        if self._enough(vital, recent):
+            self._carried[vital] = now
+            return True
+        return self._carried.get(vital, -math.inf) >= now - LATE_WINDOWS * window
 
     def _enough(self, vital: str, recent: list[tuple[frozenset[str], frozenset[str]]]) -> bool:
         """Whether enough of the agents that could tell ``vital`` shifted it."""

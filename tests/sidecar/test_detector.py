@@ -888,6 +888,56 @@ def test_a_shared_shift_explains_a_vital_while_it_holds_after_its_report():
     assert shifts.explaining(later + 120, 60.0) == frozenset()  # no longer shared
 
 
+def test_a_shared_shift_holds_a_window_and_a_half_after_its_vote_last_carried():
+    """An agent whose samples come a window late still shows a slowdown's last interval
+    when the others show their first healthy one: the shift is still shared for it."""
+    from immune_sidecar.detect.shared import SharedShifts
+
+    shifts, latency = SharedShifts(min_agents=2), frozenset({"latency"})
+    for agent in "abc":
+        shifts.note(agent, 0.0, latency)
+    assert shifts.shared({"latency"}, 0.0, 60.0)
+    shifts.note("a", 60.0, frozenset())
+    shifts.note("b", 60.0, frozenset())
+    shifts.note("c", 60.0, latency)  # a window late
+    assert shifts.shared({"latency"}, 60.0, 60.0)
+    assert shifts.explaining(60.0, 60.0) == frozenset()  # never reported
+    shifts.report({"latency"}, 0.0)
+    assert shifts.explaining(60.0, 60.0) == latency
+    shifts.note("c", 120.0, latency)
+    assert not shifts.shared({"latency"}, 120.0, 60.0)  # two windows on: c's own
+    assert shifts.explaining(120.0, 60.0) == frozenset()
+
+
+def test_an_agent_whose_samples_come_late_is_not_held_for_a_fleet_slowdown_s_last_interval():
+    """In the sidecar: seven agents slowed for four intervals, and an eighth whose samples
+    come a window late, slowed one interval later; the eighth's last slowed interval,
+    judged when the others are healthy again, is the fleet's shift, not its fault. Slowed
+    alone from two intervals after (two intervals: one would be a burst), it is held."""
+    from immune_sidecar.app import Sidecar
+    from immune_sidecar.config import SidecarConfig
+
+    clock = [0.0]
+    sidecar = Sidecar(SidecarConfig(actuators=(), max_requests_per_second=0),
+                      clock=lambda: clock[0])  # fmt: skip
+    rng, late = random.Random(3), "a7"
+    try:
+        for at in range(68):
+            clock[0] = at * 60.0
+            for agent in range(8):
+                calls, values, attempts = healthy(rng, 40)
+                slowed = range(61, 65) if agent == 7 else range(60, 64)
+                if at in slowed or (agent == 7 and at >= 66):
+                    slower(values, 3.0)
+                sidecar.pipeline._judge(sample(f"a{agent}", at, calls, values, attempts,
+                                               prompt_hash="p"), clock[0], clock[0])  # fmt: skip
+            if at == 64:
+                assert sidecar.book.held(clock[0]) == []
+        assert [e.agent_id for e in sidecar.book.held(clock[0])] == [late]
+    finally:
+        sidecar.runner.close()
+
+
 def test_a_vital_whose_sum_is_half_way_counts_as_shifted_for_a_shared_shift():
     """A fleet-wide slowdown too small for one interval shows in each agent's sum more than
     in its latest z: an agent whose latency sum is still half way to the limit counts as

@@ -101,10 +101,10 @@ class SharedShifts:
         with self._lock:
             since = now - LINGER * window
             lately = [v for v, at in self._reported.items() if at >= since]
-        held = [v for v in lately if self.shared({v}, now, window)]
+        still = [v for v in lately if self.shared({v}, now, window)]
         with self._lock:
             recent = [s for t, s, _ in self._latest.values() if t >= now - window]
-        return {vital: self._offset(vital, recent) for vital in held}
+        return {vital: self._offset(vital, recent) for vital in still}
 
     def _offset(self, vital: str, recent: list[Mapping[str, float | None]]) -> float | None:
         """The fleet's shift of ``vital``: the median distance of the agents that shifted

@@ -938,7 +938,7 @@ def test_an_agent_s_own_slowdown_during_the_fleet_s_is_held_and_the_fleet_is_not
     held = EjectionPolicy(base_seconds=year, max_seconds=year, probation_seconds=0.0)
     sidecar = Sidecar(SidecarConfig(ejection=held, actuators=(), max_requests_per_second=0),
                       clock=lambda: clock[0])  # fmt: skip
-    rng, infections = random.Random(5), []
+    rng, infections, shown = random.Random(5), [], {}
     sidecar.pipeline.add_listener(lambda infection, ejection: infections.append(infection))
     try:
         for at in range(80):
@@ -947,12 +947,17 @@ def test_an_agent_s_own_slowdown_during_the_fleet_s_is_held_and_the_fleet_is_not
                 calls, values, attempts = healthy(rng, 30)
                 if 60 <= at < 80:
                     slower(values, 1.5 * (2.0 if agent == 0 and at >= 65 else 1.0))
+                shown[agent, at] = values["latency_median"]
                 sidecar.pipeline._judge(sample(f"a{agent}", at, calls, values, attempts,
                                                prompt_hash="p"), clock[0], clock[0])  # fmt: skip
         own = [i for i in infections if not i.shared]
         assert [e.agent_id for e in sidecar.book.held(clock[0])] == ["a0"]
         assert [i.agent_id for i in own] == ["a0"] and own[0].time >= 65 * 60.0
         assert any(i.shared for i in infections)  # the fleet's shift, reported
+        # Shown as it was: the latency the agent had, against its level moved by the fleet's.
+        latency, level = own[0].anomalies[0], sidecar.detector.baselines("a0")["latency"]["mean"]
+        assert latency.observed == pytest.approx(shown[0, int(own[0].time / 60)])
+        assert latency.baseline >= 1.5 * level
     finally:
         sidecar.runner.close()
 

@@ -40,7 +40,6 @@ class Pipeline:
         # When the latest local hold began: a shared shift frees only holds of its interval,
         # so without a recent one there is nothing to scan the quarantine book for.
         self._last_hold = float("-inf")
-        self._own: dict[str, float] = {}  # agent → since when held net of a fleet's shift
         self._listeners: list[InfectionListener] = []
         self._clean_listeners: list[Callable[[VitalSample], None]] = []
         self.drift: set[str] = set()
@@ -92,33 +91,26 @@ class Pipeline:
     def _judge(self, sample: VitalSample, received: float, now: float) -> None:
         state = self._book.state(sample.agent_id, now)
         window = sample.interval_seconds or DEFAULT_WINDOW
-        explained, net = self._explained(state == QUARANTINED, now, window)
-        infection = self._detector.observe(sample, state == HEALTHY, explained, net)
+        infection = self._detector.observe(
+            sample, state == HEALTHY, self._explained(state == QUARANTINED, now, window)
+        )
         shifted, blind = self._detector.shifts(sample.agent_id)
         self._shifts.note(sample.agent_id, now, shifted, blind)
         self._agents.sampled(sample, infection.anomalies if infection else ())
         if shifted and self._book.standalone and self._last_hold >= now - window:
             self._release_shared(now, window)
         if infection is not None:
-            vitals = _shifted_vitals(infection)
-            if self._shifts.shared(vitals - net.keys(), now, window):
+            if self._shifts.shared(_shifted_vitals(infection), now, window):
                 infection = dataclasses.replace(infection, shared=True)
-            elif vitals & net.keys():
-                self._own[sample.agent_id] = now  # judged net of the fleet's shift
             self._infected(infection, received, now)
             return
         for listener in self._clean_listeners:
             listener(sample)
 
-    def _explained(self, held: bool, now: float, window: float):
+    def _explained(self, held: bool, now: float, window: float) -> frozenset[str]:
         """The vitals whose shift has a known cause: all of a held agent's (the fault it is
-        held for: its sums start afresh on release), those the fleet shares a shift of;
-        and of those, the ones judged net of the fleet's shift, with its size."""
-        if held:
-            return ALL_VITALS, {}
-        shifts = self._shifts.explaining(now, window)
-        net = {vital: offset for vital, offset in shifts.items() if offset is not None}
-        return frozenset(shifts) - net.keys(), net
+        held for: its sums start afresh on release), those the fleet shares a shift of."""
+        return ALL_VITALS if held else self._shifts.explaining(now, window)
 
     def _note(self, result: MapResult) -> None:
         self._metrics.samples.inc(len(result.samples))
@@ -171,8 +163,7 @@ class Pipeline:
     def _release_shared(self, now: float, window: float) -> None:
         """Let go of agents held in the last interval for what turned out a shared shift."""
         for held in self._book.held(now):
-            own = self._own.get(held.agent_id) == held.since
-            if own or held.since < now - window or not self._shared_types(held, now, window):
+            if held.since < now - window or not self._shared_types(held, now, window):
                 continue
             self._book.release(held.agent_id, now)
             self._runner.submit(Command(RELEASE, held.agent_id, reason="shared shift"))
@@ -189,7 +180,6 @@ class Pipeline:
     def forget(self, agent_id: str) -> None:
         """Drop the per-agent state of an evicted agent."""
         self._shifts.forget(agent_id)
-        self._own.pop(agent_id, None)
 
     def _contain(self, ejection: Ejection) -> None:
         agent = ejection.agent_id

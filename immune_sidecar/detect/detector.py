@@ -14,8 +14,7 @@ import dataclasses
 import logging
 import math
 import threading
-import types
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from typing import Any, NamedTuple
 
 from immune_common.severity import severity
@@ -36,7 +35,6 @@ DEFAULT_INTERVAL = 60.0
 GUARD_FACTOR = 2.0  # the old baselines' sudden threshold during a re-learn, × the usual
 YOUNG_HOLD = 2  # the intervals a young baseline's excursion may wait (see ``_defer``)
 _TESTED = frozenset(test.vital for test in TESTS)
-_NO_SHIFTS: Mapping[str, float] = types.MappingProxyType({})
 JUMP_INCLUDED = 1.0 - 1e-9  # a price rise of exactly ``price_jump`` is a jump
 # A lasting shift adopted is undone when BACK_SAMPLES samples in a row read within BACK_Z of
 # the level it replaced, nearer it than the adopted one and BELOW_Z or more below that,
@@ -88,17 +86,14 @@ class Detector:
         return Thresholds(s.sigma_threshold or base.sudden, lasting, lasting + overshoot)
 
     def observe(
-        self, sample: VitalSample, learn: bool = True, explained: Collection[str] = (),
-        shared: Mapping[str, float] = _NO_SHIFTS,
-    ) -> Infection | None:  # fmt: skip
+        self, sample: VitalSample, learn: bool = True, explained: Collection[str] = ()
+    ) -> Infection | None:
         """Judge a sample; learn from it only if it is normal and ``learn`` is set.
 
         ``explained``: vitals whose shift has a known cause already (the fault the agent
         is held for; a shift the fleet shares). Their lasting sums start afresh after the
         sample and they are not learned: what built them must not carry into the time
-        after it, nor become the agent's normal. ``shared``: vitals the fleet shares a
-        shift of, and its size (log): judged net of it, their sums go on and what alarms
-        is the agent's own; they are not learned either."""
+        after it, nor become the agent's normal."""
         limits = self._limits_of(sample.interval_seconds)
         seen = self._read(sample)
         with self._lock:
@@ -109,9 +104,7 @@ class Detector:
             deploy = state.prompt.is_deploy(sample.prompt_hash, sample.version, self.settings)
             if deploy:
                 self._relearn(state, sample, limits)
-            anomalies, adopted = self._examine(
-                state, sample, seen, limits, learn, explained, shared
-            )
+            anomalies, adopted = self._examine(state, sample, seen, limits, learn, explained)
             evidence = tuple(state.evidence)
         if deploy:
             self._relearned(sample.agent_id, "deploy")
@@ -130,35 +123,31 @@ class Detector:
         return [(test, observation) for test, observation in seen if observation is not None]
 
     def _examine(self, state: AgentState, sample: VitalSample, seen, limits: _Limits,
-                 learn: bool, explained: Collection[str], shared: Mapping[str, float]):  # fmt: skip
-        """Judge the sample's vitals at its hour, net of the shifts the fleet shares; learn
-        from a healthy one (if ``learn``), or count an alarm toward adopting a lasting
-        shift. The anomalies, and the vitals whose level was adopted."""
-        raw, whole = seen, self._at_hour(state, seen, sample.time)
-        seen = _net_of(state, whole, shared) if shared else whole
+                 learn: bool, explained: Collection[str]):  # fmt: skip
+        """Judge the sample's vitals at its hour; learn from a healthy one (if ``learn``),
+        or count an alarm toward adopting a lasting shift. The anomalies, and the vitals
+        whose level was adopted."""
+        raw, seen = seen, self._at_hour(state, seen, sample.time)
         if state.replaced:
             self._returned(state, seen, sample)
         confirming, state.deferred = state.deferred, {}
         anomalies = self._anomalies(state, sample, seen, limits, confirming)
-        if shared:
-            self._vote_whole(state, whole, shared)
         if learn:
             anomalies = self._defer(
                 state, anomalies, limits, explained, confirming, sample.operations
             )
-        unlearned = {*explained, *shared}
-        self._note(state, seen, learn, unlearned, anomalies)
+        self._note(state, seen, learn, explained, anomalies)
         if learn:
-            self._learn_day(state, raw, sample, unlearned)
+            self._learn_day(state, raw, sample, explained)
         adopted: tuple[str, ...] = ()
         if anomalies:
             self._alarmed(state, anomalies)
-            adopted = self._outlived(state, anomalies, sample.time, unlearned)
+            adopted = self._outlived(state, anomalies, sample.time, explained)
         elif learn:
-            self._learn_healthy(state, sample, seen, limits, unlearned)
+            self._learn_healthy(state, sample, seen, limits, explained)
         if explained:
             _restart_sums(state, explained)
-        return _as_shown(anomalies, raw, seen), adopted
+        return anomalies, adopted
 
     def _learn_healthy(self, state: AgentState, sample: VitalSample, seen, limits: _Limits,
                        explained: Collection[str]) -> None:  # fmt: skip
@@ -178,17 +167,16 @@ class Detector:
         )  # fmt: skip
         self._relearned(agent_id, "lasting_shift")
 
-    def shifts(self, agent_id: str) -> tuple[dict[str, float | None], frozenset[str]]:
+    def shifts(self, agent_id: str) -> tuple[frozenset[str], frozenset[str]]:
         """What the agent's latest sample tells a shared shift: the vitals it showed at
-        ``SHIFT_Z`` or more above normal, or whose lasting sum is half way to its limit,
-        each with how far above (log; None where a vital has no such distance); and those
-        it could not tell, unseen or in too few calls to show a rise by ``TOLD_RISE`` at
-        ``SHIFT_Z`` (see ``SharedShifts``)."""
+        ``SHIFT_Z`` or more above normal, or whose lasting sum is half way to its limit;
+        and those it could not tell, unseen or in too few calls to show a rise by
+        ``TOLD_RISE`` at ``SHIFT_Z`` (see ``SharedShifts``)."""
         with self._lock:
             state = self._agents.get(agent_id)
             if state is None:
-                return {}, frozenset()
-            return dict(state.shifted), frozenset(state.blind)
+                return frozenset(), frozenset()
+            return frozenset(state.shifted), frozenset(state.blind)
 
     def _limits_of(self, interval_seconds: float) -> _Limits:
         # Keyed by the whole seconds the thresholds use: wall-clock intervals (60.0013 s)
@@ -211,7 +199,7 @@ class Detector:
         ``confirming``: the excursions deferred the interval before."""
         found: dict[str, Anomaly] = {}
         building: dict[str, Anomaly] = {}
-        state.shifted, state.blind = {}, set(_TESTED)
+        state.shifted, state.blind = set(), set(_TESTED)
         for test, observation in seen:
             pending = confirming.get(test.vital)
             anomaly, alarmed = self._judge(state, test, observation, limits, pending)
@@ -253,8 +241,8 @@ class Detector:
         z = base.sudden_z(z) if run is None else max(z, run)
         lasting = judged and base.accumulate(step, limits.lasting)
         drifting = base.drifting(limits.lasting)
-        if z >= SHIFT_Z or drifting:  # this interval high, or the last ones on the whole
-            state.shifted[test.vital] = base.distance(seen.value, seen.exposure)
+        if z >= SHIFT_Z or drifting:
+            state.shifted.add(test.vital)  # this interval high, or the last ones on the whole
         if base.shows(TOLD_RISE, seen.exposure, s) >= SHIFT_Z:  # whatever it showed
             state.blind.discard(test.vital)
         once = z >= limits.sudden and test.vital not in s.lasting_only
@@ -329,7 +317,7 @@ class Detector:
         found = state.models.dearer(sample.prices, jump * JUMP_INCLUDED, s)
         if found is None:
             return None
-        state.shifted[PRICE] = None
+        state.shifted.add(PRICE)
         (model, price), (usual, ceiling) = found, state.models.ceiling()
         # z as a level's would be, the jump itself at the sudden threshold (for severity).
         z = math.log(price / ceiling) / math.log(s.price_jump) * limits.level.sudden
@@ -401,18 +389,6 @@ class Detector:
         if not state.days:
             return seen
         return [(test, _moved(state, test, observation, time)) for test, observation in seen]
-
-    def _vote_whole(self, state: AgentState, seen, shared: Mapping[str, float]) -> None:
-        """What the sample tells a shared shift of the vitals judged net of one: their
-        whole rise (the vote would end a shift its own offset took away)."""
-        for test, observation in seen:
-            base = state.vitals.get(test.vital)
-            if test.vital not in shared or base is None or not base.learned(self.settings):
-                continue
-            if self._z(base, observation) >= SHIFT_Z:
-                state.shifted[test.vital] = base.distance(observation.value, observation.exposure)
-            else:
-                state.shifted.pop(test.vital, None)
 
     def _learn_day(self, state: AgentState, seen, sample: VitalSample, explained) -> None:
         """Every interval not explained teaches the agent's day, alarmed or not: a rise
@@ -622,38 +598,12 @@ def _fresh(state: AgentState, test: VitalTest) -> Baseline:
 
 def _moved(state: AgentState, test: VitalTest, seen: Observation, time: float) -> Observation:
     """An observation as judged against the baseline moved by its hour's offset."""
-    day = state.days.get(test.vital)
-    return _moved_by(state, test, seen, day.at(time) if day is not None else 0.0)
-
-
-def _net_of(state: AgentState, seen, shared: Mapping[str, float]):
-    """The observations as judged net of the shifts the fleet shares."""
-    return [(test, _moved_by(state, test, observation, shared.get(test.vital, 0.0)))
-            for test, observation in seen]  # fmt: skip
-
-
-def _moved_by(state: AgentState, test: VitalTest, seen: Observation, offset: float):
-    """An observation as judged against the baseline moved by ``offset`` (log)."""
-    base = state.vitals.get(test.vital)
-    if not offset or base is None:
+    day, base = state.days.get(test.vital), state.vitals.get(test.vital)
+    offset = day.at(time) if day is not None and base is not None else 0.0
+    if not offset:
         return seen
     value, exposure = base.moved(seen.value, seen.exposure, offset)
     return seen._replace(value=value, exposure=exposure)
-
-
-def _as_shown(anomalies: tuple[Anomaly, ...], raw, judged) -> tuple[Anomaly, ...]:
-    """The anomalies as operators read them: the value the agent showed, against the
-    baseline moved as it was judged (by its hour; net of the fleet's shift)."""
-    moved = {t.vital: (t, r, j) for (t, r), (_, j) in zip(raw, judged, strict=True) if r != j}
-    return tuple(_shown_as(a, *moved[a.vital]) if a.vital in moved else a for a in anomalies)
-
-
-def _shown_as(anomaly: Anomaly, test: VitalTest, raw: Observation, judged: Observation):
-    shown, as_judged = _shown(raw, test), _shown(judged, test)
-    if not as_judged:
-        return anomaly
-    moved = anomaly.baseline * shown / as_judged
-    return dataclasses.replace(anomaly, observed=shown, baseline=moved)
 
 
 def _shown(seen: Observation, test: VitalTest) -> float:

@@ -12,12 +12,6 @@ it, an infection of that vital alone is a *shared shift*: reported, not held. On
 reported, and for as long as it holds (up to ``LINGER`` intervals after the last
 report), the vital's shift is *explained*: the cause is known.
 
-An agent's own fault does not hide in the fleet's shift: an explained vital is judged
-net of the shift the agents that shifted it show (their distances' median, and one
-robust standard deviation above it, so that an agent a provider's slowdown slows more
-than most is not taken for a fault of its own). Its lasting sum goes on, and what then
-alarms is the agent's.
-
 A shift holds for ``LATE_WINDOWS`` after the last interval its vote carried: an agent
 whose samples come a window late (spans, whose interval closes after its end) still
 shows the shift's last interval when the others show their first healthy one, and a
@@ -29,16 +23,13 @@ busy agent's own fault would find a majority among its idle peers' noise.
 """
 
 import math
-import statistics
 import threading
-from collections.abc import Mapping
 
 SHIFT_Z = 1.0
 # A provider's slowdown is a rise of a third or more. Agents whose interval could not show
 # one (a batch agent's idle phase: a call or two) do not count against a shared shift.
 TOLD_RISE = 4.0 / 3.0
 _NONE: frozenset[str] = frozenset()
-MAD_TO_SIGMA = 1.4826
 LINGER = 30  # intervals a reported shared shift is looked for after its last report
 LATE_WINDOWS = 1.5  # a window late, give or take the exporters' clocks
 
@@ -48,18 +39,16 @@ class SharedShifts:
 
     def __init__(self, share: float = 0.5, min_agents: int = 5) -> None:
         self._share, self._min = share, min_agents
-        # agent → (when, its shifted vitals and how far (log; None: unknown), its blind ones)
-        self._latest: dict[str, tuple[float, Mapping[str, float | None], frozenset[str]]] = {}
+        self._latest: dict[str, tuple[float, frozenset[str], frozenset[str]]] = {}
         self._reported: dict[str, float] = {}  # vital → when last reported shared
         self._carried: dict[str, float] = {}  # vital → when its vote last carried
         self._lock = threading.Lock()
 
     def note(
-        self, agent_id: str, now: float, shifted: Mapping[str, float | None],
-        blind: frozenset[str] = _NONE,
-    ) -> None:  # fmt: skip
-        """Record which vitals an agent's sample at ``now`` showed shifted and how far (log;
-        None: unknown), and which it could not tell (``blind``: no vote on them)."""
+        self, agent_id: str, now: float, shifted: frozenset[str], blind: frozenset[str] = _NONE
+    ) -> None:
+        """Record which vitals an agent's sample at ``now`` showed shifted, and which it
+        could not tell (``blind``: no vote on them)."""
         with self._lock:
             self._latest[agent_id] = (now, shifted, blind)
 
@@ -84,7 +73,7 @@ class SharedShifts:
             return True
         return self._carried.get(vital, -math.inf) >= now - LATE_WINDOWS * window
 
-    def _enough(self, vital: str, recent) -> bool:
+    def _enough(self, vital: str, recent: list[tuple[frozenset[str], frozenset[str]]]) -> bool:
         """Whether enough of the agents that could tell ``vital`` shifted it."""
         voters = [shifted for shifted, blind in recent if vital not in blind]
         needed = max(self._min, self._share * len(voters))
@@ -95,23 +84,9 @@ class SharedShifts:
         with self._lock:
             self._reported.update(dict.fromkeys(vitals, now))
 
-    def explaining(self, now: float, window: float) -> dict[str, float | None]:
-        """The vitals reported shared lately and still shared now, each with the shift to
-        judge it net of (log; None: judged not at all, where no distances are known)."""
+    def explaining(self, now: float, window: float) -> frozenset[str]:
+        """The vitals reported shared lately and still shared now."""
         with self._lock:
             since = now - LINGER * window
             lately = [v for v, at in self._reported.items() if at >= since]
-        still = [v for v in lately if self.shared({v}, now, window)]
-        with self._lock:
-            recent = [s for t, s, _ in self._latest.values() if t >= now - window]
-        return {vital: self._offset(vital, recent) for vital in still}
-
-    def _offset(self, vital: str, recent: list[Mapping[str, float | None]]) -> float | None:
-        """The fleet's shift of ``vital``: the median distance of the agents that shifted
-        it, and one robust standard deviation above (None: fewer than ``min_agents``)."""
-        distances = [d for d in (s.get(vital) for s in recent) if d is not None]
-        if len(distances) < self._min:
-            return None
-        middle = statistics.median(distances)
-        spread = MAD_TO_SIGMA * statistics.median(abs(d - middle) for d in distances)
-        return middle + spread
+        return frozenset(v for v in lately if self.shared({v}, now, window))

@@ -62,7 +62,7 @@ class AgentState:
         self.models = ModelBaseline()
         self.evidence: collections.deque[VitalSample] = collections.deque(maxlen=EVIDENCE_SAMPLES)
         self.flagged: tuple[str, ...] = ()  # the vitals of the latest infection
-        self.shifted: dict[str, float | None] = {}  # at SHIFT_Z or more, or half way: how far
+        self.shifted: set[str] = set()  # the vitals at SHIFT_Z or more, or half way
         self.blind: set[str] = set()  # the vitals the latest sample could not tell
         self.streak: Streak | None = None
         self.days: dict[str, HourlyProfile] = {}  # each vital's offset hour by hour (day, week)

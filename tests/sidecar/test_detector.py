@@ -778,8 +778,8 @@ def slowdown_alarms(busy: int, idle: int = 0, struck: int = 0, light: float = 0.
 
 def test_a_shift_most_agents_share_is_reported_not_held():
     slowed, held = slowdown_alarms(busy=8, factor=4.0, calls=20, seed=7)
-    first = next(n for n, infection in enumerate(slowed) if infection.shared)
-    assert len(slowed) == first + 1 < 8  # once reported, the rest are judged net of it
+    assert len(slowed) == 8
+    assert sum(i.shared for i in slowed) >= 5
     assert held == []  # the first ones held were let go
 
 
@@ -788,8 +788,8 @@ def test_agents_whose_calls_are_too_few_to_show_a_shift_do_not_count_against_it(
     ones (a call an interval) cannot, one call's spread being 0.5. Counted as not shifted,
     they made the slowdown six agents' own faults; they do not vote on it."""
     slowed, held = slowdown_alarms(busy=6, idle=30)
-    assert {i.agent_id for i in slowed} <= {f"a{n}" for n in range(6)}
-    assert slowed[-1].shared  # (the first ones judged, before five had, were not)
+    assert {i.agent_id for i in slowed} == {f"a{n}" for n in range(6)}
+    assert sum(i.shared for i in slowed) >= 2  # (the first ones judged, before five had)
     assert held == []  # those held first were let go
 
 
@@ -825,17 +825,16 @@ def test_a_shift_is_shared_among_the_agents_that_could_tell_it():
     for blind, shared in ((latency, True), (frozenset(), False)):
         shifts = SharedShifts(min_agents=2)
         for agent in "ab":
-            shifts.note(agent, 0.0, {"latency": 0.4}, frozenset())
+            shifts.note(agent, 0.0, latency, frozenset())
         for agent in "cdef":
-            shifts.note(agent, 0.0, {}, blind)
+            shifts.note(agent, 0.0, frozenset(), blind)
         assert shifts.shared({"latency"}, 0.0, 60.0) is shared
 
 
 def test_sums_do_not_build_while_held_nor_from_a_shift_the_fleet_shares():
-    """In the sidecar: an agent held for an error storm ends each sample with its sums at
-    zero (what built them is explained already, and would otherwise carry into the healthy
-    time after it); agents slowed with the whole fleet, judged net of its shift, build no
-    sum from it, and learn no slowdown."""
+    """In the sidecar: an agent held for an error storm, and agents slowed with the whole
+    fleet, end each sample with those sums at zero (what built them is explained already,
+    and would otherwise carry into the healthy time after it), and learn no slowdown."""
     from immune_sidecar.app import Sidecar
     from immune_sidecar.config import SidecarConfig
     from immune_sidecar.quarantine import EjectionPolicy
@@ -845,7 +844,6 @@ def test_sums_do_not_build_while_held_nor_from_a_shift_the_fleet_shares():
     sidecar = Sidecar(SidecarConfig(ejection=held, actuators=(), max_requests_per_second=0),
                       clock=lambda: clock[0])  # fmt: skip
     rng, sums = random.Random(8), []
-    half = sidecar.detector.limits(60.0, "").lasting / 2
     try:
         for at in range(80):
             clock[0] = at * 60.0
@@ -860,7 +858,7 @@ def test_sums_do_not_build_while_held_nor_from_a_shift_the_fleet_shares():
             if at == 59:
                 before = [sidecar.detector.baselines(f"a{n}")["latency"]["mean"] for n in range(8)]
             sums = [state[f"a{n}"]["vitals"]["latency"]["excess"] for n in range(1, 8)]
-            assert at < 61 or max(sums) < half, (at, str(sums))  # net of the fleet's shift
+            assert at < 61 or sums == [0.0] * 7, (at, str(sums))
             assert at < 61 or all(b["excess"] == 0.0 for b in state["a0"]["vitals"].values())
     finally:
         sidecar.runner.close()
@@ -872,22 +870,22 @@ def test_sums_do_not_build_while_held_nor_from_a_shift_the_fleet_shares():
 def test_a_shared_shift_explains_a_vital_while_it_holds_after_its_report():
     from immune_sidecar.detect.shared import LINGER, SharedShifts
 
-    shifts, latency, slower = SharedShifts(min_agents=2), {"latency"}, {"latency": 0.4}
+    shifts, latency = SharedShifts(min_agents=2), frozenset({"latency"})
     for agent in "abc":
-        shifts.note(agent, 0.0, slower | {"retries": 0.9} if agent == "a" else slower)
-    assert not shifts.explaining(0.0, 60.0)  # shared, but never reported
+        shifts.note(agent, 0.0, latency | {"retries"} if agent == "a" else latency)
+    assert shifts.explaining(0.0, 60.0) == frozenset()  # shared, but never reported
     shifts.report({"latency", "retries"}, 0.0)
-    assert shifts.explaining(0.0, 60.0).keys() == latency  # one agent's retries are no shift
+    assert shifts.explaining(0.0, 60.0) == latency  # the retries of one agent are no shift
     later = LINGER * 60.0
     for agent in "abc":
-        shifts.note(agent, later, slower)
-    assert shifts.explaining(later, 60.0).keys() == latency
-    assert not shifts.explaining(later + 60.0, 60.0)  # the report is too old
-    shifts.note("a", later + 120, slower)
-    shifts.note("b", later + 120, {})
-    shifts.note("c", later + 120, {})
+        shifts.note(agent, later, latency)
+    assert shifts.explaining(later, 60.0) == latency
+    assert shifts.explaining(later + 60.0, 60.0) == frozenset()  # the report is too old
+    shifts.note("a", later + 120, latency)
+    shifts.note("b", later + 120, frozenset())
+    shifts.note("c", later + 120, frozenset())
     shifts.report({"latency"}, later + 120)
-    assert not shifts.explaining(later + 120, 60.0)  # no longer shared
+    assert shifts.explaining(later + 120, 60.0) == frozenset()  # no longer shared
 
 
 def test_a_shared_shift_holds_a_window_and_a_half_after_its_vote_last_carried():
@@ -895,71 +893,20 @@ def test_a_shared_shift_holds_a_window_and_a_half_after_its_vote_last_carried():
     when the others show their first healthy one: the shift is still shared for it."""
     from immune_sidecar.detect.shared import SharedShifts
 
-    shifts, latency, slower = SharedShifts(min_agents=2), {"latency"}, {"latency": 0.4}
+    shifts, latency = SharedShifts(min_agents=2), frozenset({"latency"})
     for agent in "abc":
-        shifts.note(agent, 0.0, slower)
-    assert shifts.shared(latency, 0.0, 60.0)
-    shifts.note("a", 60.0, {})
-    shifts.note("b", 60.0, {})
-    shifts.note("c", 60.0, slower)  # a window late
-    assert shifts.shared(latency, 60.0, 60.0)
-    assert not shifts.explaining(60.0, 60.0)  # never reported
+        shifts.note(agent, 0.0, latency)
+    assert shifts.shared({"latency"}, 0.0, 60.0)
+    shifts.note("a", 60.0, frozenset())
+    shifts.note("b", 60.0, frozenset())
+    shifts.note("c", 60.0, latency)  # a window late
+    assert shifts.shared({"latency"}, 60.0, 60.0)
+    assert shifts.explaining(60.0, 60.0) == frozenset()  # never reported
     shifts.report({"latency"}, 0.0)
-    assert shifts.explaining(60.0, 60.0).keys() == latency
-    shifts.note("c", 120.0, slower)
-    assert not shifts.shared(latency, 120.0, 60.0)  # two windows on: c's own
-    assert not shifts.explaining(120.0, 60.0)
-
-
-def test_a_shared_shift_is_judged_net_of_its_agents_median_and_a_robust_deviation():
-    """The fleet's shift is the median distance of the agents that shifted the vital, and
-    one robust standard deviation above it; unknown (None) from fewer than min_agents."""
-    from immune_sidecar.detect.shared import SharedShifts
-
-    shifts = SharedShifts(min_agents=3)
-    for agent, distance in zip("abcde", (0.3, 0.4, 0.5, 0.6, 2.0), strict=True):
-        shifts.note(agent, 0.0, {"latency": distance, "cost": None})
-    shifts.note("f", 0.0, {})
-    shifts.report({"latency", "cost"}, 0.0)
-    offsets = shifts.explaining(0.0, 60.0)
-    assert offsets["latency"] == pytest.approx(0.5 + 1.4826 * 0.1)
-    assert offsets["cost"] is None  # no distances: judged not at all, as before
-
-
-def test_an_agent_s_own_slowdown_during_the_fleet_s_is_held_and_the_fleet_is_not():
-    """In the sidecar: a provider slows eight agents 1.5× for twenty intervals; five
-    intervals in, one of them slows 2× more of its own. Judged net of the fleet's shift,
-    it is held, as its own; the others, whose slowdown is the fleet's, are not."""
-    from immune_sidecar.app import Sidecar
-    from immune_sidecar.config import SidecarConfig
-    from immune_sidecar.quarantine import EjectionPolicy
-
-    clock, year = [0.0], 365 * 86400.0
-    held = EjectionPolicy(base_seconds=year, max_seconds=year, probation_seconds=0.0)
-    sidecar = Sidecar(SidecarConfig(ejection=held, actuators=(), max_requests_per_second=0),
-                      clock=lambda: clock[0])  # fmt: skip
-    rng, infections, shown = random.Random(5), [], {}
-    sidecar.pipeline.add_listener(lambda infection, ejection: infections.append(infection))
-    try:
-        for at in range(80):
-            clock[0] = at * 60.0
-            for agent in range(8):
-                calls, values, attempts = healthy(rng, 30)
-                if 60 <= at < 80:
-                    slower(values, 1.5 * (2.0 if agent == 0 and at >= 65 else 1.0))
-                shown[agent, at] = values["latency_median"]
-                sidecar.pipeline._judge(sample(f"a{agent}", at, calls, values, attempts,
-                                               prompt_hash="p"), clock[0], clock[0])  # fmt: skip
-        own = [i for i in infections if not i.shared]
-        assert [e.agent_id for e in sidecar.book.held(clock[0])] == ["a0"]
-        assert [i.agent_id for i in own] == ["a0"] and own[0].time >= 65 * 60.0
-        assert any(i.shared for i in infections)  # the fleet's shift, reported
-        # Shown as it was: the latency the agent had, against its level moved by the fleet's.
-        latency, level = own[0].anomalies[0], sidecar.detector.baselines("a0")["latency"]["mean"]
-        assert latency.observed == pytest.approx(shown[0, int(own[0].time / 60)])
-        assert latency.baseline >= 1.5 * level
-    finally:
-        sidecar.runner.close()
+    assert shifts.explaining(60.0, 60.0) == latency
+    shifts.note("c", 120.0, latency)
+    assert not shifts.shared({"latency"}, 120.0, 60.0)  # two windows on: c's own
+    assert shifts.explaining(120.0, 60.0) == frozenset()
 
 
 def test_an_agent_whose_samples_come_late_is_not_held_for_a_fleet_slowdown_s_last_interval():

@@ -147,7 +147,7 @@ class Detector:
             self._learn_healthy(state, sample, seen, limits, explained)
         if explained:
             _restart_sums(state, explained)
-        return anomalies, adopted
+        return _as_shown(anomalies, raw, seen), adopted
 
     def _learn_healthy(self, state: AgentState, sample: VitalSample, seen, limits: _Limits,
                        explained: Collection[str]) -> None:  # fmt: skip
@@ -604,6 +604,21 @@ def _moved(state: AgentState, test: VitalTest, seen: Observation, time: float) -
         return seen
     value, exposure = base.moved(seen.value, seen.exposure, offset)
     return seen._replace(value=value, exposure=exposure)
+
+
+def _as_shown(anomalies: tuple[Anomaly, ...], raw, judged) -> tuple[Anomaly, ...]:
+    """The anomalies as operators read them: the value the agent showed, against the
+    baseline moved as it was judged (by its hour)."""
+    moved = {t.vital: (t, r, j) for (t, r), (_, j) in zip(raw, judged, strict=True) if r != j}
+    return tuple(_shown_as(a, *moved[a.vital]) if a.vital in moved else a for a in anomalies)
+
+
+def _shown_as(anomaly: Anomaly, test: VitalTest, raw: Observation, judged: Observation):
+    shown, as_judged = _shown(raw, test), _shown(judged, test)
+    if not as_judged:
+        return anomaly
+    moved = anomaly.baseline * shown / as_judged
+    return dataclasses.replace(anomaly, observed=shown, baseline=moved)
 
 
 def _shown(seen: Observation, test: VitalTest) -> float:

@@ -290,10 +290,11 @@ def test_a_deploy_does_not_learn_a_shift_under_way_before_it():
     assert found[0] == (lasting, ("latency_spike",))
 
 
-def rush_hour_alarms(days: int, fault_day: int | None = None) -> list[tuple[int, str]]:
+def rush_hour_alarms(days: int, fault_day: int | None = None, shown=None):
     """An agent sampled every 5 minutes whose calls are 1.8× slower from 09:00 to 12:00
     UTC every day (its users' busy hours), and, on ``fault_day``, 4× slower from 10:00 to
-    11:00: the (day, anomaly) of each alarm."""
+    11:00: the (day, anomaly) of each alarm (``shown``: a list to take, for each, its
+    anomaly and the latency the agent had, its median)."""
     detector, rng, found = Detector(BaselineSettings()), random.Random(8), []
     for at in range(days * 288):
         hour = at // 12 % 24
@@ -304,6 +305,8 @@ def rush_hour_alarms(days: int, fault_day: int | None = None) -> list[tuple[int,
         now = VitalSample("a", at * 300.0, 300.0, float(calls), values, attempts=attempts)
         infection = detector.observe(now)
         found += [(at // 288, infection.types[0])] if infection is not None else []
+        if infection is not None and shown is not None:
+            shown.append((infection.anomalies[0], values["latency_median"], detector))
     return found
 
 
@@ -312,7 +315,13 @@ def test_a_rise_that_comes_back_at_the_same_hour_every_day_is_the_agents_day():
     are judged against it: none from the fifth day (there were two every day); a fault in
     them is still caught."""
     assert [day for day, _ in rush_hour_alarms(10) if day >= 4] == []
-    assert (8, "latency_spike") in rush_hour_alarms(10, fault_day=8)
+    shown: list = []
+    assert (8, "latency_spike") in rush_hour_alarms(10, fault_day=8, shown=shown)
+    # Shown as it was: the latency the agent had, against its level moved by the hour's.
+    latency, had, detector = shown[-1]
+    assert latency.observed == pytest.approx(had)
+    level = detector.baselines("a")["latency"]["mean"]
+    assert latency.baseline == pytest.approx(1.8 * level, rel=0.25)
 
 
 def test_the_agents_day_keeps_the_shape_only_and_is_used_once_its_hour_was_seen_twice():

@@ -147,7 +147,7 @@ class Detector:
             self._learn_healthy(state, sample, seen, limits, explained)
         if explained:
             _restart_sums(state, explained)
-        return _as_shown(anomalies, raw, seen), adopted
+        return (_as_shown(anomalies, raw, seen) if anomalies else anomalies), adopted
 
     def _learn_healthy(self, state: AgentState, sample: VitalSample, seen, limits: _Limits,
                        explained: Collection[str]) -> None:  # fmt: skip
@@ -609,6 +609,8 @@ def _moved(state: AgentState, test: VitalTest, seen: Observation, time: float) -
 def _as_shown(anomalies: tuple[Anomaly, ...], raw, judged) -> tuple[Anomaly, ...]:
     """The anomalies as operators read them: the value the agent showed, against the
     baseline moved as it was judged (by its hour)."""
+    if raw is judged:  # (no hour of the agent's day learned yet: nothing was moved)
+        return anomalies
     moved = {t.vital: (t, r, j) for (t, r), (_, j) in zip(raw, judged, strict=True) if r != j}
     return tuple(_shown_as(a, *moved[a.vital]) if a.vital in moved else a for a in anomalies)
 

@@ -1825,20 +1825,22 @@ def test_a_calm_level_s_lasting_test_catches_a_small_rise_the_usual_slack_learns
         assert late is None or (soon is not None and soon <= late), (calm, wide)
 
 
+def persistence_of(follows: float, seed: int, count: int = 2000) -> Persistence:
+    """The persistence of ``count`` z-scores that follow each other as an AR(1) of
+    ``follows`` (0: independent), of variance 1."""
+    rng, persistence, z = random.Random(seed), Persistence(), 0.0
+    for _ in range(count):
+        z = follows * z + rng.gauss(0.0, math.sqrt(1.0 - follows**2))
+        persistence.hold(z)
+        persistence.learn()
+    return persistence
+
+
 def test_independent_z_scores_are_calm_and_ones_that_hang_together_are_not():
     """Of 200 runs of 2,000 independent z-scores, every one is calm; none while under 100
     are in; none that follow each other as an AR(1) of 0.5 does, nor a sawtooth context's
     of 30 or 45 intervals, nor a walk's (which the lasting test loosens instead). (A
     sawtooth of 15 reads as calm: its high half is over before a sum could build.)"""
-
-    def persistence_of(follows: float, seed: int, count: int = 2000) -> Persistence:
-        rng, persistence, z = random.Random(seed), Persistence(), 0.0
-        for _ in range(count):
-            z = follows * z + rng.gauss(0.0, math.sqrt(1.0 - follows**2))
-            persistence.hold(z)
-            persistence.learn()
-        return persistence
-
     assert all(persistence_of(0.0, seed).calm() for seed in range(200))
     assert not persistence_of(0.0, 1, 99).calm()
     assert not any(persistence_of(0.5, seed).calm() for seed in range(50))
@@ -1854,10 +1856,7 @@ def test_a_level_s_slack_is_chosen_only_with_its_lasting_sum_at_zero_and_kept_in
     state file keeps the choice; one written before there was any takes it from the
     persistence; one that is neither true nor false is refused (the baselines' file is
     then set aside and learned afresh, as any file that cannot be read is)."""
-    rng, calm = random.Random(4), Persistence()
-    for _ in range(2000):
-        calm.hold(rng.gauss(0.0, 1.0))
-        calm.learn()
+    rng, calm = random.Random(4), persistence_of(0.0, 4)
     base = LevelBaseline(persistence=calm)
     assert base.calm and base.slack(BaselineSettings()) == BaselineSettings().calm_slack
     restored = LevelBaseline.from_json(json.loads(json.dumps(base.to_json())))

@@ -137,12 +137,16 @@ def trained(settings: BaselineSettings | None = None, agent: str = "a") -> Detec
     return detector
 
 
-def first_alarm(detector: Detector, agent: str, intervals: int, **shift) -> int | None:
+def first_alarm(
+    detector: Detector, agent: str, intervals: int, prompt_hash="p", version="", **shift
+) -> int | None:
     rng = random.Random(9)
     for at in range(intervals):
         calls, values, attempts = healthy(rng, 20)
         values = {k: v * shift.get(k.split("_")[0], 1.0) for k, v in values.items()}
-        if detector.observe(sample(agent, 100 + at, calls, values, attempts, prompt_hash="p")):
+        seen = sample(agent, 100 + at, calls, values, attempts, prompt_hash=prompt_hash,
+                      version=version)  # fmt: skip
+        if detector.observe(seen):
             return at + 1
     return None
 
@@ -2295,3 +2299,69 @@ def test_a_count_s_tail_survives_the_state_file_and_older_files_load_without_one
     older.restore(state)
     assert stretch(older) == 1.0
     assert older.snapshot()["a"]["vitals"]["answer_share"]["tail"] is None
+
+
+def test_a_deploy_s_young_baseline_is_granted_at_least_the_spread_the_version_before_had():
+    """A new version's first intervals may happen to be calm: fitted on them alone, its
+    baseline took intervals the old version saw every few hours (2σ) for 8σ and held a
+    healthy agent. Until it has seen ``BURSTS_SHOWN`` intervals its spread is at least its
+    predecessor's (kept across a restart); a fault that is one still alarms."""
+    rng = random.Random(5)
+
+    def of(version: str, at: int, log_latency: float) -> VitalSample:
+        values = {"latency": math.exp(log_latency)}
+        return VitalSample("a", at * 60.0, 60.0, 20.0, values, attempts=20.0,
+                           prompt_hash=f"p{version}", version=version)  # fmt: skip
+
+    detector = Detector(BaselineSettings())
+    held_alarms(detector, (of("1", at, rng.gauss(0.0, 0.35)) for at in range(600)))
+    for at in range(12):  # the new version, a little faster, and calm by chance
+        assert detector.observe(of("2", 600 + at, -0.1 + rng.gauss(0.0, 0.03))) is None
+    restored = Detector(BaselineSettings())
+    restored.restore(json.loads(json.dumps(detector.snapshot())))
+    for at, rise in ((612, 0.7), (613, 0.6), (614, 0.65)):  # about two old spreads up
+        assert restored.observe(of("2", at, -0.1 + rise)) is None
+        assert detector.observe(of("2", at, -0.1 + rise)) is None
+    fault = [detector.observe(of("2", 615 + at, -0.1 + 2.3)) for at in range(3)]
+    assert [f.types for f in fault if f is not None][:1] == [("latency_spike",)]
+
+
+def test_a_deploy_s_young_count_is_granted_the_spread_of_the_count_before_it():
+    """The same for a count: tool calls in bursts (20 an interval, variance 220), whose new
+    version's first intervals are calm by chance (Poisson), keep the old spread until
+    ``BURSTS_SHOWN`` intervals are in, across a restart; then their own alone."""
+    s, rng = BaselineSettings(), random.Random(7)
+    old = RateBaseline()
+    for _ in range(600):
+        old.learn(_poisson(rng, 20.0 * rng.gammavariate(2.0, 0.5)), 1.0, s)
+    young, alone = RateBaseline(), RateBaseline()
+    young.carry(old)
+    for _ in range(12):
+        count = _poisson(rng, 18.0)
+        young.learn(count, 1.0, s)
+        alone.learn(count, 1.0, s)
+    wide = 0.9 * old.count_variance(18.0, s)  # (its prior, Poisson at its own typical count)
+    restored = RateBaseline.from_json(json.loads(json.dumps(young.to_json())))
+    assert young.count_variance(18.0, s) >= wide and restored.count_variance(18.0, s) >= wide
+    assert alone.count_variance(18.0, s) < wide / 2
+    for _ in range(BURSTS_SHOWN - 12):
+        young.learn(_poisson(rng, 18.0), 1.0, s)
+    assert young.before is None and "before" not in young.to_json()
+    assert young.count_variance(18.0, s) < wide / 2
+
+
+def test_a_deploy_s_lasting_test_runs_once_its_young_baseline_is_learned():
+    """With the spread carried over, a new version's level is the lasting test's only
+    doubt, and its margin is for that. A 2.2× latency step (about 4σ an interval), caught
+    in 3 intervals on a settled baseline, began right after a deploy's baselines were
+    learned (10 samples): awaiting ``lasting_after`` samples, the young spread took the
+    step in and it was not caught in 40 intervals; it is now, before the 30th sample."""
+    settled = first_alarm(trained(), "a", 40, latency=2.2)
+    detector, rng = trained(), random.Random(9)
+    for at in range(10):
+        calls, values, attempts = healthy(rng, 20)
+        seen = sample("a", 60 + at, calls, values, attempts, prompt_hash="p2", version="2")
+        assert detector.observe(seen) is None
+    assert detector.baselines("a")["latency"]["learned"]
+    found = first_alarm(detector, "a", 40, latency=2.2, prompt_hash="p2", version="2")
+    assert settled == 3 and found is not None and 10 + found < 30, (settled, found)

@@ -51,3 +51,8 @@ class VarianceFit:
         if not larger:
             return max(uy / uu * u, 0.0)
         return max(uy / uu * u, vy / vv * v, 0.0)
+
+
+def fit_of(sums: list[float] | None) -> VarianceFit | None:
+    """A fit restored from its sums in a state file (None where there were none)."""
+    return VarianceFit(list(sums)) if sums else None

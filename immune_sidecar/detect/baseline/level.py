@@ -10,7 +10,7 @@ from ..load import LoadSlope
 from ..persistence import Persistence
 from ..settings import BaselineSettings
 from ..stats import student_z
-from .fit import VarianceFit
+from .fit import VarianceFit, fit_of
 from .streaming import ADOPT_SAMPLES, FIT_WINSOR, StreamingBaseline
 
 WINSOR = 2.5  # values beyond this many standard deviations do not move the level
@@ -37,17 +37,18 @@ class LevelBaseline(StreamingBaseline):
     as they hang together (``Persistence``)."""
 
     __slots__ = (
-        "bursts", "calls", "calm", "excess", "fit", "fresh", "load", "mu", "n", "persistence",
-        "warmup",
+        "before", "bursts", "calls", "calm", "excess", "fit", "fresh", "load", "mu", "n",
+        "persistence", "warmup",
     )  # fmt: skip
     kind = "level"
     loaded = True  # whether the level moves with load (a call's duration; not its tokens)
 
     def __init__(
         self, mu=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0, bursts=None, calls=None,
-        load=None, persistence=None, calm=None,
+        load=None, persistence=None, calm=None, before=None,
     ):  # fmt: skip
         self.mu, self.n, self.excess, self.fresh = mu, n, excess, fresh
+        self.before = before
         self.bursts = bursts or Bursts()
         self.persistence = persistence or Persistence()
         # Whether the lasting test runs at the calm slack: chosen while its sum is at 0, so
@@ -73,12 +74,16 @@ class LevelBaseline(StreamingBaseline):
         fit, and a fit over a narrow range of calls tells the per-call term badly (it
         may give a single call the spread of a busy interval): there, the variance at
         the usual calls is taken to grow at least as a mean's does, as 1/n."""
+        fitted = max(self._fitted(fit, calls) for fit in (self.fit, *self._young_before()))
+        return max(fitted, floor * floor)
+
+    def _fitted(self, fit: VarianceFit, calls: float) -> float:
         per_call = 1.0 / max(calls, 1.0)
-        fitted = self.fit.variance(1.0, per_call)
+        fitted = fit.variance(1.0, per_call)
         usual = self._usual_per_call()
         if per_call > usual:
-            fitted = max(fitted, self.fit.variance(1.0, usual) * per_call / usual)
-        return max(fitted, floor * floor)
+            fitted = max(fitted, fit.variance(1.0, usual) * per_call / usual)
+        return fitted
 
     def one_call_makes(self, calls: float) -> bool:
         """Under ``FEW_CALLS`` calls: one straggler moves the median of two calls half way
@@ -243,20 +248,22 @@ class LevelBaseline(StreamingBaseline):
                  "warmup": self.warmup, "excess": self.excess, "fresh": self.fresh,
                  "bursts": self.bursts.to_json(), "calls": self.calls,
                  "persistence": self.persistence.to_json(), "calm": self.calm}  # fmt: skip
+        state.update(self._before_json())
         return state if self.load is None else {**state, "load": self.load.sums}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "LevelBaseline":
         """Restore from ``to_json`` output (earlier versions' without a slope on load,
-        without persistence, or without the slack chosen)."""
-        load, calm = data.get("load"), data.get("calm")
+        without persistence, without the slack chosen, or without a deploy's spread)."""
+        load, calm, before = data.get("load"), data.get("calm"), data.get("before")
         if calm is not None and not isinstance(calm, bool):
             raise TypeError(f"a level's calm must be true or false, not {calm!r}")
         return cls(float(data["mu"]), int(data["n"]), VarianceFit(list(data["fit"])),
                    list(data["warmup"]), float(data["excess"]), int(data["fresh"]),
                    Bursts.from_json(data.get("bursts")), data.get("calls"),
                    LoadSlope(list(load)) if load else None,
-                   Persistence.from_json(data.get("persistence")), calm)  # fmt: skip
+                   Persistence.from_json(data.get("persistence")), calm,
+                   fit_of(before))  # fmt: skip
 
 
 class MeanBaseline(LevelBaseline):

@@ -15,7 +15,7 @@ from ..stats import (
     z_of_p,
 )
 from ..tail import ZTail
-from .fit import VarianceFit
+from .fit import VarianceFit, fit_of
 from .streaming import ADOPT_SAMPLES, FIT_WINSOR, StreamingBaseline
 
 COUNT_CLIP_Z = 3.09  # counts are clipped at their 0.999 quantile before they are learned
@@ -32,7 +32,8 @@ class RateBaseline(StreamingBaseline):
     """Events per unit of exposure, with count variance φ·m + τ²·m² (φ ≥ 1)."""
 
     __slots__ = (
-        "bursts", "events", "excess", "exposure", "fit", "fresh", "n", "tail", "usual", "warmup"
+        "before", "bursts", "events", "excess", "exposure", "fit", "fresh", "n", "tail", "usual",
+        "warmup",
     )  # fmt: skip
     kind = "rate"
     burst_from = COUNT_BURST_Z
@@ -42,7 +43,7 @@ class RateBaseline(StreamingBaseline):
 
     def __init__(
         self, events=0.0, exposure=0.0, n=0, fit=None, warmup=None, excess=0.0, fresh=0,
-        bursts=None, tail=None, usual=None,
+        bursts=None, tail=None, usual=None, before=None,
     ):  # fmt: skip
         self.events, self.exposure, self.n, self.excess = events, exposure, n, excess
         # Intervals and their exposure, exponentially weighted as the fit forgets.
@@ -52,6 +53,7 @@ class RateBaseline(StreamingBaseline):
         self.tail = tail or ZTail()
         self.fit = fit or VarianceFit()
         self.warmup: list[list[float]] = warmup if warmup is not None else []
+        self.before = before
 
     def rate(self) -> float:
         """Events per unit of exposure; never below half an event in the remembered window."""
@@ -104,7 +106,11 @@ class RateBaseline(StreamingBaseline):
         weight = max(COUNT_PRIOR, min(PRIOR_EVENTS / max(typical, 1e-9), 1e6))
         prior = (weight, typical, typical * typical)
         large = typical >= RELATIVE_FROM
-        excess = self.fit.variance(mean, mean * mean, prior, larger=large, bounded=self.weighed)
+        fits = (self.fit, *self._young_before())
+        excess = max(
+            fit.variance(mean, mean * mean, prior, larger=large, bounded=self.weighed)
+            for fit in fits
+        )
         return mean + max((self._floor(s) * mean) ** 2, excess)
 
     def _z_at(self, count, exposure, floor, s, level=0.0, spread=0.0) -> float:
@@ -265,7 +271,7 @@ class RateBaseline(StreamingBaseline):
                 "n": self.n, "fit": self.fit.sums, "warmup": self.warmup,
                 "excess": self.excess, "fresh": self.fresh,
                 "bursts": self.bursts.to_json(), "tail": self.tail.to_json(),
-                "usual": self.usual}  # fmt: skip
+                "usual": self.usual, **self._before_json()}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RateBaseline":
@@ -273,7 +279,8 @@ class RateBaseline(StreamingBaseline):
         return cls(float(data["events"]), float(data["exposure"]), int(data["n"]),
                    VarianceFit(list(data["fit"])), list(data["warmup"]), float(data["excess"]),
                    int(data["fresh"]), Bursts.from_json(data.get("bursts")),
-                   ZTail.from_json(data.get("tail")), data.get("usual"))  # fmt: skip
+                   ZTail.from_json(data.get("tail")), data.get("usual"),
+                   fit_of(data.get("before")))  # fmt: skip
 
 
 class ShareBaseline(RateBaseline):

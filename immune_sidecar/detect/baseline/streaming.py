@@ -2,9 +2,11 @@
 the one-sided CUSUM sum, and a settling level after an adopted one."""
 
 import math
+from typing import Any
 
 from ..bursts import Bursts
 from ..settings import BaselineSettings
+from .fit import VarianceFit
 
 FIT_WINSOR = 4.0  # residuals are clipped here for the spread; a count beyond is not learned
 # Samples before a baseline has seen how its agent bursts: bursts in one interval in
@@ -22,6 +24,10 @@ class StreamingBaseline:
     fresh: int
     warmup: list[list[float]]
     bursts: Bursts
+    fit: VarianceFit
+    # The spread fit of the version before a deploy: the least a young baseline's spread is
+    # granted (see ``carry``).
+    before: VarianceFit | None
     bursty = True  # whether the vital's far intervals may be bursts (see ``Bursts``)
     burst_from = FIT_WINSOR  # the z from which an interval may be a burst (see ``Bursts``)
 
@@ -40,8 +46,11 @@ class StreamingBaseline:
         return self.n >= s.min_samples and not self.warmup
 
     def settled(self, s: BaselineSettings) -> bool:
-        """Whether the baseline is sure enough of its level for small lasting shifts."""
-        return self.n >= s.lasting_after
+        """Whether the baseline is sure enough of its level for small lasting shifts: from
+        ``lasting_after`` samples on, or once learned where a deploy carried the spread
+        over (the level's own uncertainty is the lasting test's margin)."""
+        carried = self.before is not None and self.learned(s)
+        return carried or self.n >= s.lasting_after
 
     def untried(self, s: BaselineSettings, calls: float, waiting: bool = False) -> bool:
         """Whether a far interval of ``calls`` calls now may be a burst the baseline could
@@ -63,6 +72,8 @@ class StreamingBaseline:
         followed."""
         fitted = self.n > len(self.warmup)  # (the warm-up holds every sample until the fit)
         self.n += 1
+        if self.n >= BURSTS_SHOWN:
+            self.before = None
         row = [self._scale(value), exposure]
         if fitted:
             self._follow(row[0], exposure, s)
@@ -111,8 +122,19 @@ class StreamingBaseline:
 
     def carry(self, before: "StreamingBaseline") -> None:
         """Start from what the vital's baseline before a deploy saw of the agent's work:
-        its bursts."""
+        its bursts, and, until ``BURSTS_SHOWN`` samples are in, its spread as the least
+        this one's is (a new version's first intervals may happen to be calm, and its
+        spread fitted on them alone held the agent for what the old one saw every hour)."""
         self.bursts = before.bursts.carried()
+        if before.kind == self.kind:
+            self.before = VarianceFit(list(before.fit.sums))
+
+    def _young_before(self) -> tuple[VarianceFit, ...]:
+        """The spread fit carried over a deploy, while it still counts."""
+        return () if self.before is None else (self.before,)
+
+    def _before_json(self) -> dict[str, Any]:
+        return {} if self.before is None else {"before": self.before.sums}
 
     def z(self, value: float, exposure: float, floor: float, s: BaselineSettings) -> float:
         """How far above normal ``value`` lies for an interval of ``exposure``, against the

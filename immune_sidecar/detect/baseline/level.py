@@ -74,7 +74,9 @@ class LevelBaseline(StreamingBaseline):
         fit, and a fit over a narrow range of calls tells the per-call term badly (it
         may give a single call the spread of a busy interval): there, the variance at
         the usual calls is taken to grow at least as a mean's does, as 1/n."""
-        fitted = max(self._fitted(fit, calls) for fit in (self.fit, *self._young_before()))
+        fitted = self._fitted(self.fit, calls)
+        if self.before is not None:  # (a deploy's, while young: see ``carry``)
+            fitted = max(fitted, self._fitted(self.before, calls))
         return max(fitted, floor * floor)
 
     def _fitted(self, fit: VarianceFit, calls: float) -> float:
@@ -222,8 +224,9 @@ class LevelBaseline(StreamingBaseline):
         sd = math.sqrt(self.variance(calls, s.level_floor))
         residual = y - self.mu
         clipped = max(-FIT_WINSOR * sd, min(FIT_WINSOR * sd, residual))
-        weight = self._weigh(self.fit, calls, s)
-        self._add_residual(clipped * clipped, calls, 1.0 - s.spread_alpha, weight)
+        if self._learns_spread():
+            weight = self._weigh(self.fit, calls, s)
+            self._add_residual(clipped * clipped, calls, 1.0 - s.spread_alpha, weight)
         return residual, sd
 
     def _add_residual(self, squared: float, calls: float, keep: float, weight: float) -> None:

@@ -106,11 +106,10 @@ class RateBaseline(StreamingBaseline):
         weight = max(COUNT_PRIOR, min(PRIOR_EVENTS / max(typical, 1e-9), 1e6))
         prior = (weight, typical, typical * typical)
         large = typical >= RELATIVE_FROM
-        fits = (self.fit, *self._young_before())
-        excess = max(
-            fit.variance(mean, mean * mean, prior, larger=large, bounded=self.weighed)
-            for fit in fits
-        )
+        squared, weighed = mean * mean, self.weighed
+        excess = self.fit.variance(mean, squared, prior, larger=large, bounded=weighed)
+        if self.before is not None:  # (a deploy's, while young: see ``carry``)
+            excess = max(excess, self.before.variance(mean, squared, prior, large, weighed))
         return mean + max((self._floor(s) * mean) ** 2, excess)
 
     def _z_at(self, count, exposure, floor, s, level=0.0, spread=0.0) -> float:
@@ -222,7 +221,8 @@ class RateBaseline(StreamingBaseline):
         and read its own Poisson noise as over-dispersion."""
         dispersion = variance / max(mean, 1e-12)
         clipped = self._clip(count, mean if likely is None else likely, mean, dispersion)
-        self.fit.add(mean, mean * mean, (clipped - mean) ** 2 - mean, keep, weight)  # over Poisson
+        if self._learns_spread():  # the squared residual over Poisson's
+            self.fit.add(mean, mean * mean, (clipped - mean) ** 2 - mean, keep, weight)
         exposure = mean / self.rate()  # (the mean is the rate times the interval's exposure)
         self.usual = [self.usual[0] * keep + 1.0, self.usual[1] * keep + exposure]
         return clipped

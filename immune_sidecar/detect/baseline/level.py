@@ -224,9 +224,8 @@ class LevelBaseline(StreamingBaseline):
         sd = math.sqrt(self.variance(calls, s.level_floor))
         residual = y - self.mu
         clipped = max(-FIT_WINSOR * sd, min(FIT_WINSOR * sd, residual))
-        if self._learns_spread():
-            weight = self._weigh(self.fit, calls, s)
-            self._add_residual(clipped * clipped, calls, 1.0 - s.spread_alpha, weight)
+        weight = self._weigh(self.fit, calls, s)
+        self._add_residual(clipped * clipped, calls, 1.0 - s.spread_alpha, weight)
         return residual, sd
 
     def _add_residual(self, squared: float, calls: float, keep: float, weight: float) -> None:

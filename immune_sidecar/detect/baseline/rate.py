@@ -221,8 +221,7 @@ class RateBaseline(StreamingBaseline):
         and read its own Poisson noise as over-dispersion."""
         dispersion = variance / max(mean, 1e-12)
         clipped = self._clip(count, mean if likely is None else likely, mean, dispersion)
-        if self._learns_spread():  # the squared residual over Poisson's
-            self.fit.add(mean, mean * mean, (clipped - mean) ** 2 - mean, keep, weight)
+        self.fit.add(mean, mean * mean, (clipped - mean) ** 2 - mean, keep, weight)  # over Poisson
         exposure = mean / self.rate()  # (the mean is the rate times the interval's exposure)
         self.usual = [self.usual[0] * keep + 1.0, self.usual[1] * keep + exposure]
         return clipped

@@ -129,12 +129,6 @@ class StreamingBaseline:
         if before.kind == self.kind:
             self.before = VarianceFit(list(before.fit.sums))
 
-    def _learns_spread(self) -> bool:
-        """Whether an interval's residual goes into the spread fit: not while the lasting
-        sum builds on a young baseline with a deploy's spread to fall back on (a shift
-        taken into a young spread widens it and hides itself)."""
-        return self.before is None or self.excess <= 0.0
-
     def _before_json(self) -> dict[str, Any]:
         return {} if self.before is None else {"before": self.before.sums}
 

@@ -2301,6 +2301,14 @@ def test_a_count_s_tail_survives_the_state_file_and_older_files_load_without_one
     assert older.snapshot()["a"]["vitals"]["answer_share"]["tail"] is None
 
 
+def versioned(agent: str, version: str, at: int, log_latency: float) -> VitalSample:
+    """An interval of 20 calls of the agent's ``version`` (its prompt "p<version>"), its
+    latency e^``log_latency``."""
+    values = {"latency": math.exp(log_latency)}
+    return VitalSample(agent, at * 60.0, 60.0, 20.0, values, attempts=20.0,
+                       prompt_hash=f"p{version}", version=version)  # fmt: skip
+
+
 def test_a_deploy_s_young_baseline_is_granted_at_least_the_spread_the_version_before_had():
     """A new version's first intervals may happen to be calm: fitted on them alone, its
     baseline took intervals the old version saw every few hours (2σ) for 8σ and held a
@@ -2308,21 +2316,16 @@ def test_a_deploy_s_young_baseline_is_granted_at_least_the_spread_the_version_be
     predecessor's (kept across a restart); a fault that is one still alarms."""
     rng = random.Random(5)
 
-    def of(version: str, at: int, log_latency: float) -> VitalSample:
-        values = {"latency": math.exp(log_latency)}
-        return VitalSample("a", at * 60.0, 60.0, 20.0, values, attempts=20.0,
-                           prompt_hash=f"p{version}", version=version)  # fmt: skip
-
     detector = Detector(BaselineSettings())
-    held_alarms(detector, (of("1", at, rng.gauss(0.0, 0.35)) for at in range(600)))
+    held_alarms(detector, (versioned("a", "1", at, rng.gauss(0.0, 0.35)) for at in range(600)))
     for at in range(12):  # the new version, a little faster, and calm by chance
-        assert detector.observe(of("2", 600 + at, -0.1 + rng.gauss(0.0, 0.03))) is None
+        assert detector.observe(versioned("a", "2", 600 + at, -0.1 + rng.gauss(0.0, 0.03))) is None
     restored = Detector(BaselineSettings())
     restored.restore(json.loads(json.dumps(detector.snapshot())))
     for at, rise in ((612, 0.7), (613, 0.6), (614, 0.65)):  # about two old spreads up
-        assert restored.observe(of("2", at, -0.1 + rise)) is None
-        assert detector.observe(of("2", at, -0.1 + rise)) is None
-    fault = [detector.observe(of("2", 615 + at, -0.1 + 2.3)) for at in range(3)]
+        assert restored.observe(versioned("a", "2", at, -0.1 + rise)) is None
+        assert detector.observe(versioned("a", "2", at, -0.1 + rise)) is None
+    fault = [detector.observe(versioned("a", "2", 615 + at, -0.1 + 2.3)) for at in range(3)]
     assert [f.types for f in fault if f is not None][:1] == [("latency_spike",)]
 
 
@@ -2372,16 +2375,12 @@ def test_a_deploy_that_widens_the_spread_is_learned_not_held():
     that each double (or triple) an agent's spread, at most 2 raise an alarm in the new
     version's first hour (none does; with the old spread in place of the new one's, 4)."""
 
-    def of(agent: str, version: str, at: int, log_latency: float) -> VitalSample:
-        values = {"latency": math.exp(log_latency)}
-        return VitalSample(agent, at * 60.0, 60.0, 20.0, values, attempts=20.0,
-                           prompt_hash=f"p{version}", version=version)  # fmt: skip
-
     for wider in (2.0, 3.0):
         detector, rng, alarms = Detector(BaselineSettings()), random.Random(4), 0
         for agent in range(200):
             name = f"a{agent}"
-            held_alarms(detector, (of(name, "1", at, rng.gauss(0, 0.2)) for at in range(100)))
-            new = (of(name, "2", 100 + at, rng.gauss(0, 0.2 * wider)) for at in range(60))
+            old = (versioned(name, "1", at, rng.gauss(0, 0.2)) for at in range(100))
+            held_alarms(detector, old)
+            new = (versioned(name, "2", 100 + at, rng.gauss(0, 0.2 * wider)) for at in range(60))
             alarms += len(held_alarms(detector, new))
         assert alarms <= 2, (wider, alarms)

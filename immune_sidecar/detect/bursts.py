@@ -1,4 +1,5 @@
-"""A vital's bursts: single intervals far above its baseline that the next one undoes.
+"""A vital's bursts: single intervals far beyond its baseline that the next one undoes
+(above it; for a share judged when it falls, below it).
 
 Some agents' vitals come in bursts: a minute in ten with four times the tool calls, a
 minute whose few calls were all stragglers. One interval like that is far out for the
@@ -14,7 +15,7 @@ fed the lasting sum until three or four in a few intervals alarmed; and those it
 negative-binomial spread takes in at z 2 to 3 (2.5 to 3.6× its tool calls in one
 interval in eight) were never candidates, so no mixture was learned, and five in a row
 alarmed. The vital is then judged against the mixture of its baseline and its bursts,
-by the share of intervals that were bursts and their level above the baseline (log):
+by the share of intervals that were bursts and their level beyond the baseline (log):
 
     p = (1 − π)·p_baseline + π·p_burst,   z = Φ⁻¹(1 − p)
 
@@ -40,7 +41,8 @@ _NORMAL = NormalDist()
 
 
 class Bursts:
-    """The bursts seen of one vital: their share of intervals and their level (log)."""
+    """The bursts seen of one vital: their share of intervals and their level beyond its
+    baseline (log)."""
 
     __slots__ = ("level", "pending", "share", "spread", "weight")
 
@@ -52,7 +54,7 @@ class Bursts:
         self, z: Callable[[], float], level: float, alpha: float, new: bool, excursion: float
     ) -> None:
         """Take an interval: ``z()``, its z against the baseline (asked only when it
-        matters), and its level above it (log). A pending candidate is a burst if this
+        matters), and its level beyond it (log). A pending candidate is a burst if this
         interval is back; ``new``: this one may be a candidate (the agent was healthy and
         the vital unexplained), if its z is ``excursion`` or more."""
         pending = self.pending

@@ -1,6 +1,7 @@
 """The detector on streams of known distribution: its designed false-alarm rate, evidence that
 grows with the calls of an interval, sudden and lasting shifts, deploys, adopted levels, state."""
 
+import copy
 import dataclasses
 import json
 import math
@@ -12,6 +13,7 @@ import pytest
 from immune_sidecar.detect import BaselineSettings, Detector, LevelBaseline, severity, thresholds
 from immune_sidecar.detect.baseline import BURSTS_SHOWN, MeanBaseline, RateBaseline
 from immune_sidecar.detect.budget import cusum_limit
+from immune_sidecar.detect.bursts import Bursts
 from immune_sidecar.detect.evidence import SHARES, TEST_OF, VITAL_ANOMALY
 from immune_sidecar.detect.load import MAX_SLOPE
 from immune_sidecar.detect.persistence import Persistence
@@ -2263,25 +2265,42 @@ def lasting_alarms(detector: Detector, agents: int) -> int:
 def test_a_share_that_falls_in_one_interval_in_eight_spends_its_lasting_budget_no_faster(
     monkeypatch,
 ):
-    """Through the detector: the answers of the two-mode agent learn a stretch, its
-    lasting alarms at a budget of 20 are at most 1 in 150 agent-hours (without the
-    stretch, 6 in 300), and answers that stay at the low mode are still caught as they
-    last."""
+    """Through the detector: the two-mode agent's answers are learned as bursts of falls,
+    sixteen-fold (log 2.8); its lasting alarms at a budget of 20 are at most 1 in 150
+    agent-hours, with its bursts alone or, without them, with the stretch its tail of
+    z-scores then learns (with neither, 9 in 300), and answers that stay at the low mode
+    are still caught as they last."""
     settings = BaselineSettings(false_alarms_per_1000_hours=20.0)
     calibrated = Detector(settings)
     assert lasting_alarms(calibrated, 6) <= 1
-    assert calibrated.snapshot()["a5"]["vitals"]["answer_share"]["tail"] is not None
     detector, rng = Detector(BaselineSettings()), random.Random(0)
     for at in range(1500):
         detector.observe(two_mode_answers(rng, at, "a"))
-    assert detector._agents["a"].vitals["answer_share"].tail.stretch(0.75, 0.0025) > 1.2
+    bursts = detector._agents["a"].vitals["answer_share"].bursts
+    assert bursts.share > 0.01 and abs(bursts.level - math.log(16.0)) < 0.5
     falls = (detector.observe(two_mode_answers(rng, 1500 + at, "a", 16.0)) for at in range(12))
     assert any(infection is not None for infection in falls)  # within 12 intervals
+    with monkeypatch.context() as without_bursts:
+        without_bursts.setattr(Bursts, "z", lambda self, z_alone, z_burst: z_alone)
+        assert lasting_alarms(Detector(settings), 6) <= 1
+        assert tail_stretch(BaselineSettings()) > 1.2
+        without_bursts.setattr(ZTail, "stretch", lambda self, slack, alpha: 1.0)
+        assert lasting_alarms(Detector(settings), 12) >= 4
     monkeypatch.setattr(ZTail, "stretch", lambda self, slack, alpha: 1.0)
-    assert lasting_alarms(Detector(settings), 12) >= 4
+    assert lasting_alarms(Detector(settings), 12) <= 1
 
 
-def test_a_count_s_tail_survives_the_state_file_and_older_files_load_without_one():
+def tail_stretch(settings: BaselineSettings, intervals: int = 1500) -> float:
+    """The stretch the two-mode agent's answers learn in ``intervals``."""
+    detector, rng = Detector(settings), random.Random(0)
+    for at in range(intervals):
+        detector.observe(two_mode_answers(rng, at, "a"))
+    return detector._agents["a"].vitals["answer_share"].tail.stretch(0.75, 0.0025)
+
+
+def test_a_count_s_tail_survives_the_state_file_and_older_files_load_without_one(monkeypatch):
+    """(Its bursts set aside, the two-mode agent's answers learn a tail of their own.)"""
+    monkeypatch.setattr(Bursts, "z", lambda self, z_alone, z_burst: z_alone)
     detector, rng = Detector(BaselineSettings()), random.Random(0)
     for at in range(400):
         detector.observe(two_mode_answers(rng, at, "a"))
@@ -2299,6 +2318,78 @@ def test_a_count_s_tail_survives_the_state_file_and_older_files_load_without_one
     older.restore(state)
     assert stretch(older) == 1.0
     assert older.snapshot()["a"]["vitals"]["answer_share"]["tail"] is None
+
+
+def tool_rounds(
+    rng: random.Random, at: int, loop: float = 1.0, calls: int | None = None, burst=None
+) -> VitalSample:
+    """An interval of a busy orchestrator's about 280 LLM calls: each asks for Poisson(1.5)
+    tools and answers when it asks for none (e^-1.5 = 0.22 of them), but in about one
+    interval in six (``burst``) 3.3 times as many (e^-5 = 0.007 answer); ``loop``: every
+    call asks for so many times more."""
+    calls = calls or rng.randint(250, 310)
+    bursting = rng.random() < 0.18 if burst is None else burst
+    answers_at = math.exp(-1.5 * loop * (3.3 if bursting else 1.0))
+    answers = sum(rng.random() < answers_at for _ in range(calls))
+    values = {"llm_calls": float(calls), "invocations": float(answers)}
+    return VitalSample("a", at * 60.0, 60.0, float(calls), values, attempts=float(calls))
+
+
+def learned_tool_rounds(seed: int, intervals: int) -> tuple[Detector, list[int]]:
+    """A detector that has watched the orchestrator for ``intervals``, and its alarms."""
+    detector, rng = Detector(BaselineSettings()), random.Random(seed)
+    found = [at for at in range(intervals) if detector.observe(tool_rounds(rng, at))]
+    return detector, found
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_an_orchestrator_whose_answers_fall_in_its_tool_bursts_is_not_held_for_them(seed):
+    """In one interval in six its calls ask for many tools and nearly none answer, a fall
+    many σ deep over some 280 calls: without bursts of falls, about one alarm in ten
+    intervals (190 in 2,000). As bursts, none in 2,000 intervals, nor for its bursts
+    that come twice in a row with no answer at all; and loops are still caught, below
+    the bursts' level (in 2 to 20 intervals), at it and beyond (7 to 17): only their
+    lasting tells them from the agent's bursts."""
+    detector, found = learned_tool_rounds(seed, 2000)
+    assert found == []
+    bursts = detector._agents["a"].vitals["answer_share"].bursts
+    assert bursts.share > 0.05 and 2.5 < bursts.level < 4.0
+    state = detector.snapshot()
+    for loop, within in ((1.5, 24), (2.0, 16), (3.3, 16), (5.0, 24)):
+        looping, rng = Detector(BaselineSettings()), random.Random(seed)
+        looping.restore(copy.deepcopy(state))
+        caught = (looping.observe(tool_rounds(rng, 2000 + at, loop)) for at in range(within))
+        assert any(f is not None and f.types == ("call_rate_spike",) for f in caught), loop
+
+
+def test_a_burst_without_an_answer_then_a_quiet_minute_is_no_loop_busy_ones_are():
+    """A run of calls without an answer is judged at once, each interval of it as likely
+    as the agent's intervals are: a burst's 280 calls none of which answered, then a
+    minute of one call, raise nothing; busy intervals that go on without an answer
+    alarm within 8 (in one of 25 the agent's bursts go without one: 4 in a row are
+    about its budget), also across a restart. An agent that never bursts so alarms at
+    the first."""
+    detector, _ = learned_tool_rounds(0, 600)
+    state, rng = detector.snapshot(), random.Random(5)
+
+    def silent(at: int, calls: int) -> VitalSample:
+        values = {"llm_calls": float(calls), "invocations": 0.0}
+        return VitalSample("a", at * 60.0, 60.0, float(calls), values, attempts=float(calls))
+
+    for at, calls in ((600, 280), (601, 1), (602, 1)):
+        assert detector.observe(silent(at, calls)) is None
+    assert detector.observe(tool_rounds(rng, 603, burst=False)) is None
+    busy = Detector(BaselineSettings())
+    busy.restore(copy.deepcopy(state))
+    for at in range(3):
+        assert busy.observe(silent(600 + at, 280)) is None
+    resumed = Detector(BaselineSettings())
+    resumed.restore(json.loads(json.dumps(busy.snapshot())))
+    assert any(resumed.observe(silent(603 + at, 280)) is not None for at in range(5))
+    steady, rng = Detector(BaselineSettings()), random.Random(0)
+    for at in range(600):
+        steady.observe(tool_rounds(rng, at, burst=False))
+    assert steady.observe(silent(600, 280)) is not None
 
 
 def versioned(agent: str, version: str, at: int, log_latency: float) -> VitalSample:

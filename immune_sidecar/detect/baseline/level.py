@@ -175,7 +175,7 @@ class LevelBaseline(StreamingBaseline):
         """How far ``value`` lies from the level, on the log scale (for the agent's day)."""
         return self._level_of(value, calls) - self.mu
 
-    _above = distance  # (a level's distance is never None)
+    _beyond = distance  # (a level's distance is never None)
 
     def position(self) -> float:
         """The level on the log scale (what ``distance`` is measured from)."""

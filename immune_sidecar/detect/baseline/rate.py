@@ -70,7 +70,12 @@ class RateBaseline(StreamingBaseline):
         events an interval up; one event added to both put a trough of 4 at 4.3)."""
         return level_above(count, self.rate() * exposure)
 
-    _above = distance  # (a count's is never None; a share's would be, but it has no bursts)
+    _beyond = distance  # (a count's is never None; a share's is, and it has its own)
+
+    def _moved_mean(self, exposure: float, level: float) -> float:
+        """The count expected of ``exposure`` at the rate moved ``level`` (log) the way the
+        vital alarms (a count's: up)."""
+        return self.rate() * exposure * math.exp(level)
 
     def position(self) -> float:
         """The rate on the log scale (about what ``distance`` is measured from)."""
@@ -114,7 +119,7 @@ class RateBaseline(StreamingBaseline):
 
     def _z_at(self, count, exposure, floor, s, level=0.0, spread=0.0) -> float:
         """(No floor: φ ≥ 1 is one.) The bursts' spread of level adds to the count's own."""
-        moved = self.rate() * exposure * math.exp(level)
+        moved = self._moved_mean(exposure, level)
         variance = self.count_variance(moved, s) + moved * moved * spread
         return student_z(self._tail(count, moved, variance), s.tail_dof)
 
@@ -290,17 +295,19 @@ class ShareBaseline(RateBaseline):
     judged on its lower tail; its spread fit unweighed and unbounded (``weighed``): its
     excess over Poisson is below 0 (binomial, −p·m), and weighed, a spans agent's first
     intervals of a call or two set it near Poisson, its busy intervals without an
-    answer were then too far out to be learned, and they alarmed."""
+    answer were then too far out to be learned, and they alarmed. Its bursts are falls
+    (an orchestrator's minute of many tool rounds answers few of its calls)."""
 
-    __slots__ = ("run_share", "unanswered")
+    __slots__ = ("run", "run_share", "silence", "unanswered")
     kind = "share"
-    bursty = False
     weighed = False
     _tail = staticmethod(dispersed_poisson_low_z)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.unanswered = 0.0  # calls since the last interval with an ending
+        # The run since the last interval with an ending: its intervals, its calls, and the
+        # log of its chance (each interval's at the share, or at the bursts' in π of them).
+        self.run, self.unanswered, self.silence = 0, 0.0, 0.0
         # The lowest plausible share when the run began: what a run is too long for to be
         # learned (taken then, or the run's own learned zeros would keep lowering it).
         self.run_share = 0.0
@@ -309,29 +316,56 @@ class ShareBaseline(RateBaseline):
         """None: the share of calls that answer has no hours (the load does not move it)."""
         return None
 
-    def note(self, count: float, exposure: float, s: BaselineSettings, new: bool) -> None:
-        """A share that falls has no bursts: a loop's run of calls is judged as a run."""
+    def _beyond(self, count: float, exposure: float) -> float:
+        """How far below the expected count ``count`` lies (log): a share bursts down."""
+        return level_above(self.rate() * exposure, count)
+
+    def _moved_mean(self, exposure: float, level: float) -> float:
+        return self.rate() * exposure * math.exp(-level)
+
+    def untried(self, s: BaselineSettings, calls: float, waiting: bool = False) -> bool:
+        """Also: not a run of several intervals without an ending (a burst is one)."""
+        return self.run <= 1 and super().untried(s, calls, waiting)
 
     def run_z(self, value: float, exposure: float, s: BaselineSettings) -> float | None:
         """An interval with no ending adds its calls to the run since the last one, judged
         at once: a loop's evidence grows with its calls, where an interval holds too few
-        to tell and before the lasting test runs. An ending clears the run (None)."""
+        to tell and before the lasting test runs. An ending clears the run (None).
+
+        Each interval of the run is as likely as the agent's intervals are: in one in π a
+        burst, its share its bursts' level below (``Bursts``). A burst's many calls with
+        no answer, then a quiet minute's call, are no loop; busy intervals that keep
+        answering at a burst's share soon are (π per interval)."""
         if value > 0:
-            self.unanswered = 0.0
+            self.run, self.unanswered, self.silence = 0, 0.0, 0.0
             return None
-        if self.unanswered <= 0:
+        if self.run == 0:
             self.run_share = self._plausible_rate()
-        self.unanswered += exposure
-        return self._run_z(self.rate(), s)
+        self.run, self.unanswered = self.run + 1, self.unanswered + exposure
+        self.silence += self._silence(exposure, s)
+        return student_z(z_of_p(math.exp(max(self.silence, -690.0))), s.tail_dof)
+
+    def _silence(self, calls: float, s: BaselineSettings) -> float:
+        """The log of the chance that ``calls`` calls in one interval all go without an
+        ending: at the share, or in a share π of intervals at the bursts' level."""
+        alone = calls * _log_miss(self.rate()) / self._dispersion(s)
+        share = self.bursts.share
+        if share <= 0.0:
+            return alone
+        burst = calls * _log_miss(self._moved_mean(1.0, self.bursts.level)) / self._dispersion(s)
+        top = max(alone, burst)
+        return top + math.log((1.0 - share) * math.exp(alone - top) + share * math.exp(burst - top))
 
     def _run_z(self, share: float, s: BaselineSettings) -> float:
-        """z of so many calls in a row without an ending at this share: (1 − p)^(calls/φ),
-        φ the count's dispersion at a typical interval (its floor, at that scale only: a
-        run is not one interval's count)."""
-        typical = max(self._typical_count(s), 1e-9)
-        dispersion = max(1.0, self.count_variance(typical, s) / typical)
-        log_p = self.unanswered * math.log1p(-min(share, 1.0 - 1e-9)) / dispersion
+        """z of the run's calls without an ending at this share: (1 − p)^(calls/φ)."""
+        log_p = self.unanswered * _log_miss(share) / self._dispersion(s)
         return student_z(z_of_p(math.exp(max(log_p, -690.0))), s.tail_dof)
+
+    def _dispersion(self, s: BaselineSettings) -> float:
+        """φ of the count at a typical interval (its floor at that scale only: a run is not
+        one interval's count)."""
+        typical = max(self._typical_count(s), 1e-9)
+        return max(1.0, self.count_variance(typical, s) / typical)
 
     def _follow(self, count: float, exposure: float, s: BaselineSettings) -> None:
         if count <= 0 and self._run_z(self.run_share, s) > FIT_WINSOR:
@@ -341,18 +375,21 @@ class ShareBaseline(RateBaseline):
     def restart(self) -> None:
         """Forget the lasting evidence and the run (an alarm was raised, or a level adopted)."""
         super().restart()
-        self.unanswered = 0.0
+        self.run, self.unanswered, self.silence = 0, 0.0, 0.0
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the state file."""
-        return {**super().to_json(), "unanswered": self.unanswered, "run_share": self.run_share}
+        return {**super().to_json(), "unanswered": self.unanswered, "run_share": self.run_share,
+                "run": self.run, "silence": self.silence}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "ShareBaseline":
         """Restore from ``to_json`` output."""
         base = super().from_json(data)
-        base.unanswered = float(data.get("unanswered", 0.0))
         base.run_share = float(data.get("run_share", 0.0))
+        if "silence" in data:  # (a run of a file that did not keep its chance starts afresh)
+            base.run, base.silence = int(data["run"]), float(data["silence"])
+            base.unanswered = float(data["unanswered"])
         return base
 
     @staticmethod
@@ -379,6 +416,11 @@ class ShareBaseline(RateBaseline):
     def _without_extreme(rows: list[list[float]]) -> list[list[float]]:
         """The warm-up's rows without the one at the lowest rate (a fault while learning)."""
         return _by_rate(rows)[1:] or rows
+
+
+def _log_miss(share: float) -> float:
+    """The log of the chance that one call does not end, at this share of calls that do."""
+    return math.log1p(-min(share, 1.0 - 1e-9))
 
 
 def _residual_variance(mean: float, variance: float) -> float:

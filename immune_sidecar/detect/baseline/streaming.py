@@ -145,15 +145,15 @@ class StreamingBaseline:
         """Show the bursts every judged interval, alarmed or not (``new``: it may begin
         one, the agent healthy and the vital unexplained; see ``Bursts``)."""
         z = lambda: self._z_at(value, exposure, s.level_floor, s)  # noqa: E731
-        self.bursts.note(z, self._above(value, exposure), s.spread_alpha, new, self.burst_from)
+        self.bursts.note(z, self._beyond(value, exposure), s.spread_alpha, new, self.burst_from)
 
     def _z_at(self, value, exposure, floor, s, level=0.0, spread=0.0) -> float:
         """z of ``value`` against the baseline moved up by ``level`` (log), a level that
         varies by ``spread`` (log, squared)."""
         raise NotImplementedError
 
-    def _above(self, value: float, exposure: float) -> float:
-        """How far above the baseline ``value`` lies, on the log scale."""
+    def _beyond(self, value: float, exposure: float) -> float:
+        """How far ``value`` lies beyond the baseline on the side the vital alarms (log)."""
         raise NotImplementedError
 
     def uncertainty(self, s: BaselineSettings) -> float:

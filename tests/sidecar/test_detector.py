@@ -2444,6 +2444,44 @@ def test_a_deploy_s_young_count_is_granted_the_spread_of_the_count_before_it():
     assert young.count_variance(18.0, s) < wide / 2
 
 
+def sawtooth_minute(rng: random.Random, at: int) -> tuple[float, float]:
+    """Tokens a call, and calls, of an agent idle four minutes in five (one call, whose
+    tokens vary by 0.8 in the log) and busy in the fifth (140 calls, its minutes spreading
+    by 0.35 in the log between them, as a growing context makes them)."""
+    calls = 1 if at % 5 else 140
+    level = rng.gauss(0.0, 0.35)
+    return statistics.fmean(math.exp(level + rng.gauss(0.0, 0.8)) for _ in range(calls)), calls
+
+
+def test_a_deploy_s_young_level_keeps_the_old_spread_until_busy_minutes_have_shown_its_own():
+    """A minute of one call whose tokens vary widely tells little of how busy minutes
+    spread between them. A deploy's young level keeps the old spread past 60 intervals of
+    which 12 were busy (dropped there, a sawtooth agent idle four minutes in five was held
+    on its next climbs: four false quarantines on fresh wider seed 18), until its minutes
+    have told as much as 60 busy ones; a count counts every interval, and state files that
+    did not count so restore as if every interval had told."""
+    s, rng = BaselineSettings(), random.Random(3)
+    old = MeanBaseline()
+    for at in range(600):
+        old.learn(*sawtooth_minute(rng, at), s)
+    young = MeanBaseline()
+    young.carry(old)
+    for at in range(BURSTS_SHOWN):
+        young.learn(*sawtooth_minute(rng, at), s)
+    assert young.before is not None and 12 <= young.before.told < 20
+    assert young.variance(140.0, s.level_floor) >= old.variance(140.0, s.level_floor)
+    restored = MeanBaseline.from_json(json.loads(json.dumps(young.to_json())))
+    assert restored.before is not None and restored.before.told == young.before.told
+    older = young.to_json()
+    del older["told"]
+    assert MeanBaseline.from_json(older).before.told == BURSTS_SHOWN
+    at = BURSTS_SHOWN
+    while young.before is not None:
+        young.learn(*sawtooth_minute(rng, at), s)
+        at += 1
+    assert 45 <= (at + 4) // 5 <= 60, at  # the busy minutes seen when it was dropped
+
+
 def test_a_deploy_s_lasting_test_runs_once_its_young_baseline_is_learned():
     """With the spread carried over, a new version's level is the lasting test's only
     doubt, and its margin is for that. A 2.2× latency step (about 4σ an interval), caught

@@ -1,6 +1,8 @@
 """The fit of a variance of two terms, one of which grows as an interval holds fewer calls
 (a level) or more events (a count)."""
 
+from typing import Any
+
 WELL_POSED = 0.05  # the two variance terms are told apart only past this correlation slack
 
 
@@ -53,6 +55,24 @@ class VarianceFit:
         return max(uy / uu * u, vy / vv * v, 0.0)
 
 
-def fit_of(sums: list[float] | None) -> VarianceFit | None:
-    """A fit restored from its sums in a state file (None where there were none)."""
-    return VarianceFit(list(sums)) if sums else None
+class CarriedFit:
+    """The spread fit of the version before a deploy, and how many intervals' worth of its
+    own spread between intervals the young baseline has seen since (``told``)."""
+
+    __slots__ = ("fit", "told")
+
+    def __init__(self, fit: VarianceFit, told: float = 0.0) -> None:
+        self.fit, self.told = fit, told
+
+    def to_json(self) -> dict[str, Any]:
+        """Its part of the baseline's entry in the state file."""
+        return {"before": self.fit.sums, "told": self.told}
+
+
+def carried_of(data: dict[str, Any]) -> CarriedFit | None:
+    """A baseline's carried fit restored from its state file entry (None where there was
+    none; files that did not keep ``told`` counted every interval, as ``n``)."""
+    sums = data.get("before")
+    if not sums:
+        return None
+    return CarriedFit(VarianceFit(list(sums)), float(data.get("told", data["n"])))

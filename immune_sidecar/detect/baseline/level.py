@@ -10,7 +10,7 @@ from ..load import LoadSlope
 from ..persistence import Persistence
 from ..settings import BaselineSettings
 from ..stats import student_z
-from .fit import VarianceFit, fit_of
+from .fit import VarianceFit, carried_of
 from .streaming import ADOPT_SAMPLES, FIT_WINSOR, StreamingBaseline
 
 WINSOR = 2.5  # values beyond this many standard deviations do not move the level
@@ -76,8 +76,19 @@ class LevelBaseline(StreamingBaseline):
         the usual calls is taken to grow at least as a mean's does, as 1/n."""
         fitted = self._fitted(self.fit, calls)
         if self.before is not None:  # (a deploy's, while young: see ``carry``)
-            fitted = max(fitted, self._fitted(self.before, calls))
+            fitted = max(fitted, self._fitted(self.before.fit, calls))
         return max(fitted, floor * floor)
+
+    def _between(self, calls: float) -> float:
+        """What an interval tells of the spread between intervals (its Fisher information
+        on it, relative to a busy interval's): the square of the share of its variance
+        the carried fit puts there. A minute of one call of an agent whose calls vary
+        widely tells little of how its busy minutes spread (a sawtooth agent idle four
+        minutes in five, its young spread fitted on 40 idle minutes and 20 busy ones,
+        held it on its next climbs)."""
+        fit = self.before.fit if self.before is not None else self.fit
+        whole = fit.variance(1.0, 1.0 / max(calls, 1.0))
+        return min(1.0, fit.variance(1.0, 0.0) / whole) ** 2 if whole > 0.0 else 1.0
 
     def _fitted(self, fit: VarianceFit, calls: float) -> float:
         per_call = 1.0 / max(calls, 1.0)
@@ -257,7 +268,7 @@ class LevelBaseline(StreamingBaseline):
     def from_json(cls, data: dict[str, Any]) -> "LevelBaseline":
         """Restore from ``to_json`` output (earlier versions' without a slope on load,
         without persistence, without the slack chosen, or without a deploy's spread)."""
-        load, calm, before = data.get("load"), data.get("calm"), data.get("before")
+        load, calm = data.get("load"), data.get("calm")
         if calm is not None and not isinstance(calm, bool):
             raise TypeError(f"a level's calm must be true or false, not {calm!r}")
         return cls(float(data["mu"]), int(data["n"]), VarianceFit(list(data["fit"])),
@@ -265,7 +276,7 @@ class LevelBaseline(StreamingBaseline):
                    Bursts.from_json(data.get("bursts")), data.get("calls"),
                    LoadSlope(list(load)) if load else None,
                    Persistence.from_json(data.get("persistence")), calm,
-                   fit_of(before))  # fmt: skip
+                   carried_of(data))  # fmt: skip
 
 
 class MeanBaseline(LevelBaseline):

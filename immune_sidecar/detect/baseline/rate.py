@@ -15,7 +15,7 @@ from ..stats import (
     z_of_p,
 )
 from ..tail import ZTail
-from .fit import VarianceFit, fit_of
+from .fit import VarianceFit, carried_of
 from .streaming import ADOPT_SAMPLES, FIT_WINSOR, StreamingBaseline
 
 COUNT_CLIP_Z = 3.09  # counts are clipped at their 0.999 quantile before they are learned
@@ -114,7 +114,7 @@ class RateBaseline(StreamingBaseline):
         squared, weighed = mean * mean, self.weighed
         excess = self.fit.variance(mean, squared, prior, larger=large, bounded=weighed)
         if self.before is not None:  # (a deploy's, while young: see ``carry``)
-            excess = max(excess, self.before.variance(mean, squared, prior, large, weighed))
+            excess = max(excess, self.before.fit.variance(mean, squared, prior, large, weighed))
         return mean + max((self._floor(s) * mean) ** 2, excess)
 
     def _z_at(self, count, exposure, floor, s, level=0.0, spread=0.0) -> float:
@@ -284,7 +284,7 @@ class RateBaseline(StreamingBaseline):
                    VarianceFit(list(data["fit"])), list(data["warmup"]), float(data["excess"]),
                    int(data["fresh"]), Bursts.from_json(data.get("bursts")),
                    ZTail.from_json(data.get("tail")), data.get("usual"),
-                   fit_of(data.get("before")))  # fmt: skip
+                   carried_of(data))  # fmt: skip
 
 
 class ShareBaseline(RateBaseline):

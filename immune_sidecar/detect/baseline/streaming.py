@@ -6,7 +6,7 @@ from typing import Any
 
 from ..bursts import Bursts
 from ..settings import BaselineSettings
-from .fit import VarianceFit
+from .fit import CarriedFit, VarianceFit
 
 FIT_WINSOR = 4.0  # residuals are clipped here for the spread; a count beyond is not learned
 # Samples before a baseline has seen how its agent bursts: bursts in one interval in
@@ -27,7 +27,7 @@ class StreamingBaseline:
     fit: VarianceFit
     # The spread fit of the version before a deploy: the least a young baseline's spread is
     # granted (see ``carry``).
-    before: VarianceFit | None
+    before: CarriedFit | None
     bursty = True  # whether the vital's far intervals may be bursts (see ``Bursts``)
     burst_from = FIT_WINSOR  # the z from which an interval may be a burst (see ``Bursts``)
 
@@ -72,8 +72,10 @@ class StreamingBaseline:
         followed."""
         fitted = self.n > len(self.warmup)  # (the warm-up holds every sample until the fit)
         self.n += 1
-        if self.n >= BURSTS_SHOWN:
-            self.before = None
+        if self.before is not None:
+            self.before.told += self._between(exposure)
+            if self.before.told >= BURSTS_SHOWN:
+                self.before = None
         row = [self._scale(value), exposure]
         if fitted:
             self._follow(row[0], exposure, s)
@@ -84,6 +86,11 @@ class StreamingBaseline:
             self._fit(rows, s)
             for scaled, exposure_of in rows:  # the warm-up's bursts, seen once it is fitted
                 self.note(self._unscale(scaled), exposure_of, s, True)
+
+    def _between(self, exposure: float) -> float:
+        """How much an interval of ``exposure`` tells of the spread between intervals, as
+        a share of a busy interval's (a count: all of it)."""
+        return 1.0
 
     def _fit(self, rows: list[list[float]], s: BaselineSettings) -> None:
         raise NotImplementedError
@@ -127,10 +134,10 @@ class StreamingBaseline:
         spread fitted on them alone held the agent for what the old one saw every hour)."""
         self.bursts = before.bursts.carried()
         if before.kind == self.kind:
-            self.before = VarianceFit(list(before.fit.sums))
+            self.before = CarriedFit(VarianceFit(list(before.fit.sums)))
 
     def _before_json(self) -> dict[str, Any]:
-        return {} if self.before is None else {"before": self.before.sums}
+        return {} if self.before is None else self.before.to_json()
 
     def z(self, value: float, exposure: float, floor: float, s: BaselineSettings) -> float:
         """How far above normal ``value`` lies for an interval of ``exposure``, against the

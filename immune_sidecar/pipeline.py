@@ -154,6 +154,7 @@ class Pipeline:
         holds of the same shift, in ``_judge``)."""
         self._metrics.shared_shifts.inc()
         self._shifts.report(_shifted_vitals(infection), now)
+        self._detector.shared(infection.agent_id)
         reason = "shared shift: " + ", ".join(_describe(a) for a in infection.anomalies)
         reported = Ejection(infection.agent_id, reason, infection.types, infection.severity,
                             infection.id, now, now, 0, waived=True)  # fmt: skip
@@ -166,6 +167,7 @@ class Pipeline:
             if held.since < now - window or not self._shared_types(held, now, window):
                 continue
             self._book.release(held.agent_id, now)
+            self._detector.shared(held.agent_id)
             self._runner.submit(Command(RELEASE, held.agent_id, reason="shared shift"))
             log.info("released %s: its %s was a shared shift", held.agent_id, held.reason)
 

@@ -364,6 +364,18 @@ class Detector:
             () if state.streak is not None else self._adopt(state, watch_until=at + WATCH_SECONDS)
         )
 
+    def shared(self, agent_id: str) -> None:
+        """The agent's latest alarm was a shared shift's (found so when it was judged, or
+        after it was held, as the vote carried later in the interval): it is no ejection of
+        a lasting shift of the agent's own. (Counted, a latency storm that began as a few
+        agents' latency rose by chance was freed twice as shared, and its third alarm
+        adopted the storm as the agent's level.)"""
+        with self._lock:
+            state = self._agents.get(agent_id)
+            if state is not None and state.streak is not None:
+                count = state.streak.count - 1
+                state.streak = state.streak._replace(count=count) if count > 0 else None
+
     def _returned(self, state: AgentState, seen, sample: VitalSample) -> None:
         """Restore the level a lasting shift replaced, for each vital whose samples read
         back at it (``BACK_SAMPLES`` in a row): the shift ended, and the adopted level, which

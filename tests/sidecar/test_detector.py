@@ -953,6 +953,41 @@ def test_an_agent_whose_samples_come_late_is_not_held_for_a_fleet_slowdown_s_las
         sidecar.runner.close()
 
 
+def test_an_agent_s_storm_that_began_with_a_fleet_slowdown_is_held_once_the_fleet_recovers():
+    """In the sidecar: a0's latency storm begins as the provider slows every agent a little
+    (a third: each one's latency a spread or two up, no alarm) for three intervals. a0,
+    judged first, is held, then freed as the others' votes make the shift shared: those
+    alarms are the fleet's and count as no ejection of a lasting shift of a0's own. Once
+    the fleet recovers, a0 is held, at its old level. (Counted, its third alarm adopted
+    the storm as its level, and it went on unheld.)"""
+    from immune_sidecar.app import Sidecar
+    from immune_sidecar.config import SidecarConfig
+    from immune_sidecar.quarantine import EjectionPolicy
+
+    clock, year = [0.0], 365 * 86400.0
+    held = EjectionPolicy(base_seconds=year, max_seconds=year, probation_seconds=0.0)
+    sidecar = Sidecar(SidecarConfig(ejection=held, actuators=(), max_requests_per_second=0),
+                      clock=lambda: clock[0])  # fmt: skip
+    rng, found = random.Random(4), []
+    sidecar.pipeline.add_listener(lambda infection, ejection: found.append(infection))
+    try:
+        for at in range(70):
+            clock[0] = at * 60.0
+            for agent in range(8):
+                calls, values, attempts = healthy(rng, 30)
+                if agent == 0 and at >= 60:
+                    slower(values, 3.0)
+                elif at in range(60, 63):
+                    slower(values, 1.3)
+                sidecar.pipeline._judge(sample(f"a{agent}", at, calls, values, attempts,
+                                               prompt_hash="p"), clock[0], clock[0])  # fmt: skip
+        assert [e.agent_id for e in sidecar.book.held(clock[0])] == ["a0"]
+    finally:
+        sidecar.runner.close()
+    assert {i.agent_id for i in found} == {"a0"}
+    assert sidecar.detector.baselines("a0")["latency"]["mean"] < 2.0
+
+
 def test_a_vital_whose_sum_is_half_way_counts_as_shifted_for_a_shared_shift():
     """A fleet-wide slowdown too small for one interval shows in each agent's sum more than
     in its latest z: an agent whose latency sum is still half way to the limit counts as

@@ -343,23 +343,22 @@ class ShareBaseline(RateBaseline):
             self.run_share = self._plausible_rate()
         self.run, self.unanswered = self.run + 1, self.unanswered + exposure
         self.silence += self._silence(exposure, s)
-        return student_z(z_of_p(math.exp(max(self.silence, -690.0))), s.tail_dof)
+        return _z_of_log(self.silence, s)
 
     def _silence(self, calls: float, s: BaselineSettings) -> float:
         """The log of the chance that ``calls`` calls in one interval all go without an
         ending: at the share, or in a share π of intervals at the bursts' level."""
-        alone = calls * _log_miss(self.rate()) / self._dispersion(s)
-        share = self.bursts.share
+        scaled, share = calls / self._dispersion(s), self.bursts.share
+        alone = scaled * _log_miss(self.rate())
         if share <= 0.0:
             return alone
-        burst = calls * _log_miss(self._moved_mean(1.0, self.bursts.level)) / self._dispersion(s)
+        burst = scaled * _log_miss(self._moved_mean(1.0, self.bursts.level))
         top = max(alone, burst)
         return top + math.log((1.0 - share) * math.exp(alone - top) + share * math.exp(burst - top))
 
     def _run_z(self, share: float, s: BaselineSettings) -> float:
         """z of the run's calls without an ending at this share: (1 − p)^(calls/φ)."""
-        log_p = self.unanswered * _log_miss(share) / self._dispersion(s)
-        return student_z(z_of_p(math.exp(max(log_p, -690.0))), s.tail_dof)
+        return _z_of_log(self.unanswered * _log_miss(share) / self._dispersion(s), s)
 
     def _dispersion(self, s: BaselineSettings) -> float:
         """φ of the count at a typical interval (its floor at that scale only: a run is not
@@ -416,6 +415,11 @@ class ShareBaseline(RateBaseline):
     def _without_extreme(rows: list[list[float]]) -> list[list[float]]:
         """The warm-up's rows without the one at the lowest rate (a fault while learning)."""
         return _by_rate(rows)[1:] or rows
+
+
+def _z_of_log(log_p: float, s: BaselineSettings) -> float:
+    """The (Student) z of a chance given by its log."""
+    return student_z(z_of_p(math.exp(max(log_p, -690.0))), s.tail_dof)
 
 
 def _log_miss(share: float) -> float:

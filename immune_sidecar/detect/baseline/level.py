@@ -79,14 +79,13 @@ class LevelBaseline(StreamingBaseline):
             fitted = max(fitted, self._fitted(self.before.fit, calls))
         return max(fitted, floor * floor)
 
-    def _between(self, calls: float) -> float:
+    def _between(self, calls: float, fit: VarianceFit) -> float:
         """What an interval tells of the spread between intervals (its Fisher information
         on it, relative to a busy interval's): the square of the share of its variance
-        the carried fit puts there. A minute of one call of an agent whose calls vary
+        ``fit`` (the carried one) puts there. A minute of one call of an agent whose calls vary
         widely tells little of how its busy minutes spread (a sawtooth agent idle four
         minutes in five, its young spread fitted on 40 idle minutes and 20 busy ones,
         held it on its next climbs)."""
-        fit = self.before.fit if self.before is not None else self.fit
         whole = fit.variance(1.0, 1.0 / max(calls, 1.0))
         return min(1.0, fit.variance(1.0, 0.0) / whole) ** 2 if whole > 0.0 else 1.0
 

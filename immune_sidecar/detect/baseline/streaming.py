@@ -28,7 +28,6 @@ class StreamingBaseline:
     # The spread fit of the version before a deploy: the least a young baseline's spread is
     # granted (see ``carry``).
     before: CarriedFit | None
-    bursty = True  # whether the vital's far intervals may be bursts (see ``Bursts``)
     burst_from = FIT_WINSOR  # the z from which an interval may be a burst (see ``Bursts``)
 
     @staticmethod
@@ -59,7 +58,7 @@ class StreamingBaseline:
         one's excursion is waiting, deferred); and the last interval was not far (unless
         ``waiting``)."""
         few = not waiting and self.one_call_makes(calls)
-        unsure = self.bursty and (self.n < BURSTS_SHOWN or few)
+        unsure = self.n < BURSTS_SHOWN or few
         return unsure and (waiting or self.bursts.pending is None)
 
     def one_call_makes(self, calls: float) -> bool:
@@ -73,7 +72,7 @@ class StreamingBaseline:
         fitted = self.n > len(self.warmup)  # (the warm-up holds every sample until the fit)
         self.n += 1
         if self.before is not None:
-            self.before.told += self._between(exposure)
+            self.before.told += self._between(exposure, self.before.fit)
             if self.before.told >= BURSTS_SHOWN:
                 self.before = None
         row = [self._scale(value), exposure]
@@ -87,9 +86,9 @@ class StreamingBaseline:
             for scaled, exposure_of in rows:  # the warm-up's bursts, seen once it is fitted
                 self.note(self._unscale(scaled), exposure_of, s, True)
 
-    def _between(self, exposure: float) -> float:
-        """How much an interval of ``exposure`` tells of the spread between intervals, as
-        a share of a busy interval's (a count: all of it)."""
+    def _between(self, exposure: float, fit: VarianceFit) -> float:
+        """How much an interval of ``exposure`` tells of the spread between intervals under
+        ``fit``, as a share of a busy interval's (a count: all of it)."""
         return 1.0
 
     def _fit(self, rows: list[list[float]], s: BaselineSettings) -> None:

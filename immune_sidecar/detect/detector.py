@@ -349,6 +349,7 @@ class Detector:
         new prompt hash counts as well: one that comes back after every ejection with
         nothing else wrong is a prompt changed without a new version, and held it would
         alarm on every sample for as long as the agent lives."""
+        state.streak_before = state.streak
         if any(a.vital in explained for a in anomalies):
             return ()
         s, kind = self.settings, anomalies[0].type
@@ -367,14 +368,14 @@ class Detector:
     def shared(self, agent_id: str) -> None:
         """The agent's latest alarm was a shared shift's (found so when it was judged, or
         after it was held, as the vote carried later in the interval): it is no ejection of
-        a lasting shift of the agent's own. (Counted, a latency storm that began as a few
-        agents' latency rose by chance was freed twice as shared, and its third alarm
-        adopted the storm as the agent's level.)"""
+        a lasting shift of the agent's own, and the streak is put back as it was before it
+        (neither counted nor broken, as an explained vital's). (Counted, a latency storm
+        that began as a few agents' latency rose by chance was freed twice as shared, and
+        its third alarm adopted the storm as the agent's level.)"""
         with self._lock:
             state = self._agents.get(agent_id)
-            if state is not None and state.streak is not None:
-                count = state.streak.count - 1
-                state.streak = state.streak._replace(count=count) if count > 0 else None
+            if state is not None:
+                state.streak = state.streak_before
 
     def _returned(self, state: AgentState, seen, sample: VitalSample) -> None:
         """Restore the level a lasting shift replaced, for each vital whose samples read

@@ -52,7 +52,7 @@ class AgentState:
 
     __slots__ = (
         "blind", "days", "deferred", "evidence", "flagged", "held", "models", "previous",
-        "prompt", "replaced", "shifted", "streak", "vitals",
+        "prompt", "replaced", "shifted", "streak", "streak_before", "vitals",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -65,6 +65,7 @@ class AgentState:
         self.shifted: set[str] = set()  # the vitals at SHIFT_Z or more, or half way
         self.blind: set[str] = set()  # the vitals the latest sample could not tell
         self.streak: Streak | None = None
+        self.streak_before: Streak | None = None  # as it was before the latest alarm
         self.days: dict[str, HourlyProfile] = {}  # each vital's offset hour by hour (day, week)
         self.replaced: dict[str, Replaced] = {}  # kept while a lasting shift is adopted
         self.deferred: dict[str, Anomaly] = {}  # a young baseline's excursion, unconfirmed

@@ -66,6 +66,14 @@ def _poisson(rng: random.Random, mean: float) -> int:
     return k
 
 
+def answered(
+    at: int, calls: float, answers: float, agent: str = "a", seconds: float = 60.0
+) -> VitalSample:
+    """An interval of ``calls`` LLM calls of which ``answers`` ended in an answer."""
+    values = {"llm_calls": float(calls), "invocations": float(answers)}
+    return VitalSample(agent, at * seconds, seconds, float(calls), values, attempts=float(calls))
+
+
 def sample(agent: str, at: int, calls: int, values: dict, attempts: float, **kw) -> VitalSample:
     """An interval's sample; its tokens went to model "m" at the price in ``values`` unless
     ``prices`` says to which models they went."""
@@ -1541,8 +1549,7 @@ def spans_interval(rng: random.Random, at: int, share: float, calls: float, loop
     load = 1.0 + 0.5 * math.sin(2 * math.pi * at / 1440)
     n = max(1, _poisson(rng, calls * load))
     answers = 0 if loop else sum(rng.random() < share for _ in range(n))
-    values = {"llm_calls": float(n), "invocations": float(answers)}
-    return VitalSample("a", at * 60.0, 60.0, float(n), values, attempts=float(n))
+    return answered(at, n, answers)
 
 
 @pytest.mark.parametrize(
@@ -1590,8 +1597,7 @@ def test_a_young_baseline_does_not_learn_a_loop_s_run_of_calls_without_an_answer
     zeros, the share fell interval by interval and it took 18)."""
 
     def second(at: int, calls: float, answers: float) -> VitalSample:
-        values = {"llm_calls": calls, "invocations": answers}
-        return VitalSample("a", float(at), 1.0, calls, values, attempts=calls)
+        return answered(at, calls, answers, seconds=1.0)
 
     detector = Detector(BaselineSettings(min_samples=5))
     for at in range(8):
@@ -1611,8 +1617,7 @@ def test_an_agent_none_of_whose_calls_answer_is_learned_not_a_crash():
     detector, rng = Detector(BaselineSettings()), random.Random(1)
     for at in range(200):
         calls = float(rng.choice([1, 3, 8, 12]))
-        values = {"llm_calls": calls, "invocations": 0.0}
-        found = detector.observe(VitalSample("a", at * 60.0, 60.0, calls, values, attempts=calls))
+        found = detector.observe(answered(at, calls, 0.0))
         assert found is None, at
     learned = detector.baselines("a")["answer_share"]
     assert learned["learned"] and learned["mean"] == 0.0 and learned["stddev"] < 0.1
@@ -2284,8 +2289,7 @@ def two_mode_answers(rng: random.Random, at: int, agent: str, fall: float | None
     n = rng.randint(30, 50)
     share = 0.37 / (fall or (16.0 if rng.random() < 0.13 else 1.0))
     answers = sum(rng.random() < share for _ in range(n))
-    values = {"llm_calls": float(n), "invocations": float(answers)}
-    return VitalSample(agent, at * 60.0, 60.0, float(n), values, attempts=float(n))
+    return answered(at, n, answers, agent)
 
 
 def lasting_alarms(detector: Detector, agents: int) -> int:
@@ -2366,8 +2370,7 @@ def tool_rounds(
     bursting = rng.random() < 0.18 if burst is None else burst
     answers_at = math.exp(-1.5 * loop * (3.3 if bursting else 1.0))
     answers = sum(rng.random() < answers_at for _ in range(calls))
-    values = {"llm_calls": float(calls), "invocations": float(answers)}
-    return VitalSample("a", at * 60.0, 60.0, float(calls), values, attempts=float(calls))
+    return answered(at, calls, answers)
 
 
 def learned_tool_rounds(seed: int, intervals: int) -> tuple[Detector, list[int]]:
@@ -2408,8 +2411,7 @@ def test_a_burst_without_an_answer_then_a_quiet_minute_is_no_loop_busy_ones_are(
     state, rng = detector.snapshot(), random.Random(5)
 
     def silent(at: int, calls: int) -> VitalSample:
-        values = {"llm_calls": float(calls), "invocations": 0.0}
-        return VitalSample("a", at * 60.0, 60.0, float(calls), values, attempts=float(calls))
+        return answered(at, calls, 0)
 
     for at, calls in ((600, 280), (601, 1), (602, 1)):
         assert detector.observe(silent(at, calls)) is None

@@ -59,7 +59,7 @@ class StreamingBaseline:
         ``waiting``)."""
         few = not waiting and self.one_call_makes(calls)
         unsure = self.n < BURSTS_SHOWN or few
-        return unsure and (waiting or self.bursts.pending is None)
+        return unsure and (waiting or not self.bursts.after_far(self.burst_from))
 
     def one_call_makes(self, calls: float) -> bool:
         """Whether one call may make the value of an interval of ``calls`` calls (a count:

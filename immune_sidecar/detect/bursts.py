@@ -89,7 +89,7 @@ class Bursts:
             return
         if new and pending is None:
             self.pending = [level, z_now]
-        elif new and isinstance(pending, list) and len(pending) < 2 * PIECES:
+        elif new and isinstance(pending, list) and len(pending) < 2 * PIECES:  # (level, z)s
             self.pending = [*pending, level, z_now]
         else:
             self.pending = IN_A_RUN
@@ -142,7 +142,7 @@ class Bursts:
 def _whole(pieces: list[float], z_after: float, excursion: float) -> bool:
     """Whether a candidate's pieces (their z-scores) were a burst, the interval after them
     at ``z_after``: taken together (Stouffer's z, their sum over the root of their number)
-    beyond ``excursion``, and two of them plainly over."""
+    beyond ``excursion``, and that interval back (under ``PAIR_BACK_Z`` after two pieces)."""
     back = z_after < (BACK_Z if len(pieces) == 1 else PAIR_BACK_Z)
     return back and sum(pieces) / math.sqrt(len(pieces)) >= excursion
 

@@ -29,6 +29,7 @@ from .infection import Anomaly, Infection
 from .settings import BaselineSettings
 from .shared import SHIFT_Z, TOLD_RISE
 from .state import AgentState, Replaced, Streak
+from .watch import LONGEST, Tally
 
 log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = 60.0
@@ -453,9 +454,41 @@ class Detector:
                 base = state.vitals[test.vital] = _fresh(state, test)
             if not base.drifting(limits.of(base, s).lasting):
                 base.learn(observation.value, observation.exposure, s)
+            self._watch(state, sample.agent_id, test, observation)
         self._learn_prompt(state, sample)
         if state.previous and all(b.learned(s) for b in state.vitals.values()):
             state.previous = {}
+
+    def _watch(self, state: AgentState, agent_id: str, test: VitalTest, seen: Observation):
+        """While a deploy's baseline of the vital is young, tally a healthy interval against
+        the old one (see ``Tally``); the young one, if the old is back, learns it too."""
+        tally = state.watch.get(test.vital)
+        if tally is None:
+            return
+        if tally.young is not None:
+            tally.young.learn(seen.value, seen.exposure, self.settings)
+        s, old = self._judged_by(seen), tally.before
+        g = old.sensitivity(seen.value, seen.exposure, s.level_floor, s)
+        state.watch[test.vital] = tally.add(self._z(old, seen), g)
+        self._settle(state, agent_id, test.vital)
+
+    def _settle(self, state: AgentState, agent_id: str, vital: str) -> None:
+        """The old baseline comes back once the deploy is shown to have left the vital as
+        it was, and goes for good if far more telling intervals show it did not. After
+        ``LONGEST`` intervals the vital keeps what it has."""
+        tally, least = state.watch[vital], self.settings.min_samples
+        if tally.young is None and tally.unchanged(least):
+            state.watch[vital] = tally._replace(young=state.vitals[vital], kept_at=tally.most)
+            state.vitals[vital] = tally.before
+            log.info("%s: its deploy left %s as it was; the baseline from before is back",
+                     agent_id, vital)  # fmt: skip
+        elif tally.young is not None and tally.outgrown(least):
+            state.vitals[vital] = tally.young
+            del state.watch[vital]
+            log.info("%s: its deploy moved %s after all; the new baseline goes on",
+                     agent_id, vital)  # fmt: skip
+        elif tally.count >= LONGEST:
+            del state.watch[vital]
 
     def _learn_prompt(self, state: AgentState, sample: VitalSample) -> None:
         steady = not state.prompt.varies(self.settings)
@@ -486,7 +519,7 @@ class Detector:
         }  # fmt: skip
         learned = {v: b for v, b in state.vitals.items() if b.learned(s) and v not in building}
         state.previous = learned or state.previous
-        state.vitals = building
+        state.vitals, state.watch = building, {v: Tally(b) for v, b in learned.items()}
         state.prompt.accept(sample.prompt_hash, sample.prompt_parts)
         state.prompt.version = sample.version
         log.info(

@@ -15,6 +15,7 @@ from .infection import Anomaly
 from .models import ModelBaseline
 from .prompts import PromptBaseline
 from .settings import BaselineSettings
+from .watch import Tally
 
 EVIDENCE_SAMPLES = 5
 KINDS: dict[str, type[LevelBaseline] | type[RateBaseline]] = {
@@ -52,12 +53,13 @@ class AgentState:
 
     __slots__ = (
         "blind", "days", "deferred", "evidence", "flagged", "held", "models", "previous",
-        "prompt", "replaced", "shifted", "streak", "streak_before", "vitals",
+        "prompt", "replaced", "shifted", "streak", "streak_before", "vitals", "watch",
     )  # fmt: skip
 
     def __init__(self) -> None:
         self.vitals: dict[str, Baseline] = {}
         self.previous: dict[str, Baseline] = {}  # the watch kept while re-learning
+        self.watch: dict[str, Tally] = {}  # whether a deploy changed each vital (see ``Tally``)
         self.prompt = PromptBaseline()
         self.models = ModelBaseline()
         self.evidence: collections.deque[VitalSample] = collections.deque(maxlen=EVIDENCE_SAMPLES)
@@ -76,6 +78,7 @@ class AgentState:
         return {
             "vitals": {v: b.to_json() for v, b in self.vitals.items()},
             "previous": {v: b.to_json() for v, b in self.previous.items()},
+            "watch": {v: w.to_json() for v, w in self.watch.items()},
             "prompt": self.prompt.to_json(),
             "models": self.models.to_json(),
             "days": {v: d.to_json() for v, d in self.days.items()},
@@ -90,6 +93,7 @@ class AgentState:
         state = cls()
         state.vitals = _baselines(entry["vitals"], s)
         state.previous = _baselines(entry.get("previous", {}), s)
+        state.watch = _watch(entry.get("watch", {}), state.vitals, s)  # (none before)
         state.prompt = PromptBaseline.from_json(entry["prompt"])
         state.prompt.forget(EARLIER_FINGERPRINT)
         state.models = ModelBaseline.from_json(entry.get("models"))
@@ -108,6 +112,23 @@ def _replaced(entries: dict[str, Any], s: BaselineSettings) -> dict[str, Replace
         v: Replaced(b, float(entries[v]["until"]), int(entries[v]["back"]))
         for v, b in befores.items()
     }
+
+
+def _watch(entries: dict[str, Any], vitals: dict[str, Baseline], s) -> dict[str, Tally]:
+    """The tallies of a deploy's watch; one whose old baseline is back holds it as the
+    vital's own (``Tally.to_json``)."""
+    kept = {v: e.get("before") or e["young"] for v, e in entries.items()}
+    baselines = _baselines(kept, s)
+    return {
+        v: _tally(vitals[v], b, *entries[v]["sums"]) if "young" in entries[v]
+        else _tally(b, None, *entries[v]["sums"])
+        for v, b in baselines.items() if v in vitals or "young" not in entries[v]
+    }  # fmt: skip
+
+
+def _tally(before, young, gz, gg, most, count, kept_at, zz) -> Tally:
+    return Tally(before, young, float(gz), float(gg), float(most), int(count), float(kept_at),
+                 float(zz))  # fmt: skip
 
 
 def _baselines(entries: dict[str, Any], s: BaselineSettings) -> dict[str, Baseline]:

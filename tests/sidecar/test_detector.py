@@ -2185,10 +2185,12 @@ def test_a_deploy_keeps_the_agent_s_bursts():
 
     def of(version: str, at: int, factor: float, share: float = 0.1) -> VitalSample:
         one = bursty(rng, at, factor, share)
-        return dataclasses.replace(one, prompt_hash=f"p{version}", version=version)
+        level = {"tool_calls": one.values["tool_calls"] * (1.0 if version == "1" else 1.5)}
+        return dataclasses.replace(one, values=level, prompt_hash=f"p{version}", version=version)
 
     held_alarms(detector, (of("1", at, 5.0) for at in range(600)))
     before = detector.snapshot()["a"]["vitals"]["tool_calls"]
+    # The new version makes half as many tool calls again (else its old baseline is kept).
     assert [detector.observe(of("2", 600 + at, 1.0)) for at in range(40)] == [None] * 40
     after = detector.snapshot()["a"]["vitals"]["tool_calls"]
     assert after["n"] < before["n"]  # re-learned
@@ -2534,6 +2536,99 @@ def test_a_deploy_s_young_count_is_granted_the_spread_of_the_count_before_it():
         young.learn(_poisson(rng, 18.0), 1.0, s)
     assert young.before is None and "before" not in young.to_json()
     assert young.count_variance(18.0, s) < wide / 2
+
+
+def creep_after_deploy(seed: int, deployed: bool, restart_at: int | None = None):
+    """Intervals until a latency creep of 5% an interval, from 15 intervals after a deploy
+    that left the agent's work as it was (or with no deploy), is caught; the detector
+    restarted from its state file ``restart_at`` intervals after the deploy."""
+    detector, rng = Detector(BaselineSettings()), random.Random(seed)
+    stream(detector, "a", rng, 300)
+    new = {"prompt_hash": "p2", "version": "2"} if deployed else {"prompt_hash": "p"}
+    for at in range(80):
+        if at == restart_at:
+            state, detector = detector.snapshot(), Detector(BaselineSettings())
+            detector.restore(json.loads(json.dumps(state)))
+        calls, values, attempts = healthy(rng, 20)
+        slower(values, 1.0 + 0.05 * max(0, at - 14))
+        if detector.observe(sample("a", 300 + at, calls, values, attempts, **new)) is not None:
+            return at - 14
+    return math.inf
+
+
+def test_a_deploy_that_left_a_vital_as_it_was_gives_it_back_its_old_baseline():
+    """A young baseline, unsure of its level, learns a fault that begins soon after the
+    deploy as the new version's normal: a creep 15 intervals after it was caught in 34
+    intervals (median of ten), against 10 with no deploy. Once the new version's intervals
+    show the vital unchanged, its old baseline comes back (across a restart mid-watch too),
+    and the creep is caught as soon as with no deploy."""
+    undeployed = statistics.median(creep_after_deploy(seed, False) for seed in range(10))
+    deployed = [creep_after_deploy(seed, True) for seed in range(10)]
+    assert statistics.median(deployed) <= undeployed + 1, (deployed, undeployed)
+    for restart_at in (5, 20):  # the old baseline back by the second
+        assert [creep_after_deploy(seed, True, restart_at) for seed in range(10)] == deployed
+    detector, restarted = trained(), trained()
+    for at in range(30):
+        if at in (5, 15):  # watching; then with the old baseline back
+            restarted = Detector(BaselineSettings())
+            restarted.restore(json.loads(json.dumps(detector.snapshot())))
+        calls, values, attempts = healthy(random.Random(at), 20)
+        for one in (detector, restarted):
+            one.observe(sample("a", 60 + at, calls, values, attempts, prompt_hash="p2",
+                               version="2"))  # fmt: skip
+    assert detector.baselines("a")["latency"]["samples"] >= 60  # the old one's
+    watched = lambda one: json.dumps([one.snapshot()["a"][k] for k in ("vitals", "watch")])  # noqa: E731
+    assert watched(restarted) == watched(detector)
+    older = detector.snapshot()
+    del older["a"]["watch"]  # (state files written before the watch)
+    Detector(BaselineSettings()).restore(older)
+
+
+def versions_moved(rng: random.Random, agents: int, moved) -> int:
+    """Alarms in 200 intervals after each agent's deploy, of agents of 100 intervals of
+    latency spread 0.2 (log) whose deploy moves it by the factor ``moved`` gives."""
+    detector, alarms = Detector(BaselineSettings()), 0
+    for agent in range(agents):
+        name, shift = f"a{agent}", math.log(moved())
+        held_alarms(detector, (versioned(name, "1", at, rng.gauss(0, 0.2)) for at in range(100)))
+        new = (versioned(name, "2", 100 + at, shift + rng.gauss(0, 0.2)) for at in range(200))
+        alarms += len(held_alarms(detector, new))
+    return alarms
+
+
+def test_a_deploy_that_moved_a_vital_keeps_its_young_baseline():
+    """A deploy that moves the latency by a quarter or so (1.1 to 1.5 of its spread) keeps
+    the young baseline: of 200 such deploys at most one alarms in the 200 intervals after
+    (none does; with the old baseline brought back after any ten intervals, 6)."""
+    rng = random.Random(4)
+    assert versions_moved(rng, 200, lambda: rng.choice((0.75, 0.8, 1.25, 1.35))) <= 1
+
+
+def idle_minute(rng: random.Random, agent: str, at: int, version: str, factor: float):
+    """Tokens a call of an agent busy 10 minutes in 40 (30 calls a minute, its minutes
+    0.1 apart in the log) and idle otherwise (one call, whose tokens vary by 0.8 in the
+    log), ``factor`` times as many as usual."""
+    calls = 30 if at % 40 < 10 else 1
+    level = rng.gauss(0.0, 0.1)
+    tokens = statistics.fmean(math.exp(level + rng.gauss(0.0, 0.8)) for _ in range(calls))
+    values = {"input_tokens": tokens * factor}
+    return VitalSample(agent, at * 60.0, 60.0, float(calls), values, attempts=float(calls),
+                       prompt_hash=f"p{version}", version=version)  # fmt: skip
+
+
+def test_an_idle_agent_s_old_baseline_goes_again_when_its_busy_minutes_show_the_deploy():
+    """An idle agent's one-call minutes tell little of a shift: a deploy that raised its
+    tokens by half, landing at the start of an idle half hour, read as unchanged on its
+    first ten minutes. Its first busy minutes, far more telling, show the shift, and the
+    young baseline goes on: of 100 such agents none alarms in the 300 minutes after (7 did
+    with the old baseline kept)."""
+    detector, rng, alarms = Detector(BaselineSettings()), random.Random(5), 0
+    for agent in range(100):
+        name = f"a{agent}"
+        held_alarms(detector, (idle_minute(rng, name, at, "1", 1.0) for at in range(400)))
+        new = (idle_minute(rng, name, 410 + at, "2", 1.5) for at in range(300))
+        alarms += len(held_alarms(detector, new))
+    assert alarms <= 1, alarms
 
 
 def sawtooth_minute(rng: random.Random, at: int) -> tuple[float, float]:

@@ -13,6 +13,7 @@ FIT_WINSOR = 4.0  # residuals are clipped here for the spread; a count beyond is
 # twenty have shown in 60 intervals 19 times in 20 (in 30, 4 in 5).
 BURSTS_SHOWN = 60
 ADOPT_SAMPLES, ADOPT_ALPHA = 10, 0.3  # after an adopted level, samples that settle it quickly
+SENSED_SHIFT = 0.05  # the shift of log level an interval's sensitivity is read over
 
 
 class StreamingBaseline:
@@ -146,6 +147,12 @@ class StreamingBaseline:
         return self.bursts.z(
             alone, lambda level, spread: self._z_at(value, exposure, floor, s, level, spread)
         )
+
+    def sensitivity(self, value: float, exposure: float, floor: float, s: BaselineSettings):
+        """How far the interval's z moves as the level moves (z per unit of log level, the
+        way the vital alarms): what the interval tells of a shift of the level."""
+        at = lambda level: self._z_at(value, exposure, floor, s, level)  # noqa: E731
+        return (at(0.0) - at(SENSED_SHIFT)) / SENSED_SHIFT
 
     def note(self, value: float, exposure: float, s: BaselineSettings, new: bool) -> None:
         """Show the bursts every judged interval, alarmed or not (``new``: it may begin

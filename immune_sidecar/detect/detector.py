@@ -6,7 +6,8 @@ budget's limit (a shift that lasts); a young baseline's lone excursion, short of
 overwhelming, alarms when neither of the next two intervals undoes it (it may be the
 agent's first bursts). A deploy — a new prompt hash together
 with a new version — re-learns the agent's baselines, while the old ones keep
-watch at twice the sudden threshold until the new ones are learned.
+watch at twice the sudden threshold until the new ones are learned, and come back
+for the vitals the deploy is shown to have left as they were (see ``watch``).
 """
 
 import copy

@@ -114,16 +114,18 @@ def _replaced(entries: dict[str, Any], s: BaselineSettings) -> dict[str, Replace
     }
 
 
-def _watch(entries: dict[str, Any], vitals: dict[str, Baseline], s) -> dict[str, Tally]:
-    """The tallies of a deploy's watch; one whose old baseline is back holds it as the
-    vital's own (``Tally.to_json``)."""
-    kept = {v: e.get("before") or e["young"] for v, e in entries.items()}
-    baselines = _baselines(kept, s)
-    return {
-        v: _tally(vitals[v], b, *entries[v]["sums"]) if "young" in entries[v]
-        else _tally(b, None, *entries[v]["sums"])
-        for v, b in baselines.items() if v in vitals or "young" not in entries[v]
-    }  # fmt: skip
+def _watch(entries: dict[str, Any], vitals: dict[str, Baseline], s: BaselineSettings):
+    """The tallies of a deploy's watch. One whose old baseline is back stores the young
+    one, and holds the vital's own as the old (``Tally.to_json``)."""
+    tallies: dict[str, Tally] = {}
+    for vital, entry in entries.items():
+        back = "young" in entry
+        stored = _baselines({vital: entry["young" if back else "before"]}, s).get(vital)
+        if stored is None or (back and vital not in vitals):
+            continue
+        before, young = (vitals[vital], stored) if back else (stored, None)
+        tallies[vital] = _tally(before, young, *entry["sums"])
+    return tallies
 
 
 def _tally(before, young, gz, gg, most, count, kept_at, zz) -> Tally:

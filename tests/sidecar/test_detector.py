@@ -2579,19 +2579,22 @@ def test_a_deploy_that_left_a_vital_as_it_was_gives_it_back_its_old_baseline():
     assert detector.baselines("a")["latency"]["samples"] >= 60  # the old one's
     watched = lambda one: json.dumps([one.snapshot()["a"][k] for k in ("vitals", "watch")])  # noqa: E731
     assert watched(restarted) == watched(detector)
-    older = detector.snapshot()
+    older, loaded = detector.snapshot(), Detector(BaselineSettings())
     del older["a"]["watch"]  # (state files written before the watch)
-    Detector(BaselineSettings()).restore(older)
+    loaded.restore(older)
+    assert loaded.baselines("a") == detector.baselines("a")
 
 
-def versions_moved(rng: random.Random, agents: int, moved) -> int:
-    """Alarms in 200 intervals after each agent's deploy, of agents of 100 intervals of
-    latency spread 0.2 (log) whose deploy moves it by the factor ``moved`` gives."""
+def deploys_alarms(rng: random.Random, intervals: int, shift=lambda: 0.0, wider=1.0) -> int:
+    """Alarms in ``intervals`` after each of 200 agents' deploys, of agents of 100 intervals
+    of latency spread 0.2 (log) whose deploy moves it by ``shift()`` (log) and widens its
+    spread ``wider`` times."""
     detector, alarms = Detector(BaselineSettings()), 0
-    for agent in range(agents):
-        name, shift = f"a{agent}", math.log(moved())
+    for agent in range(200):
+        name, moved = f"a{agent}", shift()
         held_alarms(detector, (versioned(name, "1", at, rng.gauss(0, 0.2)) for at in range(100)))
-        new = (versioned(name, "2", 100 + at, shift + rng.gauss(0, 0.2)) for at in range(200))
+        new = (versioned(name, "2", 100 + at, moved + rng.gauss(0, 0.2 * wider))
+               for at in range(intervals))  # fmt: skip
         alarms += len(held_alarms(detector, new))
     return alarms
 
@@ -2601,7 +2604,7 @@ def test_a_deploy_that_moved_a_vital_keeps_its_young_baseline():
     the young baseline: of 200 such deploys at most one alarms in the 200 intervals after
     (none does; with the old baseline brought back after any ten intervals, 6)."""
     rng = random.Random(4)
-    assert versions_moved(rng, 200, lambda: rng.choice((0.75, 0.8, 1.25, 1.35))) <= 1
+    assert deploys_alarms(rng, 200, lambda: math.log(rng.choice((0.75, 0.8, 1.25, 1.35)))) <= 1
 
 
 def idle_minute(rng: random.Random, agent: str, at: int, version: str, factor: float):
@@ -2609,9 +2612,7 @@ def idle_minute(rng: random.Random, agent: str, at: int, version: str, factor: f
     0.1 apart in the log) and idle otherwise (one call, whose tokens vary by 0.8 in the
     log), ``factor`` times as many as usual."""
     calls = 30 if at % 40 < 10 else 1
-    level = rng.gauss(0.0, 0.1)
-    tokens = statistics.fmean(math.exp(level + rng.gauss(0.0, 0.8)) for _ in range(calls))
-    values = {"input_tokens": tokens * factor}
+    values = {"input_tokens": mean_of_calls(rng, calls, 0.1, 0.8) * factor}
     return VitalSample(agent, at * 60.0, 60.0, float(calls), values, attempts=float(calls),
                        prompt_hash=f"p{version}", version=version)  # fmt: skip
 
@@ -2636,8 +2637,14 @@ def sawtooth_minute(rng: random.Random, at: int) -> tuple[float, float]:
     tokens vary by 0.8 in the log) and busy in the fifth (140 calls, its minutes spreading
     by 0.35 in the log between them, as a growing context makes them)."""
     calls = 1 if at % 5 else 140
-    level = rng.gauss(0.0, 0.35)
-    return statistics.fmean(math.exp(level + rng.gauss(0.0, 0.8)) for _ in range(calls)), calls
+    return mean_of_calls(rng, calls, 0.35, 0.8), calls
+
+
+def mean_of_calls(rng: random.Random, calls: int, between: float, per_call: float) -> float:
+    """The mean of ``calls`` log-normal calls of log-spread ``per_call`` about a level that
+    varies by ``between`` (log) from interval to interval."""
+    level = rng.gauss(0.0, between)
+    return statistics.fmean(math.exp(level + rng.gauss(0.0, per_call)) for _ in range(calls))
 
 
 def test_a_deploy_s_young_level_keeps_the_old_spread_until_busy_minutes_have_shown_its_own():
@@ -2692,11 +2699,5 @@ def test_a_deploy_that_widens_the_spread_is_learned_not_held():
     version's first hour (none does; with the old spread in place of the new one's, 4)."""
 
     for wider in (2.0, 3.0):
-        detector, rng, alarms = Detector(BaselineSettings()), random.Random(4), 0
-        for agent in range(200):
-            name = f"a{agent}"
-            old = (versioned(name, "1", at, rng.gauss(0, 0.2)) for at in range(100))
-            held_alarms(detector, old)
-            new = (versioned(name, "2", 100 + at, rng.gauss(0, 0.2 * wider)) for at in range(60))
-            alarms += len(held_alarms(detector, new))
+        alarms = deploys_alarms(random.Random(4), 60, wider=wider)
         assert alarms <= 2, (wider, alarms)

@@ -5,7 +5,8 @@ budget's sudden threshold) or when a CUSUM on its z-scores reaches the
 budget's limit (a shift that lasts); a young baseline's lone excursion, short of
 overwhelming, alarms when neither of the next two intervals undoes it (it may be the
 agent's first bursts). A deploy — a new prompt hash together
-with a new version — re-learns the agent's baselines, while the old ones keep
+with a new version — re-learns the agent's baselines (but of how often its calls
+fail or are retried: a new version doing so more often is a bad deploy), while the old ones keep
 watch at twice the sudden threshold until the new ones are learned, and come back
 for the vitals the deploy is shown to have left as they were (see ``watch``).
 """
@@ -24,7 +25,7 @@ from ..vitals import VitalSample
 from .baseline import Baseline, LevelBaseline, RateBaseline
 from .budget import Thresholds, thresholds
 from .bursts import BACK_Z as UNDONE_Z
-from .evidence import PRICE, PROMPT, SHARES, TESTS, Observation, VitalTest, kin
+from .evidence import PRICE, PROMPT, SHARES, TEST_OF, TESTS, Observation, VitalTest, kin
 from .hours import HourlyProfile
 from .infection import Anomaly, Infection
 from .settings import BaselineSettings
@@ -510,17 +511,22 @@ class Detector:
             )  # fmt: skip
 
     def _relearn(self, state: AgentState, sample: VitalSample, limits: _Limits) -> None:
-        """Re-learn the agent's baselines for its new version, but for the vitals whose
-        lasting sum was half way to its limit already: a shift that began before the deploy
-        is not the deploy's doing, and learning it would hide a fault under way."""
+        """Re-learn the agent's baselines for its new version, but for the vitals a deploy
+        never re-learns (``VitalTest.relearned``) and those whose lasting sum was half way
+        to its limit already: a shift that began before the deploy is not the deploy's
+        doing, and learning it would hide a fault under way."""
         s = self.settings
+        kept = {v: b for v, b in state.vitals.items() if not TEST_OF[v].relearned}
         building = {
             v: b for v, b in state.vitals.items()
-            if b.settled(s) and b.drifting(limits.of(b, s).lasting)
+            if v not in kept and b.settled(s) and b.drifting(limits.of(b, s).lasting)
         }  # fmt: skip
-        learned = {v: b for v, b in state.vitals.items() if b.learned(s) and v not in building}
+        learned = {
+            v: b for v, b in state.vitals.items()
+            if b.learned(s) and v not in building and v not in kept
+        }  # fmt: skip
         state.previous = learned or state.previous
-        state.vitals, state.watch = building, {v: Tally(b) for v, b in learned.items()}
+        state.vitals, state.watch = {**kept, **building}, {v: Tally(b) for v, b in learned.items()}
         state.prompt.accept(sample.prompt_hash, sample.prompt_parts)
         state.prompt.version = sample.version
         log.info(

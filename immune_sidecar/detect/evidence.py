@@ -80,12 +80,14 @@ def _errors(sample: VitalSample) -> Observation | None:
 
 @dataclasses.dataclass(frozen=True)
 class VitalTest:
-    """One vital's test: what it reads, the baseline kind, the anomaly it names."""
+    """One vital's test: what it reads, the baseline kind, the anomaly it names, and
+    whether a deploy re-learns it (how the agent works; not how often its calls fail)."""
 
     vital: str
     anomaly: str
     read: Callable[[VitalSample], Observation | None]
     baseline: type[LevelBaseline] | type[RateBaseline]
+    relearned: bool = True
 
 
 TESTS: tuple[VitalTest, ...] = (
@@ -94,8 +96,10 @@ TESTS: tuple[VitalTest, ...] = (
     VitalTest("output_tokens", "output_token_spike", _per_call("output_tokens"), MeanBaseline),
     VitalTest("total_tokens", "token_spike", _per_call("total_tokens"), MeanBaseline),
     VitalTest("tool_calls", "tool_explosion", _count_per_call("tool_calls"), RateBaseline),
-    VitalTest("retries", "high_retry_rate", _count_per_call("retries"), RateBaseline),
-    VitalTest("error_rate", "error_rate_spike", _errors, RateBaseline),
+    # A new version whose calls fail or are retried more often is a bad deploy, not a new
+    # normal: these keep their baselines through a deploy.
+    VitalTest("retries", "high_retry_rate", _count_per_call("retries"), RateBaseline, False),
+    VitalTest("error_rate", "error_rate_spike", _errors, RateBaseline, False),
     # Judged when it falls: calls per answer (or per invocation) rose.
     VitalTest("answer_share", "call_rate_spike", _endings, ShareBaseline),
     VitalTest(

@@ -2607,6 +2607,33 @@ def test_a_deploy_that_moved_a_vital_keeps_its_young_baseline():
     assert deploys_alarms(rng, 200, lambda: math.log(rng.choice((0.75, 0.8, 1.25, 1.35)))) <= 1
 
 
+def bad_deploy_alarm(seed: int, errors: float = 0.01, retries: float = 1.0):
+    """The interval and anomalies of the first alarm in the 60 after a deploy whose new
+    version is 1.3× slower (a new normal) and fails (or retries) as often as given."""
+    detector, rng = Detector(BaselineSettings()), random.Random(seed)
+    stream(detector, "a", rng, 300)
+    for at in range(60):
+        calls, values, attempts = healthy(rng, 20, latency=1.3, errors=errors)
+        values["retries"] *= retries
+        seen = sample("a", 300 + at, calls, values, attempts, prompt_hash="p2", version="2")
+        if (infection := detector.observe(seen)) is not None:
+            return at, infection.types
+    return None
+
+
+def test_a_deploy_whose_calls_fail_more_often_is_caught_not_learned():
+    """A new version whose calls fail (1% to 5%) or are retried (5×) more often is a bad
+    deploy, not a new normal: its error rate and retries keep their baselines and alarm,
+    as without a deploy (re-learned, none of 8 bad deploys alarmed in an hour), while its
+    slower calls are learned. A good deploy alarms nothing."""
+    failing = [bad_deploy_alarm(seed, errors=0.05) for seed in range(8)]
+    assert all(f is not None and f[1] == ("error_rate_spike",) for f in failing), failing
+    retrying = [bad_deploy_alarm(seed, retries=5.0) for seed in range(8)]
+    caught = [f for f in retrying if f is not None]
+    assert len(caught) >= 6 and {f[1] for f in caught} == {("high_retry_rate",)}, retrying
+    assert [bad_deploy_alarm(seed) for seed in range(8)] == [None] * 8
+
+
 def idle_minute(rng: random.Random, agent: str, at: int, version: str, factor: float):
     """Tokens a call of an agent busy 10 minutes in 40 (30 calls a minute, its minutes
     0.1 apart in the log) and idle otherwise (one call, whose tokens vary by 0.8 in the

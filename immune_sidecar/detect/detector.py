@@ -299,13 +299,18 @@ class Detector:
         return self._of_calls if seen.mean_of_calls else self.settings
 
     def _guard(self, state: AgentState, test: VitalTest, seen: Observation, limits: Thresholds):
-        """While a deploy is re-learned, the old baseline still catches the overwhelming."""
+        """While a deploy is re-learned, the old baseline still catches the overwhelming:
+        an interval ``GUARD_FACTOR`` times the sudden threshold out, or a run of calls
+        without an answer as many times as long as would alarm at once (a new version that
+        loops from its first call; a run's z grows slowly with its evidence)."""
         old = state.previous.get(test.vital)
         if old is None:
             return None
-        z = self._z(old, seen)
-        if z < GUARD_FACTOR * limits.sudden:
+        level = self._z(old, seen)
+        run = old.run_z(seen.value, seen.exposure, self.settings, 1.0 / GUARD_FACTOR)
+        if level < GUARD_FACTOR * limits.sudden and (run is None or run < limits.sudden):
             return None
+        z = max(level, -math.inf if run is None else run)
         return Anomaly(test.anomaly, test.vital, _shown(seen, test), old.typical(), round(z, 2))
 
     def _model_anomaly(

@@ -2607,16 +2607,27 @@ def test_a_deploy_that_moved_a_vital_keeps_its_young_baseline():
     assert deploys_alarms(rng, 200, lambda: math.log(rng.choice((0.75, 0.8, 1.25, 1.35)))) <= 1
 
 
-def bad_deploy_alarm(seed: int, errors: float = 0.01, retries: float = 1.0):
+def bad_deploy_alarm(seed: int, errors=0.01, retries=1.0, answers=0.4, loop_from=None):
     """The interval and anomalies of the first alarm in the 60 after a deploy whose new
-    version is 1.3× slower (a new normal) and fails (or retries) as often as given."""
+    version is 1.3× slower (a new normal), fails (or retries) as often as given, answers
+    ``answers`` of its calls (the old one: 0.4), and from ``loop_from`` on, none."""
     detector, rng = Detector(BaselineSettings()), random.Random(seed)
-    stream(detector, "a", rng, 300)
+
+    def interval(at: int, answers: float, new: bool):
+        calls, values, attempts = healthy(rng, 20, latency=1.3 if new else 1.0,
+                                          errors=errors if new else 0.01)  # fmt: skip
+        values["retries"] *= retries if new else 1.0
+        values["llm_calls"] = float(calls)
+        values["invocations"] = float(sum(rng.random() < answers for _ in range(calls)))
+        version = {"prompt_hash": "p2", "version": "2"} if new else {"prompt_hash": "p"}
+        return detector.observe(sample("a", at, calls, values, attempts, **version))
+
+    for at in range(300):
+        assert interval(at, 0.4, False) is None
     for at in range(60):
-        calls, values, attempts = healthy(rng, 20, latency=1.3, errors=errors)
-        values["retries"] *= retries
-        seen = sample("a", 300 + at, calls, values, attempts, prompt_hash="p2", version="2")
-        if (infection := detector.observe(seen)) is not None:
+        looping = loop_from is not None and at >= loop_from
+        infection = interval(300 + at, 0.0 if looping else answers, True)
+        if infection is not None:
             return at, infection.types
     return None
 
@@ -2632,6 +2643,21 @@ def test_a_deploy_whose_calls_fail_more_often_is_caught_not_learned():
     caught = [f for f in retrying if f is not None]
     assert len(caught) >= 6 and {f[1] for f in caught} == {("high_retry_rate",)}, retrying
     assert [bad_deploy_alarm(seed) for seed in range(8)] == [None] * 8
+
+
+def test_a_deploy_whose_new_version_loops_is_caught_as_a_loop():
+    """A new version that never answers is no new normal: a young share of calls that
+    answered is not learned from none, and until it has seen one the old share judges
+    the runs without an answer, at twice the length that alarms at once. A loop from the
+    new version's first call is caught in 4 or 5 intervals (it was never caught), one
+    from its fourth in 7 or 8 (about 47); a version that answers a quarter as often as
+    the old one is learned (none of 40 alarms)."""
+    from_first = [bad_deploy_alarm(seed, loop_from=0) for seed in range(6)]
+    assert all(f is not None and f[0] <= 6 for f in from_first), from_first
+    assert {f[1] for f in from_first} == {("call_rate_spike",)}
+    from_fourth = [bad_deploy_alarm(seed, loop_from=3) for seed in range(6)]
+    assert all(f is not None and f[0] <= 10 for f in from_fourth), from_fourth
+    assert [bad_deploy_alarm(seed, answers=0.1) for seed in range(40)] == [None] * 40
 
 
 def idle_minute(rng: random.Random, agent: str, at: int, version: str, factor: float):

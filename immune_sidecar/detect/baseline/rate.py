@@ -323,14 +323,25 @@ class ShareBaseline(RateBaseline):
     def _moved_mean(self, exposure: float, level: float) -> float:
         return self.rate() * exposure * math.exp(-level)
 
+    def learned(self, s: BaselineSettings) -> bool:
+        """Also, a deploy's young share (``before`` carried): an ending seen. Learned from
+        none, a new version that never answers took its loop for its way; until one comes,
+        the share the version before had judges the runs (``Detector._guard``). (An agent
+        that never answers from its start, an orchestrator, learns a share of 0.)"""
+        return super().learned(s) and (self.events > 0.0 or self.before is None)
+
     def untried(self, s: BaselineSettings, calls: float, waiting: bool = False) -> bool:
         """Also: not a run of several intervals without an ending (a burst is one)."""
         return self.run <= 1 and super().untried(s, calls, waiting)
 
-    def run_z(self, value: float, exposure: float, s: BaselineSettings) -> float | None:
+    def run_z(
+        self, value: float, exposure: float, s: BaselineSettings, weight: float = 1.0
+    ) -> float | None:
         """An interval with no ending adds its calls to the run since the last one, judged
         at once: a loop's evidence grows with its calls, where an interval holds too few
         to tell and before the lasting test runs. An ending clears the run (None).
+        ``weight``: the share of the run's log chance taken (a run ``1 / weight`` times as
+        long is as far).
 
         Each interval of the run is as likely as the agent's intervals are: in one in π a
         burst, its share its bursts' level below (``Bursts``). A burst's many calls with
@@ -343,7 +354,7 @@ class ShareBaseline(RateBaseline):
             self.run_share = self._plausible_rate()
         self.run, self.unanswered = self.run + 1, self.unanswered + exposure
         self.silence += self._silence(exposure, s)
-        return _z_of_log(self.silence, s)
+        return _z_of_log(self.silence * weight, s)
 
     def _silence(self, calls: float, s: BaselineSettings) -> float:
         """The log of the chance that ``calls`` calls in one interval all go without an

@@ -110,8 +110,11 @@ class StreamingBaseline:
         far as a shared shift goes; the fleet's count storms are several-fold)."""
         return math.inf
 
-    def run_z(self, value: float, exposure: float, s: BaselineSettings) -> float | None:
-        """Evidence an interval adds to a run that is judged at once (a share's); None."""
+    def run_z(
+        self, value: float, exposure: float, s: BaselineSettings, weight: float = 1.0
+    ) -> float | None:
+        """Evidence an interval adds to a run that is judged at once (a share's), its log
+        chance taken at ``weight``; None."""
         return None
 
     def hold(self, z: float) -> None:

@@ -335,9 +335,7 @@ class Detector:
         s = self.settings
         if not state.prompt.is_new(sample.prompt_hash, s, sample.prompt_parts):
             return None
-        if state.previous and sample.version == state.prompt.version:
-            # Until a deploy's baselines are learned, the prompts of its version are its own.
-            state.prompt.accept(sample.prompt_hash, sample.prompt_parts)
+        if state.prompt.owns(sample.prompt_hash, sample.version, s, sample.prompt_parts):
             return None
         usual = state.prompt.usual()
         sigma = s.prompt_change_sigma
@@ -532,8 +530,7 @@ class Detector:
         }  # fmt: skip
         state.previous = learned or state.previous
         state.vitals, state.watch = {**kept, **building}, {v: Tally(b) for v, b in learned.items()}
-        state.prompt.accept(sample.prompt_hash, sample.prompt_parts)
-        state.prompt.version = sample.version
+        state.prompt.deploy(sample.prompt_hash, sample.version, s, sample.prompt_parts)
         log.info(
             "%s: deploy (version %s, prompt %s): re-learning its baselines%s",
             sample.agent_id, sample.version, sample.prompt_hash,

@@ -29,6 +29,9 @@ class PromptBaseline:
         novelty: float = 0.0,
         parts: dict[str, float] | None = None,
         with_parts: int = 0,
+        in_version: set[str] | None = None,
+        spare: int = 0,
+        since_deploy: int = 0,
     ):
         self.known: dict[str, int] = known or {}
         self.n = n
@@ -36,6 +39,10 @@ class PromptBaseline:
         self.novelty = novelty
         self.parts: dict[str, float] = parts or {}
         self.with_parts = with_parts  # the healthy samples whose prompt had parts
+        self.in_version: set[str] = in_version or set()  # the hashes its version used
+        # The new hashes a deployed version may still bring as its own, and its healthy
+        # samples with a hash since the deploy.
+        self.spare, self.since_deploy = spare, since_deploy
 
     def usual(self) -> str:
         """The hash seen most often."""
@@ -72,6 +79,26 @@ class PromptBaseline:
         """A hash never seen that came with a new version: a deploy, to be re-learned."""
         return self.unseen(prompt_hash, s) and bool(version) and version != self.version
 
+    def deploy(
+        self, prompt_hash: str, version: str, s: BaselineSettings, parts=frozenset()
+    ) -> None:
+        """Take a new version's first prompt as its own. In its first ``min_samples``
+        samples it may bring as many more as the version before it used (one steady
+        prompt: none more; a prompt that varies is judged by its parts)."""
+        used = 1 if self.varies(s) else len(self.in_version)
+        self.spare, self.since_deploy, self.in_version = max(used - 1, 0), 0, set()
+        self.accept(prompt_hash, parts)
+        self.version = version
+
+    def owns(self, prompt_hash: str, version: str, s: BaselineSettings, parts=frozenset()) -> bool:
+        """Whether a new hash is one of the prompts a deployed version may still bring as
+        its own (``deploy``); accepted if so."""
+        if version != self.version or self.spare <= 0 or self.since_deploy >= s.min_samples:
+            return False
+        self.spare -= 1
+        self.accept(prompt_hash, parts)
+        return True
+
     def learn(
         self, prompt_hash: str, s: BaselineSettings, version: str = "", parts=frozenset()
     ) -> None:
@@ -86,8 +113,9 @@ class PromptBaseline:
         if self.known:
             novel = float(prompt_hash not in self.known)
             self.novelty += (novel - self.novelty) / max(1, min(self.n, self.NOVELTY_SAMPLES))
-        self.n += 1
+        self.n, self.since_deploy = self.n + 1, self.since_deploy + 1
         self.known[prompt_hash] = self.known.get(prompt_hash, 0) + 1
+        self._used(prompt_hash)
         if len(self.known) > self.MAX_KNOWN:
             del self.known[min(self.known, key=self.known.__getitem__)]
         if self.learned(s) and not self.varies(s):
@@ -113,11 +141,16 @@ class PromptBaseline:
         parts start from ``ACCEPTED`` (they become steady as healthy samples hold them)."""
         if prompt_hash:
             self.known.setdefault(prompt_hash, 1)
+            self._used(prompt_hash)
         if not parts:
             return
         kept = {p: share for p, share in self.parts.items() if p in parts or share < self.STEADY}
         self.parts = kept | {p: max(kept.get(p, 0.0), self.ACCEPTED) for p in parts}
         self._keep_highest()
+
+    def _used(self, prompt_hash: str) -> None:
+        if len(self.in_version) < self.MAX_KNOWN:
+            self.in_version.add(prompt_hash)
 
     def _keep_highest(self) -> None:
         if len(self.parts) > self.MAX_PARTS:
@@ -136,14 +169,18 @@ class PromptBaseline:
         return {
             "known": self.known, "n": self.n, "version": self.version, "novelty": self.novelty,
             "parts": self.parts, "with_parts": self.with_parts,
+            "in_version": sorted(self.in_version), "spare": self.spare,
+            "since_deploy": self.since_deploy,
         }  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "PromptBaseline":
-        """Restore from ``to_json`` output (or a state file written before novelty or
-        parts)."""
+        """Restore from ``to_json`` output (or a state file written before novelty, parts
+        or the version's prompts: its next deploy may bring one)."""
         known = {str(k): int(v) for k, v in data["known"].items()}
         novelty = float(data.get("novelty", 0.0))
         parts = {str(k): float(v) for k, v in data.get("parts", {}).items()}
+        in_version = set(map(str, data.get("in_version", ())))
         return cls(known, int(data["n"]), str(data.get("version", "")), novelty, parts,
-                   int(data.get("with_parts", 0)))  # fmt: skip
+                   int(data.get("with_parts", 0)), in_version, int(data.get("spare", 0)),
+                   int(data.get("since_deploy", 0)))  # fmt: skip

@@ -2660,6 +2660,36 @@ def test_a_deploy_whose_new_version_loops_is_caught_as_a_loop():
     assert [bad_deploy_alarm(seed, answers=0.1) for seed in range(40)] == [None] * 40
 
 
+def prompted(detector: Detector, at: int, prompt_hash: str, version: str, rng) -> tuple:
+    """The types of the alarm an interval of the agent's with this prompt and version
+    raised (empty for none)."""
+    calls, values, attempts = healthy(rng, 20)
+    seen = sample("a", at, calls, values, attempts, prompt_hash=prompt_hash, version=version)
+    infection = detector.observe(seen)
+    return () if infection is None else infection.types
+
+
+def test_a_deploy_s_new_version_brings_as_many_prompts_as_the_one_before():
+    """A new version's prompts are its own as far as the version before used as many: a
+    one-prompt agent's deploy brings one, and a new prompt in its third sample is a
+    prompt change (it was taken for the version's own until every young baseline was
+    learned, for an idle agent an hour or more: an injection then went unseen). A
+    planner-and-worker agent's brings two in its first samples, across a restart."""
+    rng, one = random.Random(6), trained()
+    assert [prompted(one, 100 + at, "p2", "2", rng) for at in range(3)] == [()] * 3
+    assert prompted(one, 103, "p2-injected", "2", rng) == ("prompt_change",)
+
+    two = Detector(BaselineSettings())
+    found = [prompted(two, at, "plan" if at % 2 else "work", "1", rng) for at in range(60)]
+    assert prompted(two, 60, "plan-2", "2", rng) == ()  # the deploy
+    restarted = Detector(BaselineSettings())
+    restarted.restore(json.loads(json.dumps(two.snapshot())))
+    found += [prompted(restarted, 61 + at, "work-2" if at % 2 else "plan-2", "2", rng)
+              for at in range(30)]  # fmt: skip
+    assert found == [()] * 90
+    assert prompted(restarted, 91, "plan-2-injected", "2", rng) == ("prompt_change",)
+
+
 def idle_minute(rng: random.Random, agent: str, at: int, version: str, factor: float):
     """Tokens a call of an agent busy 10 minutes in 40 (30 calls a minute, its minutes
     0.1 apart in the log) and idle otherwise (one call, whose tokens vary by 0.8 in the

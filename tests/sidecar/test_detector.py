@@ -1621,6 +1621,11 @@ def test_an_agent_none_of_whose_calls_answer_is_learned_not_a_crash():
         assert found is None, at
     learned = detector.baselines("a")["answer_share"]
     assert learned["learned"] and learned["mean"] == 0.0 and learned["stddev"] < 0.1
+    deployed = Detector(BaselineSettings())  # its deploy: a share of 0 is the new one's way
+    for at, version in enumerate(["1"] * 60 + ["2"] * 10):
+        versioned = {"prompt_hash": f"p{version}", "version": version}
+        assert deployed.observe(dataclasses.replace(answered(at, 8.0, 0.0), **versioned)) is None
+    assert deployed.baselines("a")["answer_share"]["learned"]
 
 
 @pytest.mark.parametrize("mean", [1e-4, 0.01, 0.5, 2.0, 7.0, 30.0, 200.0])

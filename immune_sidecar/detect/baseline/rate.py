@@ -323,6 +323,13 @@ class ShareBaseline(RateBaseline):
     def _moved_mean(self, exposure: float, level: float) -> float:
         return self.rate() * exposure * math.exp(-level)
 
+    def carry(self, before: StreamingBaseline) -> None:
+        """Also: nothing of a share that never saw an ending (one that never answered, an
+        orchestrator's: a new version's share of 0 is its way too, learned at once)."""
+        super().carry(before)
+        if isinstance(before, RateBaseline) and before.events < 1.0:
+            self.before = None
+
     def learned(self, s: BaselineSettings) -> bool:
         """Also, a deploy's young share (``before`` carried): an ending seen. Learned from
         none, a new version that never answers took its loop for its way; until one comes,

@@ -4,9 +4,9 @@ A sample alarms when one of its tests is far out at once (z at or past the
 budget's sudden threshold) or when a CUSUM on its z-scores reaches the
 budget's limit (a shift that lasts); a young baseline's lone excursion, short of
 overwhelming, alarms when neither of the next two intervals undoes it (it may be the
-agent's first bursts). A deploy — a new prompt hash together
-with a new version — re-learns the agent's baselines (but of how often its calls
-fail or are retried: a new version doing so more often is a bad deploy), while the old ones keep
+agent's first bursts). A deploy — a new prompt hash together with a new version —
+re-learns the agent's baselines of how it works (not of how often its calls fail or are
+retried: a new version doing so more often is a bad deploy), while the old ones keep
 watch at twice the sudden threshold until the new ones are learned, and come back
 for the vitals the deploy is shown to have left as they were (see ``watch``).
 """

@@ -161,6 +161,7 @@ class PromptBaseline:
         """Drop the hashes that start with ``prefix`` (of a scheme no longer made); with
         none left, the agent's prompts are learned anew."""
         self.known = {h: c for h, c in self.known.items() if not h.startswith(prefix)}
+        self.in_version = {h for h in self.in_version if not h.startswith(prefix)}
         if not self.known:
             self.n, self.novelty = 0, 0.0
 

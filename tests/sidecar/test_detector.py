@@ -2676,7 +2676,7 @@ def prompted(detector: Detector, at: int, prompt_hash: str, version: str, rng) -
 
 def test_a_deploy_s_new_version_brings_as_many_prompts_as_the_one_before():
     """A new version's prompts are its own as far as the version before used as many: a
-    one-prompt agent's deploy brings one, and a new prompt in its third sample is a
+    one-prompt agent's deploy brings one, and a new prompt in its fourth sample is a
     prompt change (it was taken for the version's own until every young baseline was
     learned, for an idle agent an hour or more: an injection then went unseen). A
     planner-and-worker agent's brings two in its first samples, across a restart."""

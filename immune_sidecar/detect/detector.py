@@ -524,12 +524,10 @@ class Detector:
             v: b for v, b in state.vitals.items()
             if v not in kept and b.settled(s) and b.drifting(limits.of(b, s).lasting)
         }  # fmt: skip
-        learned = {
-            v: b for v, b in state.vitals.items()
-            if b.learned(s) and v not in building and v not in kept
-        }  # fmt: skip
+        staying = kept | building
+        learned = {v: b for v, b in state.vitals.items() if b.learned(s) and v not in staying}
         state.previous = learned or state.previous
-        state.vitals, state.watch = {**kept, **building}, {v: Tally(b) for v, b in learned.items()}
+        state.vitals, state.watch = staying, {v: Tally(b) for v, b in learned.items()}
         state.prompt.deploy(sample.prompt_hash, sample.version, s, sample.prompt_parts)
         log.info(
             "%s: deploy (version %s, prompt %s): re-learning its baselines%s",

@@ -303,6 +303,19 @@ def test_a_large_fault_goes_through_the_real_pipeline_and_is_caught_at_once():
     assert scoring.score(scenario, alarms).big_recall == 1.0
 
 
+def test_the_processes_running_a_fleet_change_none_of_its_alarms():
+    """Shared shifts are judged among one sidecar's agents: the fleet's split between
+    sidecars is the scenario's, whether one process runs it or two."""
+    base = generate(3, 8, 4)
+    slowdown = (150, 170, 3.0)  # three times slower for everyone: four agents a sidecar
+    scenario = dataclasses.replace(base, episodes=(), slowdowns=(slowdown,))
+    settings = {"default": BaselineSettings()}
+    one = detection.run(scenario, settings, workers=1)["default"]
+    two = detection.run(scenario, settings, workers=2)["default"]
+    assert sorted(one, key=repr) == sorted(two, key=repr)
+    assert any(150 <= a.index < 170 for a in one), one
+
+
 def test_the_random_policy_is_reproducible_by_seed():
     cases = healing.cases(2, 80)
     first, again = healing.run("random", cases, seed=9), healing.run("random", cases, seed=9)

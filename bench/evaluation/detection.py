@@ -28,6 +28,9 @@ from .spans import SpanRecorder
 from .workload import Operation, Recorder, Traits, draw
 
 YEAR = 365 * 86_400.0
+# A sidecar judges shared shifts among the agents it serves, so how the fleet is split
+# between sidecars is part of the scenario, not of how many processes run it.
+SIDECARS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,21 +110,23 @@ class Bench:
 
 
 def run(
-    scenario: Scenario, configs: Mapping[str, BaselineSettings], workers: int = 1
+    scenario: Scenario,
+    configs: Mapping[str, BaselineSettings],
+    workers: int = 1,
+    sidecars: int = SIDECARS,
 ) -> dict[str, list[Alarm]]:
-    """Every configuration's alarms over the whole scenario; agents split over processes."""
+    """Every configuration's alarms over the whole scenario, the agents split between
+    ``sidecars`` sidecars, run by up to ``workers`` processes (which change no alarm)."""
     names = [a.name for a in scenario.agents]
-    shares = [names[i::workers] for i in range(workers)]
+    shares = [names[i::sidecars] for i in range(sidecars)]
+    count = len(shares)
     if workers == 1:
-        return run_agents(scenario, configs, names)
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        parts = pool.map(run_agents, [scenario] * workers, [configs] * workers, shares)
-        merged: dict[str, list[Alarm]] = {name: [] for name in configs}
-        for part in parts:
-            for name, alarms in part.items():
-                merged[name].extend(alarms)
-    return merged
+        parts = list(map(run_agents, [scenario] * count, [configs] * count, shares))
+    else:
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            parts = list(pool.map(run_agents, [scenario] * count, [configs] * count, shares))
+    return {name: [alarm for part in parts for alarm in part[name]] for name in configs}
 
 
 def exports(traits: Traits, ops: list[Operation], end: float, interval: float):

@@ -378,6 +378,13 @@ def test_a_creep_on_a_steady_level_is_caught_about_when_its_cusum_on_exact_z_sco
     assert quiet.bound > 5  # a 5%-an-interval creep on a 10% spread: 5 is out of reach
 
 
+def test_a_creep_of_5_percent_an_interval_on_a_5_percent_spread_is_caught_within_5():
+    """The target's drift where a drift of 5% an interval is one spread an interval: the
+    detector's median is 5 intervals, one over a test that knows the onset."""
+    (row,) = creeps.run((0.05,), runs=8)
+    assert row.detector <= 5 and row.bound >= 4, row
+
+
 def test_the_creeps_table_prints_each_test_s_delay(capsys):
     assert evaluation_main.main(["creeps", "--creeps", "2"]) == 0
     out = capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 from immune_common.severity import severity
 
+from .admit import UnreadableSample
 from .baseline import LevelBaseline, RateBaseline
 from .budget import Thresholds, thresholds
 from .detector import Detector
@@ -21,6 +22,7 @@ __all__ = [
     "PromptBaseline",
     "RateBaseline",
     "Thresholds",
+    "UnreadableSample",
     "severity",
     "thresholds",
 ]

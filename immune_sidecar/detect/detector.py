@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from immune_common.severity import severity
 
 from ..vitals import VitalSample
+from .admit import admitted
 from .baseline import Baseline, LevelBaseline, RateBaseline
 from .budget import Thresholds, thresholds
 from .bursts import BACK_Z as UNDONE_Z
@@ -96,7 +97,11 @@ class Detector:
         ``explained``: vitals whose shift has a known cause already (the fault the agent
         is held for; a shift the fleet shares). Their lasting sums start afresh after the
         sample and they are not learned: what built them must not carry into the time
-        after it, nor become the agent's normal."""
+        after it, nor become the agent's normal.
+
+        Raises ``UnreadableSample`` (a ``ValueError``) for a sample it cannot judge, and
+        changes nothing then; a vital whose value is NaN is judged as not read."""
+        sample = admitted(sample)
         limits = self._limits_of(sample.interval_seconds)
         seen = self._read(sample)
         with self._lock:

@@ -10,7 +10,14 @@ import statistics
 
 import pytest
 
-from immune_sidecar.detect import BaselineSettings, Detector, LevelBaseline, severity, thresholds
+from immune_sidecar.detect import (
+    BaselineSettings,
+    Detector,
+    LevelBaseline,
+    UnreadableSample,
+    severity,
+    thresholds,
+)
 from immune_sidecar.detect.baseline import BURSTS_SHOWN, MeanBaseline, RateBaseline
 from immune_sidecar.detect.budget import cusum_limit
 from immune_sidecar.detect.bursts import Bursts
@@ -2789,3 +2796,62 @@ def test_a_deploy_that_widens_the_spread_is_learned_not_held():
     for wider in (2.0, 3.0):
         alarms = deploys_alarms(random.Random(4), 60, wider=wider)
         assert alarms <= 2, (wider, alarms)
+
+
+def _spoiled(good: VitalSample, field: str, value) -> VitalSample:
+    """``good`` with one field, vital or model price set to ``value``."""
+    if field == "price":
+        return dataclasses.replace(good, prices={"m": value})
+    if field in good.values:
+        return dataclasses.replace(good, values={**good.values, field: value})
+    return dataclasses.replace(good, **{field: value})
+
+
+@pytest.mark.parametrize(
+    "field, value, named",
+    [
+        ("latency", math.inf, "latency"),
+        ("tool_calls", -1.0, "tool_calls"),
+        ("error_rate", "0.1", "error_rate"),
+        ("operations", math.nan, "operations"),
+        ("attempts", -3.0, "attempts"),
+        ("interval_seconds", math.inf, "interval_seconds"),
+        ("time", math.nan, "time"),
+        ("price", math.nan, "the price of m"),
+    ],
+)
+def test_a_sample_it_cannot_read_is_refused_by_name_and_changes_nothing(field, value, named):
+    """A reading that is not a finite number of 0 or more is refused, naming it, before
+    anything is learned (a NaN count, learned, was NaN for good and every later sample of
+    the agent raised): the agent's state is as if it never came, and a storm still alarms."""
+    rng = random.Random(5)
+    judged, untouched = Detector(BaselineSettings()), Detector(BaselineSettings())
+    for at in range(80):
+        calls, values, attempts = healthy(rng, 20)
+        good = sample("a", at, calls, values, attempts, prompt_hash="p")
+        if at % 10 == 5:
+            with pytest.raises(UnreadableSample, match=f"^{named} is "):
+                judged.observe(_spoiled(good, field, value))
+        assert judged.observe(good) == untouched.observe(good)
+    assert judged.snapshot() == untouched.snapshot()
+    calls, values, attempts = healthy(rng, 20)
+    storm = sample("a", 80, calls, {**values, "tool_calls": 20 * values["tool_calls"] + 5},
+                   attempts, prompt_hash="p")  # fmt: skip
+    alarm = judged.observe(storm)
+    assert alarm is not None and alarm.anomalies == untouched.observe(storm).anomalies
+
+
+def test_a_vital_read_as_nan_is_judged_as_not_read():
+    """NaN marks a missing reading (as a series does): the vital is judged as if absent,
+    the rest of the sample as usual."""
+    rng = random.Random(6)
+    with_nan, without = Detector(BaselineSettings()), Detector(BaselineSettings())
+    for at in range(60):
+        calls, values, attempts = healthy(rng, 20)
+        good = sample("a", at, calls, values, attempts, prompt_hash="p")
+        missing = at % 7 == 3
+        unread = {k: v for k, v in values.items() if k != "tool_calls"} if missing else values
+        with_nan.observe(_spoiled(good, "tool_calls", math.nan) if missing else good)
+        without.observe(dataclasses.replace(good, values=unread))
+    assert with_nan.snapshot() == without.snapshot()
+    assert math.isfinite(with_nan.baselines("a")["tool_calls"]["mean"])

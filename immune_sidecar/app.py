@@ -68,7 +68,7 @@ class Sidecar:
         self.book = QuarantineBook(policy, on_change=self._save_quarantine)
         self.state.restore(QUARANTINE, [], self.book.restore)
         self.detector = Detector(_detection(config), on_relearn=self._relearned)
-        self.state.restore(BASELINES, {}, self.detector.restore)
+        self.state.restore_each(BASELINES, self.detector.restore_agent)
         mapping = load_mapping(config.mapping)
         self.mapper = Mapper(
             mapping.rules,

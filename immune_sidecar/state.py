@@ -12,6 +12,8 @@ from typing import Any
 from immune_common.config import ConfigError
 
 log = logging.getLogger(__name__)
+# What restoring a document, or an entry of one, raises when it is not of the shape written.
+UNUSABLE = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
 class StateDir:
@@ -50,8 +52,19 @@ class StateDir:
         and ``into`` gets ``default`` instead (a bad state file never stops start-up)."""
         try:
             into(self.read(name, default))
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        except UNUSABLE as exc:
             into(self.set_aside(name, default, f"{type(exc).__name__}: {exc}"))
+
+    def restore_each(self, name: str, into: Callable[[str, Any], None]) -> None:
+        """Hand each entry of the document ``name`` (an object) to ``into``; an entry
+        ``into`` cannot use is logged and left out, and the others are restored (one
+        agent's damaged baselines cost that agent its baselines, not the whole fleet)."""
+        for key, entry in self.read(name, {}).items():
+            try:
+                into(key, entry)
+            except UNUSABLE as exc:
+                log.error("state file %s.json: the entry of %s is unusable (%s: %s); left out",
+                          name, key, type(exc).__name__, exc)  # fmt: skip
 
     def set_aside(self, name: str, default: Any, why: str) -> Any:
         """Move a bad state file out of the way (kept for a look), log it; ``default``."""

@@ -620,10 +620,18 @@ class Detector:
             return {agent: st.to_json() for agent, st in self._agents.items()}
 
     def restore(self, data: dict[str, Any]) -> None:
-        """Load baselines written by ``snapshot`` (or by the versions before it)."""
+        """Load baselines written by ``snapshot`` (or by the versions before it): all of
+        them, or, if one cannot be used, none (the error says why)."""
+        restored = {agent: AgentState.from_json(entry, self.settings)
+                    for agent, entry in data.items()}  # fmt: skip
         with self._lock:
-            for agent, entry in data.items():
-                self._agents[agent] = AgentState.from_json(entry, self.settings)
+            self._agents.update(restored)
+
+    def restore_agent(self, agent_id: str, entry: dict[str, Any]) -> None:
+        """Load one agent's baselines, as ``snapshot`` wrote them."""
+        state = AgentState.from_json(entry, self.settings)
+        with self._lock:
+            self._agents[agent_id] = state
 
 
 _NONE = Anomaly("", "", 0.0, 0.0, -math.inf)

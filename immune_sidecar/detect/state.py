@@ -89,7 +89,10 @@ class AgentState:
 
     @classmethod
     def from_json(cls, entry: dict[str, Any], s: BaselineSettings) -> "AgentState":
-        """Restore from ``to_json`` output (or from the state of the versions before it)."""
+        """Restore from ``to_json`` output (or from the state of the versions before it).
+        Raises ``ValueError`` for a number that is not finite: no state written holds one,
+        and a NaN level, taken in, would never alarm again."""
+        _require_finite(entry, "")
         state = cls()
         state.vitals = _baselines(entry["vitals"], s)
         state.previous = _baselines(entry.get("previous", {}), s)
@@ -104,6 +107,19 @@ class AgentState:
         state.deferred = {v: Anomaly(**a) for v, a in deferred.items()}
         state.held = int(entry.get("held", 1 if deferred else 0))
         return state
+
+
+def _require_finite(data: Any, path: str) -> None:
+    """Raise ``ValueError`` naming where ``data`` holds a float that is not finite."""
+    if isinstance(data, float):
+        if not math.isfinite(data):
+            raise ValueError(f"{path or 'the entry'} is {data!r}, not a finite number")
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            _require_finite(value, f"{path}/{key}" if path else str(key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            _require_finite(value, f"{path}[{index}]")
 
 
 def _replaced(entries: dict[str, Any], s: BaselineSettings) -> dict[str, Replaced]:

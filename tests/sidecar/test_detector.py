@@ -2855,3 +2855,23 @@ def test_a_vital_read_as_nan_is_judged_as_not_read():
         without.observe(dataclasses.replace(good, values=unread))
     assert with_nan.snapshot() == without.snapshot()
     assert math.isfinite(with_nan.baselines("a")["tool_calls"]["mean"])
+
+
+def test_baselines_restored_are_all_or_none_and_never_a_nan():
+    """A state whose entry for one agent is damaged restores no agent and says where; a
+    level of NaN, never written, is refused, not taken in (it would never alarm again)."""
+    detector, rng = Detector(BaselineSettings()), random.Random(8)
+    for agent in "abc":
+        stream(detector, agent, rng, 40)
+    saved = json.loads(json.dumps(detector.snapshot()))
+    cases = (("kind", "zzz", KeyError, "zzz"), ("mu", math.nan, ValueError, "latency/mu is nan"))
+    for field, value, error, said in cases:
+        damaged = copy.deepcopy(saved)
+        damaged["b"]["vitals"]["latency"][field] = value
+        restored = Detector(BaselineSettings())
+        with pytest.raises(error, match=said):
+            restored.restore(damaged)
+        assert restored.snapshot() == {}
+    whole = Detector(BaselineSettings())
+    whole.restore(saved)
+    assert whole.snapshot() == detector.snapshot()

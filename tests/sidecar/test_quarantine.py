@@ -1,5 +1,9 @@
 """Standalone ejection timing, state derived from time, and survival across restarts."""
 
+import json
+import logging
+import math
+
 import pytest
 
 from immune_sidecar.config import ActuatorConfig
@@ -92,6 +96,36 @@ def test_baselines_and_quarantine_survive_a_restart(tmp_path, transport):
         held = [q["agent_id"] for q in get_json(again.ports["admin"], "/readyz")[1]["quarantined"]]
         assert sorted(held) == ["sick", "steady"]
         agent.close()
+    finally:
+        again.stop()
+
+
+def test_one_agent_s_damaged_baselines_cost_that_agent_alone(tmp_path, caplog):
+    """A state file whose entry for one agent cannot be used (a level of NaN, which would
+    never alarm again) restores the others; that agent learns afresh, and the log says so."""
+    state = tmp_path / "state"
+    sidecar = start_sidecar(state_dir=str(state))
+    port = sidecar.ports["otlp_grpc"]
+    agents = [SimAgent(name, "grpc", port, seed=i) for i, name in enumerate(("steady", "hurt"))]
+    for _ in range(SETTLED):
+        for agent in agents:
+            agent.interval(Profile())
+    for agent in agents:
+        agent.close()
+    before = sidecar.detector.baselines("steady")
+    sidecar.stop()
+    file = state / "baselines.json"
+    saved = json.loads(file.read_text())
+    saved["hurt"]["vitals"]["latency"]["mu"] = math.nan
+    file.write_text(json.dumps(saved))
+
+    with caplog.at_level(logging.ERROR, logger="immune_sidecar.state"):
+        again = start_sidecar(state_dir=str(state))
+    try:
+        assert again.detector.baselines("steady") == before
+        assert again.detector.baselines("hurt") == {}
+        said = [r.getMessage() for r in caplog.records]
+        assert any("hurt" in m and "vitals/latency/mu is nan" in m for m in said), said
     finally:
         again.stop()
 

@@ -16,6 +16,8 @@ from .telemetry import SidecarMetrics
 from .vitals import Mapper, MapResult, VitalSample
 
 log = logging.getLogger(__name__)
+# Samples of one agent in a row that fail to be judged before its baselines are dropped.
+FRESH_AFTER_FAILURES = 3
 InfectionListener = Callable[[Infection, Ejection], None]
 
 
@@ -40,6 +42,7 @@ class Pipeline:
         # When the latest local hold began: a shared shift frees only holds of its interval,
         # so without a recent one there is nothing to scan the quarantine book for.
         self._last_hold = float("-inf")
+        self._failures: dict[str, int] = {}  # agent → samples in a row not judged
         self._listeners: list[InfectionListener] = []
         self._clean_listeners: list[Callable[[VitalSample], None]] = []
         self.drift: set[str] = set()
@@ -87,6 +90,22 @@ class Pipeline:
         except Exception:
             self._metrics.unjudged.inc()
             log.exception("could not judge the sample of %s; left unjudged", sample.agent_id)
+            self._failed(sample.agent_id)
+        else:
+            self._failures.pop(sample.agent_id, None)
+
+    def _failed(self, agent_id: str) -> None:
+        """After ``FRESH_AFTER_FAILURES`` samples in a row not judged, drop the agent's
+        baselines: damaged (a state file of another version), they would fail every sample
+        for as long as the agent lives; learned afresh, it is judged again."""
+        count = self._failures.get(agent_id, 0) + 1
+        if count < FRESH_AFTER_FAILURES:
+            self._failures[agent_id] = count
+            return
+        self._failures.pop(agent_id, None)
+        self._detector.forget(agent_id)
+        log.error("%s: %d samples in a row could not be judged; its baselines are dropped and "
+                  "learned afresh", agent_id, count)  # fmt: skip
 
     def _judge(self, sample: VitalSample, received: float, now: float) -> None:
         state = self._book.state(sample.agent_id, now)

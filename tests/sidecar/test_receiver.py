@@ -376,3 +376,34 @@ def test_json_nested_a_hundred_thousand_deep_is_400(sidecar):
         status, _, answer = http_post(sidecar.ports["otlp_http"], body, "application/json")
         assert status == 400 and b"nested too deep" in answer
     assert get_json(sidecar.ports["admin"], "/healthz")[0] == 200
+
+
+def test_an_agent_whose_baselines_fail_every_judgement_learns_afresh(sidecar, caplog):
+    """Baselines that fail every judgement (a state file of another version: a variance
+    fit of one number, not five) leave three samples unjudged, then are dropped: the agent
+    learns afresh and is judged again, and a loop of tool calls is caught."""
+
+    def export(value: float) -> None:
+        request = gauge_request([({}, value)], service="hurt")
+        assert grpc_export(sidecar.ports["otlp_grpc"], request.SerializeToString())[0] == (
+            grpc.StatusCode.OK
+        )
+
+    for at in range(12):
+        export(2.0 + at % 3)
+    entry = sidecar.detector.snapshot()["hurt"]
+    entry["vitals"]["tool_calls"]["fit"] = [1.0]
+    sidecar.detector.restore_agent("hurt", entry)
+    for at in range(4):
+        export(2.0 + at % 3)
+    assert metric(sidecar, "immune_sidecar_unjudged_samples_total") == 3
+    assert any("hurt" in r.getMessage() and "learned afresh" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
+    for at in range(30):
+        export(2.0 + at % 3)
+    assert metric(sidecar, "immune_sidecar_unjudged_samples_total") == 3
+    assert sidecar.detector.baselines("hurt")["tool_calls"]["learned"]
+    export(40.0)
+    export(40.0)  # (a young baseline's lone excursion waits an interval: a first burst?)
+    held = get_json(sidecar.ports["admin"], "/readyz")[1]["quarantined"]
+    assert [q["agent_id"] for q in held] == ["hurt"]

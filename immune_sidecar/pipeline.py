@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from .actuate import QUARANTINE, RELEASE, ActuatorRunner, Command
 from .agents import AgentRegistry
-from .detect import VITAL_ANOMALY, Detector, Infection
+from .detect import VITAL_ANOMALY, Detector, Infection, UnreadableSample
 from .detect.shared import SharedShifts
 from .quarantine import HEALTHY, QUARANTINED, Ejection, QuarantineBook
 from .receiver import Export, Partial
@@ -87,6 +87,9 @@ class Pipeline:
         refused export would be sent again only to fail the same way."""
         try:
             self._judge(sample, received, now)
+        except UnreadableSample as exc:  # figures past any agent's: the data, not a defect
+            self._metrics.unjudged.inc()
+            log.warning("%s: its sample was not judged: %s", sample.agent_id, exc)
         except Exception:
             self._metrics.unjudged.inc()
             log.exception("could not judge the sample of %s; left unjudged", sample.agent_id)

@@ -49,7 +49,8 @@ class SidecarMetrics:
         self.samples = Counter(PREFIX + "samples", "Vital samples judged", registry=registry)
         self.unjudged = Counter(
             PREFIX + "unjudged_samples",
-            "Samples a defect in detection left unjudged (logged with the agent)",
+            "Samples left unjudged: figures out of range, or a defect in detection "
+            "(logged with the agent)",
             registry=registry,
         )
         self.infections = Counter(

@@ -2818,12 +2818,15 @@ def _spoiled(good: VitalSample, field: str, value) -> VitalSample:
         ("interval_seconds", math.inf, "interval_seconds"),
         ("time", math.nan, "time"),
         ("price", math.nan, "the price of m"),
+        ("input_tokens", 1e300, "input_tokens"),  # (overflowed: far past any agent's)
+        ("operations", 1e-300, "operations"),  # (divided by zero)
     ],
 )
 def test_a_sample_it_cannot_read_is_refused_by_name_and_changes_nothing(field, value, named):
-    """A reading that is not a finite number of 0 or more is refused, naming it, before
-    anything is learned (a NaN count, learned, was NaN for good and every later sample of
-    the agent raised): the agent's state is as if it never came, and a storm still alarms."""
+    """A reading that is not a finite number from 0 to ``LARGEST`` (calls: none, or from
+    ``FEWEST_CALLS``) is refused, naming it, before anything is learned (a NaN count,
+    learned, was NaN for good and every later sample of the agent raised): the agent's
+    state is as if it never came, and a storm still alarms."""
     rng = random.Random(5)
     judged, untouched = Detector(BaselineSettings()), Detector(BaselineSettings())
     for at in range(80):

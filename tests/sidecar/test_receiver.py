@@ -407,3 +407,30 @@ def test_an_agent_whose_baselines_fail_every_judgement_learns_afresh(sidecar, ca
     export(40.0)  # (a young baseline's lone excursion waits an interval: a first burst?)
     held = get_json(sidecar.ports["admin"], "/readyz")[1]["quarantined"]
     assert [q["agent_id"] for q in held] == ["hurt"]
+
+
+def test_a_figure_past_any_agent_s_leaves_its_sample_unjudged_and_the_agent_as_it_was(
+    sidecar, caplog
+):
+    """A finite count past any agent's (1e300 tool calls: it overflowed the detector) is
+    taken, its sample left unjudged with a warning naming it, the agent's baselines kept."""
+
+    def export(value: float) -> None:
+        request = gauge_request([({}, value)], service="wild")
+        assert grpc_export(sidecar.ports["otlp_grpc"], request.SerializeToString())[0] == (
+            grpc.StatusCode.OK
+        )
+
+    for at in range(40):
+        export(2.0 + at % 3)
+    before = sidecar.detector.baselines("wild")
+    for _ in range(4):
+        export(1e300)
+    assert metric(sidecar, "immune_sidecar_unjudged_samples_total") == 4
+    assert sidecar.detector.baselines("wild") == before  # not dropped: the data was at fault
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("wild" in m and "tool_calls is 1e+300" in m for m in warned), warned
+    export(40.0)
+    export(40.0)
+    held = get_json(sidecar.ports["admin"], "/readyz")[1]["quarantined"]
+    assert [q["agent_id"] for q in held] == ["wild"]

@@ -378,16 +378,20 @@ def test_json_nested_a_hundred_thousand_deep_is_400(sidecar):
     assert get_json(sidecar.ports["admin"], "/healthz")[0] == 200
 
 
+def export_tool_calls(sidecar, service: str, value: float) -> None:
+    """One export of ``service``'s tool calls, taken whole."""
+    request = gauge_request([({}, value)], service=service)
+    code = grpc_export(sidecar.ports["otlp_grpc"], request.SerializeToString())[0]
+    assert code == grpc.StatusCode.OK
+
+
 def test_an_agent_whose_baselines_fail_every_judgement_learns_afresh(sidecar, caplog):
     """Baselines that fail every judgement (a state file of another version: a variance
     fit of one number, not five) leave three samples unjudged, then are dropped: the agent
     learns afresh and is judged again, and a loop of tool calls is caught."""
 
     def export(value: float) -> None:
-        request = gauge_request([({}, value)], service="hurt")
-        assert grpc_export(sidecar.ports["otlp_grpc"], request.SerializeToString())[0] == (
-            grpc.StatusCode.OK
-        )
+        export_tool_calls(sidecar, "hurt", value)
 
     for at in range(12):
         export(2.0 + at % 3)
@@ -416,10 +420,7 @@ def test_a_figure_past_any_agent_s_leaves_its_sample_unjudged_and_the_agent_as_i
     taken, its sample left unjudged with a warning naming it, the agent's baselines kept."""
 
     def export(value: float) -> None:
-        request = gauge_request([({}, value)], service="wild")
-        assert grpc_export(sidecar.ports["otlp_grpc"], request.SerializeToString())[0] == (
-            grpc.StatusCode.OK
-        )
+        export_tool_calls(sidecar, "wild", value)
 
     for at in range(40):
         export(2.0 + at % 3)

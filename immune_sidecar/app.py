@@ -66,9 +66,9 @@ class Sidecar:
         # With control, releases are control's decision; standalone, they follow the timer.
         policy = None if config.control else config.ejection
         self.book = QuarantineBook(policy, on_change=self._save_quarantine)
-        self.state.restore(QUARANTINE, [], self.book.restore)
+        self.state.restore_each(QUARANTINE, [], lambda _, entry: self.book.restore([entry]))
         self.detector = Detector(_detection(config), on_relearn=self._relearned)
-        self.state.restore_each(BASELINES, self.detector.restore_agent)
+        self.state.restore_each(BASELINES, {}, self.detector.restore_agent)
         mapping = load_mapping(config.mapping)
         self.mapper = Mapper(
             mapping.rules,

@@ -9,6 +9,7 @@ ejection count decays by one for every base period the agent stays clean.
 """
 
 import dataclasses
+import math
 import threading
 from collections.abc import Callable
 from typing import ClassVar
@@ -78,8 +79,18 @@ class Ejection:
 
     @classmethod
     def from_json(cls, data: dict) -> "Ejection":
-        """Restore from ``to_json`` output."""
-        return cls(**{**data, "anomaly_types": tuple(data["anomaly_types"])})
+        """Restore from ``to_json`` output; ``TypeError`` or ``ValueError`` for a field not
+        of its kind (a damaged record would fail every look at the agent's state)."""
+        entry = cls(**{**data, "anomaly_types": tuple(data["anomaly_types"])})
+        texts = (entry.agent_id, entry.reason, entry.infection_id, *entry.anomaly_types)
+        if not all(isinstance(text, str) for text in texts) or type(entry.waived) is not bool:
+            raise TypeError(f"a quarantine record of the wrong kinds: {data!r}")
+        times = (entry.severity, entry.since, entry.probation_seconds)
+        if not all(map(_finite, (*times, *(() if entry.until is None else (entry.until,))))):
+            raise ValueError(f"a quarantine record with a time or severity not a number: {data!r}")
+        if type(entry.ejections) is not int or entry.ejections < 0:
+            raise ValueError(f"a quarantine record's ejections must be a count: {data!r}")
+        return entry
 
 
 class QuarantineBook:
@@ -176,11 +187,10 @@ class QuarantineBook:
                 del self._ejections[agent_id]
 
     def restore(self, entries: list[dict]) -> None:
-        """Load the records written by ``on_change``."""
+        """Load the records written by ``on_change``: all, or if one is damaged, none."""
+        restored = [Ejection.from_json(data) for data in entries]
         with self._lock:
-            for data in entries:
-                entry = Ejection.from_json(data)
-                self._ejections[entry.agent_id] = entry
+            self._ejections.update((entry.agent_id, entry) for entry in restored)
 
     def _count(self, prev: Ejection | None, now: float) -> int:
         if prev is None:
@@ -200,3 +210,7 @@ class QuarantineBook:
         with self._lock:
             snapshot = [e.to_json() for e in self._ejections.values()]
         self._on_change(snapshot)
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

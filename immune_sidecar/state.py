@@ -55,15 +55,20 @@ class StateDir:
         except UNUSABLE as exc:
             into(self.set_aside(name, default, f"{type(exc).__name__}: {exc}"))
 
-    def restore_each(self, name: str, into: Callable[[str, Any], None]) -> None:
-        """Hand each entry of the document ``name`` (an object) to ``into``; an entry
-        ``into`` cannot use is logged and left out, and the others are restored (one
-        agent's damaged baselines cost that agent its baselines, not the whole fleet)."""
-        for key, entry in self.read(name, {}).items():
+    def restore_each(
+        self, name: str, default: dict | list, into: Callable[[Any, Any], None]
+    ) -> None:
+        """Hand each entry of the document ``name`` (of ``default``'s type) to ``into``,
+        with its key (an object's) or position (a list's); an entry ``into`` cannot use is
+        logged and left out, and the others are restored (one agent's damaged record costs
+        that agent its record, not the whole fleet theirs)."""
+        document = self.read(name, default)
+        entries = document.items() if isinstance(document, dict) else enumerate(document)
+        for key, entry in entries:
             try:
                 into(key, entry)
             except UNUSABLE as exc:
-                log.error("state file %s.json: the entry of %s is unusable (%s: %s); left out",
+                log.error("state file %s.json: entry %s is unusable (%s: %s); left out",
                           name, key, type(exc).__name__, exc)  # fmt: skip
 
     def set_aside(self, name: str, default: Any, why: str) -> Any:

@@ -3,6 +3,7 @@
 import json
 import logging
 import math
+import time
 
 import pytest
 
@@ -128,6 +129,41 @@ def test_one_agent_s_damaged_baselines_cost_that_agent_alone(tmp_path, caplog):
         assert any("hurt" in m and "vitals/latency/mu is nan" in m for m in said), said
     finally:
         again.stop()
+
+
+def test_a_damaged_quarantine_record_releases_no_one_else(tmp_path, caplog):
+    """A quarantine record of the wrong kinds (an ``until`` that is no time) is logged and
+    left out on start-up; every other agent held stays held, and the state still works."""
+    state = tmp_path / "state"
+    state.mkdir()
+    book, now = QuarantineBook(POLICY), time.time()
+    records = [eject(book, now, agent).to_json() for agent in ("held", "hurt")]
+    records[1]["until"] = "soon"
+    (state / "quarantine.json").write_text(json.dumps(records))
+    with caplog.at_level(logging.ERROR, logger="immune_sidecar.state"):
+        sidecar = start_sidecar(state_dir=str(state))
+    try:
+        status, ready = get_json(sidecar.ports["admin"], "/readyz")
+        assert status == 503 and [q["agent_id"] for q in ready["quarantined"]] == ["held"]
+        said = [r.getMessage() for r in caplog.records]
+        assert any("quarantine.json: entry 1" in m and "soon" in m for m in said), said
+    finally:
+        sidecar.stop()
+
+
+def test_quarantine_records_restored_are_all_or_none():
+    """A damaged record (of the wrong kind, or no number) restores no record at all."""
+    saved: list[list[dict]] = []
+    book = QuarantineBook(POLICY, on_change=saved.append)
+    for agent in ("a", "b"):
+        eject(book, 0.0, agent)
+    for field, value in (("until", math.nan), ("ejections", -1), ("reason", 5), ("since", "0")):
+        damaged = [dict(record) for record in saved[-1]]
+        damaged[1][field] = value
+        restored = QuarantineBook(POLICY)
+        with pytest.raises((TypeError, ValueError), match="quarantine record"):
+            restored.restore(damaged)
+        assert restored.held(10.0) == []
 
 
 def test_readiness_gate_can_be_dry_run_or_off():

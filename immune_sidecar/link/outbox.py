@@ -28,13 +28,15 @@ class Outbox:
         state.restore(NAME, {}, self._restore)
 
     def _restore(self, saved: dict) -> None:
+        """Take the kept reports and command ids back; a report that is no link message
+        is logged and left out, the others are kept (one damaged report costs itself)."""
         pending: collections.OrderedDict[str, bytes] = collections.OrderedDict()
-        for text in saved.get("pending", []):
-            raw = base64.b64decode(text, validate=True)
+        for position, text in enumerate(saved.get("pending", [])):
             try:
+                raw = base64.b64decode(text, validate=True)
                 pending[link_pb2.ConnectRequest.FromString(raw).message_id] = raw
-            except DecodeError as exc:
-                raise ValueError(f"a kept report is not a link message: {exc}") from None
+            except (TypeError, ValueError, DecodeError) as exc:
+                log.error("kept report %d is not a link message (%s); left out", position, exc)
         self._pending = pending
         self._applied = collections.OrderedDict(dict.fromkeys(map(str, saved.get("applied", []))))
 

@@ -36,15 +36,12 @@ def admitted(sample: VitalSample) -> VitalSample:
         _require(field, value, FEWEST_CALLS if value else 0.0)
     for model, price in sample.prices.items():
         _require(f"the price of {model}", price)
-    values = sample.values
-    missing = [vital for vital, value in values.items() if _is_nan(value)]
-    for vital, value in values.items():
-        if vital not in missing:
-            _require(vital, value)
-    if not missing:
+    read = {vital: value for vital, value in sample.values.items() if not _is_nan(value)}
+    for vital, value in read.items():
+        _require(vital, value)
+    if len(read) == len(sample.values):
         return sample
-    kept = {vital: value for vital, value in values.items() if vital not in missing}
-    return dataclasses.replace(sample, values=kept)
+    return dataclasses.replace(sample, values=read)
 
 
 def _plain(sample: VitalSample) -> bool:
@@ -66,6 +63,6 @@ def _is_nan(value) -> bool:
 
 def _require(name: str, value, least: float = 0.0, most: float = LARGEST) -> None:
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not number or not least <= value <= most:  # (NaN is within no range)
+    if not number or not math.isfinite(value) or not least <= value <= most:
         span = "" if most == math.inf else f" from {least:g} to {most:g}"
         raise UnreadableSample(f"{name} is {value!r}: it must be a finite number{span}")

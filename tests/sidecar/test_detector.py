@@ -2817,6 +2817,7 @@ def _spoiled(good: VitalSample, field: str, value) -> VitalSample:
         ("attempts", -3.0, "attempts"),
         ("interval_seconds", math.inf, "interval_seconds"),
         ("time", math.nan, "time"),
+        ("time", math.inf, "time"),
         ("price", math.nan, "the price of m"),
         ("input_tokens", 1e300, "input_tokens"),  # (overflowed: far past any agent's)
         ("operations", 1e-300, "operations"),  # (divided by zero)

@@ -9,6 +9,8 @@ a call still waiting for its answer with the API's refusal.
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import json
 import logging
 import threading
@@ -23,10 +25,10 @@ from immune_common.config import split_address
 
 from ..vitals.spans import LlmCall
 from . import mcp, sse
-from .dialects import ChatCompletions, Dialect
+from .dialects import ChatCompletions, Dialect, Reader
 from .errors import GateError, Refusal
 from .meter import Measured, Meter
-from .policy import Policy
+from .policy import Policy, Rules
 from .routes import HOP_BY_HOP, Route, describe
 from .settings import GateSettings
 from .tools import apply
@@ -38,6 +40,36 @@ AGENT_HEADER = "x-immune-agent"
 _ANSWER_DROP = HOP_BY_HOP | {"content-encoding"}
 _FALLBACK = ChatCompletions()  # the error shape for paths no route serves
 Terminal = Callable[[GateError], bytes | None]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Answers:
+    """How one kind of call answers its agent: the reader of the upstream's answer, the
+    last event of a stream that broke off, the body of an error, the refusal of a cut."""
+
+    reader: Reader | mcp.McpReader
+    terminal: Terminal
+    error_body: Callable[[GateError], bytes]
+    refusal: Callable[[GateError], web.Response]
+
+
+@dataclasses.dataclass
+class _Exchange:
+    """One call on its way upstream and back: what has come of it so far."""
+
+    agent_id: str
+    route: str
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+    outcome: str = "failed"
+    error_type: str = ""
+    response: web.StreamResponse | None = None
+    first: float | None = None  # when the first chunk of a stream came
+
+    def measured(self, operation: str, provider: str, error: str, resent=False) -> Measured:
+        """The call as the meter records it, timed now."""
+        seconds = time.perf_counter() - self.started
+        return Measured(self.agent_id, self.route, operation, provider, seconds,
+                        self.outcome, error, resent)  # fmt: skip
 
 
 class Gate:
@@ -188,7 +220,7 @@ class Gate:
         return error
 
     async def _llm(self, request, route: Route, dialect: Dialect, agent_id: str, task):
-        started = time.perf_counter()
+        done = _Exchange(agent_id, route.label)
         try:
             body = await self._read(request, task)
             payload = _json_object(body)
@@ -197,50 +229,29 @@ class Gate:
         except GateError as error:
             self._meter.refused(route.label, error)
             return _refusal(dialect, error)
+        body, reader = self._shaped(payload, body, rules, dialect)
+        answers = _Answers(reader, dialect.stream_error, dialect.error_body,
+                           functools.partial(_refusal, dialect))  # fmt: skip
+        try:
+            await self._forward(request, route, body, task, answers, done)
+        finally:
+            self._meter.llm(*_llm_call(done, dialect, reader, payload, _resent(request)))
+        return done.response
+
+    def _shaped(
+        self, payload: dict, body: bytes, rules: Rules, dialect: Dialect
+    ) -> tuple[bytes, Reader]:
+        """The body to send, the agent's rules applied to it, and the reader of its answer."""
         changes = apply(payload, rules, dialect.shape) if rules else []
         for change in changes:
             self._meter.metrics.shaped.labels(change.split(" ", 1)[0]).inc()
         strip_usage = dialect.prepare(payload)
         if changes or strip_usage:
             body = json.dumps(payload).encode()
-        reader = dialect.reader(strip_usage)
-        outcome, first, response = "failed", None, None
-        try:
-            upstream = await self._send(request, route, body)
-            outcome = "ok" if upstream.status < 400 else "upstream_error"
-            if upstream.content_type == EVENT_STREAM:
-                relayed = await self._relay(request, upstream, reader.event, dialect.stream_error)
-                response, first, outcome = relayed[0], relayed[1], relayed[2] or outcome
-            else:
-                response = await self._whole(upstream, reader.body)
-        except GateError as error:
-            response = self._failed(route, dialect.error_body, error)
-        except asyncio.CancelledError:
-            error = self._was_cut(task)
-            if error is None:
-                outcome = "client_gone"
-                raise
-            outcome, response = "cut", _refusal(dialect, error)
-        finally:
-            seconds = time.perf_counter() - started
-            status = response.status if response is not None else 499
-            failed = status >= 400 or bool(reader.error)
-            call = Measured(
-                agent_id, route.label, dialect.operation, dialect.provider, seconds, outcome,
-                reader.error or (str(status) if failed else ""), _resent(request),
-            )  # fmt: skip
-            answer = LlmCall(
-                seconds, failed, reader.model or str(payload.get("model") or ""),
-                dialect.provider, reader.input_tokens, reader.output_tokens,
-                bool(reader.finish), reader.asked_tools,
-                first_chunk_seconds=None if first is None else first - started,
-                resent=call.resent,
-            )  # fmt: skip
-            self._meter.llm(call, answer)
-        return response
+        return body, dialect.reader(strip_usage)
 
     async def _mcp(self, request, route: Route, agent_id: str, task):
-        started = time.perf_counter()
+        done = _Exchange(agent_id, route.label)
         found: list[dict] = []
         try:
             body = await self._read(request, task)
@@ -255,34 +266,44 @@ class Gate:
         calls = {m["id"]: t for m in requests if (t := mcp.called_tool(m)) is not None}
         lists = {m["id"] for m in requests if m.get("method") == "tools/list"}
         reader = mcp.McpReader(calls, lists, rules.revoke.revoked if rules.revoke else None)
-        terminal = _mcp_terminal([m["id"] for m in requests])
-        outcome, error_type = "failed", ""
+        answers = _Answers(
+            reader, _mcp_terminal([m["id"] for m in requests]),
+            lambda e: mcp.answer(found, e) if requests else b"",
+            functools.partial(_mcp_refusal, found),
+        )  # fmt: skip
+        try:
+            await self._forward(request, route, body, task, answers, done)
+        finally:
+            method = str(found[0].get("method", "")) if len(found) == 1 else request.method
+            call = done.measured(method, "mcp", done.error_type)
+            for request_id, tool in calls.items() or [(None, None)]:
+                self._meter.mcp(call, tool, reader.failed.get(request_id, done.outcome != "ok"))
+        return done.response
+
+    async def _forward(self, request, route: Route, body: bytes, task, answers, done) -> None:
+        """Send ``body`` upstream and answer the agent as ``answers`` says, noting in ``done``
+        what came of it; re-raises the cancellation of a client that went away."""
         try:
             upstream = await self._send(request, route, body)
-            outcome = "ok" if upstream.status < 400 else "upstream_error"
-            error_type = str(upstream.status) if upstream.status >= 400 else ""
-            if upstream.content_type == EVENT_STREAM:
-                relayed = await self._relay(request, upstream, reader.event, terminal)
-                outcome = relayed[2] or outcome
-                return relayed[0]
-            return await self._whole(upstream, reader.body)
+            done.outcome = "ok" if upstream.status < 400 else "upstream_error"
+            done.error_type = str(upstream.status) if upstream.status >= 400 else ""
+            if upstream.content_type != EVENT_STREAM:
+                done.response = await self._whole(upstream, answers.reader.body)
+                return
+            reader, terminal = answers.reader, answers.terminal
+            response, done.first, ended = await self._relay(
+                request, upstream, reader.event, terminal
+            )
+            done.response, done.outcome = response, ended or done.outcome
         except GateError as error:
-            error_type = error.code
-            return self._failed(route, lambda e: mcp.answer(found, e) if requests else b"", error)
+            done.outcome, done.error_type = "failed", error.code
+            done.response = self._failed(route, answers.error_body, error)
         except asyncio.CancelledError:
             error = self._was_cut(task)
             if error is None:
-                outcome = "client_gone"
+                done.outcome = "client_gone"
                 raise
-            outcome = "cut"
-            return _mcp_refusal(found, error)
-        finally:
-            method = str(found[0].get("method", "")) if len(found) == 1 else request.method
-            call = Measured(agent_id, route.label, method, "mcp",
-                            time.perf_counter() - started, outcome, error_type)  # fmt: skip
-            for request_id, tool in calls.items() or [(None, None)]:
-                failed = reader.failed.get(request_id, outcome != "ok")
-                self._meter.mcp(call, tool, failed)
+            done.outcome, done.response = "cut", answers.refusal(error)
 
     async def _read(self, request: web.Request, task: asyncio.Task) -> bytes:
         """The request's body; the quarantine's refusal when it came while the body did."""
@@ -467,6 +488,22 @@ def _unreachable(route: Route, exc: BaseException, retry: float) -> GateError:
         f"{route.label} upstream {route.url} is unreachable ({type(exc).__name__}: {exc})",
         retry,
     )
+
+
+def _llm_call(done: _Exchange, dialect: Dialect, reader: Reader, payload: dict, resent: bool):
+    """The LLM call as measured, and as the agent's vitals take it."""
+    status = done.response.status if done.response is not None else 499
+    failed = status >= 400 or bool(reader.error)
+    error = reader.error or (str(status) if failed else "")
+    call = done.measured(dialect.operation, dialect.provider, error, resent)
+    answer = LlmCall(
+        call.seconds, failed, reader.model or str(payload.get("model") or ""),
+        dialect.provider, reader.input_tokens, reader.output_tokens,
+        bool(reader.finish), reader.asked_tools,
+        first_chunk_seconds=None if done.first is None else done.first - done.started,
+        resent=resent,
+    )  # fmt: skip
+    return call, answer
 
 
 def _resent(request: web.Request) -> bool:

@@ -507,6 +507,44 @@ def test_an_upstream_that_is_down_gets_a_retryable_provider_error(monkeypatch):
         sidecar.stop()
 
 
+def _upstream_that_breaks_off(answered: threading.Event) -> tuple[socket.socket, threading.Thread]:
+    """An upstream that sends the headers of a JSON answer and part of its body, then hangs up."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1000\r\n\r\n{\"id\": \"chatcmpl-")  # fmt: skip
+            answered.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener, thread
+
+
+def test_an_answer_the_upstream_breaks_off_is_a_failed_call(monkeypatch):
+    monkeypatch.setenv("TEST_OPENAI_KEY", KEY)
+    answered = threading.Event()
+    listener, thread = _upstream_that_breaks_off(answered)
+    upstream = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    routes = (RouteConfig(kind="openai", upstream=upstream, api_key_env="TEST_OPENAI_KEY"),)
+    sidecar = start_sidecar(gate=GateSettings(listen="127.0.0.1:0", agent=AGENT, routes=routes),
+                            actuators=())  # fmt: skip
+    try:
+        with pytest.raises(openai.APIStatusError) as err:
+            openai_client(sidecar, max_retries=0).chat.completions.create(model=MODEL, messages=ASK)
+        assert answered.is_set() and err.value.status_code == 502
+        assert "broke off its answer" in err.value.message
+        assert requests_counted(sidecar, "openai", "failed") == 1
+        assert requests_counted(sidecar, "openai", "ok") == 0
+    finally:
+        sidecar.stop()
+        listener.close()
+        thread.join(5)
+
+
 def test_a_silent_upstream_times_out_before_and_during_a_stream(provider, monkeypatch):
     monkeypatch.setenv("TEST_OPENAI_KEY", KEY)
     settings = gate_settings(provider, read_timeout_seconds=0.3)

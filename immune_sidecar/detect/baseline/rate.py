@@ -135,9 +135,11 @@ class RateBaseline(StreamingBaseline):
         log-likelihood ratio of its count under a rate risen by ``count_shift`` standard
         deviations of the interval's count against the baseline's rate (counts taken as
         Poisson scaled by their dispersion φ = variance / mean). The z-scores give up
-        ``margin``; the likelihood ratios do not: a young small rate learns each interval
-        by as much as 1/n, so a storm its slower test had not reached yet became its rate
-        (a fourfold error rate, 60 intervals in, alarmed twice and was then learned).
+        ``margin``; the likelihood ratios only what an interval finer than the usual ones
+        adds to it: a young small rate learns each interval by as much as 1/n, so a storm
+        its slower test had not reached yet became its rate (a fourfold error rate, 60
+        intervals in, alarmed twice and was then learned); but a batch agent's rate learned
+        from its idle phase's calls is no surer for its first busy minutes of fifty.
 
         A ratio knows nothing of the agent's bursts: where they lower the interval's ``z``
         (``Bursts``), once ``SEVERAL_BURSTS`` were seen, it adds at most what a normal
@@ -153,9 +155,9 @@ class RateBaseline(StreamingBaseline):
         variance = self.count_variance(mean, s)
         ratio = self._shifted(s.count_shift * math.sqrt(variance) / mean)
         likelihood = (count * math.log(ratio) - mean * (ratio - 1.0)) * mean / variance
-        if self.bursts.weight < SEVERAL_BURSTS or z >= self._z_at(count, exposure, 0.0, s):
-            return likelihood
-        return min(likelihood, s.count_shift * (z - s.count_shift / 2.0))
+        if self.bursts.weight >= SEVERAL_BURSTS and z < self._z_at(count, exposure, 0.0, s):
+            likelihood = min(likelihood, s.count_shift * (z - s.count_shift / 2.0))
+        return likelihood - margin * max(0.0, 1.0 - 1.0 / self.precision(exposure, s))
 
     def uncertainty(self, s: BaselineSettings) -> float:
         """The rate is the remembered events over their exposure, each interval's weighed
@@ -164,6 +166,17 @@ class RateBaseline(StreamingBaseline):
         n = max(1, self.n)
         squares = (1.0 - kept ** (2 * n)) / (1.0 - kept * kept)
         return squares / ((1.0 - kept**n) / (1.0 - kept)) ** 2
+
+    def precision(self, exposure: float, s: BaselineSettings) -> float:
+        """(On the rate: the inverse of the count's variance over its mean squared.)"""
+        intervals, total = self.usual
+        if intervals <= 0.0 or total <= 0.0 or exposure <= 0.0:
+            return 1.0
+        return self._relative_variance(total / intervals, s) / self._relative_variance(exposure, s)
+
+    def _relative_variance(self, exposure: float, s: BaselineSettings) -> float:
+        mean = self.rate() * exposure
+        return self.count_variance(mean, s) / (mean * mean)
 
     def _typical_count(self, s: BaselineSettings) -> float:
         return self.events / max(1.0, min(float(self.n), 1.0 / s.rate_alpha))

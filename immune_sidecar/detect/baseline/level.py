@@ -168,10 +168,6 @@ class LevelBaseline(StreamingBaseline):
         kept = (1.0 - s.alpha) ** (2 * max(0, self.n - s.min_samples))
         return kept * MEDIAN_EFFICIENCY / s.min_samples + s.alpha / (2.0 - s.alpha) * (1.0 - kept)
 
-    def precision(self, exposure: float, s: BaselineSettings) -> float:
-        """(At the level's floor.)"""
-        return self._precision(exposure, s.level_floor)
-
     def _precision(self, calls: float, floor: float) -> float:
         """An interval's precision relative to the agent's usual interval's."""
         usual = self.variance(1.0 / self._usual_per_call(), floor)

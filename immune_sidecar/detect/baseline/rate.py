@@ -167,8 +167,15 @@ class RateBaseline(StreamingBaseline):
         squares = (1.0 - kept ** (2 * n)) / (1.0 - kept * kept)
         return squares / ((1.0 - kept**n) / (1.0 - kept)) ** 2
 
+    def judged_uncertainty(self, exposure: float, s: BaselineSettings) -> float:
+        """In the judged interval's units: an interval told more finely than the usual
+        ones sees the estimate's error the larger (a batch agent's rate learned from its
+        idle phase, a call a minute, then judged on its busy minutes of forty)."""
+        return self.uncertainty(s) * max(1.0, self.precision(exposure, s))
+
     def precision(self, exposure: float, s: BaselineSettings) -> float:
-        """(On the rate: the inverse of the count's variance over its mean squared.)"""
+        """An interval's precision on the rate relative to the agent's usual interval's:
+        the inverse of its count's variance over its mean squared, against a usual one's."""
         intervals, total = self.usual
         if intervals <= 0.0 or total <= 0.0 or exposure <= 0.0:
             return 1.0

@@ -176,16 +176,10 @@ class StreamingBaseline:
         """The variance of the baseline's estimate of its level, in a usual interval's."""
         raise NotImplementedError
 
-    def precision(self, exposure: float, s: BaselineSettings) -> float:
-        """An interval's precision relative to the agent's usual interval's."""
-        raise NotImplementedError
-
     def judged_uncertainty(self, exposure: float, s: BaselineSettings) -> float:
-        """The estimate's variance in the judged interval's units: an interval told more
-        finely than those the baseline learned from sees the estimate's error the larger
-        (a batch agent's rate learned from its idle phase, a call a minute, then judged on
-        its busy minutes of fifty)."""
-        return self.uncertainty(s) * max(1.0, self.precision(exposure, s))
+        """The estimate's variance as an interval of ``exposure`` sees it (a level's: as a
+        usual one does; it learns each interval by its precision already)."""
+        return self.uncertainty(s)
 
     def restart(self) -> None:
         """Forget the lasting evidence (an alarm was raised on it)."""

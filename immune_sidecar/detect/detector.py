@@ -243,7 +243,7 @@ class Detector:
         judged = base.settled(s)
         step = 0.0
         if judged:
-            margin = limits.margin(base.judged_uncertainty(seen.exposure, s))
+            margin = limits.margin(base.uncertainty(s))
             step = base.step(z, seen.value, seen.exposure, s, margin)
         run = base.run_z(seen.value, seen.exposure, s)
         z = base.sudden_z(z) if run is None else max(z, run)

@@ -134,12 +134,16 @@ class RateBaseline(StreamingBaseline):
         """What an interval adds to the CUSUM: z beyond the slack, or for a small count the
         log-likelihood ratio of its count under a rate risen by ``count_shift`` standard
         deviations of the interval's count against the baseline's rate (counts taken as
-        Poisson scaled by their dispersion φ = variance / mean). The z-scores give up
-        ``margin``; the likelihood ratios only what an interval finer than the usual ones
-        adds to it: a young small rate learns each interval by as much as 1/n, so a storm
-        its slower test had not reached yet became its rate (a fourfold error rate, 60
-        intervals in, alarmed twice and was then learned); but a batch agent's rate learned
-        from its idle phase's calls is no surer for its first busy minutes of fifty.
+        Poisson scaled by their dispersion φ = variance / mean).
+
+        ``margin`` is for the rate's error as a usual interval sees it; an interval told
+        P times as finely (``precision``) sees it P times larger (a batch agent's rate
+        learned from its idle phase, a call a minute, then judged on its busy minutes of
+        forty). The z-scores give up margin·max(1, P); the likelihood ratios only what an
+        interval finer than the usual ones adds, margin·(P − 1): a young small rate learns
+        each interval by as much as 1/n, so a storm its slower test had not reached yet
+        became its rate (a fourfold error rate, 60 intervals in, alarmed twice and was then
+        learned).
 
         A ratio knows nothing of the agent's bursts: where they lower the interval's ``z``
         (``Bursts``), once ``SEVERAL_BURSTS`` were seen, it adds at most what a normal
@@ -148,16 +152,17 @@ class RateBaseline(StreamingBaseline):
         intervals apart alarmed. From the first burst on, a rare count's one pair of
         failures, a storm's first interval, was taken for a burst and the storm's own
         ratios capped: 6 storms of 20 caught, 9 or more before.)"""
+        precision = self.precision(exposure, s)
         if not self.by_likelihood(s):
-            slack = s.count_cusum_slack
-            return (z - slack - margin) / self.tail.stretch(slack, s.rate_alpha)
+            slack, given = s.count_cusum_slack, margin * max(1.0, precision)
+            return (z - slack - given) / self.tail.stretch(slack, s.rate_alpha)
         mean = self.rate() * exposure
         variance = self.count_variance(mean, s)
         ratio = self._shifted(s.count_shift * math.sqrt(variance) / mean)
         likelihood = (count * math.log(ratio) - mean * (ratio - 1.0)) * mean / variance
         if self.bursts.weight >= SEVERAL_BURSTS and z < self._z_at(count, exposure, 0.0, s):
             likelihood = min(likelihood, s.count_shift * (z - s.count_shift / 2.0))
-        return likelihood - margin * max(0.0, 1.0 - 1.0 / self.precision(exposure, s))
+        return likelihood - margin * max(0.0, precision - 1.0)
 
     def uncertainty(self, s: BaselineSettings) -> float:
         """The rate is the remembered events over their exposure, each interval's weighed
@@ -166,12 +171,6 @@ class RateBaseline(StreamingBaseline):
         n = max(1, self.n)
         squares = (1.0 - kept ** (2 * n)) / (1.0 - kept * kept)
         return squares / ((1.0 - kept**n) / (1.0 - kept)) ** 2
-
-    def judged_uncertainty(self, exposure: float, s: BaselineSettings) -> float:
-        """In the judged interval's units: an interval told more finely than the usual
-        ones sees the estimate's error the larger (a batch agent's rate learned from its
-        idle phase, a call a minute, then judged on its busy minutes of forty)."""
-        return self.uncertainty(s) * max(1.0, self.precision(exposure, s))
 
     def precision(self, exposure: float, s: BaselineSettings) -> float:
         """An interval's precision on the rate relative to the agent's usual interval's:

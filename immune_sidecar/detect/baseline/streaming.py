@@ -176,11 +176,6 @@ class StreamingBaseline:
         """The variance of the baseline's estimate of its level, in a usual interval's."""
         raise NotImplementedError
 
-    def judged_uncertainty(self, exposure: float, s: BaselineSettings) -> float:
-        """The estimate's variance as an interval of ``exposure`` sees it (a level's: as a
-        usual one does; it learns each interval by its precision already)."""
-        return self.uncertainty(s)
-
     def restart(self) -> None:
         """Forget the lasting evidence (an alarm was raised on it)."""
         self.excess = 0.0
